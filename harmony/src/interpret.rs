@@ -1,0 +1,102 @@
+//! [`Interpret`]: the code that makes a [`crate::score::Score`] true on a topology.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::inventory::Inventory;
+use crate::topology::Topology;
+
+#[async_trait]
+pub trait Interpret<T: Topology>: Send + Sync {
+    /// Brings the topology to the wanted state, or reports why it could not.
+    async fn execute(&self, inventory: &Inventory, topology: &T) -> Result<Outcome, InterpretError>;
+}
+
+/// What an interpret did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterpretStatus {
+    /// Something was created or changed.
+    Success,
+    /// The wanted state was already there: nothing was changed.
+    Noop,
+    /// The Score does not apply to this topology (e.g. a k3s-only fix on OpenShift).
+    Skipped,
+}
+
+impl fmt::Display for InterpretStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InterpretStatus::Success => "changed",
+            InterpretStatus::Noop => "unchanged",
+            InterpretStatus::Skipped => "skipped",
+        })
+    }
+}
+
+/// The result of a successful interpret: a status, one line for humans, and named details
+/// (endpoints, ids, login hints) for the summary and for later Scores. Never put secrets in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: InterpretStatus,
+    pub message: String,
+    pub details: BTreeMap<String, String>,
+}
+
+impl Outcome {
+    pub fn success(message: impl Into<String>) -> Self {
+        Self::new(InterpretStatus::Success, message)
+    }
+
+    pub fn noop(message: impl Into<String>) -> Self {
+        Self::new(InterpretStatus::Noop, message)
+    }
+
+    pub fn skipped(message: impl Into<String>) -> Self {
+        Self::new(InterpretStatus::Skipped, message)
+    }
+
+    fn new(status: InterpretStatus, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            details: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a named detail, e.g. `("url", "http://bao.harmony.local:8080")`.
+    pub fn with_detail(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.details.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Why an interpret failed. The message says what failed and what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpretError {
+    /// A capability of the topology failed (cluster unreachable, helm failed, ...).
+    #[error("{0}")]
+    Capability(String),
+    /// Waiting for something timed out.
+    #[error("timed out after {seconds}s waiting for {what}")]
+    Timeout { what: String, seconds: u64 },
+    /// The Score's own settings are wrong.
+    #[error("invalid settings: {0}")]
+    InvalidScore(String),
+    /// Anything else, with context.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for InterpretError {
+    fn from(message: String) -> Self {
+        InterpretError::Capability(message)
+    }
+}
+
+impl From<&str> for InterpretError {
+    fn from(message: &str) -> Self {
+        InterpretError::Capability(message.to_string())
+    }
+}

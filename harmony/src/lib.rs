@@ -1,0 +1,14 @@
+//! Harmony: infrastructure as real code.
+//!
+//! - a [`score::Score`] says *what* is wanted (declarative, idempotent);
+//! - a [`topology::Topology`] says *where*, and which capabilities it offers (traits such as
+//!   [`topology::K8sclient`]); a Score bounded on a capability the topology lacks does not compile;
+//! - an [`interpret::Interpret`] does the work, against those capabilities only.
+//!
+//! The domain modules (`score`, `interpret`, `topology`, `inventory`) import no Kubernetes, Helm or
+//! OpenBao crate: adapters in `infra` do, and `modules` holds the concrete Scores.
+
+pub mod interpret;
+pub mod inventory;
+pub mod score;
+pub mod topology;

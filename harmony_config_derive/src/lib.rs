@@ -1,0 +1,1 @@
+//! `#[derive(Config)]`: see the `harmony_config` crate.
