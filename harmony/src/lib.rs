@@ -10,5 +10,6 @@
 
 pub mod interpret;
 pub mod inventory;
+pub mod modules;
 pub mod score;
 pub mod topology;

@@ -1,0 +1,1043 @@
+//! Brings an OpenBao server to Harmony's wanted state through its HTTP API only (no CLI, no
+//! Kubernetes): init when needed, unseal on every run, KV v2 mount, ACL policies, userpass user,
+//! JWT auth pointed at an OIDC issuer.
+//!
+//! Every step reads first (`GET sys/seal-status`, `sys/mounts`, `sys/auth`,
+//! `sys/policies/acl/<name>`, `auth/userpass/users/<u>`, `auth/jwt/config`, `auth/jwt/role/<r>`)
+//! and writes only on a difference, so a second run on a configured, unsealed server sends no
+//! write request at all; [`SetupReport::writes`] lists the ones that were sent.
+//!
+//! The unseal keys and the root token live in an [`OpenbaoKeyStore`]: the Score plugs in
+//! "Kubernetes Secret + local 0600 cache", tests plug in a [`FileKeyStore`] in a temp dir. A
+//! userpass password cannot be read back from OpenBao, so the store also keeps a SHA-256 of
+//! `user:password` to know when it changed. None of these values reach logs, errors or `Debug`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+// ------------------------------------------------------------------------------------------
+// Secrets kept by the key store
+
+/// What `sys/init` returned, plus the password fingerprints. Never printed.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenbaoInitRecord {
+    /// Unseal keys, base64 (OpenBao accepts base64 or hex).
+    pub unseal_keys: Vec<String>,
+    pub root_token: String,
+    /// username -> sha256("user:password"), to detect a changed userpass password.
+    #[serde(default)]
+    pub userpass_password_sha256: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for OpenbaoInitRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenbaoInitRecord")
+            .field(
+                "unseal_keys",
+                &format_args!("<{} redacted>", self.unseal_keys.len()),
+            )
+            .field("root_token", &"<redacted>")
+            .field(
+                "userpass_password_sha256",
+                &self.userpass_password_sha256.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Where the unseal keys and root token are kept.
+#[async_trait]
+pub trait OpenbaoKeyStore: Send + Sync {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String>;
+    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String>;
+    /// Where the keys are, for humans (e.g. "Secret openbao/openbao-init-keys").
+    fn describe(&self) -> String;
+}
+
+/// A JSON file written 0600 in a 0700 folder, atomically.
+#[derive(Debug, Clone)]
+pub struct FileKeyStore {
+    path: PathBuf,
+}
+
+impl FileKeyStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl OpenbaoKeyStore for FileKeyStore {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+        let bytes = harmony_secret::private_file::read_if_exists(&self.path)
+            .map_err(|e| format!("reading {}: {e}", self.path.display()))?;
+        match bytes {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("{} is not a valid key file: {e}", self.path.display())),
+        }
+    }
+
+    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String> {
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
+        harmony_secret::private_file::write_private_atomic(&self.path, &bytes)
+            .map_err(|e| format!("writing {}: {e}", self.path.display()))
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Wanted state
+
+/// An ACL policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenbaoPolicy {
+    pub name: String,
+    pub hcl: String,
+}
+
+/// The `harmony-dev` policy: CRUD on `secret/data/harmony/*`, list/read/delete on the metadata.
+pub fn harmony_dev_policy(kv_mount: &str) -> OpenbaoPolicy {
+    OpenbaoPolicy {
+        name: "harmony-dev".to_string(),
+        hcl: format!(
+            "path \"{kv_mount}/data/harmony/*\" {{\n  capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\"]\n}}\n\npath \"{kv_mount}/metadata/harmony/*\" {{\n  capabilities = [\"list\", \"read\", \"delete\"]\n}}\n"
+        ),
+    }
+}
+
+/// A userpass user. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpenbaoUserpass {
+    pub username: String,
+    pub password: String,
+    pub policies: Vec<String>,
+}
+
+impl fmt::Debug for OpenbaoUserpass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenbaoUserpass")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("policies", &self.policies)
+            .finish()
+    }
+}
+
+/// JWT auth trusting an OIDC issuer (e.g. Zitadel), with one `role_type=jwt` role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenbaoJwtAuth {
+    /// Exactly the issuer string (no trailing `/`, no `.well-known`): OpenBao fetches the
+    /// discovery document when the config is written, so the issuer must be up and reachable
+    /// from OpenBao.
+    pub oidc_discovery_url: String,
+    /// Checked against the token's `iss`; not implied by the discovery URL.
+    pub bound_issuer: String,
+    pub role: String,
+    /// Mandatory when tokens carry `aud`: the OIDC client id (id_token audience).
+    pub bound_audiences: Vec<String>,
+    pub user_claim: String,
+    pub policies: Vec<String>,
+    /// e.g. "4h", "15m", "3600".
+    pub token_ttl: String,
+    pub token_max_ttl: String,
+}
+
+impl OpenbaoJwtAuth {
+    /// Issuer and discovery URL are the same string; `user_claim = email`, 4h/24h TTLs.
+    pub fn for_issuer(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        role: impl Into<String>,
+        policies: Vec<String>,
+    ) -> Self {
+        let issuer = issuer.into();
+        Self {
+            oidc_discovery_url: issuer.clone(),
+            bound_issuer: issuer,
+            role: role.into(),
+            bound_audiences: vec![client_id.into()],
+            user_claim: "email".to_string(),
+            policies,
+            token_ttl: "4h".to_string(),
+            token_max_ttl: "24h".to_string(),
+        }
+    }
+}
+
+/// Everything the setup makes true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenbaoDesiredState {
+    /// Shamir shares and threshold used when the server is initialised (default 1/1: on a
+    /// dev cluster all keys sit in the same Secret anyway).
+    pub secret_shares: u8,
+    pub secret_threshold: u8,
+    /// KV v2 mount path (default "secret").
+    pub kv_mount: String,
+    pub policies: Vec<OpenbaoPolicy>,
+    pub userpass: Option<OpenbaoUserpass>,
+    pub jwt: Option<OpenbaoJwtAuth>,
+}
+
+impl Default for OpenbaoDesiredState {
+    fn default() -> Self {
+        Self {
+            secret_shares: 1,
+            secret_threshold: 1,
+            kv_mount: "secret".to_string(),
+            policies: vec![harmony_dev_policy("secret")],
+            userpass: None,
+            jwt: None,
+        }
+    }
+}
+
+impl OpenbaoDesiredState {
+    pub fn validate(&self) -> Result<(), OpenbaoSetupError> {
+        let bad = |m: String| Err(OpenbaoSetupError::Settings(m));
+        if self.secret_shares == 0
+            || self.secret_threshold == 0
+            || self.secret_threshold > self.secret_shares
+        {
+            return bad(format!(
+                "secret_threshold ({}) must be between 1 and secret_shares ({})",
+                self.secret_threshold, self.secret_shares
+            ));
+        }
+        if !valid_path_segment(&self.kv_mount) {
+            return bad(format!(
+                "kv_mount {:?} is not a plain mount name",
+                self.kv_mount
+            ));
+        }
+        for p in &self.policies {
+            if !valid_path_segment(&p.name) {
+                return bad(format!("policy name {:?} is not a plain name", p.name));
+            }
+        }
+        if let Some(u) = &self.userpass {
+            if !valid_path_segment(&u.username) {
+                return bad(format!(
+                    "userpass username {:?} is not a plain name",
+                    u.username
+                ));
+            }
+            if u.password.is_empty() {
+                return bad(format!(
+                    "the password of userpass user {:?} is empty",
+                    u.username
+                ));
+            }
+        }
+        if let Some(j) = &self.jwt {
+            if !valid_path_segment(&j.role) {
+                return bad(format!("jwt role {:?} is not a plain name", j.role));
+            }
+            if j.oidc_discovery_url.ends_with('/') || j.oidc_discovery_url.contains(".well-known") {
+                return bad(format!(
+                    "oidc_discovery_url {:?} must be exactly the issuer (no trailing '/', no .well-known)",
+                    j.oidc_discovery_url
+                ));
+            }
+            if url::Url::parse(&j.oidc_discovery_url).is_err() {
+                return bad(format!(
+                    "oidc_discovery_url {:?} is not a URL",
+                    j.oidc_discovery_url
+                ));
+            }
+            if j.bound_issuer.is_empty() {
+                return bad(
+                    "bound_issuer must be set (OpenBao does not check iss otherwise)".into(),
+                );
+            }
+            if j.bound_audiences.is_empty() {
+                return bad("bound_audiences must name the OIDC client id".into());
+            }
+            if j.user_claim.is_empty() {
+                return bad("user_claim must be set (e.g. \"email\" or \"sub\")".into());
+            }
+            for (field, value) in [
+                ("token_ttl", &j.token_ttl),
+                ("token_max_ttl", &j.token_max_ttl),
+            ] {
+                if parse_duration_secs(value).is_none() {
+                    return bad(format!(
+                        "{field} {value:?} is not a duration such as 4h or 15m"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn valid_path_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '@')
+        && s != "."
+        && s != ".."
+}
+
+/// "4h", "15m", "1h30m", "90s", "3600" -> seconds.
+pub fn parse_duration_secs(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(n);
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    if number.is_empty() { Some(total) } else { None }
+}
+
+fn password_fingerprint(username: &str, password: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(username.as_bytes());
+    h.update(b":");
+    h.update(password.as_bytes());
+    hex::encode(h.finalize())
+}
+
+// ------------------------------------------------------------------------------------------
+// Results and errors
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetupReport {
+    /// Every write request sent, as "METHOD path" (no values). Empty = nothing changed.
+    pub writes: Vec<String>,
+    /// `sys/init` was called in this run.
+    pub initialized: bool,
+    /// The server was sealed and this run unsealed it.
+    pub unsealed: bool,
+}
+
+impl SetupReport {
+    pub fn changed(&self) -> bool {
+        !self.writes.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenbaoSetupError {
+    #[error("OpenBao {request}: HTTP {status}: {message}")]
+    Api {
+        request: String,
+        status: u16,
+        message: String,
+    },
+    #[error("OpenBao {request}: request failed: {message}")]
+    Transport { request: String, message: String },
+    #[error("timed out after {seconds}s waiting for {what}")]
+    Timeout { what: String, seconds: u64 },
+    #[error("OpenBao key store ({store}): {message}")]
+    Store { store: String, message: String },
+    #[error("{0}")]
+    State(String),
+    #[error("invalid OpenBao setup settings: {0}")]
+    Settings(String),
+}
+
+/// `GET sys/seal-status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SealStatus {
+    pub initialized: bool,
+    pub sealed: bool,
+    /// Threshold.
+    pub t: u32,
+    /// Shares.
+    pub n: u32,
+    pub progress: u32,
+    pub version: String,
+}
+
+// ------------------------------------------------------------------------------------------
+// The component
+
+/// Talks to one OpenBao server at `base_url` (e.g. a port-forward `http://127.0.0.1:40123`).
+pub struct OpenbaoSetup {
+    http: reqwest::Client,
+    base_url: String,
+    store: Arc<dyn OpenbaoKeyStore>,
+    ready_timeout: Duration,
+    writes: Mutex<Vec<String>>,
+}
+
+impl fmt::Debug for OpenbaoSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenbaoSetup")
+            .field("base_url", &self.base_url)
+            .field("store", &self.store.describe())
+            .field("ready_timeout", &self.ready_timeout)
+            .finish()
+    }
+}
+
+impl OpenbaoSetup {
+    pub fn new(
+        base_url: impl Into<String>,
+        store: Arc<dyn OpenbaoKeyStore>,
+    ) -> Result<Self, OpenbaoSetupError> {
+        let base_url = base_url.into().trim_end_matches('/').to_string();
+        url::Url::parse(&base_url)
+            .map_err(|e| OpenbaoSetupError::Settings(format!("base URL {base_url:?}: {e}")))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| OpenbaoSetupError::Settings(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url,
+            store,
+            ready_timeout: Duration::from_secs(120),
+            writes: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// How long to wait for the server to answer and to become active (default 120 s).
+    pub fn with_ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), OpenbaoSetupError> {
+        let request = format!("{method} {path}");
+        if method != Method::GET {
+            self.writes
+                .lock()
+                .expect("writes lock")
+                .push(request.clone());
+        }
+        let mut builder = self
+            .http
+            .request(method, format!("{}/v1/{}", self.base_url, path));
+        if let Some(token) = token {
+            builder = builder.header("X-Vault-Token", token);
+        }
+        if let Some(body) = body {
+            builder = builder.json(body);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| OpenbaoSetupError::Transport {
+                request: request.clone(),
+                message: e.without_url().to_string(),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| OpenbaoSetupError::Transport {
+                request: request.clone(),
+                message: e.without_url().to_string(),
+            })?;
+        let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Ok((status, value))
+    }
+
+    /// Like `send`, but only 2xx (and, for reads, 404 as `None`) are accepted.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, OpenbaoSetupError> {
+        let is_read = method == Method::GET;
+        let request = format!("{method} {path}");
+        let (status, value) = self.send(method, path, Some(token), body).await?;
+        match status {
+            200..=299 => Ok(Some(value)),
+            404 if is_read => Ok(None),
+            _ => Err(api_error(request, status, &value)),
+        }
+    }
+
+    /// `GET sys/seal-status`, retried while the server does not answer yet.
+    pub async fn seal_status(&self) -> Result<SealStatus, OpenbaoSetupError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        loop {
+            match self.send(Method::GET, "sys/seal-status", None, None).await {
+                Ok((200, value)) => {
+                    return serde_json::from_value(value).map_err(|e| {
+                        OpenbaoSetupError::State(format!("sys/seal-status: unexpected body: {e}"))
+                    });
+                }
+                Ok((status, value)) if Instant::now() >= deadline => {
+                    return Err(api_error("GET sys/seal-status".into(), status, &value));
+                }
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
+    /// Waits until `sys/health` answers 200 (right after unseal it is briefly 429/503).
+    async fn wait_active(&self) -> Result<(), OpenbaoSetupError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        loop {
+            if let Ok((200, _)) = self.send(Method::GET, "sys/health", None, None).await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(OpenbaoSetupError::Timeout {
+                    what: format!(
+                        "OpenBao at {} to become active (sys/health 200)",
+                        self.base_url
+                    ),
+                    seconds: self.ready_timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn store_error(&self, message: String) -> OpenbaoSetupError {
+        OpenbaoSetupError::Store {
+            store: self.store.describe(),
+            message,
+        }
+    }
+
+    /// Makes `desired` true and reports the write requests it needed.
+    pub async fn run(
+        &self,
+        desired: &OpenbaoDesiredState,
+    ) -> Result<SetupReport, OpenbaoSetupError> {
+        desired.validate()?;
+        self.writes.lock().expect("writes lock").clear();
+        let mut report = SetupReport::default();
+
+        let status = self.seal_status().await?;
+        let mut record = self.store.load().await.map_err(|m| self.store_error(m))?;
+
+        if !status.initialized {
+            if record.is_some() {
+                log::warn!(
+                    "OpenBao at {} is not initialised but {} holds keys from an earlier server; they are replaced",
+                    self.base_url,
+                    self.store.describe()
+                );
+            }
+            record = Some(self.init(desired).await?);
+            report.initialized = true;
+        }
+        let Some(mut record) = record else {
+            return Err(OpenbaoSetupError::State(format!(
+                "OpenBao at {} is initialised, but its unseal keys and root token are not in {}. \
+                 Restore them there, or reset OpenBao's data (delete the PVC) to initialise it again.",
+                self.base_url,
+                self.store.describe()
+            )));
+        };
+
+        let status = if report.initialized {
+            self.seal_status().await?
+        } else {
+            status
+        };
+        if status.sealed {
+            self.unseal(&record).await?;
+            report.unsealed = true;
+        }
+        self.wait_active().await?;
+
+        let token = record.root_token.clone();
+        self.ensure_kv(&token, &desired.kv_mount).await?;
+        for policy in &desired.policies {
+            self.ensure_policy(&token, policy).await?;
+        }
+        if let Some(user) = &desired.userpass {
+            self.ensure_auth_mount(&token, "userpass", "userpass")
+                .await?;
+            if self.ensure_userpass_user(&token, user, &record).await? {
+                record.userpass_password_sha256.insert(
+                    user.username.clone(),
+                    password_fingerprint(&user.username, &user.password),
+                );
+                self.store
+                    .save(&record)
+                    .await
+                    .map_err(|m| self.store_error(m))?;
+            }
+        }
+        if let Some(jwt) = &desired.jwt {
+            self.ensure_auth_mount(&token, "jwt", "jwt").await?;
+            self.ensure_jwt(&token, jwt).await?;
+        }
+
+        report.writes = self.writes.lock().expect("writes lock").clone();
+        Ok(report)
+    }
+
+    async fn init(
+        &self,
+        desired: &OpenbaoDesiredState,
+    ) -> Result<OpenbaoInitRecord, OpenbaoSetupError> {
+        #[derive(Deserialize)]
+        struct InitResponse {
+            #[serde(default)]
+            keys_base64: Vec<String>,
+            #[serde(default)]
+            keys: Vec<String>,
+            root_token: String,
+        }
+        let body = json!({
+            "secret_shares": desired.secret_shares,
+            "secret_threshold": desired.secret_threshold,
+        });
+        let (status, value) = self
+            .send(Method::PUT, "sys/init", None, Some(&body))
+            .await?;
+        if status != 200 {
+            return Err(api_error("PUT sys/init".into(), status, &value));
+        }
+        let init: InitResponse = serde_json::from_value(value).map_err(|_| {
+            OpenbaoSetupError::State("PUT sys/init: the answer has no keys/root_token".into())
+        })?;
+        let keys = if init.keys_base64.is_empty() {
+            init.keys
+        } else {
+            init.keys_base64
+        };
+        let record = OpenbaoInitRecord {
+            unseal_keys: keys,
+            root_token: init.root_token,
+            userpass_password_sha256: BTreeMap::new(),
+        };
+        // Saved before anything else: losing these means losing the server.
+        self.store.save(&record).await.map_err(|m| {
+            self.store_error(format!(
+                "OpenBao was initialised but its keys could not be saved ({m}); \
+                 reset OpenBao's data and run again"
+            ))
+        })?;
+        log::info!(
+            "OpenBao at {} initialised; keys kept in {}",
+            self.base_url,
+            self.store.describe()
+        );
+        Ok(record)
+    }
+
+    async fn unseal(&self, record: &OpenbaoInitRecord) -> Result<(), OpenbaoSetupError> {
+        for key in &record.unseal_keys {
+            let (status, value) = self
+                .send(
+                    Method::PUT,
+                    "sys/unseal",
+                    None,
+                    Some(&json!({ "key": key })),
+                )
+                .await?;
+            if status != 200 {
+                return Err(api_error("PUT sys/unseal".into(), status, &value));
+            }
+            if value.get("sealed").and_then(Value::as_bool) == Some(false) {
+                log::info!("OpenBao at {} unsealed", self.base_url);
+                return Ok(());
+            }
+        }
+        Err(OpenbaoSetupError::State(format!(
+            "OpenBao at {} is still sealed after all {} keys from {}: they belong to another server",
+            self.base_url,
+            record.unseal_keys.len(),
+            self.store.describe()
+        )))
+    }
+
+    async fn ensure_kv(&self, token: &str, mount: &str) -> Result<(), OpenbaoSetupError> {
+        let mounts = self
+            .call(Method::GET, "sys/mounts", token, None)
+            .await?
+            .unwrap_or(Value::Null);
+        let key = format!("{mount}/");
+        let entry = unwrap_data(&mounts).get(&key).cloned();
+        match entry {
+            None => {
+                self.call(
+                    Method::POST,
+                    &format!("sys/mounts/{mount}"),
+                    token,
+                    Some(&json!({"type": "kv", "options": {"version": "2"}})),
+                )
+                .await?;
+            }
+            Some(entry) => {
+                let kind = entry["type"].as_str().unwrap_or_default();
+                let version = entry["options"]["version"].as_str().unwrap_or("1");
+                if kind != "kv" {
+                    return Err(OpenbaoSetupError::State(format!(
+                        "mount {key} exists with type {kind:?}, not a KV v2 engine; choose another kv_mount"
+                    )));
+                }
+                if version != "2" {
+                    self.call(
+                        Method::POST,
+                        &format!("sys/mounts/{mount}/tune"),
+                        token,
+                        Some(&json!({"options": {"version": "2"}})),
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_policy(
+        &self,
+        token: &str,
+        policy: &OpenbaoPolicy,
+    ) -> Result<(), OpenbaoSetupError> {
+        let path = format!("sys/policies/acl/{}", policy.name);
+        let current = self.call(Method::GET, &path, token, None).await?;
+        let text = current.as_ref().and_then(|v| {
+            unwrap_data(v)
+                .get("policy")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        if text.as_deref().map(str::trim) != Some(policy.hcl.trim()) {
+            self.call(
+                Method::PUT,
+                &path,
+                token,
+                Some(&json!({ "policy": policy.hcl })),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_auth_mount(
+        &self,
+        token: &str,
+        path: &str,
+        kind: &str,
+    ) -> Result<(), OpenbaoSetupError> {
+        let auths = self
+            .call(Method::GET, "sys/auth", token, None)
+            .await?
+            .unwrap_or(Value::Null);
+        match unwrap_data(&auths).get(format!("{path}/")) {
+            None => {
+                self.call(
+                    Method::POST,
+                    &format!("sys/auth/{path}"),
+                    token,
+                    Some(&json!({ "type": kind })),
+                )
+                .await?;
+            }
+            Some(entry) if entry["type"].as_str() == Some(kind) => {}
+            Some(entry) => {
+                return Err(OpenbaoSetupError::State(format!(
+                    "auth path {path}/ is already used by a {:?} method, not {kind}",
+                    entry["type"].as_str().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns true when the user was written.
+    async fn ensure_userpass_user(
+        &self,
+        token: &str,
+        user: &OpenbaoUserpass,
+        record: &OpenbaoInitRecord,
+    ) -> Result<bool, OpenbaoSetupError> {
+        let path = format!("auth/userpass/users/{}", user.username);
+        let current = self.call(Method::GET, &path, token, None).await?;
+        let same_policies = current.as_ref().is_some_and(|v| {
+            let data = unwrap_data(v);
+            let listed =
+                string_list(&data["token_policies"]).or_else(|| string_list(&data["policies"]));
+            listed.map(sorted) == Some(sorted(user.policies.clone()))
+        });
+        let same_password = record.userpass_password_sha256.get(&user.username)
+            == Some(&password_fingerprint(&user.username, &user.password));
+        if current.is_some() && same_policies && same_password {
+            return Ok(false);
+        }
+        self.call(
+            Method::POST,
+            &path,
+            token,
+            Some(&json!({ "password": user.password, "token_policies": user.policies })),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn ensure_jwt(&self, token: &str, jwt: &OpenbaoJwtAuth) -> Result<(), OpenbaoSetupError> {
+        let config = self
+            .call(Method::GET, "auth/jwt/config", token, None)
+            .await?;
+        let config_ok = config.as_ref().is_some_and(|v| {
+            let d = unwrap_data(v);
+            d["oidc_discovery_url"].as_str() == Some(jwt.oidc_discovery_url.as_str())
+                && d["bound_issuer"].as_str() == Some(jwt.bound_issuer.as_str())
+        });
+        if !config_ok {
+            self.call(
+                Method::POST,
+                "auth/jwt/config",
+                token,
+                Some(&json!({
+                    "oidc_discovery_url": jwt.oidc_discovery_url,
+                    "bound_issuer": jwt.bound_issuer,
+                })),
+            )
+            .await?;
+        }
+
+        let path = format!("auth/jwt/role/{}", jwt.role);
+        let role = self.call(Method::GET, &path, token, None).await?;
+        let ttl = parse_duration_secs(&jwt.token_ttl).unwrap_or_default();
+        let max_ttl = parse_duration_secs(&jwt.token_max_ttl).unwrap_or_default();
+        let role_ok = role.as_ref().is_some_and(|v| {
+            let d = unwrap_data(v);
+            d["role_type"].as_str() == Some("jwt")
+                && string_list(&d["bound_audiences"]).map(sorted)
+                    == Some(sorted(jwt.bound_audiences.clone()))
+                && d["user_claim"].as_str() == Some(jwt.user_claim.as_str())
+                && string_list(&d["token_policies"]).map(sorted)
+                    == Some(sorted(jwt.policies.clone()))
+                && d["token_ttl"].as_u64() == Some(ttl)
+                && d["token_max_ttl"].as_u64() == Some(max_ttl)
+        });
+        if !role_ok {
+            self.call(
+                Method::POST,
+                &path,
+                token,
+                Some(&json!({
+                    "role_type": "jwt",
+                    "bound_audiences": jwt.bound_audiences,
+                    "user_claim": jwt.user_claim,
+                    "token_policies": jwt.policies,
+                    "token_ttl": ttl,
+                    "token_max_ttl": max_ttl,
+                })),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// OpenBao wraps answers in `{"data": {...}}` (sys/mounts also repeats them at the top level).
+fn unwrap_data(v: &Value) -> &Value {
+    match v.get("data") {
+        Some(d) if d.is_object() => d,
+        _ => v,
+    }
+}
+
+fn string_list(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+        ),
+        Value::String(s) if s.is_empty() => Some(Vec::new()),
+        Value::String(s) => Some(s.split(',').map(|p| p.trim().to_string()).collect()),
+        Value::Null => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn api_error(request: String, status: u16, body: &Value) -> OpenbaoSetupError {
+    let message = body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| match status {
+            501 => "not initialised".to_string(),
+            503 => "sealed".to_string(),
+            _ => "no error message".to_string(),
+        });
+    OpenbaoSetupError::Api {
+        request,
+        status,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_secs("4h"), Some(14400));
+        assert_eq!(parse_duration_secs("15m"), Some(900));
+        assert_eq!(parse_duration_secs("1h30m"), Some(5400));
+        assert_eq!(parse_duration_secs("3600"), Some(3600));
+        assert_eq!(parse_duration_secs("90s"), Some(90));
+        assert_eq!(parse_duration_secs("1d"), Some(86400));
+        assert_eq!(parse_duration_secs("4x"), None);
+        assert_eq!(parse_duration_secs("h"), None);
+        assert_eq!(parse_duration_secs("4h3"), None);
+        assert_eq!(parse_duration_secs(""), None);
+    }
+
+    #[test]
+    fn harmony_dev_policy_grants_the_documented_paths() {
+        let p = harmony_dev_policy("secret");
+        assert_eq!(p.name, "harmony-dev");
+        assert!(p.hcl.contains(r#"path "secret/data/harmony/*""#));
+        assert!(
+            p.hcl
+                .contains(r#""create", "read", "update", "delete", "list""#)
+        );
+        assert!(p.hcl.contains(r#"path "secret/metadata/harmony/*""#));
+        assert!(p.hcl.contains(r#"["list", "read", "delete"]"#));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let record = OpenbaoInitRecord {
+            unseal_keys: vec!["KEY-SECRET".into()],
+            root_token: "s.ROOTSECRET".into(),
+            userpass_password_sha256: BTreeMap::from([("u".into(), "HASHVALUE".into())]),
+        };
+        let user = OpenbaoUserpass {
+            username: "harmony".into(),
+            password: "PASSWORD-SECRET".into(),
+            policies: vec![],
+        };
+        let shown = format!("{record:?} {user:?}");
+        for secret in ["KEY-SECRET", "ROOTSECRET", "HASHVALUE", "PASSWORD-SECRET"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
+    fn validation_catches_the_documented_pitfalls() {
+        let mut d = OpenbaoDesiredState::default();
+        assert!(d.validate().is_ok());
+        d.secret_threshold = 2;
+        assert!(d.validate().is_err());
+        d.secret_threshold = 1;
+        let mut jwt = OpenbaoJwtAuth::for_issuer("http://idp.local:8080", "cli", "dev", vec![]);
+        d.jwt = Some(jwt.clone());
+        assert!(d.validate().is_ok());
+        jwt.oidc_discovery_url = "http://idp.local:8080/".into();
+        d.jwt = Some(jwt.clone());
+        assert!(d.validate().is_err());
+        jwt.oidc_discovery_url = "http://idp.local:8080".into();
+        jwt.bound_audiences.clear();
+        d.jwt = Some(jwt.clone());
+        assert!(d.validate().is_err());
+        jwt.bound_audiences = vec!["cli".into()];
+        jwt.token_ttl = "soon".into();
+        d.jwt = Some(jwt);
+        assert!(d.validate().is_err());
+        d.jwt = None;
+        d.kv_mount = "../sys".into();
+        assert!(d.validate().is_err());
+    }
+
+    #[tokio::test]
+    async fn file_key_store_round_trips_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileKeyStore::new(dir.path().join("c/openbao.json"));
+        assert_eq!(store.load().await.unwrap(), None);
+        let record = OpenbaoInitRecord {
+            unseal_keys: vec!["a".into()],
+            root_token: "t".into(),
+            userpass_password_sha256: BTreeMap::new(),
+        };
+        store.save(&record).await.unwrap();
+        assert_eq!(store.load().await.unwrap(), Some(record));
+        let mode = std::fs::metadata(store.path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn string_lists_accept_arrays_and_commas() {
+        assert_eq!(
+            string_list(&json!(["a", "b"])),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            string_list(&json!("a, b")),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(string_list(&json!(null)), Some(vec![]));
+    }
+}

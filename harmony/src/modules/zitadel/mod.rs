@@ -1,0 +1,3 @@
+//! Zitadel: the identity provider (OIDC) for Harmony's single sign-on.
+
+pub mod api;
