@@ -1,4 +1,5 @@
 //! Concrete Scores, one folder per product or concern.
 
+pub mod k8s;
 pub mod openbao;
 pub mod zitadel;

@@ -1,3 +1,93 @@
 //! Zitadel: the identity provider (OIDC) for Harmony's single sign-on.
+//!
+//! - [`ZitadelScore`] deploys Zitadel (pinned chart) on a CloudNativePG database, with a
+//!   masterkey and admin credentials generated once and kept in Secrets;
+//! - [`ZitadelSetupScore`] creates (find-or-create) the project and the device-code CLI app via
+//!   the typed Management API client in [`api`].
 
 pub mod api;
+pub mod values;
+
+use serde::Serialize;
+
+pub use values::{DbEndpoint, ZitadelFlavor};
+
+/// Chart repository of the `zitadel` chart.
+pub const ZITADEL_CHART_REPO: &str = "https://charts.zitadel.com";
+/// Pinned chart version (appVersion v4.13.0).
+pub const ZITADEL_CHART_VERSION: &str = "9.34.0";
+pub const ZITADEL_IMAGE_TAG: &str = "v4.13.0";
+/// Secret written by the chart's setup job; key `pat` holds the iam-admin PAT.
+pub const IAM_ADMIN_PAT_SECRET: &str = "iam-admin-pat";
+
+/// Deploys Zitadel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZitadelScore {
+    pub namespace: String,
+    pub release_name: String,
+    /// `ExternalDomain`: the hostname users and tokens use.
+    pub host: String,
+    /// Host port mapped to the ingress on k3d (`k3d cluster create -p 8080:80@loadbalancer`).
+    pub k3d_http_port: u16,
+    pub chart_version: String,
+    pub image_tag: String,
+    /// CloudNativePG cluster name (its `-rw` service and `-app` secret derive from it).
+    pub pg_cluster_name: String,
+    pub pg_instances: u32,
+    pub pg_storage: String,
+    pub database_name: String,
+    pub database_owner: String,
+    /// First org name ("ZITADEL" by default); part of the admin login name.
+    pub org_name: String,
+    pub admin_username: String,
+    pub ingress_class: String,
+    /// cert-manager ClusterIssuer used on OpenShift.
+    pub cluster_issuer: String,
+}
+
+impl Default for ZitadelScore {
+    fn default() -> Self {
+        Self {
+            namespace: "zitadel".to_string(),
+            release_name: "zitadel".to_string(),
+            host: "zitadel.harmony.local".to_string(),
+            k3d_http_port: 8080,
+            chart_version: ZITADEL_CHART_VERSION.to_string(),
+            image_tag: ZITADEL_IMAGE_TAG.to_string(),
+            pg_cluster_name: "zitadel-pg".to_string(),
+            pg_instances: 1,
+            pg_storage: "1Gi".to_string(),
+            database_name: "zitadel".to_string(),
+            database_owner: "zitadel".to_string(),
+            org_name: "ZITADEL".to_string(),
+            admin_username: "admin".to_string(),
+            ingress_class: "traefik".to_string(),
+            cluster_issuer: "letsencrypt-prod".to_string(),
+        }
+    }
+}
+
+impl ZitadelScore {
+    /// The chart's fullname: the release name if it contains "zitadel", else `<release>-zitadel`.
+    pub fn fullname(&self) -> String {
+        if self.release_name.contains("zitadel") {
+            self.release_name.clone()
+        } else {
+            format!("{}-zitadel", self.release_name)
+        }
+    }
+
+    pub fn masterkey_secret_name(&self) -> String {
+        format!("{}-masterkey", self.fullname())
+    }
+
+    /// Secret with keys `username` and `password` of the first human admin.
+    pub fn admin_secret_name(&self) -> String {
+        format!("{}-admin-credentials", self.fullname())
+    }
+
+    /// The in-cluster Service FQDN (port 8080), e.g. for a CoreDNS rewrite of `host`.
+    pub fn service_fqdn(&self) -> String {
+        format!("{}.{}.svc.cluster.local", self.fullname(), self.namespace)
+    }
+}

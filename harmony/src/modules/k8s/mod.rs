@@ -1,0 +1,3 @@
+//! Kubernetes-level Scores.
+
+pub mod coredns;
