@@ -850,4 +850,4 @@ fn decode_error(endpoint: String, status: StatusCode, body: &[u8]) -> ZitadelApi
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

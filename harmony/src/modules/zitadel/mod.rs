@@ -6,10 +6,12 @@
 //!   the typed Management API client in [`api`].
 
 pub mod api;
+pub mod setup;
 pub mod values;
 
 use serde::Serialize;
 
+pub use setup::{ZitadelApp, ZitadelSetupScore};
 pub use values::{DbEndpoint, ZitadelFlavor};
 
 /// Chart repository of the `zitadel` chart.

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const HOST: &str = "zitadel.test.local";
-const GOOD_PAT: &str = "pat-good-0123456789";
+pub(crate) const HOST: &str = "zitadel.test.local";
+pub(crate) const GOOD_PAT: &str = "pat-good-0123456789";
 
 #[derive(Default)]
 struct FakeState {
@@ -292,13 +292,13 @@ async fn add_role(
     axum::Json(json!({"details": details(7)})).into_response()
 }
 
-struct Fake {
+pub(crate) struct Fake {
     state: Shared,
-    base_url: String,
+    pub(crate) base_url: String,
     _server: tokio::task::JoinHandle<()>,
 }
 
-async fn start_fake() -> Fake {
+pub(crate) async fn start_fake() -> Fake {
     let state: Shared = Arc::default();
     let app = Router::new()
         .route("/management/v1/orgs/me", get(my_org))
@@ -327,6 +327,19 @@ async fn start_fake() -> Fake {
         state,
         base_url: format!("http://{addr}"),
         _server: server,
+    }
+}
+
+impl Fake {
+    /// Number of create requests received so far.
+    pub(crate) fn writes(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("POST") && !r.ends_with("_search"))
+            .count()
     }
 }
 
