@@ -8,6 +8,7 @@
 //! The domain modules (`score`, `interpret`, `topology`, `inventory`) import no Kubernetes, Helm or
 //! OpenBao crate: adapters in `infra` do, and `modules` holds the concrete Scores.
 
+pub mod infra;
 pub mod interpret;
 pub mod inventory;
 pub mod modules;

@@ -6,6 +6,10 @@
 
 use async_trait::async_trait;
 
+mod capabilities;
+
+pub use capabilities::*;
+
 #[async_trait]
 pub trait Topology: Send + Sync {
     fn name(&self) -> &str;

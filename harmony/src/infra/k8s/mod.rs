@@ -1,0 +1,9 @@
+//! Kubernetes adapter built on kube-rs.
+
+mod client;
+pub mod distribution;
+mod portforward;
+pub mod wait;
+
+pub use client::{Applied, K8sClient, K8sError};
+pub use portforward::{PortForward, PortForwardTarget};

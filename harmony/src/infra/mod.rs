@@ -1,0 +1,10 @@
+//! Adapters: the code that talks to real tools (Kubernetes API, helm, k3d, downloads).
+//!
+//! The domain modules (`score`, `interpret`, `topology`, `inventory`) never import kube or
+//! helm; they only see the types re-exported from here through capabilities.
+
+pub mod download;
+pub mod helm;
+pub mod k3d;
+pub mod k8s;
+pub mod k8s_anywhere;
