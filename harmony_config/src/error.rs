@@ -1,0 +1,175 @@
+//! [`ConfigError`]: every failure names the key, the source and what to do next.
+//!
+//! Messages never contain configuration values: serde errors are rewritten so that the offending
+//! value (which may be a password) is replaced by its kind ("string", "integer", ...).
+
+use std::path::PathBuf;
+
+use harmony_secret::SecretStoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no value for `{key}`: tried {tried}. Store one with harmony_config::set, run with \
+         {env_var}='<json>' set, or call get_or_prompt to be asked for it",
+        tried = list(tried)
+    )]
+    NotFound {
+        key: String,
+        /// Names of the sources that were asked, in chain order.
+        tried: Vec<String>,
+        env_var: String,
+    },
+
+    #[error("the value for `{key}` in {source_name} is not valid JSON ({reason}). {hint}")]
+    InvalidJson {
+        key: String,
+        source_name: String,
+        reason: String,
+        hint: String,
+    },
+
+    #[error(
+        "the value for `{key}` in {source_name} does not match the current shape of `{key}`: \
+         {reason}. {hint}"
+    )]
+    Deserialization {
+        key: String,
+        source_name: String,
+        reason: String,
+        hint: String,
+    },
+
+    #[error("cannot turn `{key}` into JSON: {reason}")]
+    Serialization { key: String, reason: String },
+
+    #[error("cannot open the {what} at {path}: {reason}. Check that the folder is writable, or choose another path")]
+    Open {
+        what: String,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error("{source_name} failed for `{key}`: {message}")]
+    Source {
+        key: String,
+        source_name: String,
+        message: String,
+    },
+
+    #[error("{source_name} cannot store `{key}`: {message}")]
+    ReadOnly {
+        key: String,
+        source_name: String,
+        message: String,
+    },
+
+    #[error("{store} failed for `{key}`: {source}")]
+    Store {
+        key: String,
+        store: String,
+        #[source]
+        source: SecretStoreError,
+    },
+
+    #[error(
+        "cannot ask for `{key}`: stdin is not a terminal. Set {env_var}='<json>' or store the \
+         value with harmony_config::set before running non-interactively"
+    )]
+    NoTerminal { key: String, env_var: String },
+
+    #[error("the prompt for `{key}` was cancelled; nothing was saved")]
+    PromptCancelled { key: String },
+
+    #[error("prompting for `{key}` failed: {message}")]
+    Prompt { key: String, message: String },
+
+    #[error(
+        "no source in the chain can store `{key}`: add a persisting source (SqliteSource, \
+         LocalFileSource, StoreSource) to the ConfigManager"
+    )]
+    NoPersistentSource { key: String },
+
+    #[error(
+        "the global config manager is already in use: call harmony_config::init once, at the \
+         start of main, before any harmony_config::get/set"
+    )]
+    AlreadyInitialized,
+}
+
+impl ConfigError {
+    /// True for [`ConfigError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ConfigError::NotFound { .. })
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "no sources (the chain is empty)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Describes a serde_json error without the value that caused it.
+///
+/// serde reports `invalid type: string "hunter2", expected u16`; this returns
+/// `invalid type: string, expected u16`.
+pub(crate) fn redact_serde_error(err: &serde_json::Error) -> String {
+    redact_message(&err.to_string())
+}
+
+pub(crate) fn redact_message(msg: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            return match rest.rfind(", expected ") {
+                Some(idx) => {
+                    let unexpected = &rest[..idx];
+                    let kind = unexpected
+                        .split(['`', '"'])
+                        .next()
+                        .unwrap_or("")
+                        .trim();
+                    format!("{prefix}{kind}{}", &rest[idx..])
+                }
+                None => format!("{prefix}(value hidden)"),
+            };
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        return match rest.rfind("`, expected ") {
+            Some(idx) => format!("unknown variant (value hidden){}", &rest[idx + 1..]),
+            None => "unknown variant (value hidden)".to_string(),
+        };
+    }
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_type_message_drops_the_string_value() {
+        let out = redact_message(r#"invalid type: string "hunter2, expected x", expected u16"#);
+        assert_eq!(out, "invalid type: string, expected u16");
+    }
+
+    #[test]
+    fn invalid_value_message_drops_the_number() {
+        let out = redact_message("invalid value: integer `70000`, expected u16 at line 1 column 9");
+        assert_eq!(out, "invalid value: integer, expected u16 at line 1 column 9");
+    }
+
+    #[test]
+    fn unknown_variant_message_drops_the_variant() {
+        let out = redact_message("unknown variant `s3cr3t`, expected one of `A`, `B`");
+        assert_eq!(out, "unknown variant (value hidden), expected one of `A`, `B`");
+    }
+
+    #[test]
+    fn missing_field_message_is_kept() {
+        assert_eq!(redact_message("missing field `port`"), "missing field `port`");
+    }
+}

@@ -1,0 +1,98 @@
+//! [`LocalFileSource`]: one `{key}.json` file per value in a folder.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use harmony_secret::private_file::{read_if_exists, write_private_atomic};
+use serde_json::Value;
+
+use crate::{ConfigError, ConfigSource};
+
+/// Keeps each value as pretty JSON in `{dir}/{key}.json`; files are written atomically, 0600,
+/// in a 0700 folder.
+#[derive(Debug, Clone)]
+pub struct LocalFileSource {
+    dir: PathBuf,
+}
+
+impl LocalFileSource {
+    /// A source rooted at `dir`; the folder is created on first write.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file that holds `key`.
+    pub fn path_for(&self, key: &str) -> Result<PathBuf, ConfigError> {
+        let bad = key.is_empty() || key == "." || key == ".." || key.contains(['/', '\\', '\0']);
+        if bad {
+            return Err(ConfigError::Source {
+                key: key.to_string(),
+                source_name: self.name(),
+                message: "this key cannot be used as a file name: use letters, digits, `-`, `_` \
+                          or `.`"
+                    .to_string(),
+            });
+        }
+        Ok(self.dir.join(format!("{key}.json")))
+    }
+
+    fn io_error(&self, key: &str, path: &Path, e: std::io::Error) -> ConfigError {
+        ConfigError::Source {
+            key: key.to_string(),
+            source_name: self.name(),
+            message: format!("cannot use {}: {e}", path.display()),
+        }
+    }
+}
+
+#[async_trait]
+impl ConfigSource for LocalFileSource {
+    fn name(&self) -> String {
+        format!("local files in {}", self.dir.display())
+    }
+
+    fn location(&self, key: &str) -> String {
+        match self.path_for(key) {
+            Ok(path) => format!("local file {}", path.display()),
+            Err(_) => self.name(),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {
+        let path = self.path_for(key)?;
+        let Some(bytes) = read_if_exists(&path).map_err(|e| self.io_error(key, &path, e))? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let hint = format!("Fix or delete {}", path.display());
+        super::parse_json(key, self.location(key), &text, hint).map(Some)
+    }
+
+    async fn set(&self, key: &str, value: &Value) -> Result<(), ConfigError> {
+        let path = self.path_for(key)?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| ConfigError::Serialization {
+            key: key.to_string(),
+            reason: crate::error::redact_serde_error(&e),
+        })?;
+        write_private_atomic(&path, &bytes).map_err(|e| self.io_error(key, &path, e))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, ConfigError> {
+        let path = self.path_for(key)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.io_error(key, &path, e)),
+        }
+    }
+
+    fn reset_hint(&self, key: &str) -> Option<String> {
+        self.path_for(key)
+            .ok()
+            .map(|p| format!("rm '{}'", p.display()))
+    }
+}

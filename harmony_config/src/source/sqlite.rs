@@ -1,0 +1,204 @@
+//! [`SqliteSource`]: the zero-setup local store, one SQLite database per user.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{ConfigError, ConfigSource};
+
+/// How long a writer waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Keeps values in the table
+/// `config(key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL DEFAULT (datetime('now')))`.
+///
+/// Safe for several processes at once: WAL journal, `synchronous=NORMAL`, a 5 s busy timeout.
+/// The database file is created 0600, its folder 0700.
+#[derive(Debug, Clone)]
+pub struct SqliteSource {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteSource {
+    /// Opens (creating when missing) the database at `path`. Missing parent folders are created
+    /// with mode 0700.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref().to_path_buf();
+        let open_error = |reason: String| ConfigError::Open {
+            what: "SQLite config database".to_string(),
+            path: path.clone(),
+            reason,
+        };
+
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| open_error(format!("cannot create its folder: {e}")))?;
+        }
+        // Create the file ourselves so it is 0600 from the first byte; SQLite gives its -wal and
+        // -shm files the same mode.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| open_error(e.to_string()))?;
+        restrict_mode(&path).map_err(|e| open_error(e.to_string()))?;
+
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| open_error(e.to_string()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS config (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+            )",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| open_error(e.to_string()))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            let _ = restrict_mode(Path::new(&side));
+        }
+        Ok(Self { pool, path })
+    }
+
+    /// Opens the per-user database, `~/.local/share/harmony/config/config.db` on Linux.
+    #[allow(clippy::should_implement_trait)]
+    pub async fn default() -> Result<Self, ConfigError> {
+        let path = Self::default_path()?;
+        if let Some(parent) = path.parent() {
+            harmony_secret::private_file::ensure_private_dir(parent).map_err(|e| {
+                ConfigError::Open {
+                    what: "SQLite config database".to_string(),
+                    path: path.clone(),
+                    reason: format!("cannot create its folder: {e}"),
+                }
+            })?;
+        }
+        Self::open(path).await
+    }
+
+    /// `{data dir}/config/config.db`, where the data dir comes from
+    /// `directories::ProjectDirs::from("", "", "harmony")` (`$XDG_DATA_HOME/harmony` or
+    /// `~/.local/share/harmony` on Linux).
+    pub fn default_path() -> Result<PathBuf, ConfigError> {
+        let dirs = directories::ProjectDirs::from("", "", "harmony").ok_or_else(|| {
+            ConfigError::Open {
+                what: "SQLite config database".to_string(),
+                path: PathBuf::from("~/.local/share/harmony/config/config.db"),
+                reason: "no home folder found (set HOME), or open one with SqliteSource::open(path)"
+                    .to_string(),
+            }
+        })?;
+        Ok(dirs.data_dir().join("config").join("config.db"))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection pool, for callers that need a raw query (benchmarks, tooling).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn query_error(&self, key: &str, e: sqlx::Error) -> ConfigError {
+        ConfigError::Source {
+            key: key.to_string(),
+            source_name: self.name(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn restrict_mode(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ConfigSource for SqliteSource {
+    fn name(&self) -> String {
+        format!("SQLite database {}", self.path.display())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM config WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.query_error(key, e))?;
+        match row {
+            None => Ok(None),
+            Some((text,)) => {
+                let hint = format!(
+                    "Reset it with: {}",
+                    self.reset_hint(key).unwrap_or_default()
+                );
+                super::parse_json(key, self.name(), &text, hint).map(Some)
+            }
+        }
+    }
+
+    async fn set(&self, key: &str, value: &Value) -> Result<(), ConfigError> {
+        let text = serde_json::to_string(value).map_err(|e| ConfigError::Serialization {
+            key: key.to_string(),
+            reason: crate::error::redact_serde_error(&e),
+        })?;
+        sqlx::query(
+            "INSERT INTO config (key, value, updated_at) VALUES (?, ?, datetime('now'))
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(text)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.query_error(key, e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, ConfigError> {
+        let done = sqlx::query("DELETE FROM config WHERE key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.query_error(key, e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    fn reset_hint(&self, key: &str) -> Option<String> {
+        Some(format!(
+            "sqlite3 '{}' \"DELETE FROM config WHERE key='{}'\"",
+            self.path.display(),
+            key.replace('\'', "''")
+        ))
+    }
+}

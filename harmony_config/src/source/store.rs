@@ -1,0 +1,121 @@
+//! [`StoreSource`]: a [`SecretStore`] (OpenBao, local secret files, ...) as a link of the chain.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use harmony_secret::{SecretStore, SecretStoreError};
+use serde_json::Value;
+
+use crate::{ConfigError, ConfigSource};
+
+/// Reads and writes `namespace/key` in a secret store.
+///
+/// - a missing key is `Ok(None)`: the chain goes on;
+/// - an unreachable or sealed store is also `Ok(None)`, with one `log::warn!` per outage naming
+///   the store and the reason, so "absent" and "down" stay distinguishable;
+/// - any other failure (permission denied, bad credentials, bad data) is an error naming the key
+///   and the store.
+pub struct StoreSource<S: SecretStore> {
+    namespace: String,
+    store: S,
+    outage_reported: AtomicBool,
+}
+
+impl<S: SecretStore> StoreSource<S> {
+    pub fn new(namespace: impl Into<String>, store: S) -> Self {
+        Self {
+            namespace: namespace.into(),
+            store,
+            outage_reported: AtomicBool::new(false),
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn store_error(&self, key: &str, source: SecretStoreError) -> ConfigError {
+        ConfigError::Store {
+            key: format!("{}/{key}", self.namespace),
+            store: self.store.describe(),
+            source,
+        }
+    }
+
+    fn reachable(&self) {
+        if self.outage_reported.swap(false, Ordering::Relaxed) {
+            log::info!("{} is reachable again", self.store.describe());
+        }
+    }
+}
+
+impl<S: SecretStore> std::fmt::Debug for StoreSource<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSource")
+            .field("namespace", &self.namespace)
+            .field("store", &self.store.describe())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl<S: SecretStore> ConfigSource for StoreSource<S> {
+    fn name(&self) -> String {
+        format!("{} (namespace `{}`)", self.store.describe(), self.namespace)
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!("{} at `{}/{key}`", self.store.describe(), self.namespace)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {
+        match self.store.get_json(&self.namespace, key).await {
+            Ok(value) => {
+                self.reachable();
+                Ok(Some(value))
+            }
+            Err(e) if e.is_not_found() => {
+                self.reachable();
+                Ok(None)
+            }
+            Err(e) if e.is_unavailable() => {
+                if !self.outage_reported.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "skipping {} while reading `{}/{key}`: {e}. Falling back to the next \
+                         configuration source",
+                        self.store.describe(),
+                        self.namespace
+                    );
+                }
+                Ok(None)
+            }
+            Err(e) => Err(self.store_error(key, e)),
+        }
+    }
+
+    async fn set(&self, key: &str, value: &Value) -> Result<(), ConfigError> {
+        self.store
+            .set_json(&self.namespace, key, value)
+            .await
+            .map_err(|e| self.store_error(key, e))?;
+        self.reachable();
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, ConfigError> {
+        let existed = match self.store.get_json(&self.namespace, key).await {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(self.store_error(key, e)),
+        };
+        self.store
+            .delete(&self.namespace, key)
+            .await
+            .map_err(|e| self.store_error(key, e))?;
+        Ok(existed)
+    }
+}
