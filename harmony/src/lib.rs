@@ -11,6 +11,10 @@
 pub mod infra;
 pub mod interpret;
 pub mod inventory;
+pub mod maestro;
 pub mod modules;
+pub mod progress;
 pub mod score;
 pub mod topology;
+
+pub use maestro::{Args, Maestro, run};

@@ -1,1 +1,305 @@
-//! (being written)
+//! k3d: a local k3s cluster in Docker, with a pinned k3d and k3s version.
+
+use std::path::{Path, PathBuf};
+
+use super::download::{PinnedAsset, find_on_path};
+
+/// The pinned k3d release.
+pub const K3D_VERSION: &str = "v5.8.3";
+/// The pinned k3s image: Kubernetes 1.33, matching the `v1_33` feature of k8s-openapi.
+pub const K3S_IMAGE: &str = "rancher/k3s:v1.33.4-k3s1";
+/// The cluster Harmony creates by default; its kubeconfig context is `k3d-harmony`.
+pub const DEFAULT_CLUSTER_NAME: &str = "harmony";
+
+/// SHA-256 of the pinned k3d release assets, per `(os, arch)` as Rust names them.
+///
+/// Taken from a published pin of the v5.8.3 assets; a mismatch stops the install. Platforms
+/// without a pin here need `k3d` on `PATH`.
+const K3D_SHA256: &[(&str, &str, &str, &str)] = &[
+    (
+        "linux",
+        "x86_64",
+        "k3d-linux-amd64",
+        "dbaa79a76ace7f4ca230a1ff41dc7d8a5036a8ad0309e9c54f9bf3836dbe853e",
+    ),
+    (
+        "linux",
+        "aarch64",
+        "k3d-linux-arm64",
+        "0b8110f2229631af7402fb828259330985918b08fefd38b7f1b788a1c8687216",
+    ),
+];
+
+/// The pinned k3d asset for a platform, if Harmony knows its checksum.
+pub fn k3d_asset(os: &str, arch: &str) -> Option<PinnedAsset> {
+    K3D_SHA256
+        .iter()
+        .find(|(o, a, _, _)| *o == os && *a == arch)
+        .map(|(_, _, file, sha)| PinnedAsset {
+            tool: "k3d",
+            version: K3D_VERSION,
+            url: format!("https://github.com/k3d-io/k3d/releases/download/{K3D_VERSION}/{file}"),
+            sha256: sha,
+            archive_member: None,
+        })
+}
+
+/// How the local cluster is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K3dClusterSpec {
+    pub name: String,
+    pub image: String,
+    /// `host:container@node` mappings, e.g. `8080:80@loadbalancer` (the ingress).
+    pub ports: Vec<String>,
+    pub servers: u32,
+    pub agents: u32,
+    /// How long `k3d` waits for the cluster (`--timeout`).
+    pub timeout_secs: u64,
+}
+
+impl Default for K3dClusterSpec {
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_CLUSTER_NAME.to_string(),
+            image: K3S_IMAGE.to_string(),
+            // OpenBao (bao.harmony.local) and Zitadel (sso.harmony.local) are both reached
+            // through Traefik on this one port, by Host name.
+            ports: vec![
+                "8080:80@loadbalancer".to_string(),
+                "8443:443@loadbalancer".to_string(),
+            ],
+            servers: 1,
+            agents: 0,
+            timeout_secs: 300,
+        }
+    }
+}
+
+impl K3dClusterSpec {
+    /// The kubeconfig context k3d gives the cluster.
+    pub fn context(&self) -> String {
+        format!("k3d-{}", self.name)
+    }
+
+    /// Arguments of `k3d cluster create`.
+    pub fn create_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "cluster".to_string(),
+            "create".to_string(),
+            self.name.clone(),
+            "--image".to_string(),
+            self.image.clone(),
+            "--servers".to_string(),
+            self.servers.to_string(),
+            "--agents".to_string(),
+            self.agents.to_string(),
+        ];
+        for port in &self.ports {
+            args.push("-p".to_string());
+            args.push(port.clone());
+        }
+        args.extend([
+            "--wait".to_string(),
+            "--timeout".to_string(),
+            format!("{}s", self.timeout_secs),
+            // Merge into the default kubeconfig (context k3d-<name>) without switching the
+            // user's current context; Harmony always names the context explicitly.
+            "--kubeconfig-update-default".to_string(),
+            "--kubeconfig-switch-context=false".to_string(),
+        ]);
+        args
+    }
+
+    /// Arguments of `k3d cluster start`.
+    pub fn start_args(&self) -> Vec<String> {
+        vec![
+            "cluster".into(),
+            "start".into(),
+            self.name.clone(),
+            "--wait".into(),
+            "--timeout".into(),
+            format!("{}s", self.timeout_secs),
+        ]
+    }
+}
+
+/// State of a cluster as `k3d cluster list -o json` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterState {
+    Absent,
+    Stopped,
+    Running,
+}
+
+/// Reads the state of `name` from the JSON of `k3d cluster list -o json`.
+pub fn cluster_state(list_json: &str, name: &str) -> Result<ClusterState, String> {
+    let clusters: serde_json::Value = serde_json::from_str(list_json.trim())
+        .map_err(|e| format!("unexpected output of `k3d cluster list -o json`: {e}"))?;
+    let Some(cluster) = clusters.as_array().and_then(|list| {
+        list.iter()
+            .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(name))
+    }) else {
+        return Ok(ClusterState::Absent);
+    };
+    let count = |k: &str| cluster.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let (servers, running) = (count("serversCount"), count("serversRunning"));
+    Ok(if servers > 0 && running == servers {
+        ClusterState::Running
+    } else {
+        ClusterState::Stopped
+    })
+}
+
+/// A k3d executable.
+#[derive(Debug, Clone)]
+pub struct K3d {
+    pub binary: PathBuf,
+}
+
+impl K3d {
+    /// `k3d` from `PATH`, else the pinned copy in `dir` if present.
+    pub fn find(dir: &Path) -> Option<Self> {
+        find_on_path("k3d")
+            .or_else(|| Some(dir.join("k3d")).filter(|p| p.is_file()))
+            .map(|binary| Self { binary })
+    }
+
+    /// Finds k3d, or downloads the pinned release into `dir` when `autoinstall`.
+    pub async fn find_or_install(dir: &Path, autoinstall: bool) -> Result<Self, String> {
+        if let Some(k3d) = Self::find(dir) {
+            return Ok(k3d);
+        }
+        if !autoinstall {
+            return Err(format!(
+                "k3d is not installed: install k3d {K3D_VERSION} (https://k3d.io) or set HARMONY_AUTOINSTALL=true"
+            ));
+        }
+        let asset = k3d_asset(std::env::consts::OS, std::env::consts::ARCH).ok_or_else(|| {
+            format!(
+                "no pinned k3d build for {}/{}: install k3d {K3D_VERSION} on PATH",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )
+        })?;
+        let binary = dir.join("k3d");
+        super::download::download_and_install(&asset, &binary).await?;
+        Ok(Self { binary })
+    }
+
+    async fn run(&self, args: &[String]) -> Result<String, String> {
+        log::debug!("running {} {}", self.binary.display(), args.join(" "));
+        let output = tokio::process::Command::new(&self.binary)
+            .args(args)
+            .output()
+            .await
+            .map_err(|e| format!("running {}: {e}", self.binary.display()))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "`k3d {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+
+    pub async fn state(&self, name: &str) -> Result<ClusterState, String> {
+        let out = self
+            .run(&["cluster".into(), "list".into(), "-o".into(), "json".into()])
+            .await?;
+        cluster_state(&out, name)
+    }
+
+    pub async fn create(&self, spec: &K3dClusterSpec) -> Result<(), String> {
+        self.run(&spec.create_args()).await.map(|_| ())
+    }
+
+    pub async fn start(&self, spec: &K3dClusterSpec) -> Result<(), String> {
+        self.run(&spec.start_args()).await.map(|_| ())
+    }
+
+    /// The cluster's kubeconfig (context `k3d-<name>`).
+    pub async fn kubeconfig(&self, name: &str) -> Result<String, String> {
+        self.run(&["kubeconfig".into(), "get".into(), name.into()])
+            .await
+    }
+}
+
+/// Fails with what to install when no Docker engine answers.
+pub async fn check_docker() -> Result<(), String> {
+    let output = tokio::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .await;
+    match output {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "Docker is installed but its engine is not reachable ({}): start Docker (or install Docker Engine, https://docs.docker.com/engine/install/), or set HARMONY_USE_LOCAL_K3D=false and KUBECONFIG to use an existing cluster",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(_) => Err(
+            "Docker is not installed: the local k3d cluster needs Docker Engine (https://docs.docker.com/engine/install/); or set HARMONY_USE_LOCAL_K3D=false and KUBECONFIG to use an existing cluster"
+                .to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_args_pin_the_image_and_map_the_ingress_port() {
+        let args = K3dClusterSpec::default().create_args();
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("cluster create harmony --image rancher/k3s:v1.33."),
+            "{joined}"
+        );
+        assert!(joined.contains("-p 8080:80@loadbalancer"));
+        assert!(joined.contains("-p 8443:443@loadbalancer"));
+        assert!(joined.contains("--wait --timeout 300s"));
+        assert!(joined.contains("--kubeconfig-switch-context=false"));
+        assert_eq!(K3dClusterSpec::default().context(), "k3d-harmony");
+    }
+
+    #[test]
+    fn pinned_asset_urls() {
+        let asset = k3d_asset("linux", "x86_64").unwrap();
+        assert_eq!(
+            asset.url,
+            "https://github.com/k3d-io/k3d/releases/download/v5.8.3/k3d-linux-amd64"
+        );
+        assert_eq!(asset.sha256.len(), 64);
+        assert!(
+            k3d_asset("linux", "aarch64")
+                .unwrap()
+                .url
+                .ends_with("k3d-linux-arm64")
+        );
+        assert!(k3d_asset("plan9", "mips").is_none());
+    }
+
+    #[test]
+    fn cluster_state_from_k3d_list_json() {
+        let json = r#"[{"name":"harmony","network":"k3d-harmony","token":"x",
+            "nodes":[{"name":"k3d-harmony-server-0","role":"server","State":{"Running":true,"Status":"running"}}],
+            "serversCount":1,"serversRunning":1,"agentsCount":0,"agentsRunning":0,"hasLoadbalancer":true}]"#;
+        assert_eq!(
+            cluster_state(json, "harmony").unwrap(),
+            ClusterState::Running
+        );
+        assert_eq!(cluster_state(json, "other").unwrap(), ClusterState::Absent);
+        let stopped = json.replace("\"serversRunning\":1", "\"serversRunning\":0");
+        assert_eq!(
+            cluster_state(&stopped, "harmony").unwrap(),
+            ClusterState::Stopped
+        );
+        assert_eq!(
+            cluster_state("[]", "harmony").unwrap(),
+            ClusterState::Absent
+        );
+        assert!(cluster_state("not json", "harmony").is_err());
+    }
+}

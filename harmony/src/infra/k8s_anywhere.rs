@@ -1,1 +1,327 @@
-//! (being written)
+//! [`K8sAnywhereTopology`]: any Kubernetes cluster, or a local k3d one created on demand.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+
+use super::helm::{bound_helm_command, find_helm, find_or_install_helm};
+use super::k3d::{ClusterState, K3d, K3dClusterSpec, check_docker};
+use super::k8s::K8sClient;
+use crate::topology::{
+    HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL, PostgreSQLConfig,
+    PostgreSQLEndpoint, PreparationError, PreparationOutcome, Topology,
+};
+
+/// Settings of a [`K8sAnywhereTopology`], usually read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K8sAnywhereConfig {
+    /// `HARMONY_USE_LOCAL_K3D` (default true): create/start a local k3d cluster.
+    pub use_local_k3d: bool,
+    /// `HARMONY_AUTOINSTALL` (default true): download pinned k3d/helm when missing.
+    pub autoinstall: bool,
+    /// `KUBECONFIG` when not using local k3d (`None`: the default kubeconfig).
+    pub kubeconfig: Option<PathBuf>,
+    /// `HARMONY_K8S_CONTEXT`: the context to use when not using local k3d (`None`: current).
+    pub context: Option<String>,
+    /// The local cluster, when `use_local_k3d`.
+    pub k3d: K3dClusterSpec,
+    /// Where Harmony keeps its tools and the k3d kubeconfig (`~/.local/share/harmony`).
+    pub data_dir: PathBuf,
+}
+
+fn parse_bool(value: Option<String>, default: bool) -> bool {
+    match value
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("1" | "true" | "yes" | "on") => true,
+        Some("0" | "false" | "no" | "off") => false,
+        _ => default,
+    }
+}
+
+/// `~/.local/share/harmony` (the platform's data directory + `harmony`).
+pub fn harmony_data_dir() -> PathBuf {
+    directories::BaseDirs::new()
+        .map(|d| d.data_dir().join("harmony"))
+        .unwrap_or_else(|| PathBuf::from(".harmony"))
+}
+
+impl K8sAnywhereConfig {
+    /// Reads `HARMONY_USE_LOCAL_K3D`, `HARMONY_AUTOINSTALL`, `KUBECONFIG`, `HARMONY_K8S_CONTEXT`.
+    pub fn from_env() -> Self {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Same as [`Self::from_env`], from any variable source (for tests).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            use_local_k3d: parse_bool(var("HARMONY_USE_LOCAL_K3D"), true),
+            autoinstall: parse_bool(var("HARMONY_AUTOINSTALL"), true),
+            kubeconfig: var("KUBECONFIG")
+                .filter(|s| !s.is_empty())
+                // KUBECONFIG may list several files; the first is the one written to.
+                .and_then(|s| std::env::split_paths(&s).next()),
+            context: var("HARMONY_K8S_CONTEXT").filter(|s| !s.is_empty()),
+            k3d: K3dClusterSpec::default(),
+            data_dir: harmony_data_dir(),
+        }
+    }
+
+    /// Directory of the pinned k3d and the local cluster's kubeconfig.
+    pub fn k3d_dir(&self) -> PathBuf {
+        self.data_dir.join("k3d")
+    }
+
+    /// Directory of the pinned helm.
+    pub fn helm_dir(&self) -> PathBuf {
+        self.data_dir.join("helm")
+    }
+
+    /// The kubeconfig file the topology uses.
+    pub fn effective_kubeconfig(&self) -> Option<PathBuf> {
+        if self.use_local_k3d {
+            Some(
+                self.k3d_dir()
+                    .join(format!("kubeconfig-{}.yaml", self.k3d.name)),
+            )
+        } else {
+            self.kubeconfig.clone()
+        }
+    }
+
+    /// The kubeconfig context the topology uses.
+    pub fn effective_context(&self) -> Option<String> {
+        if self.use_local_k3d {
+            Some(self.k3d.context())
+        } else {
+            self.context.clone()
+        }
+    }
+}
+
+/// A Kubernetes cluster: a local k3d cluster (`harmony`, context `k3d-harmony`, ingress on
+/// host port 8080) by default, or the cluster of `KUBECONFIG` with
+/// `HARMONY_USE_LOCAL_K3D=false`.
+///
+/// Capabilities: [`K8sclient`], [`HelmCommand`], [`K8sDistributionProbe`], [`PostgreSQL`]
+/// (CloudNativePG).
+pub struct K8sAnywhereTopology {
+    config: K8sAnywhereConfig,
+    client: OnceCell<Arc<K8sClient>>,
+}
+
+impl std::fmt::Debug for K8sAnywhereTopology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("K8sAnywhereTopology")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl K8sAnywhereTopology {
+    pub fn from_env() -> Self {
+        Self::new(K8sAnywhereConfig::from_env())
+    }
+
+    pub fn new(config: K8sAnywhereConfig) -> Self {
+        Self {
+            config,
+            client: OnceCell::new(),
+        }
+    }
+
+    pub fn config(&self) -> &K8sAnywhereConfig {
+        &self.config
+    }
+
+    async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, String> {
+        let k3d_dir = self.config.k3d_dir();
+        let spec = &self.config.k3d;
+        let k3d = K3d::find_or_install(&k3d_dir, self.config.autoinstall).await?;
+        check_docker().await?;
+        let outcome = match k3d.state(&spec.name).await? {
+            ClusterState::Running => PreparationOutcome::Noop,
+            ClusterState::Stopped => {
+                let s = crate::progress::spinner(format!("starting k3d cluster {}", spec.name));
+                k3d.start(spec).await?;
+                s.finish_and_clear();
+                PreparationOutcome::Success {
+                    details: format!(
+                        "started k3d cluster {} (context {})",
+                        spec.name,
+                        spec.context()
+                    ),
+                }
+            }
+            ClusterState::Absent => {
+                let s = crate::progress::spinner(format!(
+                    "creating k3d cluster {} ({})",
+                    spec.name, spec.image
+                ));
+                k3d.create(spec).await?;
+                s.finish_and_clear();
+                PreparationOutcome::Success {
+                    details: format!(
+                        "created k3d cluster {} (context {}, ingress on http://localhost:8080)",
+                        spec.name,
+                        spec.context()
+                    ),
+                }
+            }
+        };
+        // Harmony's own copy of the cluster's kubeconfig, so helm and the client never depend
+        // on the user's current context.
+        if let Some(path) = self.config.effective_kubeconfig() {
+            let kubeconfig = k3d.kubeconfig(&spec.name).await?;
+            let current = std::fs::read_to_string(&path).unwrap_or_default();
+            if current != kubeconfig {
+                std::fs::create_dir_all(&k3d_dir)
+                    .map_err(|e| format!("creating {}: {e}", k3d_dir.display()))?;
+                std::fs::write(&path, kubeconfig)
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl Topology for K8sAnywhereTopology {
+    fn name(&self) -> &str {
+        "K8sAnywhereTopology"
+    }
+
+    async fn ensure_ready(&self) -> Result<PreparationOutcome, PreparationError> {
+        let outcome = if self.config.use_local_k3d {
+            self.ensure_local_k3d()
+                .await
+                .map_err(PreparationError::new)?
+        } else {
+            PreparationOutcome::Noop
+        };
+        find_or_install_helm(&self.config.helm_dir(), self.config.autoinstall)
+            .await
+            .map_err(PreparationError::new)?;
+        let client = self.k8s_client().await.map_err(PreparationError::new)?;
+        client
+            .kube_client()
+            .apiserver_version()
+            .await
+            .map_err(|e| {
+                PreparationError::new(format!(
+                    "the Kubernetes API of context {} is not reachable: {e}",
+                    self.config
+                        .effective_context()
+                        .unwrap_or_else(|| "(current)".into())
+                ))
+            })?;
+        Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl K8sclient for K8sAnywhereTopology {
+    async fn k8s_client(&self) -> Result<Arc<K8sClient>, String> {
+        self.client
+            .get_or_try_init(|| async {
+                let kubeconfig = self.config.effective_kubeconfig();
+                let context = self.config.effective_context();
+                K8sClient::from_kubeconfig(kubeconfig.as_deref(), context.as_deref())
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .cloned()
+    }
+}
+
+impl HelmCommand for K8sAnywhereTopology {
+    fn helm_command(&self) -> std::process::Command {
+        let binary = find_helm(&self.config.helm_dir()).unwrap_or_else(|| PathBuf::from("helm"));
+        bound_helm_command(
+            &binary,
+            self.config.effective_kubeconfig().as_deref(),
+            self.config.effective_context().as_deref(),
+        )
+    }
+}
+
+#[async_trait]
+impl K8sDistributionProbe for K8sAnywhereTopology {
+    async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+        Ok(self.k8s_client().await?.distribution().await?)
+    }
+}
+
+#[async_trait]
+impl PostgreSQL for K8sAnywhereTopology {
+    async fn deploy_postgres(
+        &self,
+        config: &PostgreSQLConfig,
+    ) -> Result<PostgreSQLEndpoint, String> {
+        crate::modules::postgresql::cnpg::deploy_with_cloudnative_pg(self, config)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_to_a_local_k3d_cluster_named_harmony() {
+        let c = K8sAnywhereConfig::from_vars(vars(&[]));
+        assert!(c.use_local_k3d && c.autoinstall);
+        assert_eq!(c.effective_context().as_deref(), Some("k3d-harmony"));
+        let kubeconfig = c.effective_kubeconfig().unwrap();
+        assert!(
+            kubeconfig.ends_with("harmony/k3d/kubeconfig-harmony.yaml"),
+            "{kubeconfig:?}"
+        );
+    }
+
+    #[test]
+    fn an_existing_cluster_via_kubeconfig() {
+        let c = K8sAnywhereConfig::from_vars(vars(&[
+            ("HARMONY_USE_LOCAL_K3D", "false"),
+            ("HARMONY_AUTOINSTALL", "0"),
+            ("KUBECONFIG", "/tmp/kc.yaml"),
+            ("HARMONY_K8S_CONTEXT", "prod"),
+        ]));
+        assert!(!c.use_local_k3d && !c.autoinstall);
+        assert_eq!(
+            c.effective_kubeconfig(),
+            Some(PathBuf::from("/tmp/kc.yaml"))
+        );
+        assert_eq!(c.effective_context().as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn helm_command_is_bound_to_the_local_cluster() {
+        let t = K8sAnywhereTopology::new(K8sAnywhereConfig::from_vars(vars(&[])));
+        let cmd = t.helm_command();
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[0], "--kubeconfig");
+        assert!(args[1].ends_with("kubeconfig-harmony.yaml"));
+        assert_eq!(&args[2..], ["--kube-context", "k3d-harmony"]);
+    }
+}

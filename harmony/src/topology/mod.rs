@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 mod capabilities;
 
+pub use crate::infra::k8s_anywhere::{K8sAnywhereConfig, K8sAnywhereTopology};
 pub use capabilities::*;
 
 #[async_trait]

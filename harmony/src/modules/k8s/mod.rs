@@ -1,3 +1,4 @@
 //! Kubernetes-level Scores.
 
 pub mod coredns;
+pub mod resource;

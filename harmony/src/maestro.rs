@@ -1,0 +1,425 @@
+//! The runner: selects Scores, asks for confirmation, prepares the topology once, runs the
+//! Scores in order and prints a summary.
+//!
+//! ```no_run
+//! # use harmony::{inventory::Inventory, topology::K8sAnywhereTopology};
+//! # use harmony::modules::postgresql::PostgreSQLScore;
+//! # use harmony::topology::PostgreSQLConfig;
+//! # async fn demo() -> Result<(), harmony::maestro::MaestroError> {
+//! let scores: Vec<Box<dyn harmony::score::Score<K8sAnywhereTopology>>> =
+//!     vec![Box::new(PostgreSQLScore::new(PostgreSQLConfig::new("app-pg", "app")))];
+//! harmony::run(Inventory::empty(), K8sAnywhereTopology::from_env(), scores, None).await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::interpret::InterpretStatus;
+use crate::inventory::Inventory;
+use crate::score::Score;
+use crate::topology::{PreparationError, PreparationOutcome, Topology};
+
+/// Command-line flags of a Harmony binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    /// `--yes` / `-y`: run without asking.
+    pub yes: bool,
+    /// `--list` / `-l`: list the (filtered) Scores and exit; changes nothing.
+    pub list: bool,
+    /// `--filter <substr>` / `-f`: only Scores whose name contains it.
+    pub filter: Option<String>,
+    /// `--help` / `-h`.
+    pub help: bool,
+}
+
+pub const USAGE: &str = "\
+Usage: <binary> [--list] [--yes] [--filter <substring>]
+
+  -l, --list             list the Scores that would run, change nothing
+  -y, --yes              run without asking for confirmation
+  -f, --filter <text>    only Scores whose name contains <text>
+  -h, --help             this help";
+
+impl Args {
+    /// Parses flags (without the program name).
+    pub fn parse_from<I, S>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut parsed = Args::default();
+        let mut iter = args.into_iter().map(Into::into);
+        while let Some(arg) = iter.next() {
+            match arg.as_str() {
+                "--yes" | "-y" => parsed.yes = true,
+                "--list" | "-l" => parsed.list = true,
+                "--help" | "-h" => parsed.help = true,
+                "--filter" | "-f" => {
+                    parsed.filter = Some(
+                        iter.next()
+                            .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))?,
+                    )
+                }
+                other => match other.strip_prefix("--filter=") {
+                    Some(v) => parsed.filter = Some(v.to_string()),
+                    None => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+                },
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// Parses `std::env::args()`.
+    pub fn from_env() -> Result<Self, String> {
+        Self::parse_from(std::env::args().skip(1))
+    }
+}
+
+/// How a Score ended, as shown in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreResult {
+    Changed,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+impl std::fmt::Display for ScoreResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ScoreResult::Changed => "changed",
+            ScoreResult::Unchanged => "unchanged",
+            ScoreResult::Skipped => "skipped",
+            ScoreResult::Failed => "failed",
+        })
+    }
+}
+
+/// One line of the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreReport {
+    pub score: String,
+    pub result: ScoreResult,
+    pub message: String,
+    pub details: BTreeMap<String, String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub topology: String,
+    /// `None` when the topology was not prepared (`--list`, nothing selected).
+    pub preparation: Option<PreparationOutcome>,
+    pub reports: Vec<ScoreReport>,
+}
+
+impl RunSummary {
+    pub fn count(&self, result: ScoreResult) -> usize {
+        self.reports.iter().filter(|r| r.result == result).count()
+    }
+
+    /// The human summary printed at the end of a run.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "\nSummary ({}):", self.topology);
+        match &self.preparation {
+            Some(PreparationOutcome::Success { details }) => {
+                let _ = writeln!(out, "  topology prepared: {details}");
+            }
+            Some(PreparationOutcome::Noop) => {
+                let _ = writeln!(out, "  topology already ready");
+            }
+            None => {}
+        }
+        for r in &self.reports {
+            let _ = writeln!(
+                out,
+                "  [{:<9}] {}: {}",
+                r.result.to_string(),
+                r.score,
+                r.message
+            );
+            for (k, v) in &r.details {
+                let _ = writeln!(out, "               {k}: {v}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{} score(s): {} changed, {} unchanged, {} skipped, {} failed",
+            self.reports.len(),
+            self.count(ScoreResult::Changed),
+            self.count(ScoreResult::Unchanged),
+            self.count(ScoreResult::Skipped),
+            self.count(ScoreResult::Failed)
+        );
+        out
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MaestroError {
+    #[error("{0}")]
+    InvalidArgs(String),
+    #[error(
+        "refusing to make changes without confirmation: standard input is not a terminal, so nobody can answer; re-run with --yes"
+    )]
+    NoTerminal,
+    #[error("cancelled: nothing was changed")]
+    Declined,
+    #[error(transparent)]
+    Preparation(#[from] PreparationError),
+    #[error("{failed} of {total} score(s) failed (see the summary above)")]
+    ScoresFailed {
+        failed: usize,
+        total: usize,
+        summary: Box<RunSummary>,
+    },
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Asks whether to go ahead.
+pub trait Confirm: Send + Sync {
+    fn confirm(&self, question: &str) -> Result<bool, MaestroError>;
+}
+
+/// Asks on the terminal (`[y/N]`); refuses when stdin is not a terminal instead of hanging.
+#[derive(Debug, Clone, Copy)]
+pub struct TerminalConfirm {
+    pub interactive: bool,
+}
+
+impl TerminalConfirm {
+    pub fn detect() -> Self {
+        Self {
+            interactive: std::io::stdin().is_terminal(),
+        }
+    }
+}
+
+impl Confirm for TerminalConfirm {
+    fn confirm(&self, question: &str) -> Result<bool, MaestroError> {
+        if !self.interactive {
+            return Err(MaestroError::NoTerminal);
+        }
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    }
+}
+
+/// Runs Scores on one topology.
+pub struct Maestro<T: Topology> {
+    inventory: Inventory,
+    topology: T,
+    confirm: Box<dyn Confirm>,
+}
+
+impl<T: Topology> Maestro<T> {
+    pub fn new(inventory: Inventory, topology: T) -> Self {
+        Self {
+            inventory,
+            topology,
+            confirm: Box::new(TerminalConfirm::detect()),
+        }
+    }
+
+    /// Replaces the terminal prompt (tests, GUIs).
+    pub fn with_confirm(mut self, confirm: impl Confirm + 'static) -> Self {
+        self.confirm = Box::new(confirm);
+        self
+    }
+
+    pub fn topology(&self) -> &T {
+        &self.topology
+    }
+
+    /// Lists, or confirms then prepares the topology and runs the selected Scores in order,
+    /// writing progress and the summary to `out`. A failing Score does not stop the others;
+    /// the run then ends with [`MaestroError::ScoresFailed`].
+    pub async fn run(
+        &self,
+        scores: &[Box<dyn Score<T>>],
+        args: &Args,
+        out: &mut (dyn Write + Send),
+    ) -> Result<RunSummary, MaestroError> {
+        let topology = self.topology.name().to_string();
+        if args.help {
+            writeln!(out, "{USAGE}")?;
+            return Ok(RunSummary {
+                topology,
+                preparation: None,
+                reports: vec![],
+            });
+        }
+        let selected: Vec<&Box<dyn Score<T>>> = scores
+            .iter()
+            .filter(|s| {
+                args.filter
+                    .as_ref()
+                    .is_none_or(|f| s.name().contains(f.as_str()))
+            })
+            .collect();
+
+        if args.list {
+            writeln!(out, "Scores for topology {topology}:")?;
+            for s in &selected {
+                writeln!(out, "  {}", s.name())?;
+            }
+            return Ok(RunSummary {
+                topology,
+                preparation: None,
+                reports: vec![],
+            });
+        }
+        if selected.is_empty() {
+            writeln!(out, "No score to run (filter {:?}).", args.filter)?;
+            return Ok(RunSummary {
+                topology,
+                preparation: None,
+                reports: vec![],
+            });
+        }
+
+        if !args.yes {
+            writeln!(out, "About to run on topology {topology}:")?;
+            for s in &selected {
+                writeln!(out, "  {}", s.name())?;
+            }
+            out.flush()?;
+            let question = format!("Run {} score(s)?", selected.len());
+            if !self.confirm.confirm(&question)? {
+                return Err(MaestroError::Declined);
+            }
+        }
+
+        let spinner = crate::progress::spinner(format!("preparing topology {topology}"));
+        let preparation = self.topology.ensure_ready().await;
+        spinner.finish_and_clear();
+        let preparation = preparation?;
+        if let PreparationOutcome::Success { details } = &preparation {
+            writeln!(out, "Topology {topology} prepared: {details}")?;
+        }
+
+        let mut reports = Vec::with_capacity(selected.len());
+        for score in selected {
+            let name = score.name();
+            let spinner = crate::progress::spinner(format!("running {name}"));
+            let result = score
+                .create_interpret()
+                .execute(&self.inventory, &self.topology)
+                .await;
+            spinner.finish_and_clear();
+            let report = match result {
+                Ok(outcome) => ScoreReport {
+                    score: name,
+                    result: match outcome.status {
+                        InterpretStatus::Success => ScoreResult::Changed,
+                        InterpretStatus::Noop => ScoreResult::Unchanged,
+                        InterpretStatus::Skipped => ScoreResult::Skipped,
+                    },
+                    message: outcome.message,
+                    details: outcome.details,
+                },
+                Err(e) => ScoreReport {
+                    score: name,
+                    result: ScoreResult::Failed,
+                    message: e.to_string(),
+                    details: BTreeMap::new(),
+                },
+            };
+            writeln!(
+                out,
+                "{} {}: {}",
+                report.result, report.score, report.message
+            )?;
+            reports.push(report);
+        }
+        let summary = RunSummary {
+            topology,
+            preparation: Some(preparation),
+            reports,
+        };
+        write!(out, "{}", summary.render())?;
+        let failed = summary.count(ScoreResult::Failed);
+        if failed > 0 {
+            return Err(MaestroError::ScoresFailed {
+                failed,
+                total: summary.reports.len(),
+                summary: Box::new(summary),
+            });
+        }
+        Ok(summary)
+    }
+}
+
+/// The entry point of a Harmony binary: parses `std::env::args()` unless `args` is given,
+/// runs the Scores on `topology` and prints to stdout.
+pub async fn run<T: Topology>(
+    inventory: Inventory,
+    topology: T,
+    scores: Vec<Box<dyn Score<T>>>,
+    args: Option<Args>,
+) -> Result<RunSummary, MaestroError> {
+    let args = match args {
+        Some(a) => a,
+        None => Args::from_env().map_err(MaestroError::InvalidArgs)?,
+    };
+    let mut stdout = std::io::stdout();
+    Maestro::new(inventory, topology)
+        .run(&scores, &args, &mut stdout)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flags() {
+        let a = Args::parse_from(["--yes", "--filter", "pg", "-l"]).unwrap();
+        assert_eq!(
+            a,
+            Args {
+                yes: true,
+                list: true,
+                filter: Some("pg".into()),
+                help: false
+            }
+        );
+        assert_eq!(
+            Args::parse_from(["--filter=bao"])
+                .unwrap()
+                .filter
+                .as_deref(),
+            Some("bao")
+        );
+        assert!(Args::parse_from(["--filter"]).is_err());
+        assert!(
+            Args::parse_from(["--frobnicate"])
+                .unwrap_err()
+                .contains("unknown argument")
+        );
+        assert_eq!(
+            Args::parse_from(Vec::<String>::new()).unwrap(),
+            Args::default()
+        );
+    }
+
+    #[test]
+    fn terminal_confirm_refuses_without_a_terminal() {
+        let err = TerminalConfirm { interactive: false }
+            .confirm("Run?")
+            .unwrap_err();
+        assert!(matches!(err, MaestroError::NoTerminal));
+        assert!(err.to_string().contains("--yes"));
+    }
+}

@@ -1,0 +1,461 @@
+//! [`HelmChartScore`]: a pinned chart release, installed or upgraded with `helm upgrade --install`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::infra::helm::run_helm;
+use crate::interpret::{Interpret, InterpretError, Outcome};
+use crate::inventory::Inventory;
+use crate::score::Score;
+use crate::topology::{HelmCommand, Topology};
+
+/// A chart repository, added with `helm repo add <name> <url>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelmRepository {
+    pub name: String,
+    pub url: String,
+}
+
+impl HelmRepository {
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+        }
+    }
+}
+
+/// A Helm release of a pinned chart version with typed values.
+///
+/// Idempotent: when the deployed release already runs `chart_version` with exactly these
+/// values (`helm list` + `helm get values`), nothing is run and the outcome is `Noop`.
+/// Values are passed to helm as a JSON file (JSON is YAML), so no YAML crate is needed and the
+/// values compare exactly with `helm get values -o json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelmChartScore {
+    pub release_name: String,
+    pub namespace: String,
+    pub repository: HelmRepository,
+    /// Chart name inside the repository, e.g. `cloudnative-pg`.
+    pub chart: String,
+    /// The exact chart version (never "latest").
+    pub chart_version: String,
+    pub create_namespace: bool,
+    /// The release's values (an object; `{}` for none).
+    pub values: serde_json::Value,
+    /// `--wait --timeout <t>`: return only once the release's resources are ready.
+    pub wait: Option<Duration>,
+}
+
+/// What `helm list` + `helm get values` say about a deployed release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployedRelease {
+    /// `<chart>-<version>`, as `helm list` prints it.
+    pub chart: String,
+    pub status: String,
+    pub values: serde_json::Value,
+}
+
+fn normalize_values(v: serde_json::Value) -> serde_json::Value {
+    if v.is_null() {
+        serde_json::json!({})
+    } else {
+        v
+    }
+}
+
+impl HelmChartScore {
+    /// A release with no values, no wait, namespace created if missing.
+    pub fn new(
+        release_name: impl Into<String>,
+        namespace: impl Into<String>,
+        repository: HelmRepository,
+        chart: impl Into<String>,
+        chart_version: impl Into<String>,
+    ) -> Self {
+        Self {
+            release_name: release_name.into(),
+            namespace: namespace.into(),
+            repository,
+            chart: chart.into(),
+            chart_version: chart_version.into(),
+            create_namespace: true,
+            values: serde_json::json!({}),
+            wait: None,
+        }
+    }
+
+    pub fn with_values(mut self, values: serde_json::Value) -> Self {
+        self.values = values;
+        self
+    }
+
+    pub fn with_wait(mut self, timeout: Duration) -> Self {
+        self.wait = Some(timeout);
+        self
+    }
+
+    /// `<repo>/<chart>`.
+    pub fn chart_ref(&self) -> String {
+        format!("{}/{}", self.repository.name, self.chart)
+    }
+
+    fn validate(&self) -> Result<(), InterpretError> {
+        let v = self.chart_version.trim();
+        if v.is_empty() || v == "latest" || v.contains(['*', '^', '~', '>', '<']) {
+            return Err(InterpretError::InvalidScore(format!(
+                "chart {} needs an exact version, got {:?}",
+                self.chart_ref(),
+                self.chart_version
+            )));
+        }
+        if !self.values.is_object() {
+            return Err(InterpretError::InvalidScore(format!(
+                "values of release {} must be an object",
+                self.release_name
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn repo_add_args(&self) -> Vec<String> {
+        vec![
+            "repo".into(),
+            "add".into(),
+            self.repository.name.clone(),
+            self.repository.url.clone(),
+            "--force-update".into(),
+        ]
+    }
+
+    pub fn repo_update_args(&self) -> Vec<String> {
+        vec!["repo".into(), "update".into(), self.repository.name.clone()]
+    }
+
+    pub fn list_args(&self) -> Vec<String> {
+        vec![
+            "list".into(),
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--filter".into(),
+            format!("^{}$", self.release_name),
+            "--output".into(),
+            "json".into(),
+        ]
+    }
+
+    pub fn get_values_args(&self) -> Vec<String> {
+        vec![
+            "get".into(),
+            "values".into(),
+            self.release_name.clone(),
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--output".into(),
+            "json".into(),
+        ]
+    }
+
+    /// `helm upgrade --install` with the values file at `values_file`.
+    pub fn upgrade_args(&self, values_file: &str) -> Vec<String> {
+        let mut args = vec![
+            "upgrade".into(),
+            "--install".into(),
+            self.release_name.clone(),
+            self.chart_ref(),
+            "--version".into(),
+            self.chart_version.clone(),
+            "--namespace".into(),
+            self.namespace.clone(),
+        ];
+        if self.create_namespace {
+            args.push("--create-namespace".into());
+        }
+        args.push("--values".into());
+        args.push(values_file.into());
+        if let Some(timeout) = self.wait {
+            args.push("--wait".into());
+            args.push("--timeout".into());
+            args.push(format!("{}s", timeout.as_secs()));
+        }
+        args
+    }
+
+    /// Reads the release from `helm list -o json` output and `helm get values -o json` output.
+    pub fn parse_deployed(
+        &self,
+        list_json: &str,
+        values_json: &str,
+    ) -> Result<Option<DeployedRelease>, String> {
+        let list: serde_json::Value = serde_json::from_str(list_json.trim())
+            .map_err(|e| format!("unexpected `helm list` output: {e}"))?;
+        let Some(release) = list.as_array().and_then(|l| {
+            l.iter().find(|r| {
+                r.get("name").and_then(|n| n.as_str()) == Some(self.release_name.as_str())
+            })
+        }) else {
+            return Ok(None);
+        };
+        let s = |k: &str| {
+            release
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let values = if values_json.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(values_json.trim())
+                .map_err(|e| format!("unexpected `helm get values` output: {e}"))?
+        };
+        Ok(Some(DeployedRelease {
+            chart: s("chart"),
+            status: s("status"),
+            values: normalize_values(values),
+        }))
+    }
+
+    /// Whether the deployed release is exactly this Score.
+    pub fn is_up_to_date(&self, deployed: &DeployedRelease) -> bool {
+        deployed.status == "deployed"
+            && deployed.chart == format!("{}-{}", self.chart, self.chart_version)
+            && deployed.values == normalize_values(self.values.clone())
+    }
+
+    async fn helm(&self, topology: &impl HelmCommand, args: &[String]) -> Result<String, String> {
+        let mut cmd = topology.helm_command();
+        cmd.args(args);
+        run_helm(cmd).await
+    }
+
+    /// Installs or upgrades the release unless it is already up to date.
+    pub async fn deploy(&self, topology: &impl HelmCommand) -> Result<Outcome, InterpretError> {
+        self.validate()?;
+        let list = self.helm(topology, &self.list_args()).await?;
+        let in_list = list.contains(&format!("\"{}\"", self.release_name));
+        let values = if in_list {
+            self.helm(topology, &self.get_values_args()).await?
+        } else {
+            String::new()
+        };
+        let release_text = format!(
+            "release {}/{} ({} {})",
+            self.namespace,
+            self.release_name,
+            self.chart_ref(),
+            self.chart_version
+        );
+        if let Some(deployed) = self.parse_deployed(&list, &values)?
+            && self.is_up_to_date(&deployed)
+        {
+            return Ok(Outcome::noop(format!("{release_text} already deployed"))
+                .with_detail("chart", deployed.chart));
+        }
+
+        self.helm(topology, &self.repo_add_args()).await?;
+        self.helm(topology, &self.repo_update_args()).await?;
+        let values_file = std::env::temp_dir().join(format!(
+            "harmony-values-{}-{}-{}.json",
+            self.namespace,
+            self.release_name,
+            rand::random::<u32>()
+        ));
+        let body = serde_json::to_vec_pretty(&self.values)
+            .map_err(|e| InterpretError::Other(format!("serializing values: {e}")))?;
+        std::fs::write(&values_file, body).map_err(|e| {
+            InterpretError::Other(format!("writing {}: {e}", values_file.display()))
+        })?;
+        let spinner = crate::progress::spinner(format!("helm upgrade --install {release_text}"));
+        let result = self
+            .helm(topology, &self.upgrade_args(&values_file.to_string_lossy()))
+            .await;
+        spinner.finish_and_clear();
+        let _ = std::fs::remove_file(&values_file);
+        result?;
+        Ok(
+            Outcome::success(format!("{release_text} installed or upgraded"))
+                .with_detail("chart", format!("{}-{}", self.chart, self.chart_version)),
+        )
+    }
+}
+
+impl<T: Topology + HelmCommand> Score<T> for HelmChartScore {
+    fn name(&self) -> String {
+        format!("HelmChartScore[{}/{}]", self.namespace, self.release_name)
+    }
+
+    fn create_interpret(&self) -> Box<dyn Interpret<T>> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl<T: Topology + HelmCommand> Interpret<T> for HelmChartScore {
+    async fn execute(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<Outcome, InterpretError> {
+        self.deploy(topology).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cnpg() -> HelmChartScore {
+        HelmChartScore::new(
+            "cnpg",
+            "cnpg-system",
+            HelmRepository::new("cnpg", "https://cloudnative-pg.github.io/charts"),
+            "cloudnative-pg",
+            "0.27.1",
+        )
+        .with_values(json!({"config": {"clusterWide": true}}))
+        .with_wait(Duration::from_secs(300))
+    }
+
+    #[test]
+    fn upgrade_install_arguments() {
+        assert_eq!(
+            cnpg().upgrade_args("/tmp/v.json"),
+            [
+                "upgrade",
+                "--install",
+                "cnpg",
+                "cnpg/cloudnative-pg",
+                "--version",
+                "0.27.1",
+                "--namespace",
+                "cnpg-system",
+                "--create-namespace",
+                "--values",
+                "/tmp/v.json",
+                "--wait",
+                "--timeout",
+                "300s"
+            ]
+        );
+        let mut no_wait = cnpg();
+        no_wait.wait = None;
+        no_wait.create_namespace = false;
+        assert!(
+            !no_wait
+                .upgrade_args("v")
+                .iter()
+                .any(|a| a == "--wait" || a == "--create-namespace")
+        );
+    }
+
+    #[test]
+    fn repo_and_query_arguments() {
+        let s = cnpg();
+        assert_eq!(
+            s.repo_add_args(),
+            [
+                "repo",
+                "add",
+                "cnpg",
+                "https://cloudnative-pg.github.io/charts",
+                "--force-update"
+            ]
+        );
+        assert_eq!(s.repo_update_args(), ["repo", "update", "cnpg"]);
+        assert_eq!(
+            s.list_args(),
+            [
+                "list",
+                "--namespace",
+                "cnpg-system",
+                "--filter",
+                "^cnpg$",
+                "--output",
+                "json"
+            ]
+        );
+        assert_eq!(
+            s.get_values_args(),
+            [
+                "get",
+                "values",
+                "cnpg",
+                "--namespace",
+                "cnpg-system",
+                "--output",
+                "json"
+            ]
+        );
+    }
+
+    /// Real shape of `helm list -n cnpg-system -o json` (helm 3.19).
+    const LIST: &str = r#"[{"name":"cnpg","namespace":"cnpg-system","revision":"1","updated":"2026-11-20 10:12:01.123456789 +0000 UTC","status":"deployed","chart":"cloudnative-pg-0.27.1","app_version":"1.28.1"}]"#;
+
+    #[test]
+    fn identical_release_is_up_to_date() {
+        let s = cnpg();
+        let deployed = s
+            .parse_deployed(LIST, r#"{"config":{"clusterWide":true}}"#)
+            .unwrap()
+            .unwrap();
+        assert!(s.is_up_to_date(&deployed));
+    }
+
+    #[test]
+    fn changed_values_version_or_failed_status_need_an_upgrade() {
+        let s = cnpg();
+        let other_values = s
+            .parse_deployed(LIST, r#"{"config":{"clusterWide":false}}"#)
+            .unwrap()
+            .unwrap();
+        assert!(!s.is_up_to_date(&other_values));
+        let old = s
+            .parse_deployed(
+                &LIST.replace("0.27.1", "0.26.0"),
+                r#"{"config":{"clusterWide":true}}"#,
+            )
+            .unwrap()
+            .unwrap();
+        assert!(!s.is_up_to_date(&old));
+        let failed = s
+            .parse_deployed(
+                &LIST.replace("\"deployed\"", "\"failed\""),
+                r#"{"config":{"clusterWide":true}}"#,
+            )
+            .unwrap()
+            .unwrap();
+        assert!(!s.is_up_to_date(&failed));
+        assert_eq!(s.parse_deployed("[]", "").unwrap(), None);
+    }
+
+    #[test]
+    fn no_values_deployed_matches_empty_values() {
+        let s = HelmChartScore::new(
+            "r",
+            "ns",
+            HelmRepository::new("x", "https://x"),
+            "c",
+            "1.0.0",
+        );
+        let list = r#"[{"name":"r","status":"deployed","chart":"c-1.0.0"}]"#;
+        let deployed = s.parse_deployed(list, "null").unwrap().unwrap();
+        assert!(s.is_up_to_date(&deployed));
+    }
+
+    #[test]
+    fn unpinned_versions_are_rejected() {
+        for bad in ["", "latest", "^1.2", "~0.27", ">=1"] {
+            let mut s = cnpg();
+            s.chart_version = bad.into();
+            assert!(
+                matches!(s.validate(), Err(InterpretError::InvalidScore(_))),
+                "{bad}"
+            );
+        }
+        cnpg().validate().unwrap();
+    }
+}

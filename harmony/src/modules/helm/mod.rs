@@ -1,0 +1,5 @@
+//! Helm-based Scores.
+
+pub mod chart;
+
+pub use chart::{HelmChartScore, HelmRepository};

@@ -1,0 +1,116 @@
+//! [`K8sResourceScore`]: apply any list of Kubernetes objects with server-side apply.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::interpret::{Interpret, InterpretError, Outcome};
+use crate::inventory::Inventory;
+use crate::score::Score;
+use crate::topology::{K8sclient, Topology};
+
+/// Objects to exist exactly as given (server-side apply, field manager `harmony`).
+///
+/// Idempotent: when no object's `resourceVersion` moved, the outcome is `Noop`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct K8sResourceScore {
+    /// Shown in listings and the summary.
+    pub name: String,
+    /// Full manifests (`apiVersion`, `kind`, `metadata.name`, optional `metadata.namespace`).
+    pub resources: Vec<serde_json::Value>,
+}
+
+impl K8sResourceScore {
+    pub fn new(name: impl Into<String>, resources: Vec<serde_json::Value>) -> Self {
+        Self {
+            name: name.into(),
+            resources,
+        }
+    }
+
+    /// From typed objects (e.g. `k8s_openapi` types), which serialize with apiVersion/kind.
+    pub fn from_objects<K: Serialize>(
+        name: impl Into<String>,
+        objects: &[K],
+    ) -> Result<Self, String> {
+        let resources = objects
+            .iter()
+            .map(|o| serde_json::to_value(o).map_err(|e| format!("serializing a resource: {e}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Self::new(name, resources))
+    }
+
+    fn describe(resource: &serde_json::Value) -> String {
+        let s = |p: &str| resource.pointer(p).and_then(|v| v.as_str()).unwrap_or("?");
+        match resource
+            .pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+        {
+            Some(ns) => format!("{} {ns}/{}", s("/kind"), s("/metadata/name")),
+            None => format!("{} {}", s("/kind"), s("/metadata/name")),
+        }
+    }
+}
+
+impl<T: Topology + K8sclient> Score<T> for K8sResourceScore {
+    fn name(&self) -> String {
+        format!("K8sResourceScore[{}]", self.name)
+    }
+
+    fn create_interpret(&self) -> Box<dyn Interpret<T>> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl<T: Topology + K8sclient> Interpret<T> for K8sResourceScore {
+    async fn execute(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<Outcome, InterpretError> {
+        let client = topology.k8s_client().await?;
+        let mut changed = Vec::new();
+        for resource in &self.resources {
+            let applied = client.apply_dynamic(resource).await?;
+            if applied.changed {
+                changed.push(Self::describe(resource));
+            }
+        }
+        let total = self.resources.len();
+        Ok(if changed.is_empty() {
+            Outcome::noop(format!("{total} resource(s) already as wanted"))
+        } else {
+            Outcome::success(format!(
+                "applied {total} resource(s), {} changed",
+                changed.len()
+            ))
+            .with_detail("changed", changed.join(", "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    #[test]
+    fn typed_objects_become_full_manifests() {
+        let ns = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some("zitadel".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let score = K8sResourceScore::from_objects("zitadel-namespace", &[ns]).unwrap();
+        assert_eq!(
+            score.resources[0],
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "zitadel"}})
+        );
+        assert_eq!(
+            K8sResourceScore::describe(&score.resources[0]),
+            "Namespace zitadel"
+        );
+    }
+}
