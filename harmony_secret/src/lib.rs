@@ -6,11 +6,27 @@
 //! Stores:
 //! - [`LocalFileSecretStore`]: one JSON file per key under `~/.local/share/harmony/secrets/`,
 //!   files 0600 in 0700 folders. Zero setup.
+//! - [`OpenbaoSecretStore`]: an OpenBao (or Vault) KV v2 engine, shared by a team. Built with
+//!   [`OpenbaoSecretStore::builder`] or [`OpenbaoSecretStore::from_env`]; logs in lazily on first
+//!   use through the auth chain explicit token → cached SSO session (renewed with its refresh
+//!   token when expired) → OIDC device flow ([`ZitadelOidcAuth`]) + jwt login → userpass.
+//!   Reads are one HTTP round trip with a 2 s default timeout; failures map onto
+//!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound).
+//!
+//! [`SecretManager`] is the older typed facade (store chosen by `HARMONY_SECRET_STORE`).
+//! Credentials are held in [`Secret`], whose `Debug`/`Display` print `***`; no token, password,
+//! id_token or refresh token is ever logged.
 
 pub mod error;
+pub mod manager;
 pub mod private_file;
+pub mod redacted;
 pub mod store;
 
 pub use error::SecretStoreError;
+pub use manager::SecretManager;
+pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
+pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
+pub use store::zitadel::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};

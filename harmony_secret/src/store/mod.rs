@@ -1,6 +1,8 @@
 //! The [`SecretStore`] trait and its implementations.
 
 pub mod local_file;
+pub mod openbao;
+pub mod zitadel;
 
 use std::sync::Arc;
 

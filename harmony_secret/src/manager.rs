@@ -1,0 +1,129 @@
+//! [`SecretManager`]: the older facade, typed values in one namespace of one store chosen by env.
+//!
+//! New code should prefer `harmony_config::ConfigManager` (which layers env, SQLite and a store).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{LocalFileSecretStore, OpenbaoSecretStore, SecretStore, SecretStoreError};
+
+/// The namespace used when neither `HARMONY_CONFIG_NAMESPACE` nor `HARMONY_SECRET_NAMESPACE` is set.
+pub const DEFAULT_NAMESPACE: &str = "harmony";
+
+/// Typed get/set of secrets in one namespace.
+///
+/// [`SecretManager::from_env`] picks the store with `HARMONY_SECRET_STORE` (`file`, the default,
+/// or `openbao`, configured by [`OpenbaoSecretStore::from_env`]) and the namespace with
+/// `HARMONY_CONFIG_NAMESPACE`, falling back to the legacy `HARMONY_SECRET_NAMESPACE`, then
+/// [`DEFAULT_NAMESPACE`]. It never panics on a missing variable.
+#[derive(Clone)]
+pub struct SecretManager {
+    store: Arc<dyn SecretStore>,
+    namespace: String,
+}
+
+impl std::fmt::Debug for SecretManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretManager")
+            .field("store", &self.store.describe())
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl SecretManager {
+    pub fn new(store: Arc<dyn SecretStore>, namespace: impl Into<String>) -> Self {
+        SecretManager {
+            store,
+            namespace: namespace.into(),
+        }
+    }
+
+    /// The namespace from the environment (see the type's docs).
+    pub fn namespace_from_env() -> String {
+        ["HARMONY_CONFIG_NAMESPACE", "HARMONY_SECRET_NAMESPACE"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+    }
+
+    /// Store and namespace from the environment.
+    pub async fn from_env() -> Result<Self, SecretStoreError> {
+        let kind = std::env::var("HARMONY_SECRET_STORE").unwrap_or_default();
+        let store: Arc<dyn SecretStore> = match kind.trim().to_ascii_lowercase().as_str() {
+            "" | "file" => Arc::new(LocalFileSecretStore::default_location()?),
+            "openbao" | "vault" => Arc::new(OpenbaoSecretStore::from_env().await?),
+            other => {
+                return Err(SecretStoreError::Config {
+                    store: "SecretManager".to_string(),
+                    message: format!("HARMONY_SECRET_STORE=`{other}` is not a store: use `file` or `openbao`"),
+                });
+            }
+        };
+        Ok(Self::new(store, Self::namespace_from_env()))
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn store(&self) -> &Arc<dyn SecretStore> {
+        &self.store
+    }
+
+    /// Reads and deserializes `key`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, SecretStoreError> {
+        let value = self.store.get_json(&self.namespace, key).await?;
+        serde_json::from_value(value).map_err(|e| SecretStoreError::InvalidData {
+            store: self.store.describe(),
+            namespace: self.namespace.clone(),
+            key: key.to_string(),
+            reason: format!("does not match the expected type: {e}"),
+        })
+    }
+
+    /// Serializes and stores `value` under `key`.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), SecretStoreError> {
+        let json = serde_json::to_value(value).map_err(|e| SecretStoreError::InvalidData {
+            store: self.store.describe(),
+            namespace: self.namespace.clone(),
+            key: key.to_string(),
+            reason: format!("cannot be serialized to JSON: {e}"),
+        })?;
+        self.store.set_json(&self.namespace, key, &json).await
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
+        self.store.delete(&self.namespace, key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Creds {
+        user: String,
+        password: String,
+    }
+
+    #[tokio::test]
+    async fn typed_round_trip_on_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let m = SecretManager::new(Arc::new(LocalFileSecretStore::new(tmp.path())), "team");
+        let c = Creds { user: "u".into(), password: "p".into() };
+        m.set("Creds", &c).await.unwrap();
+        assert_eq!(m.get::<Creds>("Creds").await.unwrap(), c);
+        let e = m.get::<u32>("Creds").await.unwrap_err();
+        assert!(matches!(e, SecretStoreError::InvalidData { .. }));
+        assert!(m.get::<Creds>("Missing").await.unwrap_err().is_not_found());
+    }
+
+    #[test]
+    fn namespace_never_panics() {
+        assert!(!SecretManager::namespace_from_env().is_empty());
+    }
+}

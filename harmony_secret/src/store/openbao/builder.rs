@@ -1,0 +1,307 @@
+//! [`OpenbaoSecretStoreBuilder`]: every option of [`OpenbaoSecretStore`] by name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::debug;
+
+use super::auth::{AuthConfig, SsoConfig};
+use super::session_cache::SessionCache;
+use super::{Inner, OpenbaoSecretStore, STORE};
+use crate::SecretStoreError;
+use crate::redacted::Secret;
+use crate::store::zitadel::{DeviceCodePrompt, ZitadelOidcAuth};
+
+/// Default timeout of one OpenBao request (reads, writes).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default time the device flow waits for the person to approve.
+pub const DEFAULT_DEVICE_FLOW_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Builds an [`OpenbaoSecretStore`]. `build()` does not contact OpenBao: the store logs in on
+/// first use.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), harmony_secret::SecretStoreError> {
+/// use harmony_secret::OpenbaoSecretStore;
+/// let store = OpenbaoSecretStore::builder()
+///     .url("http://127.0.0.1:8200")
+///     .kv_mount("secret")
+///     .skip_tls(true)
+///     .zitadel_sso("http://sso.harmony.local:8080", "client-id-123")
+///     .jwt_auth("harmony-developer", "jwt")
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+///
+/// `Debug` never shows the token or the password.
+#[derive(Clone)]
+pub struct OpenbaoSecretStoreBuilder {
+    pub(crate) url: Option<String>,
+    pub(crate) kv_mount: String,
+    pub(crate) skip_tls: bool,
+    pub(crate) token: Option<Secret>,
+    pub(crate) userpass: Option<(String, Secret)>,
+    pub(crate) auth_mount: String,
+    pub(crate) sso: Option<(String, String)>,
+    pub(crate) sso_project_id: Option<String>,
+    pub(crate) jwt_role: Option<String>,
+    pub(crate) jwt_mount: String,
+    pub(crate) resolve_to: Option<SocketAddr>,
+    pub(crate) session_dir: Option<PathBuf>,
+    pub(crate) session_cache: bool,
+    pub(crate) request_timeout: Duration,
+    pub(crate) device_flow_timeout: Duration,
+    pub(crate) open_browser: Option<bool>,
+    pub(crate) prompt: Option<DeviceCodePrompt>,
+}
+
+impl Default for OpenbaoSecretStoreBuilder {
+    fn default() -> Self {
+        OpenbaoSecretStoreBuilder {
+            url: None,
+            kv_mount: "secret".to_string(),
+            skip_tls: false,
+            token: None,
+            userpass: None,
+            auth_mount: "userpass".to_string(),
+            sso: None,
+            sso_project_id: None,
+            jwt_role: None,
+            jwt_mount: "jwt".to_string(),
+            resolve_to: None,
+            session_dir: None,
+            session_cache: true,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            device_flow_timeout: DEFAULT_DEVICE_FLOW_TIMEOUT,
+            open_browser: None,
+            prompt: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenbaoSecretStoreBuilder")
+            .field("url", &self.url)
+            .field("kv_mount", &self.kv_mount)
+            .field("skip_tls", &self.skip_tls)
+            .field("token", &self.token) // Secret: prints ***
+            .field("userpass", &self.userpass.as_ref().map(|(u, p)| (u, p)))
+            .field("auth_mount", &self.auth_mount)
+            .field("sso", &self.sso)
+            .field("jwt_role", &self.jwt_role)
+            .field("jwt_mount", &self.jwt_mount)
+            .field("resolve_to", &self.resolve_to)
+            .field("session_dir", &self.session_dir)
+            .field("session_cache", &self.session_cache)
+            .field("request_timeout", &self.request_timeout)
+            .field("device_flow_timeout", &self.device_flow_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenbaoSecretStoreBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The OpenBao address, e.g. `http://127.0.0.1:8200` (required).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Mount of the KV v2 engine (default `secret`).
+    pub fn kv_mount(mut self, mount: impl Into<String>) -> Self {
+        self.kv_mount = mount.into().trim_matches('/').to_string();
+        self
+    }
+
+    /// Accept any TLS certificate from OpenBao and the identity provider (development only).
+    pub fn skip_tls(mut self, skip: bool) -> Self {
+        self.skip_tls = skip;
+        self
+    }
+
+    /// Use this OpenBao token (first in the auth chain).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Secret::new(token));
+        self
+    }
+
+    /// Log in with userpass (last in the auth chain), at the auth mount [`Self::auth_mount`].
+    pub fn userpass(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.userpass = Some((user.into(), Secret::new(password)));
+        self
+    }
+
+    /// Mount of the userpass auth method (default `userpass`). Separate from the KV mount.
+    pub fn auth_mount(mut self, mount: impl Into<String>) -> Self {
+        self.auth_mount = mount.into().trim_matches('/').to_string();
+        self
+    }
+
+    /// Single sign-on with the OIDC device flow at `issuer` for the public client `client_id`;
+    /// the id_token logs in at the jwt auth method set with [`Self::jwt_auth`].
+    pub fn zitadel_sso(mut self, issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        self.sso = Some((issuer.into(), client_id.into()));
+        self
+    }
+
+    /// Zitadel project id: requests the project-audience scope
+    /// `urn:zitadel:iam:org:project:id:{id}:aud`.
+    pub fn zitadel_project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.sso_project_id = Some(project_id.into());
+        self
+    }
+
+    /// The OpenBao jwt role and the mount of the jwt auth method (usually `jwt`).
+    pub fn jwt_auth(mut self, role: impl Into<String>, mount: impl Into<String>) -> Self {
+        self.jwt_role = Some(role.into());
+        self.jwt_mount = mount.into().trim_matches('/').to_string();
+        self
+    }
+
+    /// DNS override for the identity provider's host only (see
+    /// [`ZitadelOidcAuth::with_resolve_to`]). OpenBao's address is not affected.
+    pub fn resolve_to(mut self, addr: Option<SocketAddr>) -> Self {
+        self.resolve_to = addr;
+        self
+    }
+
+    /// Folder of the session cache (default `~/.local/share/harmony/sessions`).
+    pub fn session_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.session_dir = Some(dir.into());
+        self.session_cache = true;
+        self
+    }
+
+    /// Do not read or write the session cache.
+    pub fn no_session_cache(mut self) -> Self {
+        self.session_cache = false;
+        self
+    }
+
+    /// Timeout of each OpenBao request (default 2 s); the connect timeout is at most 1 s of it.
+    /// Logins get at least 10 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long the device flow waits for the person (default 10 min, capped by the code's
+    /// lifetime).
+    pub fn device_flow_timeout(mut self, timeout: Duration) -> Self {
+        self.device_flow_timeout = timeout;
+        self
+    }
+
+    /// `Some(false)`: never open a browser for the device flow; `Some(true)`: always try; `None`
+    /// (default): unless headless or `HARMONY_NO_BROWSER=1`.
+    pub fn open_browser(mut self, open: Option<bool>) -> Self {
+        self.open_browser = open;
+        self
+    }
+
+    /// How the device code is shown (default: printed on stderr).
+    pub fn device_code_prompt(mut self, prompt: DeviceCodePrompt) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    /// A builder filled from environment variables (see [`OpenbaoSecretStore::from_env`]); other
+    /// options can still be set on it.
+    pub fn from_env() -> Result<Self, SecretStoreError> {
+        super::env::builder_from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Checks the options and builds the store. Does not contact OpenBao.
+    pub async fn build(self) -> Result<OpenbaoSecretStore, SecretStoreError> {
+        let config = |message: String| SecretStoreError::Config {
+            store: STORE.to_string(),
+            message,
+        };
+        let url = self.url.clone().ok_or_else(|| {
+            config("no address: set OPENBAO_URL (or VAULT_ADDR / BAO_ADDR), or call .url(..)".to_string())
+        })?;
+        let parsed = url::Url::parse(&url).map_err(|e| config(format!("`{url}` is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(config(format!("`{url}` must start with http:// or https://")));
+        }
+        let addr = url.trim_end_matches('/').to_string();
+        if self.kv_mount.is_empty() {
+            return Err(config("the KV mount is empty (OPENBAO_KV_MOUNT / .kv_mount)".to_string()));
+        }
+        let sso = match (&self.sso, &self.jwt_role) {
+            (Some((issuer, client_id)), Some(role)) => {
+                let oidc = ZitadelOidcAuth::new(issuer.clone(), client_id.clone())
+                    .with_resolve_to(self.resolve_to)
+                    .with_skip_tls(self.skip_tls)
+                    .with_browser(self.open_browser)
+                    .with_device_flow_timeout(Some(self.device_flow_timeout));
+                let oidc = match &self.sso_project_id {
+                    Some(id) => oidc.with_project_id(id.clone()),
+                    None => oidc,
+                };
+                let oidc = match &self.prompt {
+                    Some(p) => oidc.with_prompt(p.clone()),
+                    None => oidc,
+                };
+                let cache = if self.session_cache {
+                    let dir = match &self.session_dir {
+                        Some(d) => Some(d.clone()),
+                        None => directories::ProjectDirs::from("", "", "harmony")
+                            .map(|d| d.data_dir().join("sessions")),
+                    };
+                    if dir.is_none() {
+                        debug!("openbao: no home folder, the SSO session will not be cached");
+                    }
+                    dir.map(|d| SessionCache::new(&d, &addr, &self.jwt_mount, role))
+                } else {
+                    None
+                };
+                Some(SsoConfig {
+                    oidc,
+                    role: role.clone(),
+                    mount: self.jwt_mount.clone(),
+                    cache,
+                })
+            }
+            (Some(_), None) => {
+                return Err(config(
+                    "single sign-on is set but no jwt role: set OPENBAO_JWT_ROLE or call .jwt_auth(role, mount)".to_string(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(config(
+                    "a jwt role is set but no identity provider: set HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID, or call .zitadel_sso(issuer, client_id)".to_string(),
+                ));
+            }
+            (None, None) => None,
+        };
+        if self.token.is_none() && self.userpass.is_none() && sso.is_none() {
+            return Err(config(
+                "no way to log in: set OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth)".to_string(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.request_timeout.min(Duration::from_secs(1)))
+            .timeout(self.request_timeout)
+            .danger_accept_invalid_certs(self.skip_tls)
+            .build()
+            .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+        let auth = AuthConfig {
+            token: self.token.clone(),
+            userpass: self.userpass.clone(),
+            userpass_mount: self.auth_mount.clone(),
+            sso,
+            login_timeout: self.request_timeout.max(Duration::from_secs(10)),
+        };
+        Ok(OpenbaoSecretStore {
+            inner: Arc::new(Inner::new(addr, self.kv_mount.clone(), http, auth, self.request_timeout)),
+        })
+    }
+}

@@ -1,0 +1,325 @@
+//! [`OpenbaoSecretStore`]: values in an OpenBao (or Vault) KV v2 engine, with single sign-on.
+//!
+//! Layout: `namespace/key` lives at `{kv_mount}/data/{namespace}/{key}`. KV v2 data must be a JSON
+//! object, so objects are stored as they are and any other value (string, number, array, …) is
+//! wrapped in the envelope `{"__harmony_value__": <value>}`, which reads unwrap transparently.
+//! (Do not store objects whose only key is `__harmony_value__`.)
+//!
+//! HTTP: plain `reqwest`, one client with a connect timeout (≤ 1 s) and a request timeout
+//! (default 2 s), so a read is exactly one round trip and errors are classified precisely:
+//!
+//! | what happened | error |
+//! | --- | --- |
+//! | connection refused, timeout | [`SecretStoreError::Unreachable`] |
+//! | HTTP 503 "sealed" | [`SecretStoreError::Sealed`] |
+//! | HTTP 403 (token valid) | [`SecretStoreError::PermissionDenied`] naming the path |
+//! | HTTP 400/401/403 on login | [`SecretStoreError::BadCredentials`] |
+//! | HTTP 404 on a read | [`SecretStoreError::NotFound`] |
+//!
+//! Login is lazy: `build()` does not contact OpenBao; the first operation runs the auth chain
+//! (see [`OpenbaoSecretStoreBuilder`]) once, under a tokio mutex, so concurrent first reads log in
+//! once. The token is not checked on every read; only when a request gets 403 does the store ask
+//! `auth/token/lookup-self` whether the token itself is invalid (revoked, expired). If so it drops
+//! the token (and the cached session, keeping its refresh token) and logs in again, once.
+
+mod auth;
+pub(crate) mod builder;
+pub(crate) mod env;
+pub mod session_cache;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use log::debug;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::redacted::Secret;
+use crate::{SecretStore, SecretStoreError};
+use auth::{ActiveToken, AuthConfig, TokenSource, errors_of};
+pub use builder::{DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder};
+
+/// The key of the envelope that wraps non-object values (KV v2 only stores objects).
+pub const ENVELOPE_KEY: &str = "__harmony_value__";
+
+pub(crate) const STORE: &str = "OpenBao";
+
+/// A [`SecretStore`] backed by OpenBao KV v2. Cheap to clone (shared session and HTTP client).
+/// Build it with [`OpenbaoSecretStore::builder`] or [`OpenbaoSecretStore::from_env`].
+#[derive(Clone)]
+pub struct OpenbaoSecretStore {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    addr: String,
+    kv_mount: String,
+    http: reqwest::Client,
+    auth: AuthConfig,
+    request_timeout: Duration,
+    session: tokio::sync::Mutex<Option<ActiveToken>>,
+    explicit_rejected: AtomicBool,
+}
+
+impl std::fmt::Debug for OpenbaoSecretStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = &self.inner.auth;
+        f.debug_struct("OpenbaoSecretStore")
+            .field("addr", &self.inner.addr)
+            .field("kv_mount", &self.inner.kv_mount)
+            .field("token", &a.token)
+            .field("userpass", &a.userpass.as_ref().map(|(u, p)| (u, p)))
+            .field("auth_mount", &a.userpass_mount)
+            .field("sso", &a.sso)
+            .field("request_timeout", &self.inner.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenbaoSecretStore {
+    /// A builder with the defaults: KV mount `secret`, userpass mount `userpass`, jwt mount `jwt`,
+    /// 2 s request timeout, session cache in `~/.local/share/harmony/sessions`.
+    pub fn builder() -> OpenbaoSecretStoreBuilder {
+        OpenbaoSecretStoreBuilder::new()
+    }
+
+    /// A store configured by environment variables:
+    /// `OPENBAO_URL` (or `VAULT_ADDR`, `BAO_ADDR`), `OPENBAO_TOKEN` (or `VAULT_TOKEN`,
+    /// `BAO_TOKEN`), `OPENBAO_USERNAME` + `OPENBAO_PASSWORD`, `OPENBAO_KV_MOUNT` (`secret`),
+    /// `OPENBAO_AUTH_MOUNT` (`userpass`), `OPENBAO_SKIP_TLS`, `HARMONY_SSO_ISSUER` +
+    /// `HARMONY_SSO_CLIENT_ID`, `HARMONY_SSO_PROJECT_ID`, `HARMONY_SSO_RESOLVE_TO`,
+    /// `OPENBAO_JWT_ROLE` (`harmony-developer`), `OPENBAO_JWT_MOUNT` (`jwt`),
+    /// `HARMONY_SESSION_DIR`, `OPENBAO_REQUEST_TIMEOUT_MS`. A missing or malformed variable is a
+    /// [`SecretStoreError::Config`] naming it. Does not contact OpenBao.
+    pub async fn from_env() -> Result<Self, SecretStoreError> {
+        OpenbaoSecretStoreBuilder::from_env()?.build().await
+    }
+
+    /// The OpenBao address, without a trailing `/`.
+    pub fn addr(&self) -> &str {
+        &self.inner.addr
+    }
+
+    pub fn kv_mount(&self) -> &str {
+        &self.inner.kv_mount
+    }
+
+    /// Runs the auth chain now if no token is held yet (e.g. for a `login` command).
+    pub async fn login(&self) -> Result<(), SecretStoreError> {
+        self.inner.current_token().await.map(|_| ())
+    }
+}
+
+impl Inner {
+    pub(crate) fn new(
+        addr: String,
+        kv_mount: String,
+        http: reqwest::Client,
+        auth: AuthConfig,
+        request_timeout: Duration,
+    ) -> Self {
+        Inner {
+            addr,
+            kv_mount,
+            http,
+            auth,
+            request_timeout,
+            session: tokio::sync::Mutex::new(None),
+            explicit_rejected: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("OpenBao at {} (kv mount \"{}\")", self.addr, self.kv_mount)
+    }
+
+    /// The token in use, logging in (once, under the mutex) when there is none.
+    async fn current_token(&self) -> Result<ActiveToken, SecretStoreError> {
+        let mut session = self.session.lock().await;
+        if let Some(t) = session.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = self.login(self.explicit_rejected.load(Ordering::SeqCst)).await?;
+        *session = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Forgets `stale` (if it is still the current token) after OpenBao said it is invalid.
+    async fn invalidate(&self, stale: &ActiveToken) {
+        let mut session = self.session.lock().await;
+        if session.as_ref().is_some_and(|t| t.token == stale.token) {
+            *session = None;
+        }
+        match stale.source {
+            TokenSource::Explicit => self.explicit_rejected.store(true, Ordering::SeqCst),
+            TokenSource::Cached | TokenSource::Sso => {
+                if let Some(cache) = self.auth.sso.as_ref().and_then(|s| s.cache.as_ref())
+                    && let Err(e) = cache.drop_token()
+                {
+                    log::warn!("openbao: cannot update the session cache {}: {e}", cache.path().display());
+                }
+            }
+            TokenSource::Userpass => {}
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> SecretStoreError {
+        let reason = if e.is_timeout() {
+            format!("no answer within {:?} (timeout)", self.request_timeout)
+        } else {
+            let mut msg = String::from("cannot connect");
+            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+            while let Some(s) = source {
+                msg = format!("{msg}: {s}");
+                source = s.source();
+            }
+            msg
+        };
+        SecretStoreError::Unreachable {
+            store: self.describe(),
+            reason,
+        }
+    }
+
+    fn status_error(&self, status: u16, v: &Value, path: &str) -> SecretStoreError {
+        let message = errors_of(v).unwrap_or_default();
+        match status {
+            403 => SecretStoreError::PermissionDenied {
+                store: self.describe(),
+                path: path.to_string(),
+            },
+            503 if message.to_lowercase().contains("sealed") => {
+                SecretStoreError::Sealed { store: self.describe() }
+            }
+            429 | 502 | 503 | 504 => SecretStoreError::Unreachable {
+                store: self.describe(),
+                reason: format!("HTTP {status} (not active){}", if message.is_empty() { String::new() } else { format!(": {message}") }),
+            },
+            _ => SecretStoreError::Backend {
+                store: self.describe(),
+                status,
+                path: path.to_string(),
+                message,
+            },
+        }
+    }
+
+    async fn send(
+        &self,
+        token: &Secret,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), SecretStoreError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", token.expose());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| self.transport_error(&e))?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// One authenticated request; on 403 checks once whether the token itself went bad and, if
+    /// so, logs in again and retries once.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(u16, Value), SecretStoreError> {
+        let token = self.current_token().await?;
+        let (status, v) = self.send(&token.token, method.clone(), path, body).await?;
+        if status != 403 || self.token_is_valid(&token.token).await? {
+            return Ok((status, v));
+        }
+        debug!("openbao: OpenBao says the {:?} token is invalid (revoked or expired); logging in again", token.source);
+        self.invalidate(&token).await;
+        let token = self.current_token().await?;
+        self.send(&token.token, method, path, body).await
+    }
+
+    fn check_part(&self, namespace: &str, key: &str) -> Result<(), SecretStoreError> {
+        for part in [namespace, key] {
+            let bad = part.is_empty()
+                || part.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+                || part.chars().any(|c| c.is_control() || c.is_whitespace() || "?#%\\".contains(c));
+            if bad {
+                return Err(SecretStoreError::InvalidData {
+                    store: self.describe(),
+                    namespace: namespace.to_string(),
+                    key: key.to_string(),
+                    reason: format!("`{part}` cannot be used in an OpenBao path: use letters, digits, `-`, `_`, `.` or `/`"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretStore for OpenbaoSecretStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn get_json(&self, namespace: &str, key: &str) -> Result<Value, SecretStoreError> {
+        let inner = &self.inner;
+        inner.check_part(namespace, key)?;
+        let path = format!("{}/data/{namespace}/{key}", inner.kv_mount);
+        let not_found = || SecretStoreError::NotFound {
+            store: inner.describe(),
+            namespace: namespace.to_string(),
+            key: key.to_string(),
+        };
+        let (status, mut v) = inner.call(Method::GET, &path, None).await?;
+        match status {
+            200 => {
+                let data = v["data"]["data"].take();
+                match data {
+                    Value::Null => Err(not_found()),
+                    Value::Object(mut map) if map.len() == 1 && map.contains_key(ENVELOPE_KEY) => {
+                        Ok(map.remove(ENVELOPE_KEY).unwrap_or(Value::Null))
+                    }
+                    other => Ok(other),
+                }
+            }
+            404 => match errors_of(&v) {
+                Some(m) if m.contains("no handler for route") => Err(SecretStoreError::Config {
+                    store: inner.describe(),
+                    message: format!("no KV v2 engine is mounted at `{}` (OPENBAO_KV_MOUNT / .kv_mount)", inner.kv_mount),
+                }),
+                _ => Err(not_found()),
+            },
+            other => Err(inner.status_error(other, &v, &path)),
+        }
+    }
+
+    async fn set_json(&self, namespace: &str, key: &str, value: &Value) -> Result<(), SecretStoreError> {
+        let inner = &self.inner;
+        inner.check_part(namespace, key)?;
+        let path = format!("{}/data/{namespace}/{key}", inner.kv_mount);
+        let data = match value {
+            Value::Object(_) => value.clone(),
+            other => json!({ ENVELOPE_KEY: other }),
+        };
+        let (status, v) = inner.call(Method::POST, &path, Some(&json!({ "data": data }))).await?;
+        match status {
+            200 | 204 => Ok(()),
+            other => Err(inner.status_error(other, &v, &path)),
+        }
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> Result<(), SecretStoreError> {
+        let inner = &self.inner;
+        inner.check_part(namespace, key)?;
+        // metadata/ removes every version, so the key is really gone.
+        let path = format!("{}/metadata/{namespace}/{key}", inner.kv_mount);
+        let (status, v) = inner.call(Method::DELETE, &path, None).await?;
+        match status {
+            200 | 204 | 404 => Ok(()),
+            other => Err(inner.status_error(other, &v, &path)),
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! [`ZitadelOidcAuth`]: single sign-on with the OAuth 2.0 Device Authorization Grant (RFC 8628).
+//!
+//! Named after Zitadel (Harmony's identity provider) but works with any OpenID provider that
+//! offers the device flow: endpoints come from OIDC discovery. The result is an OIDC **id_token**
+//! (a JWT signed by the provider), which [`crate::OpenbaoSecretStore`] presents to OpenBao's `jwt`
+//! auth method. The access token is never sent to OpenBao (it may be opaque, and it is meant for
+//! the provider's own APIs).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{debug, warn};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthType, Client, ClientId, DeviceAuthorizationUrl, DeviceCodeErrorResponseType,
+    EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken, RequestTokenError, Scope,
+    StandardDeviceAuthorizationResponse, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::SecretStoreError;
+use crate::redacted::Secret;
+
+/// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
+/// user, and a refresh token (`offline_access`) so an expired OpenBao session can be renewed
+/// without the browser.
+pub const DEFAULT_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];
+
+/// What the person has to do to sign in: shown by a [`DeviceCodePrompt`].
+#[derive(Debug, Clone)]
+pub struct DeviceCodeInfo {
+    /// The page where the code is entered.
+    pub verification_uri: String,
+    /// The same page with the code filled in, when the provider gives one.
+    pub verification_uri_complete: Option<String>,
+    /// The code the person checks (or types) on that page. Short-lived, not a credential.
+    pub user_code: String,
+    /// How long the code stays valid.
+    pub expires_in: Duration,
+    /// How often the CLI polls the token endpoint.
+    pub interval: Duration,
+}
+
+impl DeviceCodeInfo {
+    /// The best address to open: `verification_uri_complete` if given, else `verification_uri`.
+    pub fn url(&self) -> &str {
+        self.verification_uri_complete
+            .as_deref()
+            .unwrap_or(&self.verification_uri)
+    }
+}
+
+/// Shows the device code to the person. The default prints to stderr; tests plug in their own.
+pub type DeviceCodePrompt = Arc<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
+
+/// The default [`DeviceCodePrompt`]: prints the address and the code on stderr.
+pub fn print_device_code(info: &DeviceCodeInfo) {
+    eprintln!(
+        "\nTo sign in to Harmony, open this address in a browser:\n\n    {}\n\nand check that it shows the code {}  (valid {} min)\n",
+        info.url(),
+        info.user_code,
+        info.expires_in.as_secs().div_ceil(60)
+    );
+}
+
+/// The endpoints found by OIDC discovery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcEndpoints {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub device_authorization_endpoint: Option<String>,
+}
+
+/// Tokens from the identity provider. `Debug` hides them.
+#[derive(Debug, Clone)]
+pub struct OidcTokens {
+    /// The JWT presented to OpenBao's jwt auth.
+    pub id_token: Secret,
+    /// Present when `offline_access` was granted; lets [`ZitadelOidcAuth::refresh`] get a new
+    /// id_token without the browser.
+    pub refresh_token: Option<Secret>,
+    /// Where the refresh grant goes.
+    pub token_endpoint: String,
+}
+
+/// The extra `id_token` field of an OIDC token response (oauth2's standard response has none).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<Secret>,
+}
+impl ExtraTokenFields for IdTokenField {}
+
+type OidcTokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+type BaseClient = Client<
+    BasicErrorResponse,
+    OidcTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+type OidcClient<HasDeviceAuthUrl> = Client<
+    BasicErrorResponse,
+    OidcTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    HasDeviceAuthUrl,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// OIDC device-flow sign-in (works with Zitadel and any provider with RFC 8628 support).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), harmony_secret::SecretStoreError> {
+/// use harmony_secret::ZitadelOidcAuth;
+/// let auth = ZitadelOidcAuth::new("https://sso.example.com", "harmony-cli-client-id")
+///     .with_project_id("123456789");
+/// let tokens = auth.device_login().await?; // prints an address + code, polls until approved
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ZitadelOidcAuth {
+    issuer: String,
+    client_id: String,
+    project_id: Option<String>,
+    extra_scopes: Vec<String>,
+    resolve_to: Option<SocketAddr>,
+    skip_tls: bool,
+    open_browser: Option<bool>,
+    prompt: Option<DeviceCodePrompt>,
+    request_timeout: Duration,
+    device_flow_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ZitadelOidcAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZitadelOidcAuth")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("project_id", &self.project_id)
+            .field("resolve_to", &self.resolve_to)
+            .field("skip_tls", &self.skip_tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZitadelOidcAuth {
+    /// `issuer` exactly as the provider names itself (the `iss` claim), without
+    /// `/.well-known/openid-configuration`; `client_id` of a public native app with the device
+    /// code grant (and refresh tokens) enabled.
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        ZitadelOidcAuth {
+            issuer: issuer.into().trim_end_matches('/').to_string(),
+            client_id: client_id.into(),
+            project_id: None,
+            extra_scopes: Vec::new(),
+            resolve_to: None,
+            skip_tls: false,
+            open_browser: None,
+            prompt: None,
+            request_timeout: Duration::from_secs(10),
+            device_flow_timeout: None,
+        }
+    }
+
+    /// Zitadel: also request `urn:zitadel:iam:org:project:id:{id}:aud`, so the id_token's
+    /// audience includes the project (bind OpenBao's role to it).
+    pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// Requests one more scope besides [`DEFAULT_SCOPES`].
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.extra_scopes.push(scope.into());
+        self
+    }
+
+    /// DNS override for the issuer's host name ONLY: when `Some(addr)`, every connection to the
+    /// issuer host goes to `addr` (reqwest `ClientBuilder::resolve`), e.g. a k3d ingress at
+    /// `127.0.0.1:8080` for `http://sso.harmony.local:8080`. When `None` (the default), normal DNS
+    /// is used. The override is applied only when set (no "does it resolve?" probing), so what
+    /// happens is predictable. TLS still checks the certificate against the host name.
+    pub fn with_resolve_to(mut self, addr: Option<SocketAddr>) -> Self {
+        self.resolve_to = addr;
+        self
+    }
+
+    /// Accept any TLS certificate from the provider (development only).
+    pub fn with_skip_tls(mut self, skip: bool) -> Self {
+        self.skip_tls = skip;
+        self
+    }
+
+    /// `Some(false)`: never open a browser; `Some(true)`: always try; `None` (default): open one
+    /// unless `HARMONY_NO_BROWSER=1` or the session looks headless (no `DISPLAY`/`WAYLAND_DISPLAY`
+    /// on Linux, `SSH_CONNECTION` set, or `CI` set).
+    pub fn with_browser(mut self, open: Option<bool>) -> Self {
+        self.open_browser = open;
+        self
+    }
+
+    /// Replaces the default prompt (stderr) that shows the address and the code.
+    pub fn with_prompt(mut self, prompt: DeviceCodePrompt) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    /// Timeout of each HTTP request to the provider (default 10 s).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the person to approve (default: the device code's lifetime).
+    pub fn with_device_flow_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.device_flow_timeout = timeout;
+        self
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// All requested scopes.
+    pub fn scopes(&self) -> Vec<String> {
+        let mut scopes: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+        if let Some(id) = &self.project_id {
+            scopes.push(format!("urn:zitadel:iam:org:project:id:{id}:aud"));
+        }
+        scopes.extend(self.extra_scopes.iter().cloned());
+        scopes
+    }
+
+    fn store_name(&self) -> String {
+        format!("identity provider {}", self.issuer)
+    }
+
+    fn http_client(&self) -> Result<reqwest::Client, SecretStoreError> {
+        let mut builder = reqwest::Client::builder()
+            // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))
+            .timeout(self.request_timeout)
+            .danger_accept_invalid_certs(self.skip_tls);
+        if let Some(addr) = self.resolve_to {
+            let host = url::Url::parse(&self.issuer)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .ok_or_else(|| self.config_error(format!("`{}` is not a valid issuer URL", self.issuer)))?;
+            debug!("sso: resolving {host} to {addr} (resolve_to override)");
+            builder = builder.resolve(&host, addr);
+        }
+        builder
+            .build()
+            .map_err(|e| self.config_error(format!("cannot build the HTTP client: {e}")))
+    }
+
+    fn config_error(&self, message: String) -> SecretStoreError {
+        SecretStoreError::Config {
+            store: self.store_name(),
+            message,
+        }
+    }
+
+    fn unreachable(&self, e: &dyn std::fmt::Display) -> SecretStoreError {
+        SecretStoreError::Unreachable {
+            store: self.store_name(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// GET `{issuer}/.well-known/openid-configuration`.
+    pub async fn discover(&self) -> Result<OidcEndpoints, SecretStoreError> {
+        let http = self.http_client()?;
+        self.discover_with(&http).await
+    }
+
+    async fn discover_with(&self, http: &reqwest::Client) -> Result<OidcEndpoints, SecretStoreError> {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        debug!("sso: OIDC discovery at {url}");
+        let resp = http.get(&url).send().await.map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(SecretStoreError::Backend {
+                store: self.store_name(),
+                status: status.as_u16(),
+                path: url,
+                message: "OIDC discovery failed: is the issuer URL right?".to_string(),
+            });
+        }
+        let endpoints: OidcEndpoints = resp.json().await.map_err(|e| {
+            self.config_error(format!("{url} is not an OpenID configuration: {e}"))
+        })?;
+        if endpoints.issuer.trim_end_matches('/') != self.issuer {
+            warn!(
+                "sso: the provider calls itself `{}`, configured issuer is `{}`: OpenBao's bound_issuer must match the former",
+                endpoints.issuer, self.issuer
+            );
+        }
+        Ok(endpoints)
+    }
+
+    fn token_client(&self, token_endpoint: &str) -> Result<OidcClient<EndpointNotSet>, SecretStoreError> {
+        let token_url = TokenUrl::new(token_endpoint.to_string())
+            .map_err(|e| self.config_error(format!("bad token_endpoint `{token_endpoint}`: {e}")))?;
+        Ok(BaseClient::new(ClientId::new(self.client_id.clone()))
+            // Public client: send client_id in the form body, no HTTP Basic auth.
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(token_url))
+    }
+
+    fn headless() -> bool {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        let no_display = cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY");
+        no_display || set("SSH_CONNECTION") || set("CI")
+    }
+
+    fn should_open_browser(&self) -> bool {
+        match self.open_browser {
+            Some(open) => open,
+            None => {
+                let disabled = std::env::var("HARMONY_NO_BROWSER")
+                    .is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+                !disabled && !Self::headless()
+            }
+        }
+    }
+
+    /// The whole device flow: discovery, device authorization, prompt (and browser), polling
+    /// (the given interval, RFC 8628's 5 s when none is given, +5 s on `slow_down`) until the
+    /// person approves. `access_denied` and `expired_token` end it with
+    /// [`SecretStoreError::BadCredentials`].
+    pub async fn device_login(&self) -> Result<OidcTokens, SecretStoreError> {
+        let http = self.http_client()?;
+        let endpoints = self.discover_with(&http).await?;
+        let device_url = endpoints.device_authorization_endpoint.clone().ok_or_else(|| {
+            self.config_error(
+                "the provider offers no device_authorization_endpoint: enable the device code grant".to_string(),
+            )
+        })?;
+        let client = self.token_client(&endpoints.token_endpoint)?.set_device_authorization_url(
+            DeviceAuthorizationUrl::new(device_url.clone())
+                .map_err(|e| self.config_error(format!("bad device_authorization_endpoint: {e}")))?,
+        );
+        debug!("sso: device authorization at {device_url} with scopes {:?}", self.scopes());
+        let details: StandardDeviceAuthorizationResponse = client
+            .exchange_device_code()
+            .add_scopes(self.scopes().into_iter().map(Scope::new))
+            .request_async(&http)
+            .await
+            .map_err(|e| self.request_error("device authorization", e))?;
+        let info = DeviceCodeInfo {
+            verification_uri: details.verification_uri().to_string(),
+            verification_uri_complete: details
+                .verification_uri_complete()
+                .map(|u| u.secret().to_string()),
+            user_code: details.user_code().secret().to_string(),
+            expires_in: details.expires_in(),
+            interval: details.interval(),
+        };
+        debug!(
+            "sso: device code issued (valid {:?}, poll interval {:?})",
+            info.expires_in, info.interval
+        );
+        match &self.prompt {
+            Some(prompt) => prompt(&info),
+            None => print_device_code(&info),
+        }
+        if self.should_open_browser() {
+            if let Err(e) = webbrowser::open(info.url()) {
+                debug!("sso: could not open a browser ({e}); open the address by hand");
+            }
+        } else {
+            debug!("sso: not opening a browser (headless, HARMONY_NO_BROWSER or builder option)");
+        }
+        let token: OidcTokenResponse = client
+            .exchange_device_access_token(&details)
+            .request_async(&http, tokio::time::sleep, self.device_flow_timeout)
+            .await
+            .map_err(|e| self.request_error("device flow", e))?;
+        debug!("sso: device flow approved");
+        self.tokens_from(token, endpoints.token_endpoint)
+    }
+
+    /// `refresh_token` grant at `token_endpoint`: a new id_token without the browser.
+    pub async fn refresh(
+        &self,
+        token_endpoint: &str,
+        refresh_token: &Secret,
+    ) -> Result<OidcTokens, SecretStoreError> {
+        let http = self.http_client()?;
+        let client = self.token_client(token_endpoint)?;
+        debug!("sso: refresh_token grant at {token_endpoint}");
+        let rt = RefreshToken::new(refresh_token.expose().to_string());
+        let token: OidcTokenResponse = client
+            .exchange_refresh_token(&rt)
+            .request_async(&http)
+            .await
+            .map_err(|e| self.request_error("refresh", e))?;
+        let mut tokens = self.tokens_from(token, token_endpoint.to_string())?;
+        // Providers that do not rotate refresh tokens omit it: keep the old one.
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        Ok(tokens)
+    }
+
+    fn tokens_from(
+        &self,
+        token: OidcTokenResponse,
+        token_endpoint: String,
+    ) -> Result<OidcTokens, SecretStoreError> {
+        let id_token = token.extra_fields().id_token.clone().ok_or_else(|| {
+            self.config_error("the token response has no id_token: is the `openid` scope allowed for this client?".to_string())
+        })?;
+        Ok(OidcTokens {
+            id_token,
+            refresh_token: token.refresh_token().map(|r| Secret::new(r.secret().clone())),
+            token_endpoint,
+        })
+    }
+
+    fn request_error<RE, TE>(&self, what: &str, e: RequestTokenError<RE, TE>) -> SecretStoreError
+    where
+        RE: std::error::Error + 'static,
+        TE: oauth2::ErrorResponse + ErrorCode + 'static,
+    {
+        match e {
+            RequestTokenError::ServerResponse(resp) => {
+                let code = resp.code();
+                let reason = match code.as_str() {
+                    "access_denied" => {
+                        "the sign-in was denied or cancelled in the browser (access_denied)".to_string()
+                    }
+                    "expired_token" => {
+                        "the device code expired before the sign-in was completed (expired_token): run the command again and approve within the time shown".to_string()
+                    }
+                    "invalid_grant" if what == "refresh" => {
+                        "the refresh token is no longer valid (invalid_grant): sign in again".to_string()
+                    }
+                    "invalid_client" | "unauthorized_client" => {
+                        format!("the provider does not accept client `{}` for the device flow ({code})", self.client_id)
+                    }
+                    other => format!("{what} failed: {other}"),
+                };
+                SecretStoreError::BadCredentials {
+                    store: self.store_name(),
+                    method: format!("OIDC {what}"),
+                    reason,
+                }
+            }
+            RequestTokenError::Request(e) => self.unreachable(&format!("{what}: {e}")),
+            RequestTokenError::Parse(e, _body) => {
+                self.config_error(format!("{what}: unexpected answer from the provider: {e}"))
+            }
+            RequestTokenError::Other(msg) => self.config_error(format!("{what}: {msg}")),
+        }
+    }
+}
+
+/// The OAuth error code of an error response (for both basic and device-code responses).
+trait ErrorCode {
+    fn code(&self) -> String;
+}
+
+impl ErrorCode for BasicErrorResponse {
+    fn code(&self) -> String {
+        self.error().as_ref().to_string()
+    }
+}
+
+impl ErrorCode for oauth2::DeviceCodeErrorResponse {
+    fn code(&self) -> String {
+        match self.error() {
+            DeviceCodeErrorResponseType::AccessDenied => "access_denied".to_string(),
+            DeviceCodeErrorResponseType::ExpiredToken => "expired_token".to_string(),
+            other => other.as_ref().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_include_offline_access_and_project_audience() {
+        let auth = ZitadelOidcAuth::new("https://sso.example.com/", "cli").with_project_id("42");
+        assert_eq!(auth.issuer(), "https://sso.example.com");
+        let scopes = auth.scopes();
+        assert!(scopes.contains(&"offline_access".to_string()));
+        assert!(scopes.contains(&"urn:zitadel:iam:org:project:id:42:aud".to_string()));
+    }
+}
