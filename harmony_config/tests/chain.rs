@@ -1,0 +1,348 @@
+//! ConfigManager over real sources: resolution order, persistence of prompted values,
+//! provenance, error messages, secret-store fallback.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use harmony_config::prompt::{Answer, ScriptedPrompter};
+use harmony_config::{
+    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, LocalFileSource, PromptSource,
+    SqliteSource, StoreSource,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use common::{FailingStore, arc, not_found, permission_denied, set_env, temp_sqlite, unreachable};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct TestConfig {
+    host: String,
+    port: u16,
+}
+
+/// Each test uses its own key so env vars set by one test never leak into another.
+macro_rules! keyed_config {
+    ($name:ident, $key:literal) => {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Config)]
+        #[config(key = $key)]
+        struct $name {
+            host: String,
+            port: u16,
+        }
+    };
+}
+
+fn prompt_answering(host: &str, port: &str) -> (Arc<ScriptedPrompter>, Arc<dyn ConfigSource>) {
+    let prompter = Arc::new(ScriptedPrompter::new([
+        Answer::Text(host.to_string()),
+        Answer::Text(port.to_string()),
+    ]));
+    let source = arc(PromptSource::with_prompter(prompter.clone()));
+    (prompter, source)
+}
+
+#[tokio::test]
+async fn test_full_resolution_chain_sqlite_fallback() {
+    keyed_config!(Cfg, "ChainSqliteFallback");
+    let (_d, sqlite) = temp_sqlite().await;
+    sqlite
+        .set("ChainSqliteFallback", &json!({"host": "from-sqlite", "port": 1}))
+        .await
+        .unwrap();
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
+    let got = manager.get_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value, Cfg { host: "from-sqlite".into(), port: 1 });
+    assert_eq!(got.source, sqlite.name());
+}
+
+#[tokio::test]
+async fn test_full_resolution_chain_env_overrides_sqlite() {
+    keyed_config!(Cfg, "ChainEnvOverrides");
+    let (_d, sqlite) = temp_sqlite().await;
+    sqlite
+        .set("ChainEnvOverrides", &json!({"host": "from-sqlite", "port": 1}))
+        .await
+        .unwrap();
+    set_env("HARMONY_CONFIG_ChainEnvOverrides", r#"{"host":"from-env","port":2}"#);
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
+    let got = manager.get_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value, Cfg { host: "from-env".into(), port: 2 });
+    assert_eq!(got.source, "environment variable HARMONY_CONFIG_ChainEnvOverrides");
+    // The override is not copied into SQLite.
+    assert_eq!(
+        sqlite.get("ChainEnvOverrides").await.unwrap(),
+        Some(json!({"host": "from-sqlite", "port": 1}))
+    );
+}
+
+#[tokio::test]
+async fn test_branch_switching_scenario_deserialization_error() {
+    keyed_config!(Cfg, "BranchSwitch");
+    let (_d, sqlite) = temp_sqlite().await;
+    // Another branch stored the old shape, without `port`.
+    sqlite.set("BranchSwitch", &json!({"host": "old"})).await.unwrap();
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
+    let err = manager.get::<Cfg>().await.unwrap_err();
+    assert!(matches!(err, ConfigError::Deserialization { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("`BranchSwitch`"), "{text}");
+    assert!(text.contains("missing field `port`"), "{text}");
+    assert!(text.contains(&sqlite.path().display().to_string()), "{text}");
+    let command = format!(
+        "sqlite3 '{}' \"DELETE FROM config WHERE key='BranchSwitch'\"",
+        sqlite.path().display()
+    );
+    assert!(text.contains(&command), "{text}");
+    assert!(text.contains("HARMONY_CONFIG_BranchSwitch"), "{text}");
+
+    // The reset API named in the message does fix it.
+    let removed = manager.reset::<Cfg>().await.unwrap();
+    assert_eq!(removed, vec![sqlite.name()]);
+    assert!(manager.get::<Cfg>().await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn malformed_env_json_error_names_the_variable() {
+    keyed_config!(Cfg, "MalformedEnv");
+    set_env("HARMONY_CONFIG_MalformedEnv", "{host: nope");
+    let manager = ConfigManager::new(vec![arc(EnvSource)]);
+    let err = manager.get::<Cfg>().await.unwrap_err();
+    assert!(matches!(err, ConfigError::InvalidJson { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("environment variable HARMONY_CONFIG_MalformedEnv"), "{text}");
+    assert!(!text.contains("nope"), "the value must not be echoed: {text}");
+}
+
+#[tokio::test]
+async fn not_found_names_key_sources_and_env_var() {
+    keyed_config!(Cfg, "NowhereToBeFound");
+    let (_d, sqlite) = temp_sqlite().await;
+    let (prompter, prompt) = prompt_answering("x", "1");
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone(), prompt]);
+    let err = manager.get::<Cfg>().await.unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_not_found());
+    assert!(text.contains("`NowhereToBeFound`"), "{text}");
+    assert!(text.contains("environment variable HARMONY_CONFIG_NowhereToBeFound"), "{text}");
+    assert!(text.contains(&sqlite.name()), "{text}");
+    assert!(text.contains("HARMONY_CONFIG_NowhereToBeFound='<json>'"), "{text}");
+    assert!(prompter.asked().is_empty(), "get() must never prompt");
+}
+
+#[tokio::test]
+async fn test_full_chain_with_prompt_source_falls_through_to_prompt() {
+    keyed_config!(Cfg, "FallsToPrompt");
+    let (_d, sqlite) = temp_sqlite().await;
+    let (prompter, prompt) = prompt_answering("prompted-host", "8080");
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone(), prompt]);
+
+    let got = manager.get_or_prompt_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value, Cfg { host: "prompted-host".into(), port: 8080 });
+    assert_eq!(got.source, "interactive prompt");
+    assert_eq!(prompter.asked().len(), 2);
+
+    // Persisted: the next call reads SQLite and asks nothing.
+    let again = manager.get_or_prompt_with_source::<Cfg>().await.unwrap();
+    assert_eq!(again.value, got.value);
+    assert_eq!(again.source, sqlite.name());
+    assert_eq!(prompter.asked().len(), 2, "no new question");
+}
+
+#[tokio::test]
+async fn prompted_value_skips_env_and_persists_to_first_persisting_source() {
+    // The seed's bug: EnvSource::set "succeeded" and swallowed the prompted value.
+    keyed_config!(Cfg, "PersistTarget");
+    let files_dir = tempfile::tempdir().unwrap();
+    let files = Arc::new(LocalFileSource::new(files_dir.path()));
+    let (_d, sqlite) = temp_sqlite().await;
+    let (_prompter, prompt) = prompt_answering("h", "1");
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone(), files.clone(), prompt]);
+
+    manager.get_or_prompt::<Cfg>().await.unwrap();
+    assert_eq!(
+        sqlite.get("PersistTarget").await.unwrap(),
+        Some(json!({"host": "h", "port": 1})),
+        "saved to the first persisting source"
+    );
+    assert_eq!(files.get("PersistTarget").await.unwrap(), None, "and only there");
+    assert!(std::env::var("HARMONY_CONFIG_PersistTarget").is_err(), "never into the env");
+
+    // A new manager (a later run) finds it without prompting.
+    let later = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
+    assert_eq!(later.get::<Cfg>().await.unwrap().host, "h");
+}
+
+#[tokio::test]
+async fn prompt_without_persisting_source_fails_clearly() {
+    keyed_config!(Cfg, "NoPersist");
+    let (_p, prompt) = prompt_answering("h", "1");
+    let manager = ConfigManager::new(vec![arc(EnvSource), prompt]);
+    let err = manager.get_or_prompt::<Cfg>().await.unwrap_err();
+    assert!(matches!(err, ConfigError::NoPersistentSource { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn set_writes_to_first_persisting_source_and_reports_it() {
+    keyed_config!(Cfg, "SetTarget");
+    let (_d, sqlite) = temp_sqlite().await;
+    let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
+    let value = Cfg { host: "a".into(), port: 9 };
+    let location = manager.set(&value).await.unwrap();
+    assert_eq!(location, sqlite.name());
+    assert_eq!(manager.get::<Cfg>().await.unwrap(), value);
+}
+
+#[tokio::test]
+async fn env_source_is_read_only() {
+    let err = EnvSource.set("ReadOnlyKey", &json!({})).await.unwrap_err();
+    assert!(err.to_string().contains("HARMONY_CONFIG_ReadOnlyKey"), "{err}");
+    assert!(!EnvSource.should_persist());
+}
+
+#[tokio::test]
+async fn test_prompt_source_always_returns_none() {
+    // Without a schema (plain `get`) the prompt source has nothing to ask and never blocks.
+    let prompter = Arc::new(ScriptedPrompter::new([]));
+    let source = PromptSource::with_prompter(prompter.clone());
+    assert_eq!(source.get("Anything").await.unwrap(), None);
+    assert!(prompter.asked().is_empty());
+}
+
+#[tokio::test]
+async fn test_prompt_source_set_is_noop() {
+    let prompter = Arc::new(ScriptedPrompter::new([]));
+    let source = PromptSource::with_prompter(prompter);
+    source.set("Anything", &json!({"a": 1})).await.unwrap();
+    assert_eq!(source.get("Anything").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn test_prompt_source_does_not_persist() {
+    let source = PromptSource::new();
+    assert!(!source.should_persist());
+    assert!(source.is_interactive());
+}
+
+#[tokio::test]
+async fn test_store_source_error_falls_through_to_sqlite() {
+    keyed_config!(Cfg, "StoreDown");
+    let (_d, sqlite) = temp_sqlite().await;
+    sqlite.set("StoreDown", &json!({"host": "local", "port": 3})).await.unwrap();
+    let store = Arc::new(FailingStore::new(unreachable));
+    let store_source = arc(StoreSource::new("harmony", store.clone()));
+    let manager = ConfigManager::new(vec![arc(EnvSource), store_source, sqlite.clone()]);
+    let got = manager.get_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value.host, "local");
+    assert_eq!(got.source, sqlite.name());
+    assert_eq!(store.calls.load(Ordering::SeqCst), 1, "the store was asked first");
+}
+
+#[tokio::test]
+async fn test_store_source_not_found_falls_through_to_sqlite() {
+    keyed_config!(Cfg, "StoreMissing");
+    let (_d, sqlite) = temp_sqlite().await;
+    sqlite.set("StoreMissing", &json!({"host": "local", "port": 3})).await.unwrap();
+    let store_source = arc(StoreSource::new("harmony", FailingStore::new(not_found)));
+    let manager = ConfigManager::new(vec![store_source, sqlite.clone()]);
+    assert_eq!(manager.get::<Cfg>().await.unwrap().host, "local");
+}
+
+#[tokio::test]
+async fn store_permission_denied_is_an_error_naming_key_and_store() {
+    keyed_config!(Cfg, "StoreDenied");
+    let (_d, sqlite) = temp_sqlite().await;
+    sqlite.set("StoreDenied", &json!({"host": "local", "port": 3})).await.unwrap();
+    let store_source = arc(StoreSource::new("harmony", FailingStore::new(permission_denied)));
+    let manager = ConfigManager::new(vec![store_source, sqlite]);
+    let err = manager.get::<Cfg>().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ConfigError::Store { .. }), "{err:?}");
+    assert!(text.contains("harmony/StoreDenied"), "{text}");
+    assert!(text.contains("OpenBao at http://127.0.0.1:1"), "{text}");
+    assert!(text.contains("denied"), "{text}");
+}
+
+#[tokio::test]
+async fn store_source_round_trips_through_local_secret_store() {
+    keyed_config!(Cfg, "StoreRoundTrip");
+    let dir = tempfile::tempdir().unwrap();
+    let store = harmony_secret::LocalFileSecretStore::new(dir.path());
+    let source = Arc::new(StoreSource::new("team", store));
+    let manager = ConfigManager::new(vec![source.clone()]);
+    let value = Cfg { host: "shared".into(), port: 7 };
+    manager.set(&value).await.unwrap();
+    let got = manager.get_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value, value);
+    assert!(got.source.contains("team/StoreRoundTrip"), "{}", got.source);
+    assert_eq!(manager.reset::<Cfg>().await.unwrap().len(), 1);
+    assert!(manager.get::<Cfg>().await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn local_file_source_round_trip_with_private_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let files = LocalFileSource::new(dir.path().join("cfg"));
+    files.set("FileKey", &json!({"a": 1})).await.unwrap();
+    assert_eq!(files.get("FileKey").await.unwrap(), Some(json!({"a": 1})));
+    let path = files.path_for("FileKey").unwrap();
+    assert_eq!(path, dir.path().join("cfg/FileKey.json"));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(files.delete("FileKey").await.unwrap());
+    assert_eq!(files.get("FileKey").await.unwrap(), None);
+    assert!(files.path_for("../escape").is_err());
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Config)]
+#[config(key = "SecretShape")]
+struct SecretShape {
+    user: String,
+    #[config(secret)]
+    password: u32,
+}
+
+#[tokio::test]
+async fn secret_value_never_appears_in_errors_or_debug() {
+    let (_d, sqlite) = temp_sqlite().await;
+    // A stored value of the wrong type: serde would normally quote it in its message.
+    sqlite
+        .set("SecretShape", &json!({"user": "u", "password": "hunter2-topsecret"}))
+        .await
+        .unwrap();
+    let manager = ConfigManager::new(vec![sqlite.clone() as Arc<dyn ConfigSource>]);
+    let err = manager.get::<SecretShape>().await.unwrap_err();
+    let display = err.to_string();
+    let debug = format!("{err:?}");
+    assert!(display.contains("SecretShape"), "{display}");
+    assert!(display.contains("invalid type: string, expected u32"), "{display}");
+    for text in [&display, &debug] {
+        assert!(!text.contains("hunter2"), "secret leaked: {text}");
+    }
+
+    // Sourced<T> Debug shows where a value came from, not the value.
+    sqlite
+        .set("SecretShape", &json!({"user": "u", "password": 424242}))
+        .await
+        .unwrap();
+    let sourced = manager.get_with_source::<SecretShape>().await.unwrap();
+    assert_eq!(sourced.value.password, 424242);
+    let debug = format!("{sourced:?}");
+    assert!(!debug.contains("424242"), "{debug}");
+    assert!(debug.contains(&sqlite.name()), "{debug}");
+}
+
+#[tokio::test]
+async fn sqlite_source_name_is_human_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.db");
+    let sqlite = SqliteSource::open(&path).await.unwrap();
+    assert_eq!(sqlite.name(), format!("SQLite database {}", path.display()));
+    assert_eq!(
+        EnvSource.location("AppConfig"),
+        "environment variable HARMONY_CONFIG_AppConfig"
+    );
+}

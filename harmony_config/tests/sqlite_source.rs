@@ -1,0 +1,121 @@
+//! SqliteSource: round trips, overwrite, concurrency within a process, file modes, errors.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use harmony_config::{ConfigError, ConfigSource, SqliteSource};
+use serde_json::json;
+
+use common::temp_sqlite;
+
+#[tokio::test]
+async fn test_sqlite_set_and_get() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    let value = json!({"host": "db.example.com", "port": 5432});
+    sqlite.set("TestConfig", &value).await.unwrap();
+    assert_eq!(sqlite.get("TestConfig").await.unwrap(), Some(value));
+}
+
+#[tokio::test]
+async fn test_sqlite_get_returns_none_when_missing() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    assert_eq!(sqlite.get("NothingHere").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn test_sqlite_overwrites_on_set() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    sqlite.set("K", &json!({"v": 1})).await.unwrap();
+    sqlite.set("K", &json!({"v": 2})).await.unwrap();
+    assert_eq!(sqlite.get("K").await.unwrap(), Some(json!({"v": 2})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_sqlite_concurrent_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.db");
+    // Two separately opened sources (two pools) on the same file, writing at the same time.
+    let a = Arc::new(SqliteSource::open(&path).await.unwrap());
+    let b = Arc::new(SqliteSource::open(&path).await.unwrap());
+    let write = |s: Arc<SqliteSource>, prefix: &'static str| {
+        tokio::spawn(async move {
+            for i in 0..50 {
+                s.set(&format!("{prefix}{i}"), &json!({ "i": i })).await.unwrap();
+            }
+        })
+    };
+    let (ra, rb) = tokio::join!(write(Arc::clone(&a), "a"), write(Arc::clone(&b), "b"));
+    ra.unwrap();
+    rb.unwrap();
+    for i in 0..50 {
+        assert_eq!(b.get(&format!("a{i}")).await.unwrap(), Some(json!({ "i": i })));
+        assert_eq!(a.get(&format!("b{i}")).await.unwrap(), Some(json!({ "i": i })));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_delete_removes_only_that_key() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    sqlite.set("Gone", &json!(1)).await.unwrap();
+    sqlite.set("Kept", &json!(2)).await.unwrap();
+    assert!(sqlite.delete("Gone").await.unwrap());
+    assert!(!sqlite.delete("Gone").await.unwrap(), "second delete finds nothing");
+    assert_eq!(sqlite.get("Gone").await.unwrap(), None);
+    assert_eq!(sqlite.get("Kept").await.unwrap(), Some(json!(2)));
+}
+
+#[tokio::test]
+async fn sqlite_files_are_private_and_missing_folders_are_created_0700() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/deeper/config.db");
+    let sqlite = SqliteSource::open(&path).await.unwrap();
+    sqlite.set("K", &json!({"password": "x"})).await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "database file");
+    for suffix in ["-wal", "-shm"] {
+        let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{suffix} file");
+        }
+    }
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    assert_eq!(mode(&dir.path().join("nested")), 0o700);
+}
+
+#[tokio::test]
+async fn sqlite_uses_wal_journal() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(sqlite.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+}
+
+#[tokio::test]
+async fn unwritable_database_path_error_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where a folder should be: no one, not even root, can create the database.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let path = blocker.join("config/config.db");
+    let err = SqliteSource::open(&path).await.expect_err("the folder cannot be created");
+    assert!(matches!(err, ConfigError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn corrupt_row_is_reported_with_reset_command() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    sqlx::query("INSERT INTO config (key, value) VALUES ('Broken', 'not json')")
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    let err = sqlite.get("Broken").await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Broken"), "{text}");
+    assert!(text.contains(&sqlite.path().display().to_string()), "{text}");
+    assert!(text.contains("DELETE FROM config WHERE key='Broken'"), "{text}");
+}
