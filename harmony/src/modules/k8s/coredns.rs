@@ -9,7 +9,19 @@
 //! Deployment, only when the content changed, and waits for it to be available.
 //! On OpenShift the Score does nothing and says so.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
 use sha2::{Digest, Sha256};
+
+use crate::interpret::{Interpret, InterpretError, Outcome};
+use crate::inventory::Inventory;
+use crate::score::Score;
+use crate::topology::{K8sDistribution, K8sDistributionProbe, K8sclient, Topology};
 
 /// The ConfigMap k3s imports `*.override` / `*.server` keys from.
 pub const COREDNS_CUSTOM_CONFIGMAP: &str = "coredns-custom";
@@ -107,6 +119,148 @@ impl CoreDNSRewriteScore {
             "data": { self.override_key(): self.override_content() },
         })
     }
+}
+
+impl<T: Topology + K8sclient + K8sDistributionProbe> Score<T> for CoreDNSRewriteScore {
+    fn name(&self) -> String {
+        format!("CoreDNSRewriteScore({})", self.override_key())
+    }
+
+    fn create_interpret(&self) -> Box<dyn Interpret<T>> {
+        Box::new(CoreDNSRewriteInterpret {
+            score: self.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct CoreDNSRewriteInterpret {
+    score: CoreDNSRewriteScore,
+}
+
+/// How long CoreDNS may take to come back after the restart.
+const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(180);
+
+#[async_trait]
+impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRewriteInterpret {
+    async fn execute(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<Outcome, InterpretError> {
+        let score = &self.score;
+        score.validate().map_err(InterpretError::InvalidScore)?;
+        match topology.k8s_distribution().await? {
+            K8sDistribution::K3sFamily => {}
+            K8sDistribution::OpenShift => {
+                return Ok(Outcome::skipped(
+                    "CoreDNS rewrites are not applied on OpenShift: its DNS operator owns CoreDNS; \
+                     use routable hostnames (Routes) instead",
+                ));
+            }
+            K8sDistribution::Other => {
+                return Ok(Outcome::skipped(
+                    "CoreDNS rewrites need k3s's coredns-custom import; this cluster is not k3s/k3d",
+                ));
+            }
+        }
+
+        let client = topology.k8s_client().await?;
+        let key = score.override_key();
+        let content = score.override_content();
+        let current: Option<ConfigMap> = client
+            .get_opt(COREDNS_CUSTOM_CONFIGMAP, Some(COREDNS_NAMESPACE))
+            .await?;
+        let unchanged = current
+            .and_then(|cm| cm.data)
+            .and_then(|d| d.get(&key).cloned())
+            .is_some_and(|v| v == content);
+        if unchanged {
+            return Ok(Outcome::noop(format!(
+                "{COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP} key {key} already has the {} rewrite(s)",
+                score.rewrites.len()
+            ))
+            .with_detail("configmap_key", key));
+        }
+
+        // Own field manager: other Scores' keys in the same ConfigMap stay theirs.
+        let kube = client.kube_client();
+        let configmaps: Api<ConfigMap> = Api::namespaced(kube.clone(), COREDNS_NAMESPACE);
+        configmaps
+            .patch(
+                COREDNS_CUSTOM_CONFIGMAP,
+                &PatchParams::apply(&score.field_manager()).force(),
+                &Patch::Apply(&score.apply_body()),
+            )
+            .await
+            .map_err(|e| {
+                InterpretError::Capability(format!(
+                    "applying {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP} key {key}: {e}"
+                ))
+            })?;
+
+        // CoreDNS's reload plugin only watches the main Corefile: restart it, like
+        // `kubectl rollout restart`.
+        let deployments: Api<Deployment> = Api::namespaced(kube, COREDNS_NAMESPACE);
+        let restart = serde_json::json!({
+            "spec": { "template": { "metadata": { "annotations": {
+                "kubectl.kubernetes.io/restartedAt": k8s_openapi::jiff::Timestamp::now().to_string(),
+            } } } }
+        });
+        deployments
+            .patch(
+                COREDNS_DEPLOYMENT,
+                &PatchParams::default(),
+                &Patch::Merge(&restart),
+            )
+            .await
+            .map_err(|e| {
+                InterpretError::Capability(format!(
+                    "restarting deployment {COREDNS_NAMESPACE}/{COREDNS_DEPLOYMENT}: {e}"
+                ))
+            })?;
+        wait_rollout(&client, ROLLOUT_TIMEOUT).await?;
+
+        Ok(Outcome::success(format!(
+            "CoreDNS now rewrites {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}); CoreDNS restarted",
+            score
+                .rewrites
+                .iter()
+                .map(|(h, t)| format!("{h} -> {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_detail("configmap_key", key))
+    }
+}
+
+/// Waits until the restarted CoreDNS Deployment has rolled out: the new generation observed,
+/// all replicas updated and available.
+async fn wait_rollout(
+    client: &crate::infra::k8s::K8sClient,
+    timeout: Duration,
+) -> Result<(), InterpretError> {
+    client
+        .wait_for::<Deployment, _>(
+            COREDNS_DEPLOYMENT,
+            Some(COREDNS_NAMESPACE),
+            |d: Option<&Deployment>| d.is_some_and(rolled_out),
+            timeout,
+        )
+        .await?;
+    Ok(())
+}
+
+fn rolled_out(d: &Deployment) -> bool {
+    let generation = d.metadata.generation.unwrap_or(0);
+    let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(status) = d.status.as_ref() else {
+        return false;
+    };
+    status.observed_generation.unwrap_or(0) >= generation
+        && status.updated_replicas.unwrap_or(0) >= wanted
+        && status.available_replicas.unwrap_or(0) >= wanted
+        && status.replicas.unwrap_or(0) == wanted
 }
 
 fn is_dns_name(name: &str) -> bool {

@@ -6,14 +6,25 @@
 //!   ([`setup_api::OpenbaoSetup`]) over a port-forward.
 
 pub mod setup_api;
+pub mod setup_score;
 
+use std::time::Duration;
+
+use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::interpret::{Interpret, InterpretError, Outcome};
+use crate::inventory::Inventory;
+use crate::modules::helm::{HelmChartScore, HelmRepository};
+use crate::score::Score;
+use crate::topology::{HelmCommand, Topology};
 
 pub use setup_api::{
     OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
     OpenbaoUserpass, SetupReport, harmony_dev_policy,
 };
+pub use setup_score::{OpenbaoSetupScore, OpenbaoUserpassConfig};
 
 /// Chart repository of the `openbao` chart.
 pub const OPENBAO_CHART_REPO: &str = "https://openbao.github.io/openbao-helm";
@@ -21,6 +32,9 @@ pub const OPENBAO_CHART_REPO: &str = "https://openbao.github.io/openbao-helm";
 pub const OPENBAO_CHART_VERSION: &str = "0.29.2";
 /// Pinned server image tag.
 pub const OPENBAO_IMAGE_TAG: &str = "2.6.2";
+
+/// Health path answering 2xx whether sealed, uninitialised or standby.
+pub const READINESS_PATH: &str = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
 
 /// Deploys OpenBao with Helm (`helm upgrade --install --wait`, pinned chart and image).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +51,8 @@ pub struct OpenbaoScore {
     pub storage_size: String,
     /// Ingress class (ignored on OpenShift).
     pub ingress_class: String,
+    /// Host port mapped to the ingress (k3d `-p 8080:80@loadbalancer`), for the printed URL.
+    pub http_port: u16,
 }
 
 impl Default for OpenbaoScore {
@@ -50,6 +66,7 @@ impl Default for OpenbaoScore {
             image_tag: OPENBAO_IMAGE_TAG.to_string(),
             storage_size: "1Gi".to_string(),
             ingress_class: "traefik".to_string(),
+            http_port: 8080,
         }
     }
 }
@@ -128,6 +145,13 @@ cluster_addr = "http://127.0.0.1:8201"
                     "accessMode": "ReadWriteOnce",
                 },
                 "auditStorage": { "enabled": false },
+                // Ready while sealed/uninitialised (the default `bao status` probe is not), so
+                // `helm --wait` returns and the setup Score can init/unseal through the API.
+                "readinessProbe": {
+                    "enabled": true,
+                    "path": READINESS_PATH,
+                    "port": 8200,
+                },
                 "service": { "enabled": true },
                 "ingress": ingress,
                 "route": route,
@@ -137,7 +161,8 @@ cluster_addr = "http://127.0.0.1:8201"
     }
 
     /// The URL users reach OpenBao at.
-    pub fn external_url(&self, k3d_http_port: u16) -> String {
+    pub fn external_url(&self) -> String {
+        let k3d_http_port = self.http_port;
         if self.openshift {
             format!("https://{}", self.host)
         } else if k3d_http_port == 80 {
@@ -145,6 +170,83 @@ cluster_addr = "http://127.0.0.1:8201"
         } else {
             format!("http://{}:{}", self.host, k3d_http_port)
         }
+    }
+}
+
+impl OpenbaoScore {
+    /// The Helm release this Score amounts to: pinned chart, `--wait`.
+    pub fn helm_chart_score(&self) -> HelmChartScore {
+        HelmChartScore::new(
+            self.release_name.clone(),
+            self.namespace.clone(),
+            HelmRepository::new("openbao", OPENBAO_CHART_REPO),
+            "openbao",
+            self.chart_version.clone(),
+        )
+        .with_values(self.helm_values())
+        .with_wait(Duration::from_secs(600))
+    }
+}
+
+impl<T: Topology + HelmCommand> Score<T> for OpenbaoScore {
+    fn name(&self) -> String {
+        format!("OpenbaoScore({}/{})", self.namespace, self.release_name)
+    }
+
+    fn create_interpret(&self) -> Box<dyn Interpret<T>> {
+        Box::new(OpenbaoInterpret {
+            score: self.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct OpenbaoInterpret {
+    score: OpenbaoScore,
+}
+
+#[async_trait]
+impl<T: Topology + HelmCommand> Interpret<T> for OpenbaoInterpret {
+    async fn execute(
+        &self,
+        inventory: &Inventory,
+        topology: &T,
+    ) -> Result<Outcome, InterpretError> {
+        let score = &self.score;
+        let helm = score.helm_chart_score();
+        let outcome = Score::<T>::create_interpret(&helm)
+            .execute(inventory, topology)
+            .await?;
+        let url = score.external_url();
+        let message = format!(
+            "OpenBao {} (chart {}, image {}) in {}: {} — run OpenbaoSetupScore to init/unseal",
+            if outcome.status == crate::interpret::InterpretStatus::Noop {
+                "unchanged"
+            } else {
+                "deployed"
+            },
+            score.chart_version,
+            score.image_tag,
+            score.namespace,
+            url
+        );
+        let result = if outcome.status == crate::interpret::InterpretStatus::Noop {
+            Outcome::noop(message)
+        } else {
+            Outcome::success(message)
+        };
+        Ok(result
+            .with_detail("url", url)
+            .with_detail("host", score.host.clone())
+            .with_detail("pod", format!("{}-0", score.fullname()))
+            .with_detail(
+                "service",
+                format!(
+                    "{}.{}.svc.cluster.local:8200",
+                    score.fullname(),
+                    score.namespace
+                ),
+            ))
     }
 }
 
@@ -171,6 +273,11 @@ mod tests {
         );
         assert_eq!(v["server"]["route"]["enabled"], false);
         assert_eq!(score.chart_version, "0.29.2");
+        assert_eq!(v["server"]["readinessProbe"]["path"], READINESS_PATH);
+        let helm = score.helm_chart_score();
+        assert_eq!(helm.chart_version, "0.29.2");
+        assert!(helm.wait.is_some());
+        assert_eq!(helm.values, v);
     }
 
     #[test]
@@ -185,14 +292,14 @@ mod tests {
         assert_eq!(v["server"]["ingress"]["enabled"], false);
         assert_eq!(v["server"]["route"]["enabled"], true);
         assert_eq!(v["server"]["route"]["host"], "bao.apps.example.com");
-        assert_eq!(score.external_url(8080), "https://bao.apps.example.com");
+        assert_eq!(score.external_url(), "https://bao.apps.example.com");
     }
 
     #[test]
     fn names_and_urls() {
         let score = OpenbaoScore::default();
         assert_eq!(score.fullname(), "openbao");
-        assert_eq!(score.external_url(8080), "http://bao.harmony.local:8080");
+        assert_eq!(score.external_url(), "http://bao.harmony.local:8080");
         let other = OpenbaoScore {
             release_name: "vault".into(),
             ..Default::default()

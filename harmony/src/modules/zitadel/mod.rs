@@ -6,6 +6,7 @@
 //!   the typed Management API client in [`api`].
 
 pub mod api;
+mod deploy;
 pub mod setup;
 pub mod values;
 

@@ -1,11 +1,21 @@
 //! Find-or-create of Harmony's Zitadel project, roles and device-code CLI app.
 
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
 
+use super::IAM_ADMIN_PAT_SECRET;
 use super::api::{
-    AddOidcAppRequest, AddProjectRequest, AddProjectRoleRequest, OidcGrantType, ZitadelApiError,
-    ZitadelClient,
+    AddOidcAppRequest, AddProjectRequest, AddProjectRoleRequest, OidcGrantType, Pat,
+    ZitadelApiError, ZitadelClient,
 };
+use crate::infra::k8s::PortForwardTarget;
+use crate::interpret::{Interpret, InterpretError, Outcome};
+use crate::inventory::Inventory;
+use crate::score::Score;
+use crate::topology::{K8sclient, Topology};
 
 /// Provisions the project and the CLI app in Zitadel (reached through the Management API with
 /// the `iam-admin` PAT). Running it twice creates nothing the second time.
@@ -119,6 +129,103 @@ impl ZitadelSetupScore {
             client_id: app.value.client_id,
             created,
         })
+    }
+}
+
+impl ZitadelSetupScore {
+    fn fullname(&self) -> String {
+        if self.release_name.contains("zitadel") {
+            self.release_name.clone()
+        } else {
+            format!("{}-zitadel", self.release_name)
+        }
+    }
+}
+
+impl<T: Topology + K8sclient> Score<T> for ZitadelSetupScore {
+    fn name(&self) -> String {
+        format!("ZitadelSetupScore({}/{})", self.project_name, self.app_name)
+    }
+
+    fn create_interpret(&self) -> Box<dyn Interpret<T>> {
+        Box::new(ZitadelSetupInterpret {
+            score: self.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct ZitadelSetupInterpret {
+    score: ZitadelSetupScore,
+}
+
+/// Right after Zitadel turns ready its projections may lag: the PAT can be refused for a few
+/// seconds. Retries `orgs/me` on 401/404/transport errors.
+async fn wait_api_ready(client: &ZitadelClient, timeout: Duration) -> Result<(), ZitadelApiError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match client.my_org().await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if Instant::now() < deadline
+                    && (e.is_unauthenticated()
+                        || e.is_not_found()
+                        || matches!(e, ZitadelApiError::Transport { .. })) =>
+            {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
+    async fn execute(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<Outcome, InterpretError> {
+        let score = &self.score;
+        let ns = score.namespace.as_str();
+        let client = topology.k8s_client().await?;
+        let secret: Option<Secret> = client.get_opt(IAM_ADMIN_PAT_SECRET, Some(ns)).await?;
+        let pat = secret
+            .and_then(|s| s.data)
+            .and_then(|mut d| d.remove("pat"))
+            .map(|b| Pat::new(String::from_utf8_lossy(&b.0).into_owned()))
+            .ok_or_else(|| {
+                InterpretError::Other(format!(
+                    "Secret {ns}/{IAM_ADMIN_PAT_SECRET} (key pat) not found: run ZitadelScore first"
+                ))
+            })?;
+        let forward = client
+            .port_forward(ns, PortForwardTarget::Service(score.fullname()), 8080)
+            .await?;
+        let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        wait_api_ready(&api, Duration::from_secs(120))
+            .await
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let app = score
+            .provision(&api)
+            .await
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        drop(forward);
+
+        let outcome = if app.created.is_empty() {
+            Outcome::noop(format!(
+                "Zitadel project {} and app {} already exist",
+                score.project_name, score.app_name
+            ))
+        } else {
+            Outcome::success(format!("Zitadel: created {}", app.created.join(", ")))
+        };
+        Ok(outcome
+            .with_detail("project_id", app.project_id)
+            .with_detail("client_id", app.client_id)
+            .with_detail("app_id", app.app_id)
+            .with_detail("org_id", app.org_id))
     }
 }
 

@@ -25,6 +25,12 @@ impl ZitadelFlavor {
 pub struct DbEndpoint {
     pub host: String,
     pub port: u16,
+    /// Secret (`username`, `password`) of the database owner (CNPG `<cluster>-app`).
+    pub app_secret: String,
+    /// Secret of the user Zitadel's init step connects as (CNPG `<cluster>-superuser` when
+    /// superuser access is on, else the owner's secret: the database and owner already exist,
+    /// so `initJob.command: zitadel` only creates the schema).
+    pub admin_secret: String,
 }
 
 /// A `valueFrom.secretKeyRef` env var.
@@ -73,16 +79,16 @@ impl ZitadelScore {
     /// Helm values. No secret is in them: the masterkey, the admin password and the database
     /// passwords come from Secrets (masterkeySecretName / env secretKeyRef).
     pub fn helm_values(&self, flavor: &ZitadelFlavor, db: &DbEndpoint) -> Value {
-        let app_secret = format!("{}-app", self.pg_cluster_name);
+        let app_secret = db.app_secret.as_str();
         let mut env = vec![
             env_from_secret(
                 "ZITADEL_DATABASE_POSTGRES_USER_USERNAME",
-                &app_secret,
+                app_secret,
                 "username",
             ),
             env_from_secret(
                 "ZITADEL_DATABASE_POSTGRES_USER_PASSWORD",
-                &app_secret,
+                app_secret,
                 "password",
             ),
             env_from_secret(
@@ -91,17 +97,16 @@ impl ZitadelScore {
                 "password",
             ),
         ];
-        // The database and its owner are created by CNPG's initdb, so the init job only needs
-        // the schema step (`initJob.command: zitadel`) and no superuser; the admin user name is
-        // still required by Zitadel's config loader, so it gets the owner.
+        // The database and its owner come from CNPG's initdb, so the init job only runs the
+        // schema step (`initJob.command: zitadel`).
         env.push(env_from_secret(
             "ZITADEL_DATABASE_POSTGRES_ADMIN_USERNAME",
-            &app_secret,
+            &db.admin_secret,
             "username",
         ));
         env.push(env_from_secret(
             "ZITADEL_DATABASE_POSTGRES_ADMIN_PASSWORD",
-            &app_secret,
+            &db.admin_secret,
             "password",
         ));
 
@@ -203,6 +208,8 @@ mod tests {
         DbEndpoint {
             host: "zitadel-pg-rw.zitadel.svc.cluster.local".into(),
             port: 5432,
+            app_secret: "zitadel-pg-app".into(),
+            admin_secret: "zitadel-pg-superuser".into(),
         }
     }
 

@@ -1,0 +1,437 @@
+//! [`OpenbaoSetupScore`]: init/unseal/configure a deployed OpenBao through a port-forward.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::setup_api::{
+    FileKeyStore, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore,
+    OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
+};
+use crate::infra::k8s::{K8sClient, PortForwardTarget};
+use crate::interpret::{Interpret, InterpretError, Outcome};
+use crate::inventory::Inventory;
+use crate::score::Score;
+use crate::topology::{K8sclient, Topology};
+
+/// Key of the init record inside the admin-only Secret.
+pub const INIT_SECRET_KEY: &str = "init.json";
+
+/// Initialises, unseals and configures the OpenBao deployed by
+/// [`super::OpenbaoScore`] (same namespace and release).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenbaoSetupScore {
+    pub namespace: String,
+    pub release_name: String,
+    pub secret_shares: u8,
+    pub secret_threshold: u8,
+    pub kv_mount: String,
+    /// Create the userpass user whose name and password come from `harmony_config`
+    /// ([`OpenbaoUserpassConfig`], prompted once, then remembered).
+    pub userpass: bool,
+    /// Policies of the userpass user.
+    pub userpass_policies: Vec<String>,
+    /// JWT auth trusting an OIDC issuer (e.g. Zitadel, see `ZitadelSetupScore::provision`).
+    pub jwt: Option<OpenbaoJwtAuth>,
+    /// Scopes the local key cache (`~/.local/share/harmony/openbao/<cluster>/...`); usually the
+    /// kube context, e.g. `k3d-harmony`.
+    pub cluster_name: String,
+}
+
+impl Default for OpenbaoSetupScore {
+    fn default() -> Self {
+        Self {
+            namespace: "openbao".to_string(),
+            release_name: "openbao".to_string(),
+            secret_shares: 1,
+            secret_threshold: 1,
+            kv_mount: "secret".to_string(),
+            userpass: true,
+            userpass_policies: vec!["harmony-dev".to_string()],
+            jwt: None,
+            cluster_name: "k3d-harmony".to_string(),
+        }
+    }
+}
+
+impl OpenbaoSetupScore {
+    pub fn fullname(&self) -> String {
+        if self.release_name.contains("openbao") {
+            self.release_name.clone()
+        } else {
+            format!("{}-openbao", self.release_name)
+        }
+    }
+
+    /// The admin-only Secret holding the unseal keys and root token.
+    pub fn init_secret_name(&self) -> String {
+        format!("{}-init", self.fullname())
+    }
+
+    /// `~/.local/share/harmony/openbao/<cluster>/<namespace>-<release>.json`.
+    pub fn local_cache_path(&self) -> PathBuf {
+        let base = directories::BaseDirs::new()
+            .map(|d| d.data_local_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(".local/share"));
+        base.join("harmony")
+            .join("openbao")
+            .join(sanitize(&self.cluster_name))
+            .join(format!(
+                "{}-{}.json",
+                sanitize(&self.namespace),
+                sanitize(&self.release_name)
+            ))
+    }
+
+    /// The wanted state, given the userpass credentials.
+    pub fn desired_state(&self, userpass: Option<OpenbaoUserpass>) -> OpenbaoDesiredState {
+        OpenbaoDesiredState {
+            secret_shares: self.secret_shares,
+            secret_threshold: self.secret_threshold,
+            kv_mount: self.kv_mount.clone(),
+            policies: vec![harmony_dev_policy(&self.kv_mount)],
+            userpass,
+            jwt: self.jwt.clone(),
+        }
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .replace("..", "__")
+}
+
+/// The userpass user of OpenBao, kept by `harmony_config` (prompted once, then remembered;
+/// env override `HARMONY_CONFIG_OpenbaoUserpassConfig`).
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    harmony_config::Config,
+)]
+#[config(key = "OpenbaoUserpassConfig")]
+pub struct OpenbaoUserpassConfig {
+    /// OpenBao userpass user name (e.g. your login).
+    pub username: String,
+    /// Its password (hidden input; remembered locally).
+    #[config(secret)]
+    pub password: String,
+}
+
+impl std::fmt::Debug for OpenbaoUserpassConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenbaoUserpassConfig")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Unseal keys + root token in an admin-only Secret, mirrored in a 0600 local cache. The
+/// Secret wins; when it is gone but the cache has the keys, the Secret is restored.
+pub struct K8sSecretKeyStore {
+    client: Arc<K8sClient>,
+    namespace: String,
+    secret_name: String,
+    cache: FileKeyStore,
+}
+
+impl K8sSecretKeyStore {
+    pub fn new(
+        client: Arc<K8sClient>,
+        namespace: impl Into<String>,
+        secret_name: impl Into<String>,
+        cache_path: PathBuf,
+    ) -> Self {
+        Self {
+            client,
+            namespace: namespace.into(),
+            secret_name: secret_name.into(),
+            cache: FileKeyStore::new(cache_path),
+        }
+    }
+
+    async fn read_secret(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+        let secret: Option<Secret> = self
+            .client
+            .get_opt(&self.secret_name, Some(&self.namespace))
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(bytes) = secret
+            .and_then(|s| s.data)
+            .and_then(|mut d| d.remove(INIT_SECRET_KEY))
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes.0).map(Some).map_err(|e| {
+            format!(
+                "Secret {}/{} key {INIT_SECRET_KEY} is not a valid init record: {e}",
+                self.namespace, self.secret_name
+            )
+        })
+    }
+
+    async fn write_secret(&self, record: &OpenbaoInitRecord) -> Result<(), String> {
+        let bytes = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(self.secret_name.clone()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some(
+                    [(
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "harmony".to_string(),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            type_: Some("Opaque".to_string()),
+            data: Some([(INIT_SECRET_KEY.to_string(), ByteString(bytes))].into()),
+            ..Default::default()
+        };
+        self.client
+            .apply(&secret)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl OpenbaoKeyStore for K8sSecretKeyStore {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+        let from_secret = self.read_secret().await?;
+        let from_cache = self.cache.load().await.unwrap_or_else(|e| {
+            log::warn!("ignoring the local OpenBao key cache: {e}");
+            None
+        });
+        match (from_secret, from_cache) {
+            (Some(secret), cache) => {
+                if cache.as_ref() != Some(&secret) {
+                    self.cache.save(&secret).await?;
+                }
+                Ok(Some(secret))
+            }
+            (None, Some(cache)) => {
+                log::warn!(
+                    "Secret {}/{} is missing; restoring it from {}",
+                    self.namespace,
+                    self.secret_name,
+                    self.cache.describe()
+                );
+                self.write_secret(&cache).await?;
+                Ok(Some(cache))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String> {
+        // Local first: it cannot fail for cluster reasons, so the keys are never lost.
+        let local = self.cache.save(record).await;
+        let remote = self.write_secret(record).await;
+        match (local, remote) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(l), Ok(())) => {
+                log::warn!("OpenBao keys saved in the Secret but not locally: {l}");
+                Ok(())
+            }
+            (Ok(()), Err(r)) => Err(format!(
+                "keys saved only in {} (Secret write failed: {r})",
+                self.cache.describe()
+            )),
+            (Err(l), Err(r)) => Err(format!("local: {l}; Secret: {r}")),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Secret {}/{} and {}",
+            self.namespace,
+            self.secret_name,
+            self.cache.describe()
+        )
+    }
+}
+
+/// Reads the userpass credentials from `harmony_config` (prompting once).
+async fn userpass_credentials(
+    score: &OpenbaoSetupScore,
+) -> Result<OpenbaoUserpass, InterpretError> {
+    let config = load_userpass_config().await?;
+    Ok(OpenbaoUserpass {
+        username: config.username,
+        password: config.password,
+        policies: score.userpass_policies.clone(),
+    })
+}
+
+async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError> {
+    harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()
+        .await
+        .map_err(|e| {
+            InterpretError::Other(format!(
+                "could not get the OpenBao userpass user from harmony_config ({}): {e}",
+                harmony_config::env_var_name(
+                    <OpenbaoUserpassConfig as harmony_config::Config>::KEY
+                )
+            ))
+        })
+}
+
+#[derive(Debug)]
+struct OpenbaoSetupInterpret {
+    score: OpenbaoSetupScore,
+}
+
+impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
+    fn name(&self) -> String {
+        format!(
+            "OpenbaoSetupScore({}/{})",
+            self.namespace, self.release_name
+        )
+    }
+
+    fn create_interpret(&self) -> Box<dyn Interpret<T>> {
+        Box::new(OpenbaoSetupInterpret {
+            score: self.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
+    async fn execute(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<Outcome, InterpretError> {
+        let score = &self.score;
+        let client = topology.k8s_client().await?;
+        let ns = score.namespace.as_str();
+        if client.get_opt::<Namespace>(ns, None).await?.is_none() {
+            return Err(InterpretError::Other(format!(
+                "namespace {ns} does not exist: run OpenbaoScore first"
+            )));
+        }
+        // A sealed or uninitialised server is Running but not Ready (its probe is `bao status`).
+        let pod = format!("{}-0", score.fullname());
+        client
+            .wait_for::<Pod, _>(
+                &pod,
+                Some(ns),
+                |p: Option<&Pod>| {
+                    p.and_then(|p| p.status.as_ref())
+                        .and_then(|s| s.phase.as_deref())
+                        == Some("Running")
+                },
+                Duration::from_secs(300),
+            )
+            .await?;
+        let forward = client
+            .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
+            .await?;
+
+        let userpass = if score.userpass {
+            Some(userpass_credentials(score).await?)
+        } else {
+            None
+        };
+        let store = Arc::new(K8sSecretKeyStore::new(
+            client.clone(),
+            ns,
+            score.init_secret_name(),
+            score.local_cache_path(),
+        ));
+        let setup = OpenbaoSetup::new(forward.local_url.clone(), store.clone())
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let report = setup
+            .run(&score.desired_state(userpass))
+            .await
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        drop(forward);
+
+        let outcome = if report.changed() {
+            let mut did = Vec::new();
+            if report.initialized {
+                did.push("initialised");
+            }
+            if report.unsealed {
+                did.push("unsealed");
+            }
+            did.push("configured");
+            Outcome::success(format!(
+                "OpenBao {ns}/{pod} {} ({} write requests)",
+                did.join(", "),
+                report.writes.len()
+            ))
+        } else {
+            Outcome::noop(format!(
+                "OpenBao {ns}/{pod} already initialised, unsealed and configured"
+            ))
+        };
+        Ok(outcome
+            .with_detail("writes", report.writes.join(", "))
+            .with_detail("keys", store.describe())
+            .with_detail("kv_mount", score.kv_mount.clone())
+            .with_detail("policy", "harmony-dev"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_path_is_scoped_per_cluster_and_instance() {
+        let score = OpenbaoSetupScore {
+            cluster_name: "k3d-harmony".into(),
+            ..Default::default()
+        };
+        let p = score.local_cache_path();
+        assert!(
+            p.ends_with("harmony/openbao/k3d-harmony/openbao-openbao.json"),
+            "{}",
+            p.display()
+        );
+        let other = OpenbaoSetupScore {
+            cluster_name: "../../etc".into(),
+            ..Default::default()
+        };
+        assert!(!other.local_cache_path().to_string_lossy().contains(".."));
+    }
+
+    #[test]
+    fn desired_state_uses_harmony_dev_policy_on_the_kv_mount() {
+        let d = OpenbaoSetupScore::default().desired_state(None);
+        assert_eq!(d.policies[0].name, "harmony-dev");
+        assert!(d.validate().is_ok());
+    }
+
+    #[test]
+    fn userpass_config_hides_password() {
+        let c = OpenbaoUserpassConfig {
+            username: "harmony".into(),
+            password: "TOPSECRET".into(),
+        };
+        assert!(!format!("{c:?}").contains("TOPSECRET"));
+    }
+}
