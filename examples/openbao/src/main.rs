@@ -1,1 +1,64 @@
-fn main() {}
+//! Deploys OpenBao alone onto the local k3d cluster, then initialises, unseals and configures
+//! it (KV v2, policy `harmony-dev`, userpass user from harmony_config).
+//!
+//! ```bash
+//! cargo run -p example-openbao            # asks before running; --yes to skip
+//! ```
+//! Re-run it after a cluster restart: OpenBao comes back sealed and the setup unseals it.
+
+use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
+use harmony::inventory::Inventory;
+use harmony::maestro::{Args, Maestro};
+use harmony::modules::openbao::{OpenbaoScore, OpenbaoSetupScore};
+use harmony::score::Score;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    env_logger::init();
+    let args = Args::from_env().map_err(anyhow::Error::msg)?;
+    let topology = K8sAnywhereTopology::from_env();
+    let cluster_name = topology
+        .config()
+        .effective_context()
+        .unwrap_or_else(|| "default".to_string());
+
+    let openbao = OpenbaoScore::default();
+    let setup = OpenbaoSetupScore {
+        namespace: openbao.namespace.clone(),
+        release_name: openbao.release_name.clone(),
+        cluster_name,
+        ..Default::default()
+    };
+    let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> =
+        vec![Box::new(openbao.clone()), Box::new(setup.clone())];
+
+    let maestro = Maestro::new(Inventory::empty(), topology);
+    let mut out = std::io::stdout();
+    let summary = maestro.run(&scores, &args, &mut out).await?;
+    if summary.reports.is_empty() {
+        return Ok(());
+    }
+
+    println!("\nOpenBao:");
+    println!("  URL:          {}", openbao.external_url());
+    println!("  /etc/hosts:   127.0.0.1 {}", openbao.host);
+    println!(
+        "  in cluster:   http://{}.{}.svc.cluster.local:8200",
+        openbao.fullname(),
+        openbao.namespace
+    );
+    println!(
+        "  unseal keys + root token: Secret {}/{} (key init.json) and {}",
+        setup.namespace,
+        setup.init_secret_name(),
+        setup.local_cache_path().display()
+    );
+    println!(
+        "  userpass login: the user/password kept by harmony_config (OpenbaoUserpassConfig), policy harmony-dev"
+    );
+    println!(
+        "  try: BAO_ADDR={} bao login -method=userpass username=<user>",
+        openbao.external_url()
+    );
+    Ok(())
+}

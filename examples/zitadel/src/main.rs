@@ -1,1 +1,73 @@
-fn main() {}
+//! Deploys Zitadel alone onto the local k3d cluster (CloudNativePG database, pinned chart),
+//! creates Harmony's project and device-code CLI app, and makes `zitadel.harmony.local`
+//! resolve inside the cluster (CoreDNS rewrite) so OpenBao can later trust it as issuer.
+//!
+//! ```bash
+//! cargo run -p example-zitadel            # asks before running; --yes to skip
+//! ```
+
+use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
+use harmony::inventory::Inventory;
+use harmony::maestro::{Args, Maestro};
+use harmony::modules::k8s::coredns::CoreDNSRewriteScore;
+use harmony::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
+use harmony::score::Score;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    env_logger::init();
+    let args = Args::from_env().map_err(anyhow::Error::msg)?;
+    let topology = K8sAnywhereTopology::from_env();
+
+    let zitadel = ZitadelScore::default();
+    let setup = ZitadelSetupScore {
+        namespace: zitadel.namespace.clone(),
+        release_name: zitadel.release_name.clone(),
+        host: zitadel.host.clone(),
+        ..Default::default()
+    };
+    let dns = CoreDNSRewriteScore::new(vec![(zitadel.host.clone(), zitadel.service_fqdn())]);
+    let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> = vec![
+        Box::new(zitadel.clone()),
+        Box::new(dns),
+        Box::new(setup.clone()),
+    ];
+
+    let maestro = Maestro::new(Inventory::empty(), topology);
+    let mut out = std::io::stdout();
+    let summary = maestro.run(&scores, &args, &mut out).await?;
+    let Some(setup_report) = summary
+        .reports
+        .iter()
+        .find(|r| r.score.starts_with("ZitadelSetupScore"))
+    else {
+        return Ok(());
+    };
+
+    println!("\nZitadel:");
+    println!(
+        "  URL:        http://{}:{}",
+        zitadel.host, zitadel.k3d_http_port
+    );
+    println!("  /etc/hosts: 127.0.0.1 {}", zitadel.host);
+    println!("  login name: {}", zitadel.admin_login_name());
+    println!(
+        "  password:   kubectl -n {} get secret {} -o jsonpath='{{.data.password}}' | base64 -d",
+        zitadel.namespace,
+        zitadel.admin_secret_name()
+    );
+    println!(
+        "  machine PAT: Secret {}/iam-admin-pat (key pat)",
+        zitadel.namespace
+    );
+    for key in ["project_id", "client_id"] {
+        if let Some(value) = setup_report.details.get(key) {
+            println!("  {key}: {value}");
+        }
+    }
+    println!(
+        "  OpenBao JWT auth: OpenbaoJwtAuth::for_issuer(\"http://{}:{}\", <client_id>, \"harmony-developer\", vec![\"harmony-dev\".into()])",
+        zitadel.host, zitadel.k3d_http_port
+    );
+    Ok(())
+}
