@@ -16,10 +16,14 @@ pub enum SecretStoreError {
         key: String,
     },
 
-    #[error("{store} is unreachable: {reason}. Check that it is running and that its address is right")]
+    #[error(
+        "{store} is unreachable: {reason}. Check that it is running and that its address is right"
+    )]
     Unreachable { store: String, reason: String },
 
-    #[error("{store} is sealed: unseal it (for a Harmony deployment, run OpenbaoSetupScore again) and retry")]
+    #[error(
+        "{store} is sealed: unseal it (for a Harmony deployment, run OpenbaoSetupScore again) and retry"
+    )]
     Sealed { store: String },
 
     #[error(

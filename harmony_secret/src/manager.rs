@@ -58,7 +58,9 @@ impl SecretManager {
             other => {
                 return Err(SecretStoreError::Config {
                     store: "SecretManager".to_string(),
-                    message: format!("HARMONY_SECRET_STORE=`{other}` is not a store: use `file` or `openbao`"),
+                    message: format!(
+                        "HARMONY_SECRET_STORE=`{other}` is not a store: use `file` or `openbao`"
+                    ),
                 });
             }
         };
@@ -85,7 +87,11 @@ impl SecretManager {
     }
 
     /// Serializes and stores `value` under `key`.
-    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), SecretStoreError> {
+    pub async fn set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), SecretStoreError> {
         let json = serde_json::to_value(value).map_err(|e| SecretStoreError::InvalidData {
             store: self.store.describe(),
             namespace: self.namespace.clone(),
@@ -114,7 +120,10 @@ mod tests {
     async fn typed_round_trip_on_files() {
         let tmp = tempfile::tempdir().unwrap();
         let m = SecretManager::new(Arc::new(LocalFileSecretStore::new(tmp.path())), "team");
-        let c = Creds { user: "u".into(), password: "p".into() };
+        let c = Creds {
+            user: "u".into(),
+            password: "p".into(),
+        };
         m.set("Creds", &c).await.unwrap();
         assert_eq!(m.get::<Creds>("Creds").await.unwrap(), c);
         let e = m.get::<u32>("Creds").await.unwrap_err();

@@ -11,7 +11,10 @@ use std::path::Path;
 /// Creates `dir` (and missing parents) with mode 0700. An existing folder is tightened to 0700
 /// when it is the leaf, so a secret never sits in a world-readable folder.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
     if mode != 0o700 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
@@ -68,7 +71,11 @@ mod tests {
         let path = tmp.path().join("a/b/secret.json");
         write_private_atomic(&path, b"{}").unwrap();
         let file_mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        let dir_mode = fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(file_mode, 0o600);
         assert_eq!(dir_mode, 0o700);
     }
@@ -80,7 +87,10 @@ mod tests {
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         write_private_atomic(&dir.join("k.json"), b"1").unwrap();
-        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]
@@ -90,8 +100,15 @@ mod tests {
         write_private_atomic(&path, b"old").unwrap();
         write_private_atomic(&path, b"new").unwrap();
         assert_eq!(read_if_exists(&path).unwrap().unwrap(), b"new");
-        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names.len(), 1, "only the file itself should remain: {names:?}");
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "only the file itself should remain: {names:?}"
+        );
     }
 
     #[test]

@@ -52,7 +52,11 @@ pub struct TestDeps {
 }
 
 fn deps_present(deps: &TestDeps) -> bool {
-    deps.bao.exists() && deps.idp_dir.join("node_modules/oidc-provider/package.json").exists()
+    deps.bao.exists()
+        && deps
+            .idp_dir
+            .join("node_modules/oidc-provider/package.json")
+            .exists()
 }
 
 /// Makes sure the `bao` binary and the IdP's node packages are installed, installing them once
@@ -161,7 +165,10 @@ impl OpenBao {
     /// Starts a fresh, UNINITIALIZED server (health answers 501) on free ports.
     pub async fn start() -> OpenBao {
         let deps = ensure_test_deps();
-        let dir = tempfile::Builder::new().prefix("harmony-bao-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("harmony-bao-")
+            .tempdir()
+            .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         let port = free_port();
         let cluster_port = free_port();
@@ -220,7 +227,10 @@ disable_mlock = true
             .expect("bao.log");
         let child = Command::new(&self.bin)
             .arg("server")
-            .arg(format!("-config={}", self.dir.path().join("config.hcl").display()))
+            .arg(format!(
+                "-config={}",
+                self.dir.path().join("config.hcl").display()
+            ))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log)
@@ -235,7 +245,11 @@ disable_mlock = true
             if self.health().await.is_some() {
                 return;
             }
-            assert!(Instant::now() < deadline, "bao did not answer within 30 s; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "bao did not answer within 30 s; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -288,28 +302,48 @@ disable_mlock = true
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("OpenBao API {path}: {e}"));
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("OpenBao API {path}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Like [`OpenBao::api`] but panics unless the status is 2xx.
-    pub async fn api_ok(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub async fn api_ok(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let (status, value) = self.api(Some(token), method, path, body).await;
-        assert!((200..300).contains(&status), "{method} {path}: HTTP {status}: {value}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: HTTP {status}: {value}"
+        );
         value
     }
 
     /// `sys/init` with 1 share, then unseal and wait until active (health 200).
     pub async fn init_unseal(&self) -> BaoInit {
         let (status, v) = self
-            .api(None, "PUT", "sys/init", Some(json!({"secret_shares": 1, "secret_threshold": 1})))
+            .api(
+                None,
+                "PUT",
+                "sys/init",
+                Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+            )
             .await;
         assert_eq!(status, 200, "sys/init: {v}");
         let init = BaoInit {
             root_token: v["root_token"].as_str().expect("root_token").to_string(),
-            unseal_key: v["keys_base64"][0].as_str().expect("keys_base64").to_string(),
+            unseal_key: v["keys_base64"][0]
+                .as_str()
+                .expect("keys_base64")
+                .to_string(),
         };
         self.unseal(&init.unseal_key).await;
         init
@@ -317,7 +351,9 @@ disable_mlock = true
 
     /// Unseals with `key` and waits for health 200 (right after unseal it is briefly 429/503).
     pub async fn unseal(&self, key: &str) {
-        let (status, v) = self.api(None, "PUT", "sys/unseal", Some(json!({"key": key}))).await;
+        let (status, v) = self
+            .api(None, "PUT", "sys/unseal", Some(json!({"key": key})))
+            .await;
         assert_eq!(status, 200, "sys/unseal: {v}");
         self.wait_active().await;
     }
@@ -326,7 +362,11 @@ disable_mlock = true
     pub async fn wait_active(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.health().await != Some(200) {
-            assert!(Instant::now() < deadline, "OpenBao not active after 30 s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "OpenBao not active after 30 s:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -349,21 +389,41 @@ disable_mlock = true
             if status == 404 {
                 return;
             }
-            assert!(Instant::now() < deadline, "kv mount {path} not ready (HTTP {status})");
+            assert!(
+                Instant::now() < deadline,
+                "kv mount {path} not ready (HTTP {status})"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// Writes an ACL policy.
     pub async fn write_policy(&self, token: &str, name: &str, hcl: &str) {
-        self.api_ok(token, "PUT", &format!("sys/policies/acl/{name}"), Some(json!({"policy": hcl})))
-            .await;
+        self.api_ok(
+            token,
+            "PUT",
+            &format!("sys/policies/acl/{name}"),
+            Some(json!({"policy": hcl})),
+        )
+        .await;
     }
 
     /// Enables userpass at `mount` and creates `user` with `password` and `policies`.
-    pub async fn enable_userpass(&self, token: &str, mount: &str, user: &str, password: &str, policies: &[&str]) {
-        self.api_ok(token, "POST", &format!("sys/auth/{mount}"), Some(json!({"type": "userpass"})))
-            .await;
+    pub async fn enable_userpass(
+        &self,
+        token: &str,
+        mount: &str,
+        user: &str,
+        password: &str,
+        policies: &[&str],
+    ) {
+        self.api_ok(
+            token,
+            "POST",
+            &format!("sys/auth/{mount}"),
+            Some(json!({"type": "userpass"})),
+        )
+        .await;
         self.api_ok(
             token,
             "POST",
@@ -385,8 +445,13 @@ disable_mlock = true
         policies: &[&str],
         token_ttl: &str,
     ) {
-        self.api_ok(token, "POST", &format!("sys/auth/{mount}"), Some(json!({"type": "jwt"})))
-            .await;
+        self.api_ok(
+            token,
+            "POST",
+            &format!("sys/auth/{mount}"),
+            Some(json!({"type": "jwt"})),
+        )
+        .await;
         self.api_ok(
             token,
             "POST",
@@ -494,7 +559,10 @@ impl Idp {
     /// Starts `node test-support/idp/server.js` and waits until it is ready.
     pub async fn start(opts: IdpOptions) -> Idp {
         let deps = ensure_test_deps();
-        let dir = tempfile::Builder::new().prefix("harmony-idp-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("harmony-idp-")
+            .tempdir()
+            .expect("tempdir");
         let ready = dir.path().join("ready.json");
         let log = File::create(dir.path().join("idp.log")).expect("idp.log");
         let mut cmd = Command::new("node");
@@ -537,7 +605,10 @@ impl Idp {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(Ok(Some(status))) = idp.child.as_mut().map(|c| c.try_wait()) {
-                panic!("the IdP exited during startup ({status}); log:\n{}", idp.log());
+                panic!(
+                    "the IdP exited during startup ({status}); log:\n{}",
+                    idp.log()
+                );
             }
             if let Ok(text) = std::fs::read_to_string(&ready)
                 && let Ok(v) = serde_json::from_str::<Value>(&text)
@@ -546,7 +617,11 @@ impl Idp {
                 idp.client_id = v["client_id"].as_str().expect("client_id").to_string();
                 return idp;
             }
-            assert!(Instant::now() < deadline, "the IdP was not ready within 20 s; log:\n{}", idp.log());
+            assert!(
+                Instant::now() < deadline,
+                "the IdP was not ready within 20 s; log:\n{}",
+                idp.log()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -587,7 +662,14 @@ impl Idp {
                 };
                 let grant = field(it.next(), "grant=");
                 let error = field(it.next(), "error=");
-                Some(IdpRequest { at_ms, method, path, status, grant, error })
+                Some(IdpRequest {
+                    at_ms,
+                    method,
+                    path,
+                    status,
+                    grant,
+                    error,
+                })
             })
             .collect()
     }
@@ -654,7 +736,12 @@ impl Human {
     pub fn new(user: &str) -> Human {
         Human {
             runs: Arc::default(),
-            dir: Arc::new(tempfile::Builder::new().prefix("harmony-human-").tempdir().expect("tempdir")),
+            dir: Arc::new(
+                tempfile::Builder::new()
+                    .prefix("harmony-human-")
+                    .tempdir()
+                    .expect("tempdir"),
+            ),
             user: user.to_string(),
         }
     }
@@ -664,7 +751,8 @@ impl Human {
     pub fn start(&self, url: &str, action: HumanAction, delay: Duration) {
         let deps = ensure_test_deps();
         let mut runs = self.runs.lock().unwrap();
-        let out = File::create(self.dir.path().join(format!("run-{}.out", runs.len()))).expect("human out");
+        let out = File::create(self.dir.path().join(format!("run-{}.out", runs.len())))
+            .expect("human out");
         let err = File::options()
             .create(true)
             .append(true)
@@ -701,8 +789,8 @@ impl Human {
         let mut out = Vec::new();
         for (i, child) in runs.iter_mut().enumerate() {
             let _ = child.wait();
-            let text =
-                std::fs::read_to_string(self.dir.path().join(format!("run-{i}.out"))).unwrap_or_default();
+            let text = std::fs::read_to_string(self.dir.path().join(format!("run-{i}.out")))
+                .unwrap_or_default();
             out.push(text.lines().last().unwrap_or("").trim().to_string());
         }
         out

@@ -39,10 +39,8 @@ impl LocalFileSecretStore {
 
     fn path_for(&self, namespace: &str, key: &str) -> Result<PathBuf, SecretStoreError> {
         for (what, part) in [("namespace", namespace), ("key", key)] {
-            let bad = part.is_empty()
-                || part == "."
-                || part == ".."
-                || part.contains(['/', '\\', '\0']);
+            let bad =
+                part.is_empty() || part == "." || part == ".." || part.contains(['/', '\\', '\0']);
             if bad {
                 return Err(SecretStoreError::InvalidData {
                     store: self.describe(),
@@ -138,10 +136,22 @@ mod tests {
     async fn round_trip_and_overwrite() {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalFileSecretStore::new(tmp.path());
-        store.set_json("team", "Db", &json!({"password": "one"})).await.unwrap();
-        store.set_json("team", "Db", &json!({"password": "two"})).await.unwrap();
-        assert_eq!(store.get_json("team", "Db").await.unwrap(), json!({"password": "two"}));
-        let mode = std::fs::metadata(tmp.path().join("team/Db.json")).unwrap().permissions().mode();
+        store
+            .set_json("team", "Db", &json!({"password": "one"}))
+            .await
+            .unwrap();
+        store
+            .set_json("team", "Db", &json!({"password": "two"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_json("team", "Db").await.unwrap(),
+            json!({"password": "two"})
+        );
+        let mode = std::fs::metadata(tmp.path().join("team/Db.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -180,6 +190,9 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("ns")).unwrap();
         std::fs::write(tmp.path().join("ns/K.json"), b"{not json").unwrap();
         let msg = store.get_json("ns", "K").await.unwrap_err().to_string();
-        assert!(msg.contains("K.json") && msg.contains("delete the file"), "{msg}");
+        assert!(
+            msg.contains("K.json") && msg.contains("delete the file"),
+            "{msg}"
+        );
     }
 }

@@ -260,7 +260,9 @@ impl ZitadelOidcAuth {
             let host = url::Url::parse(&self.issuer)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))
-                .ok_or_else(|| self.config_error(format!("`{}` is not a valid issuer URL", self.issuer)))?;
+                .ok_or_else(|| {
+                    self.config_error(format!("`{}` is not a valid issuer URL", self.issuer))
+                })?;
             debug!("sso: resolving {host} to {addr} (resolve_to override)");
             builder = builder.resolve(&host, addr);
         }
@@ -289,10 +291,17 @@ impl ZitadelOidcAuth {
         self.discover_with(&http).await
     }
 
-    async fn discover_with(&self, http: &reqwest::Client) -> Result<OidcEndpoints, SecretStoreError> {
+    async fn discover_with(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<OidcEndpoints, SecretStoreError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
-        let resp = http.get(&url).send().await.map_err(|e| self.unreachable(&e))?;
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(SecretStoreError::Backend {
@@ -302,9 +311,10 @@ impl ZitadelOidcAuth {
                 message: "OIDC discovery failed: is the issuer URL right?".to_string(),
             });
         }
-        let endpoints: OidcEndpoints = resp.json().await.map_err(|e| {
-            self.config_error(format!("{url} is not an OpenID configuration: {e}"))
-        })?;
+        let endpoints: OidcEndpoints = resp
+            .json()
+            .await
+            .map_err(|e| self.config_error(format!("{url} is not an OpenID configuration: {e}")))?;
         if endpoints.issuer.trim_end_matches('/') != self.issuer {
             warn!(
                 "sso: the provider calls itself `{}`, configured issuer is `{}`: OpenBao's bound_issuer must match the former",
@@ -314,9 +324,13 @@ impl ZitadelOidcAuth {
         Ok(endpoints)
     }
 
-    fn token_client(&self, token_endpoint: &str) -> Result<OidcClient<EndpointNotSet>, SecretStoreError> {
-        let token_url = TokenUrl::new(token_endpoint.to_string())
-            .map_err(|e| self.config_error(format!("bad token_endpoint `{token_endpoint}`: {e}")))?;
+    fn token_client(
+        &self,
+        token_endpoint: &str,
+    ) -> Result<OidcClient<EndpointNotSet>, SecretStoreError> {
+        let token_url = TokenUrl::new(token_endpoint.to_string()).map_err(|e| {
+            self.config_error(format!("bad token_endpoint `{token_endpoint}`: {e}"))
+        })?;
         Ok(BaseClient::new(ClientId::new(self.client_id.clone()))
             // Public client: send client_id in the form body, no HTTP Basic auth.
             .set_auth_type(AuthType::RequestBody)
@@ -352,11 +366,17 @@ impl ZitadelOidcAuth {
                 "the provider offers no device_authorization_endpoint: enable the device code grant".to_string(),
             )
         })?;
-        let client = self.token_client(&endpoints.token_endpoint)?.set_device_authorization_url(
-            DeviceAuthorizationUrl::new(device_url.clone())
-                .map_err(|e| self.config_error(format!("bad device_authorization_endpoint: {e}")))?,
+        let client = self
+            .token_client(&endpoints.token_endpoint)?
+            .set_device_authorization_url(
+                DeviceAuthorizationUrl::new(device_url.clone()).map_err(|e| {
+                    self.config_error(format!("bad device_authorization_endpoint: {e}"))
+                })?,
+            );
+        debug!(
+            "sso: device authorization at {device_url} with scopes {:?}",
+            self.scopes()
         );
-        debug!("sso: device authorization at {device_url} with scopes {:?}", self.scopes());
         let details: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
             .add_scopes(self.scopes().into_iter().map(Scope::new))
@@ -387,9 +407,14 @@ impl ZitadelOidcAuth {
         } else {
             debug!("sso: not opening a browser (headless, HARMONY_NO_BROWSER or builder option)");
         }
+        // Never poll longer than the code lives; the device_flow_timeout can only shorten it.
+        let wait = match self.device_flow_timeout {
+            Some(t) => t.min(details.expires_in()),
+            None => details.expires_in(),
+        };
         let token: OidcTokenResponse = client
             .exchange_device_access_token(&details)
-            .request_async(&http, tokio::time::sleep, self.device_flow_timeout)
+            .request_async(&http, tokio::time::sleep, Some(wait))
             .await
             .map_err(|e| self.request_error("device flow", e))?;
         debug!("sso: device flow approved");
@@ -429,7 +454,9 @@ impl ZitadelOidcAuth {
         })?;
         Ok(OidcTokens {
             id_token,
-            refresh_token: token.refresh_token().map(|r| Secret::new(r.secret().clone())),
+            refresh_token: token
+                .refresh_token()
+                .map(|r| Secret::new(r.secret().clone())),
             token_endpoint,
         })
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use log::{debug, warn};
 use serde_json::{Value, json};
 
-use super::session_cache::{SessionCache, SessionEntry, now_secs};
 use super::Inner;
+use super::session_cache::{SessionCache, SessionEntry, now_secs};
 use crate::SecretStoreError;
 use crate::redacted::Secret;
 use crate::store::zitadel::{OidcTokens, ZitadelOidcAuth};
@@ -87,9 +87,15 @@ impl Inner {
                 None => debug!("openbao auth: session cache disabled, skipped"),
                 Some(cache) => match cache.load() {
                     Err(e) => {
-                        warn!("openbao auth: cannot read the session cache {}: {e}", cache.path().display());
+                        warn!(
+                            "openbao auth: cannot read the session cache {}: {e}",
+                            cache.path().display()
+                        );
                     }
-                    Ok(None) => debug!("openbao auth: no cached session in {}, skipped", cache.path().display()),
+                    Ok(None) => debug!(
+                        "openbao auth: no cached session in {}, skipped",
+                        cache.path().display()
+                    ),
                     Ok(Some(entry)) if entry.token_is_fresh(now_secs()) => {
                         debug!(
                             "openbao auth: using the cached session from {} (expires {})",
@@ -106,24 +112,32 @@ impl Inner {
                     }
                     Ok(Some(entry)) => match (&entry.refresh_token, &entry.token_endpoint) {
                         (Some(rt), Some(endpoint)) => {
-                            debug!("openbao auth: cached session expired; renewing it with the refresh token (no browser)");
+                            debug!(
+                                "openbao auth: cached session expired; renewing it with the refresh token (no browser)"
+                            );
                             tried += 1;
                             match sso.oidc.refresh(endpoint, rt).await {
                                 Ok(tokens) => match self.jwt_login(sso, &tokens).await {
                                     Ok(t) => return Ok(t),
                                     Err(e) if e.is_unavailable() => return Err(e),
                                     Err(e) => {
-                                        debug!("openbao auth: jwt login with the refreshed id_token failed: {e}");
+                                        debug!(
+                                            "openbao auth: jwt login with the refreshed id_token failed: {e}"
+                                        );
                                         notes.push(format!("session refresh: {e}"));
                                     }
                                 },
                                 Err(e) => {
-                                    debug!("openbao auth: refresh failed ({e}); falling back to the device flow");
+                                    debug!(
+                                        "openbao auth: refresh failed ({e}); falling back to the device flow"
+                                    );
                                     notes.push(format!("session refresh: {e}"));
                                 }
                             }
                         }
-                        _ => debug!("openbao auth: cached session expired and has no refresh token, skipped"),
+                        _ => debug!(
+                            "openbao auth: cached session expired and has no refresh token, skipped"
+                        ),
                     },
                 },
             }
@@ -154,12 +168,17 @@ impl Inner {
                 }
             }
         } else {
-            debug!("openbao auth: single sign-on not configured, cached session and device flow skipped");
+            debug!(
+                "openbao auth: single sign-on not configured, cached session and device flow skipped"
+            );
         }
 
         // 4. userpass
         if let Some((user, password)) = &auth.userpass {
-            debug!("openbao auth: logging in as `{user}` with userpass at auth/{}", auth.userpass_mount);
+            debug!(
+                "openbao auth: logging in as `{user}` with userpass at auth/{}",
+                auth.userpass_mount
+            );
             tried += 1;
             match self.userpass_login(user, password).await {
                 Ok(login) => {
@@ -203,7 +222,9 @@ impl Inner {
             .map_err(|e| self.transport_error(&e))?;
         match resp.status().as_u16() {
             200 | 429 | 472 | 473 => Ok(()),
-            503 => Err(SecretStoreError::Sealed { store: self.describe() }),
+            503 => Err(SecretStoreError::Sealed {
+                store: self.describe(),
+            }),
             501 => Err(SecretStoreError::Config {
                 store: self.describe(),
                 message: "OpenBao is not initialized: run the OpenBao setup first".to_string(),
@@ -215,7 +236,11 @@ impl Inner {
         }
     }
 
-    async fn jwt_login(&self, sso: &SsoConfig, tokens: &OidcTokens) -> Result<ActiveToken, SecretStoreError> {
+    async fn jwt_login(
+        &self,
+        sso: &SsoConfig,
+        tokens: &OidcTokens,
+    ) -> Result<ActiveToken, SecretStoreError> {
         let login = self
             .auth_post(
                 &format!("auth/{}/login", sso.mount),
@@ -223,7 +248,10 @@ impl Inner {
                 &format!("jwt (role `{}` on auth/{})", sso.role, sso.mount),
             )
             .await?;
-        debug!("openbao auth: jwt login OK (token ttl {} s)", login.lease_secs);
+        debug!(
+            "openbao auth: jwt login OK (token ttl {} s)",
+            login.lease_secs
+        );
         if let Some(cache) = &sso.cache {
             let now = now_secs();
             let entry = SessionEntry {
@@ -240,7 +268,10 @@ impl Inner {
             };
             match cache.save(&entry) {
                 Ok(()) => debug!("openbao auth: session cached in {}", cache.path().display()),
-                Err(e) => warn!("openbao auth: cannot write the session cache {}: {e}", cache.path().display()),
+                Err(e) => warn!(
+                    "openbao auth: cannot write the session cache {}: {e}",
+                    cache.path().display()
+                ),
             }
         }
         Ok(ActiveToken {
@@ -249,7 +280,11 @@ impl Inner {
         })
     }
 
-    async fn userpass_login(&self, user: &str, password: &Secret) -> Result<Login, SecretStoreError> {
+    async fn userpass_login(
+        &self,
+        user: &str,
+        password: &Secret,
+    ) -> Result<Login, SecretStoreError> {
         self.auth_post(
             &format!("auth/{}/login/{user}", self.auth.userpass_mount),
             json!({"password": password.expose()}),
@@ -259,7 +294,12 @@ impl Inner {
     }
 
     /// POST a login; 400/401/403 → BadCredentials, 404 → Config (no such auth mount).
-    async fn auth_post(&self, path: &str, body: Value, method: &str) -> Result<Login, SecretStoreError> {
+    async fn auth_post(
+        &self,
+        path: &str,
+        body: Value,
+        method: &str,
+    ) -> Result<Login, SecretStoreError> {
         let url = format!("{}/v1/{path}", self.addr);
         let resp = self
             .http
@@ -274,22 +314,32 @@ impl Inner {
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         match status {
             200 => {
-                let token = v["auth"]["client_token"].as_str().ok_or_else(|| SecretStoreError::Backend {
-                    store: self.describe(),
-                    status,
-                    path: path.to_string(),
-                    message: "login answer has no auth.client_token".to_string(),
+                let token = v["auth"]["client_token"].as_str().ok_or_else(|| {
+                    SecretStoreError::Backend {
+                        store: self.describe(),
+                        status,
+                        path: path.to_string(),
+                        message: "login answer has no auth.client_token".to_string(),
+                    }
                 })?;
                 Ok(Login {
                     token: Secret::new(token),
                     lease_secs: v["auth"]["lease_duration"].as_u64().unwrap_or(0),
                 })
             }
-            400 | 401 | 403 => Err(SecretStoreError::BadCredentials {
-                store: self.describe(),
-                method: method.to_string(),
-                reason: errors_of(&v).unwrap_or_else(|| format!("HTTP {status}")),
-            }),
+            400 | 401 | 403 => {
+                let mut reason = errors_of(&v).unwrap_or_else(|| format!("HTTP {status}"));
+                if status == 403 {
+                    reason.push_str(&format!(
+                        " (OpenBao also answers this when no auth method is mounted at `{path}`: check the auth mount)"
+                    ));
+                }
+                Err(SecretStoreError::BadCredentials {
+                    store: self.describe(),
+                    method: method.to_string(),
+                    reason,
+                })
+            }
             404 => Err(SecretStoreError::Config {
                 store: self.describe(),
                 message: format!(
@@ -326,6 +376,10 @@ impl Inner {
 
 /// OpenBao's `{"errors": [...]}` joined, if any.
 pub(crate) fn errors_of(v: &Value) -> Option<String> {
-    let errs: Vec<&str> = v["errors"].as_array()?.iter().filter_map(Value::as_str).collect();
+    let errs: Vec<&str> = v["errors"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     (!errs.is_empty()).then(|| errs.join("; "))
 }

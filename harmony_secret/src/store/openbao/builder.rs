@@ -225,15 +225,23 @@ impl OpenbaoSecretStoreBuilder {
             message,
         };
         let url = self.url.clone().ok_or_else(|| {
-            config("no address: set OPENBAO_URL (or VAULT_ADDR / BAO_ADDR), or call .url(..)".to_string())
+            config(
+                "no address: set OPENBAO_URL (or VAULT_ADDR / BAO_ADDR), or call .url(..)"
+                    .to_string(),
+            )
         })?;
-        let parsed = url::Url::parse(&url).map_err(|e| config(format!("`{url}` is not a URL: {e}")))?;
+        let parsed =
+            url::Url::parse(&url).map_err(|e| config(format!("`{url}` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(config(format!("`{url}` must start with http:// or https://")));
+            return Err(config(format!(
+                "`{url}` must start with http:// or https://"
+            )));
         }
         let addr = url.trim_end_matches('/').to_string();
         if self.kv_mount.is_empty() {
-            return Err(config("the KV mount is empty (OPENBAO_KV_MOUNT / .kv_mount)".to_string()));
+            return Err(config(
+                "the KV mount is empty (OPENBAO_KV_MOUNT / .kv_mount)".to_string(),
+            ));
         }
         let sso = match (&self.sso, &self.jwt_role) {
             (Some((issuer, client_id)), Some(role)) => {
@@ -301,7 +309,13 @@ impl OpenbaoSecretStoreBuilder {
             login_timeout: self.request_timeout.max(Duration::from_secs(10)),
         };
         Ok(OpenbaoSecretStore {
-            inner: Arc::new(Inner::new(addr, self.kv_mount.clone(), http, auth, self.request_timeout)),
+            inner: Arc::new(Inner::new(
+                addr,
+                self.kv_mount.clone(),
+                http,
+                auth,
+                self.request_timeout,
+            )),
         })
     }
 }

@@ -41,7 +41,9 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, SecretStoreError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(config(format!("{name}=`{value}` is not a boolean: use true or false"))),
+        _ => Err(config(format!(
+            "{name}=`{value}` is not a boolean: use true or false"
+        ))),
     }
 }
 
@@ -57,10 +59,21 @@ pub(crate) fn builder_from_lookup(
     if let Some(token) = first(&get, &["OPENBAO_TOKEN", "VAULT_TOKEN", "BAO_TOKEN"]) {
         b = b.token(token);
     }
-    match (first(&get, &["OPENBAO_USERNAME"]), first(&get, &["OPENBAO_PASSWORD"])) {
+    match (
+        first(&get, &["OPENBAO_USERNAME"]),
+        first(&get, &["OPENBAO_PASSWORD"]),
+    ) {
         (Some(u), Some(p)) => b = b.userpass(u, p),
-        (Some(_), None) => return Err(config("OPENBAO_USERNAME is set but OPENBAO_PASSWORD is not".to_string())),
-        (None, Some(_)) => return Err(config("OPENBAO_PASSWORD is set but OPENBAO_USERNAME is not".to_string())),
+        (Some(_), None) => {
+            return Err(config(
+                "OPENBAO_USERNAME is set but OPENBAO_PASSWORD is not".to_string(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(config(
+                "OPENBAO_PASSWORD is set but OPENBAO_USERNAME is not".to_string(),
+            ));
+        }
         (None, None) => {}
     }
     if let Some(m) = first(&get, &["OPENBAO_KV_MOUNT"]) {
@@ -72,9 +85,13 @@ pub(crate) fn builder_from_lookup(
     if let Some(v) = get("OPENBAO_SKIP_TLS") {
         b = b.skip_tls(parse_bool("OPENBAO_SKIP_TLS", &v)?);
     }
-    match (first(&get, &["HARMONY_SSO_ISSUER"]), first(&get, &["HARMONY_SSO_CLIENT_ID"])) {
+    match (
+        first(&get, &["HARMONY_SSO_ISSUER"]),
+        first(&get, &["HARMONY_SSO_CLIENT_ID"]),
+    ) {
         (Some(issuer), Some(client_id)) => {
-            let role = first(&get, &["OPENBAO_JWT_ROLE"]).unwrap_or_else(|| "harmony-developer".to_string());
+            let role = first(&get, &["OPENBAO_JWT_ROLE"])
+                .unwrap_or_else(|| "harmony-developer".to_string());
             let mount = first(&get, &["OPENBAO_JWT_MOUNT"]).unwrap_or_else(|| "jwt".to_string());
             b = b.zitadel_sso(issuer, client_id).jwt_auth(role, mount);
             if let Some(id) = first(&get, &["HARMONY_SSO_PROJECT_ID"]) {
@@ -82,16 +99,22 @@ pub(crate) fn builder_from_lookup(
             }
             if let Some(addr) = first(&get, &["HARMONY_SSO_RESOLVE_TO"]) {
                 let addr = addr.parse().map_err(|e| {
-                    config(format!("HARMONY_SSO_RESOLVE_TO=`{addr}` is not IP:PORT ({e})"))
+                    config(format!(
+                        "HARMONY_SSO_RESOLVE_TO=`{addr}` is not IP:PORT ({e})"
+                    ))
                 })?;
                 b = b.resolve_to(Some(addr));
             }
         }
         (Some(_), None) => {
-            return Err(config("HARMONY_SSO_ISSUER is set but HARMONY_SSO_CLIENT_ID is not".to_string()));
+            return Err(config(
+                "HARMONY_SSO_ISSUER is set but HARMONY_SSO_CLIENT_ID is not".to_string(),
+            ));
         }
         (None, Some(_)) => {
-            return Err(config("HARMONY_SSO_CLIENT_ID is set but HARMONY_SSO_ISSUER is not".to_string()));
+            return Err(config(
+                "HARMONY_SSO_CLIENT_ID is set but HARMONY_SSO_ISSUER is not".to_string(),
+            ));
         }
         (None, None) => {}
     }
@@ -100,7 +123,9 @@ pub(crate) fn builder_from_lookup(
     }
     if let Some(ms) = first(&get, &["OPENBAO_REQUEST_TIMEOUT_MS"]) {
         let ms: u64 = ms.trim().parse().map_err(|_| {
-            config(format!("OPENBAO_REQUEST_TIMEOUT_MS=`{ms}` is not a number of milliseconds"))
+            config(format!(
+                "OPENBAO_REQUEST_TIMEOUT_MS=`{ms}` is not a number of milliseconds"
+            ))
         })?;
         b = b.request_timeout(Duration::from_millis(ms));
     }
@@ -113,14 +138,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<OpenbaoSecretStoreBuilder, SecretStoreError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         builder_from_lookup(move |k| map.get(k).cloned())
     }
 
     #[test]
     fn missing_url_names_the_variables() {
         let e = from(&[("OPENBAO_TOKEN", "t")]).unwrap_err().to_string();
-        assert!(e.contains("OPENBAO_URL") && e.contains("VAULT_ADDR") && e.contains("BAO_ADDR"), "{e}");
+        assert!(
+            e.contains("OPENBAO_URL") && e.contains("VAULT_ADDR") && e.contains("BAO_ADDR"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -141,7 +172,10 @@ mod tests {
             ("OPENBAO_PASSWORD", "p"),
         ])
         .unwrap();
-        assert_eq!((b.kv_mount.as_str(), b.auth_mount.as_str()), ("secret", "userpass"));
+        assert_eq!(
+            (b.kv_mount.as_str(), b.auth_mount.as_str()),
+            ("secret", "userpass")
+        );
         let b = from(&[
             ("OPENBAO_URL", "http://a:1"),
             ("OPENBAO_USERNAME", "u"),
@@ -150,14 +184,24 @@ mod tests {
             ("OPENBAO_AUTH_MOUNT", "team-users"),
         ])
         .unwrap();
-        assert_eq!((b.kv_mount.as_str(), b.auth_mount.as_str()), ("kv", "team-users"));
+        assert_eq!(
+            (b.kv_mount.as_str(), b.auth_mount.as_str()),
+            ("kv", "team-users")
+        );
     }
 
     #[test]
     fn half_configured_pairs_are_config_errors() {
         let e = from(&[("OPENBAO_URL", "http://a:1"), ("OPENBAO_USERNAME", "u")]).unwrap_err();
-        assert!(matches!(e, SecretStoreError::Config { .. }) && e.to_string().contains("OPENBAO_PASSWORD"));
-        let e = from(&[("OPENBAO_URL", "http://a:1"), ("HARMONY_SSO_ISSUER", "http://i")]).unwrap_err();
+        assert!(
+            matches!(e, SecretStoreError::Config { .. })
+                && e.to_string().contains("OPENBAO_PASSWORD")
+        );
+        let e = from(&[
+            ("OPENBAO_URL", "http://a:1"),
+            ("HARMONY_SSO_ISSUER", "http://i"),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("HARMONY_SSO_CLIENT_ID"));
         let e = from(&[("OPENBAO_URL", "http://a:1"), ("OPENBAO_SKIP_TLS", "maybe")]).unwrap_err();
         assert!(e.to_string().contains("OPENBAO_SKIP_TLS"));
@@ -179,7 +223,11 @@ mod tests {
 
     #[tokio::test]
     async fn build_without_any_auth_is_a_config_error() {
-        let e = from(&[("OPENBAO_URL", "http://a:1")]).unwrap().build().await.unwrap_err();
+        let e = from(&[("OPENBAO_URL", "http://a:1")])
+            .unwrap()
+            .build()
+            .await
+            .unwrap_err();
         assert!(matches!(e, SecretStoreError::Config { .. }));
         assert!(e.to_string().contains("OPENBAO_TOKEN"), "{e}");
     }

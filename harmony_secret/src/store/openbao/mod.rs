@@ -39,7 +39,9 @@ use serde_json::{Value, json};
 use crate::redacted::Secret;
 use crate::{SecretStore, SecretStoreError};
 use auth::{ActiveToken, AuthConfig, TokenSource, errors_of};
-pub use builder::{DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder};
+pub use builder::{
+    DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
+};
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
 pub const ENVELOPE_KEY: &str = "__harmony_value__";
@@ -141,7 +143,9 @@ impl Inner {
         if let Some(t) = session.as_ref() {
             return Ok(t.clone());
         }
-        let t = self.login(self.explicit_rejected.load(Ordering::SeqCst)).await?;
+        let t = self
+            .login(self.explicit_rejected.load(Ordering::SeqCst))
+            .await?;
         *session = Some(t.clone());
         Ok(t)
     }
@@ -158,7 +162,10 @@ impl Inner {
                 if let Some(cache) = self.auth.sso.as_ref().and_then(|s| s.cache.as_ref())
                     && let Err(e) = cache.drop_token()
                 {
-                    log::warn!("openbao: cannot update the session cache {}: {e}", cache.path().display());
+                    log::warn!(
+                        "openbao: cannot update the session cache {}: {e}",
+                        cache.path().display()
+                    );
                 }
             }
             TokenSource::Userpass => {}
@@ -190,12 +197,19 @@ impl Inner {
                 store: self.describe(),
                 path: path.to_string(),
             },
-            503 if message.to_lowercase().contains("sealed") => {
-                SecretStoreError::Sealed { store: self.describe() }
-            }
+            503 if message.to_lowercase().contains("sealed") => SecretStoreError::Sealed {
+                store: self.describe(),
+            },
             429 | 502 | 503 | 504 => SecretStoreError::Unreachable {
                 store: self.describe(),
-                reason: format!("HTTP {status} (not active){}", if message.is_empty() { String::new() } else { format!(": {message}") }),
+                reason: format!(
+                    "HTTP {status} (not active){}",
+                    if message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {message}")
+                    }
+                ),
             },
             _ => SecretStoreError::Backend {
                 store: self.describe(),
@@ -228,13 +242,21 @@ impl Inner {
 
     /// One authenticated request; on 403 checks once whether the token itself went bad and, if
     /// so, logs in again and retries once.
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(u16, Value), SecretStoreError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), SecretStoreError> {
         let token = self.current_token().await?;
         let (status, v) = self.send(&token.token, method.clone(), path, body).await?;
         if status != 403 || self.token_is_valid(&token.token).await? {
             return Ok((status, v));
         }
-        debug!("openbao: OpenBao says the {:?} token is invalid (revoked or expired); logging in again", token.source);
+        debug!(
+            "openbao: OpenBao says the {:?} token is invalid (revoked or expired); logging in again",
+            token.source
+        );
         self.invalidate(&token).await;
         let token = self.current_token().await?;
         self.send(&token.token, method, path, body).await
@@ -243,14 +265,20 @@ impl Inner {
     fn check_part(&self, namespace: &str, key: &str) -> Result<(), SecretStoreError> {
         for part in [namespace, key] {
             let bad = part.is_empty()
-                || part.split('/').any(|s| s.is_empty() || s == "." || s == "..")
-                || part.chars().any(|c| c.is_control() || c.is_whitespace() || "?#%\\".contains(c));
+                || part
+                    .split('/')
+                    .any(|s| s.is_empty() || s == "." || s == "..")
+                || part
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || "?#%\\".contains(c));
             if bad {
                 return Err(SecretStoreError::InvalidData {
                     store: self.describe(),
                     namespace: namespace.to_string(),
                     key: key.to_string(),
-                    reason: format!("`{part}` cannot be used in an OpenBao path: use letters, digits, `-`, `_`, `.` or `/`"),
+                    reason: format!(
+                        "`{part}` cannot be used in an OpenBao path: use letters, digits, `-`, `_`, `.` or `/`"
+                    ),
                 });
             }
         }
@@ -288,7 +316,10 @@ impl SecretStore for OpenbaoSecretStore {
             404 => match errors_of(&v) {
                 Some(m) if m.contains("no handler for route") => Err(SecretStoreError::Config {
                     store: inner.describe(),
-                    message: format!("no KV v2 engine is mounted at `{}` (OPENBAO_KV_MOUNT / .kv_mount)", inner.kv_mount),
+                    message: format!(
+                        "no KV v2 engine is mounted at `{}` (OPENBAO_KV_MOUNT / .kv_mount)",
+                        inner.kv_mount
+                    ),
                 }),
                 _ => Err(not_found()),
             },
@@ -296,7 +327,12 @@ impl SecretStore for OpenbaoSecretStore {
         }
     }
 
-    async fn set_json(&self, namespace: &str, key: &str, value: &Value) -> Result<(), SecretStoreError> {
+    async fn set_json(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), SecretStoreError> {
         let inner = &self.inner;
         inner.check_part(namespace, key)?;
         let path = format!("{}/data/{namespace}/{key}", inner.kv_mount);
@@ -304,7 +340,9 @@ impl SecretStore for OpenbaoSecretStore {
             Value::Object(_) => value.clone(),
             other => json!({ ENVELOPE_KEY: other }),
         };
-        let (status, v) = inner.call(Method::POST, &path, Some(&json!({ "data": data }))).await?;
+        let (status, v) = inner
+            .call(Method::POST, &path, Some(&json!({ "data": data })))
+            .await?;
         match status {
             200 | 204 => Ok(()),
             other => Err(inner.status_error(other, &v, &path)),

@@ -77,7 +77,10 @@ impl SessionCache {
     /// The file name stem: hex SHA-256 of `address \n mount \n role`.
     pub fn key(bao_addr: &str, auth_mount: &str, role: &str) -> String {
         let mut h = Sha256::new();
-        h.update(format!("{}\n{auth_mount}\n{role}", bao_addr.trim_end_matches('/')));
+        h.update(format!(
+            "{}\n{auth_mount}\n{role}",
+            bao_addr.trim_end_matches('/')
+        ));
         hex::encode(h.finalize())
     }
 
@@ -93,7 +96,10 @@ impl SessionCache {
         match serde_json::from_slice(&bytes) {
             Ok(entry) => Ok(Some(entry)),
             Err(e) => {
-                log::debug!("session cache {} is unreadable ({e}), ignoring it", self.file.display());
+                log::debug!(
+                    "session cache {} is unreadable ({e}), ignoring it",
+                    self.file.display()
+                );
                 Ok(None)
             }
         }
@@ -155,11 +161,20 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("sessions");
         let cache = SessionCache::new(&dir, "http://127.0.0.1:8200/", "jwt", "dev");
-        assert_eq!(cache.path(), SessionCache::new(&dir, "http://127.0.0.1:8200", "jwt", "dev").path());
-        assert_ne!(cache.path(), SessionCache::new(&dir, "http://127.0.0.1:8200", "jwt", "ops").path());
+        assert_eq!(
+            cache.path(),
+            SessionCache::new(&dir, "http://127.0.0.1:8200", "jwt", "dev").path()
+        );
+        assert_ne!(
+            cache.path(),
+            SessionCache::new(&dir, "http://127.0.0.1:8200", "jwt", "ops").path()
+        );
         assert!(cache.load().unwrap().is_none());
         cache.save(&entry(Some(5), 10)).unwrap();
-        let mode = std::fs::metadata(cache.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(cache.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let dmode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(dmode & 0o777, 0o700);

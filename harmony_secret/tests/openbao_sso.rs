@@ -1,0 +1,227 @@
+//! Single sign-on against REAL servers: panva oidc-provider (device flow) + OpenBao jwt auth.
+//! A simulated person (`complete-device-flow.mjs`) approves, denies or ignores the device code.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Sso;
+use harmony_secret::{SecretStore, SecretStoreError};
+use harmony_test_support::{HumanAction, IdpOptions};
+use serde_json::json;
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+#[tokio::test]
+async fn device_flow_login_then_a_second_run_reuses_the_cached_session() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let store = sso.store().await;
+    store
+        .set_json("app", "Db", &json!({"password": "pw"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_json("app", "Db").await.unwrap(),
+        json!({"password": "pw"})
+    );
+    assert_eq!(sso.human.outcomes(), vec!["approved"]);
+    assert_eq!(sso.device_grants(), 1);
+
+    // The session file: private, keyed, holds a token with an expiry and a refresh token.
+    let cached = sso.cache_json();
+    assert!(cached["expires_at"].as_u64().unwrap() > 0);
+    assert!(
+        cached["refresh_token"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(sso.cache_file())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A second run (new store, same cache folder): no request at all to the identity provider.
+    let before = sso.idp.requests().len();
+    let second = sso.store().await;
+    assert_eq!(
+        second.get_json("app", "Db").await.unwrap(),
+        json!({"password": "pw"})
+    );
+    assert_eq!(
+        sso.idp.requests().len(),
+        before,
+        "the second run talked to the IdP"
+    );
+    assert_eq!(sso.human.times_called(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_first_reads_log_in_once() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let store = sso.store().await;
+    let reads = (0..5).map(|i| {
+        let s = store.clone();
+        async move { s.get_json("app", &format!("K{i}")).await }
+    });
+    for r in futures_join_all(reads).await {
+        assert!(r.unwrap_err().is_not_found());
+    }
+    assert_eq!(sso.human.times_called(), 1);
+    assert_eq!(sso.device_grants(), 1);
+}
+
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+/// The cached OpenBao token has expired but the refresh token is valid: a new run logs in again
+/// with the refresh_token grant, without the person.
+#[tokio::test]
+async fn expired_session_is_renewed_with_the_refresh_token_without_the_browser() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    sso.store()
+        .await
+        .set_json("app", "K", &json!({"v": 1}))
+        .await
+        .unwrap();
+    assert_eq!(sso.refresh_grants(), 0);
+
+    let mut cached = sso.cache_json();
+    let old_token = cached["token"].as_str().unwrap().to_string();
+    cached["expires_at"] = json!(1); // long ago
+    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+
+    let store = sso.store().await;
+    assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"v": 1}));
+    assert_eq!(sso.human.times_called(), 1, "the person was asked again");
+    assert_eq!(sso.device_grants(), 1);
+    assert_eq!(sso.refresh_grants(), 1);
+    let renewed = sso.cache_json();
+    assert_ne!(renewed["token"].as_str().unwrap(), old_token);
+    assert!(renewed["expires_at"].as_u64().unwrap() > 1);
+}
+
+/// OpenBao revoked the token the store holds: the read gets 403, ONE lookup-self says the token
+/// is invalid, the store logs in again (refresh token, no person) and the read succeeds.
+#[tokio::test]
+async fn revoked_sso_token_triggers_one_re_login() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let store = sso.store().await;
+    store.set_json("app", "K", &json!({"v": 2})).await.unwrap();
+    let token = sso.cache_json()["token"].as_str().unwrap().to_string();
+    sso.bao
+        .api_ok(
+            &sso.init.root_token,
+            "POST",
+            "auth/token/revoke",
+            Some(json!({"token": token})),
+        )
+        .await;
+
+    assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"v": 2}));
+    assert_eq!(sso.human.times_called(), 1);
+    assert_eq!(sso.refresh_grants(), 1);
+    assert_ne!(sso.cache_json()["token"].as_str().unwrap(), token);
+
+    // A real permission problem is not mistaken for a bad token: no further login.
+    let e = store.get_json("ops", "K").await.unwrap_err();
+    assert!(
+        matches!(e, SecretStoreError::PermissionDenied { .. }),
+        "{e:?}"
+    );
+    assert_eq!(sso.refresh_grants(), 1);
+}
+
+#[tokio::test]
+async fn denied_and_aborted_device_codes_give_clear_errors() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    for action in [HumanAction::Deny, HumanAction::Abort] {
+        let store = sso.builder(action, Duration::ZERO).build().await.unwrap();
+        let e = store.get_json("app", "K").await.unwrap_err();
+        assert!(
+            matches!(e, SecretStoreError::BadCredentials { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("denied"), "{e}");
+    }
+    assert_eq!(sso.human.outcomes(), vec!["denied", "aborted"]);
+    assert!(
+        !sso.cache_dir
+            .path()
+            .read_dir()
+            .unwrap()
+            .any(|f| { f.unwrap().path().extension().is_some_and(|e| e == "json") })
+    );
+}
+
+#[tokio::test]
+async fn an_expired_device_code_gives_a_clear_error() {
+    let opts = IdpOptions {
+        device_code_ttl: Some(2),
+        ..IdpOptions::fast()
+    };
+    let sso = Sso::start(opts, "15m").await;
+    // Nobody acts on the code.
+    let store = sso
+        .builder(HumanAction::Approve, Duration::ZERO)
+        .device_code_prompt(std::sync::Arc::new(|_| {}))
+        .build()
+        .await
+        .unwrap();
+    let e = store.get_json("app", "K").await.unwrap_err();
+    assert!(
+        matches!(e, SecretStoreError::BadCredentials { .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("expired"), "{e}");
+}
+
+/// RFC 8628 slow_down: the IdP answers slow_down to the first poll; the client must wait the
+/// interval + 5 s before polling again, then succeed. Checked on the IdP's own request log.
+#[tokio::test]
+async fn slow_down_adds_five_seconds_to_the_interval() {
+    let opts = IdpOptions {
+        slow_down_first: true,
+        ..IdpOptions::fast()
+    };
+    let sso = Sso::start(opts, "15m").await;
+    let store = sso
+        .builder(HumanAction::Approve, Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap();
+    store.set_json("app", "K", &json!({"v": 3})).await.unwrap();
+    let polls = sso.idp.token_requests(DEVICE_GRANT);
+    assert!(polls.len() >= 2, "{polls:?}");
+    assert_eq!(polls[0].error.as_deref(), Some("slow_down"), "{polls:?}");
+    let gap = polls[1].at_ms - polls[0].at_ms;
+    assert!(
+        gap >= 5_900,
+        "second poll only {gap} ms after slow_down (interval 1 s + 5 s)"
+    );
+    assert_eq!(polls.last().unwrap().status, 200);
+}
+
+/// With OpenBao down nobody is asked to sign in: the error is Unreachable at once.
+#[tokio::test]
+async fn openbao_down_does_not_prompt_the_person() {
+    let mut sso = Sso::start(IdpOptions::fast(), "15m").await;
+    sso.bao.stop();
+    let store = sso.store().await;
+    let e = store.get_json("app", "K").await.unwrap_err();
+    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");
+    assert_eq!(sso.human.times_called(), 0);
+    assert_eq!(sso.device_grants(), 0);
+}
