@@ -18,3 +18,12 @@ pub mod score;
 pub mod topology;
 
 pub use maestro::{Args, Maestro, run};
+
+/// The guides' examples, compiled and run as doc-tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/writing-a-score.md")]
+pub struct WritingAScoreGuide;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/writing-a-capability.md")]
+pub struct WritingACapabilityGuide;
