@@ -1,0 +1,12 @@
+//! Integration tests of the SSO Scores (Cargo only discovers `tests/*.rs`, so this file pulls in
+//! the modules of `tests/integration/`).
+//!
+//! - `openbao_setup_real`: the OpenBao setup component against a real `bao` server and a real
+//!   OpenID provider (harmony_test_support); runs everywhere.
+//! - `k3d_scores`: the Scores on a local k3d cluster; `#[ignore]` (need Docker), run with
+//!   `cargo test -p harmony --test integration -- --ignored --test-threads=1`.
+
+#[path = "integration/k3d_scores.rs"]
+mod k3d_scores;
+#[path = "integration/openbao_setup_real.rs"]
+mod openbao_setup_real;

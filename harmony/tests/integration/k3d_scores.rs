@@ -1,0 +1,145 @@
+//! Scores against a real local k3d cluster (9.4). They need a Docker engine, create/reuse the
+//! k3d cluster `harmony` (K8sAnywhereTopology::from_env) and download charts and images, so
+//! they are `#[ignore]`: run them with
+//! `cargo test -p harmony --test integration -- --ignored --test-threads=1`.
+//!
+//! Each deploys, runs its setup Score twice and checks that the second run changed nothing.
+
+use std::sync::Arc;
+
+use harmony::infra::k8s::PortForwardTarget;
+use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
+use harmony::interpret::{InterpretStatus, Outcome};
+use harmony::inventory::Inventory;
+use harmony::modules::k8s::coredns::CoreDNSRewriteScore;
+use harmony::modules::openbao::{OpenbaoScore, OpenbaoSetupScore};
+use harmony::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
+use harmony::score::Score;
+use harmony::topology::{K8sclient, Topology};
+use harmony_config::{ConfigManager, StoreSource};
+use harmony_secret::OpenbaoSecretStore;
+use serde::{Deserialize, Serialize};
+
+const USERPASS_ENV: &str = "HARMONY_CONFIG_OpenbaoUserpassConfig";
+const TEST_USER: &str = "harmony-it";
+const TEST_PASSWORD: &str = "harmony-it-password-1";
+
+async fn run<S: Score<K8sAnywhereTopology>>(score: &S, topology: &K8sAnywhereTopology) -> Outcome {
+    score
+        .create_interpret()
+        .execute(&Inventory::empty(), topology)
+        .await
+        .unwrap_or_else(|e| panic!("{} failed: {e}", score.name()))
+}
+
+async fn ready_topology() -> K8sAnywhereTopology {
+    let topology = K8sAnywhereTopology::from_env();
+    topology.ensure_ready().await.expect("k3d cluster");
+    topology
+}
+
+fn userpass_from_env() {
+    // SAFETY: set before any other thread of this test reads the environment.
+    unsafe {
+        std::env::set_var(
+            USERPASS_ENV,
+            format!(r#"{{"username":"{TEST_USER}","password":"{TEST_PASSWORD}"}}"#),
+        );
+    }
+}
+
+async fn deploy_openbao(topology: &K8sAnywhereTopology) -> OpenbaoSetupScore {
+    userpass_from_env();
+    let openbao = OpenbaoScore::default();
+    run(&openbao, topology).await;
+    OpenbaoSetupScore {
+        cluster_name: topology
+            .config()
+            .effective_context()
+            .unwrap_or_else(|| "k3d-harmony".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Docker + k3d (deploys OpenBao)"]
+async fn test_openbao_setup_score() {
+    let topology = ready_topology().await;
+    let setup = deploy_openbao(&topology).await;
+    let first = run(&setup, &topology).await;
+    assert_ne!(first.status, InterpretStatus::Skipped, "{first:?}");
+    let second = run(&setup, &topology).await;
+    assert_eq!(second.status, InterpretStatus::Noop, "{second:?}");
+    assert_eq!(second.details.get("writes").map(String::as_str), Some(""));
+    // Deploying again changes nothing either.
+    let redeploy = run(&OpenbaoScore::default(), &topology).await;
+    assert_eq!(redeploy.status, InterpretStatus::Noop, "{redeploy:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs Docker + k3d (deploys CloudNativePG + Zitadel)"]
+async fn test_zitadel_setup_score() {
+    let topology = ready_topology().await;
+    let zitadel = ZitadelScore::default();
+    run(&zitadel, &topology).await;
+    run(
+        &CoreDNSRewriteScore::new(vec![(zitadel.host.clone(), zitadel.service_fqdn())]),
+        &topology,
+    )
+    .await;
+    let setup = ZitadelSetupScore::default();
+    let first = run(&setup, &topology).await;
+    let second = run(&setup, &topology).await;
+    assert_eq!(second.status, InterpretStatus::Noop, "{second:?}");
+    assert_eq!(
+        first.details.get("client_id"),
+        second.details.get("client_id")
+    );
+    assert_eq!(
+        first.details.get("project_id"),
+        second.details.get("project_id")
+    );
+    let redeploy = run(&zitadel, &topology).await;
+    assert_eq!(redeploy.status, InterpretStatus::Noop, "{redeploy:?}");
+}
+
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, harmony_config::Config,
+)]
+#[config(key = "IntegrationRoundTrip")]
+struct RoundTrip {
+    host: String,
+    port: u16,
+}
+
+#[tokio::test]
+#[ignore = "needs Docker + k3d (deploys OpenBao)"]
+async fn test_config_round_trip() {
+    let topology = ready_topology().await;
+    let setup = deploy_openbao(&topology).await;
+    run(&setup, &topology).await;
+
+    let client = topology.k8s_client().await.unwrap();
+    let forward = client
+        .port_forward(
+            &setup.namespace,
+            PortForwardTarget::Pod(format!("{}-0", setup.fullname())),
+            8200,
+        )
+        .await
+        .unwrap();
+    let store = OpenbaoSecretStore::builder()
+        .url(forward.local_url.clone())
+        .userpass(TEST_USER, TEST_PASSWORD)
+        .no_session_cache()
+        .build()
+        .await
+        .unwrap();
+    let manager = ConfigManager::new(vec![Arc::new(StoreSource::new("harmony", store))]);
+    let value = RoundTrip {
+        host: "db.example".into(),
+        port: 5432,
+    };
+    manager.set(&value).await.unwrap();
+    assert_eq!(manager.get::<RoundTrip>().await.unwrap(), value);
+}
