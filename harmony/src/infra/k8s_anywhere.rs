@@ -142,8 +142,8 @@ impl K8sAnywhereTopology {
     async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, String> {
         let k3d_dir = self.config.k3d_dir();
         let spec = &self.config.k3d;
-        let k3d = K3d::find_or_install(&k3d_dir, self.config.autoinstall).await?;
         check_docker().await?;
+        let k3d = K3d::find_or_install(&k3d_dir, self.config.autoinstall).await?;
         let outcome = match k3d.state(&spec.name).await? {
             ClusterState::Running => PreparationOutcome::Noop,
             ClusterState::Stopped => {

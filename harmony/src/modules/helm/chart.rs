@@ -92,6 +92,13 @@ impl HelmChartScore {
         self
     }
 
+    /// Values from any serializable type (a typed values struct).
+    pub fn with_values_from<V: Serialize>(self, values: &V) -> Result<Self, String> {
+        let values =
+            serde_json::to_value(values).map_err(|e| format!("serializing helm values: {e}"))?;
+        Ok(self.with_values(values))
+    }
+
     pub fn with_wait(mut self, timeout: Duration) -> Self {
         self.wait = Some(timeout);
         self
@@ -235,11 +242,12 @@ impl HelmChartScore {
     pub async fn deploy(&self, topology: &impl HelmCommand) -> Result<Outcome, InterpretError> {
         self.validate()?;
         let list = self.helm(topology, &self.list_args()).await?;
-        let in_list = list.contains(&format!("\"{}\"", self.release_name));
-        let values = if in_list {
-            self.helm(topology, &self.get_values_args()).await?
-        } else {
-            String::new()
+        let deployed = match self.parse_deployed(&list, "null")? {
+            Some(_) => {
+                let values = self.helm(topology, &self.get_values_args()).await?;
+                self.parse_deployed(&list, &values)?
+            }
+            None => None,
         };
         let release_text = format!(
             "release {}/{} ({} {})",
@@ -248,7 +256,7 @@ impl HelmChartScore {
             self.chart_ref(),
             self.chart_version
         );
-        if let Some(deployed) = self.parse_deployed(&list, &values)?
+        if let Some(deployed) = deployed
             && self.is_up_to_date(&deployed)
         {
             return Ok(Outcome::noop(format!("{release_text} already deployed"))
