@@ -324,4 +324,21 @@ mod tests {
         assert!(args[1].ends_with("kubeconfig-harmony.yaml"));
         assert_eq!(&args[2..], ["--kube-context", "k3d-harmony"]);
     }
+
+    #[tokio::test]
+    async fn without_a_docker_engine_ensure_ready_says_what_to_install_and_downloads_nothing() {
+        if check_docker().await.is_ok() {
+            return; // a machine with Docker: covered by the ignored k3d tests instead
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = K8sAnywhereConfig::from_vars(vars(&[]));
+        config.data_dir = dir.path().to_path_buf();
+        let err = K8sAnywhereTopology::new(config)
+            .ensure_ready()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("Docker"), "{err}");
+        assert!(err.to_string().contains("docs.docker.com"), "{err}");
+        assert!(!dir.path().join("k3d").exists(), "nothing downloaded");
+    }
 }
