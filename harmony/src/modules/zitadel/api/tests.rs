@@ -18,12 +18,15 @@ use super::*;
 pub(crate) const HOST: &str = "zitadel.test.local";
 pub(crate) const GOOD_PAT: &str = "pat-good-0123456789";
 
+/// (id, name, client_id, grant types as sent, app type)
+type AppRow = (String, String, String, Vec<String>, String);
+
 #[derive(Default)]
 struct FakeState {
     next_id: u64,
     projects: Vec<(String, String)>,
     /// project id -> apps (id, name, client_id, grant types as sent, app type)
-    apps: BTreeMap<String, Vec<(String, String, String, Vec<String>, String)>>,
+    apps: BTreeMap<String, Vec<AppRow>>,
     roles: BTreeMap<String, Vec<(String, String)>>,
     /// Every authorised request, as "METHOD path".
     requests: Vec<String>,
@@ -47,13 +50,14 @@ fn rpc_error(status: StatusCode, code: Value, message: &str) -> Response {
         .into_response()
 }
 
-fn check(headers: &HeaderMap) -> Result<(), Response> {
+/// `Some(rejection)` when the Host or the bearer is wrong.
+fn check(headers: &HeaderMap) -> Option<Response> {
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     if host != HOST {
-        return Err(rpc_error(
+        return Some(rpc_error(
             StatusCode::NOT_FOUND,
             json!(5),
             "Instance not found (QUERY-n0wng)",
@@ -64,13 +68,13 @@ fn check(headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     if auth != format!("Bearer {GOOD_PAT}") {
-        return Err(rpc_error(
+        return Some(rpc_error(
             StatusCode::UNAUTHORIZED,
             json!(16),
             "Token is invalid (AUTH-7fs1e)",
         ));
     }
-    Ok(())
+    None
 }
 
 fn details(seq: u64) -> Value {
@@ -104,7 +108,7 @@ fn parse(body: &Bytes) -> Value {
 }
 
 async fn my_org(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     s.lock().unwrap().requests.push("GET orgs/me".into());
@@ -117,7 +121,7 @@ async fn my_org(State(s): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn search_projects(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     let mut st = s.lock().unwrap();
@@ -137,7 +141,7 @@ async fn search_projects(State(s): State<Shared>, headers: HeaderMap, body: Byte
 }
 
 async fn add_project(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     let body = parse(&body);
@@ -169,7 +173,7 @@ async fn search_apps(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     let mut st = s.lock().unwrap();
@@ -198,7 +202,7 @@ async fn add_oidc_app(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     let body = parse(&body);
@@ -250,7 +254,7 @@ async fn search_roles(
     Path(project): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     let mut st = s.lock().unwrap();
@@ -271,7 +275,7 @@ async fn add_role(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check(&headers) {
+    if let Some(r) = check(&headers) {
         return r;
     }
     let body = parse(&body);
@@ -516,15 +520,16 @@ async fn device_code_app_keeps_full_grant_prefixes_and_is_created_once() {
     assert!(!second.created);
     assert_eq!(first.value, second.value);
 
-    let st = fake.state.lock().unwrap();
-    let app = &st.apps[&project][0];
-    assert!(
-        app.3.contains(&"OIDC_GRANT_TYPE_DEVICE_CODE".to_string()),
-        "{:?}",
-        app.3
-    );
-    assert_eq!(app.4, "OIDC_APP_TYPE_NATIVE");
-    drop(st);
+    {
+        let st = fake.state.lock().unwrap();
+        let app = &st.apps[&project][0];
+        assert!(
+            app.3.contains(&"OIDC_GRANT_TYPE_DEVICE_CODE".to_string()),
+            "{:?}",
+            app.3
+        );
+        assert_eq!(app.4, "OIDC_APP_TYPE_NATIVE");
+    }
 
     let apps = c
         .search_apps_by_name(&project, "harmony-cli")
