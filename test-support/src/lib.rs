@@ -142,6 +142,21 @@ pub struct BaoInit {
     pub unseal_key: String,
 }
 
+/// What [`OpenBao::enable_jwt`] sets up.
+#[derive(Debug, Clone, Copy)]
+pub struct JwtSetup<'a> {
+    /// Auth mount, usually `jwt`.
+    pub mount: &'a str,
+    /// The IdP issuer, exactly ([`Idp::issuer`]).
+    pub issuer: &'a str,
+    /// Audience bound to the role ([`Idp::client_id`]).
+    pub client_id: &'a str,
+    pub role: &'a str,
+    pub policies: &'a [&'a str],
+    /// e.g. `15m`.
+    pub token_ttl: &'a str,
+}
+
 /// A real, non-dev OpenBao server process with raft storage in a temp dir.
 pub struct OpenBao {
     dir: tempfile::TempDir,
@@ -433,18 +448,10 @@ disable_mlock = true
         .await;
     }
 
-    /// Enables JWT auth at `mount`, trusting `issuer` (discovery + `bound_issuer`), and creates a
-    /// `role_type=jwt` role bound to `client_id` with `user_claim=email`.
-    pub async fn enable_jwt(
-        &self,
-        token: &str,
-        mount: &str,
-        issuer: &str,
-        client_id: &str,
-        role: &str,
-        policies: &[&str],
-        token_ttl: &str,
-    ) {
+    /// Enables JWT auth at `setup.mount`, trusting `setup.issuer` (discovery + `bound_issuer`),
+    /// and creates a `role_type=jwt` role bound to `setup.client_id` with `user_claim=email`.
+    pub async fn enable_jwt(&self, token: &str, setup: &JwtSetup<'_>) {
+        let mount = setup.mount;
         self.api_ok(
             token,
             "POST",
@@ -456,19 +463,19 @@ disable_mlock = true
             token,
             "POST",
             &format!("auth/{mount}/config"),
-            Some(json!({"oidc_discovery_url": issuer, "bound_issuer": issuer})),
+            Some(json!({"oidc_discovery_url": setup.issuer, "bound_issuer": setup.issuer})),
         )
         .await;
         self.api_ok(
             token,
             "POST",
-            &format!("auth/{mount}/role/{role}"),
+            &format!("auth/{mount}/role/{}", setup.role),
             Some(json!({
                 "role_type": "jwt",
-                "bound_audiences": [client_id],
+                "bound_audiences": [setup.client_id],
                 "user_claim": "email",
-                "token_policies": policies,
-                "token_ttl": token_ttl,
+                "token_policies": setup.policies,
+                "token_ttl": setup.token_ttl,
             })),
         )
         .await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harmony_secret::{DeviceCodeInfo, OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
-use harmony_test_support::{BaoInit, Human, HumanAction, Idp, IdpOptions, OpenBao};
+use harmony_test_support::{BaoInit, Human, HumanAction, Idp, IdpOptions, JwtSetup, OpenBao};
 
 pub const APP_POLICY: &str = r#"
 path "secret/data/app/*" { capabilities = ["create", "read", "update", "delete"] }
@@ -35,16 +35,15 @@ impl Sso {
     pub async fn start(opts: IdpOptions, token_ttl: &str) -> Sso {
         let idp = Idp::start(opts).await;
         let (bao, init) = bao().await;
-        bao.enable_jwt(
-            &init.root_token,
-            "jwt",
-            idp.issuer(),
-            idp.client_id(),
-            ROLE,
-            &["app-rw"],
+        let setup = JwtSetup {
+            mount: "jwt",
+            issuer: idp.issuer(),
+            client_id: idp.client_id(),
+            role: ROLE,
+            policies: &["app-rw"],
             token_ttl,
-        )
-        .await;
+        };
+        bao.enable_jwt(&init.root_token, &setup).await;
         Sso {
             idp,
             bao,
