@@ -325,6 +325,84 @@ mod tests {
         assert!(data.contains_key(&score().override_key()));
     }
 
+    struct FakeTopology(K8sDistribution);
+
+    #[async_trait]
+    impl Topology for FakeTopology {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        async fn ensure_ready(
+            &self,
+        ) -> Result<crate::topology::PreparationOutcome, crate::topology::PreparationError>
+        {
+            Ok(crate::topology::PreparationOutcome::Noop)
+        }
+    }
+
+    #[async_trait]
+    impl K8sclient for FakeTopology {
+        async fn k8s_client(&self) -> Result<std::sync::Arc<crate::infra::k8s::K8sClient>, String> {
+            Err("no cluster in unit tests".into())
+        }
+    }
+
+    #[async_trait]
+    impl K8sDistributionProbe for FakeTopology {
+        async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+            Ok(self.0)
+        }
+    }
+
+    #[tokio::test]
+    async fn openshift_and_other_clusters_are_skipped_without_touching_the_api() {
+        for dist in [K8sDistribution::OpenShift, K8sDistribution::Other] {
+            let topology = FakeTopology(dist);
+            let outcome = Score::<FakeTopology>::create_interpret(&score())
+                .execute(&Inventory::empty(), &topology)
+                .await
+                .unwrap();
+            assert_eq!(outcome.status, crate::interpret::InterpretStatus::Skipped);
+            assert!(!outcome.message.is_empty());
+        }
+        // On k3s it goes to the API (which this fake refuses).
+        let err = Score::<FakeTopology>::create_interpret(&score())
+            .execute(
+                &Inventory::empty(),
+                &FakeTopology(K8sDistribution::K3sFamily),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no cluster"));
+    }
+
+    #[test]
+    fn rollout_needs_new_generation_and_available_replicas() {
+        use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
+        let mut d = Deployment {
+            metadata: kube::api::ObjectMeta {
+                generation: Some(3),
+                ..Default::default()
+            },
+            spec: Some(DeploymentSpec {
+                replicas: Some(1),
+                ..Default::default()
+            }),
+            status: Some(DeploymentStatus {
+                observed_generation: Some(2),
+                replicas: Some(1),
+                updated_replicas: Some(1),
+                available_replicas: Some(1),
+                ..Default::default()
+            }),
+        };
+        assert!(!rolled_out(&d), "old generation");
+        d.status.as_mut().unwrap().observed_generation = Some(3);
+        assert!(rolled_out(&d));
+        d.status.as_mut().unwrap().replicas = Some(2);
+        assert!(!rolled_out(&d), "old pod still there");
+    }
+
     #[test]
     fn validation_refuses_injection_and_duplicates() {
         assert!(score().validate().is_ok());
