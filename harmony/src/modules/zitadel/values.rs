@@ -153,7 +153,7 @@ impl ZitadelScore {
                     json!({
                         "enabled": true,
                         "className": self.ingress_class,
-                        "hosts": [{ "host": self.host, "paths": [{ "path": "/", "pathType": "Prefix" }] }],
+                        "hosts": [{ "paths": [{ "path": "/", "pathType": "Prefix" }] }],
                     }),
                     json!({ "enabled": false }),
                 )
@@ -169,7 +169,7 @@ impl ZitadelScore {
                     json!({
                         "enabled": true,
                         "annotations": annotations,
-                        "hosts": [{ "host": self.host, "paths": [{ "path": "/", "pathType": "Prefix" }] }],
+                        "hosts": [{ "paths": [{ "path": "/", "pathType": "Prefix" }] }],
                         "tls": tls,
                     }),
                     json!({
@@ -177,7 +177,7 @@ impl ZitadelScore {
                         "ingress": {
                             "enabled": true,
                             "annotations": annotations,
-                            "hosts": [{ "host": self.host, "paths": [{ "path": "/ui/v2/login", "pathType": "Prefix" }] }],
+                            "hosts": [{ "paths": [{ "path": "/ui/v2/login", "pathType": "Prefix" }] }],
                             "tls": tls,
                         }
                     }),
@@ -226,7 +226,9 @@ mod tests {
             false
         );
         assert_eq!(v["ingress"]["className"], "traefik");
-        assert_eq!(v["ingress"]["hosts"][0]["host"], "zitadel.harmony.local");
+        // The chart takes the ingress host from ExternalDomain (its schema has no `host`).
+        assert!(v["ingress"]["hosts"][0].get("host").is_none());
+        assert_eq!(v["ingress"]["hosts"][0]["paths"][0]["path"], "/");
         assert!(v["ingress"].get("tls").is_none());
         assert_eq!(v["initJob"]["command"], "zitadel");
         assert_eq!(v["image"]["tag"], "v4.13.0");
