@@ -5,11 +5,15 @@
 //! cargo run -p example-openbao            # asks before running; --yes to skip
 //! ```
 //! Re-run it after a cluster restart: OpenBao comes back sealed and the setup unseals it.
+//!
+//! To also trust Zitadel for single sign-on (after `cargo run -p example-zitadel`, which prints
+//! the client id), set `HARMONY_OPENBAO_JWT_CLIENT_ID=<client_id>` (and optionally
+//! `HARMONY_OPENBAO_JWT_ISSUER`, default `http://zitadel.harmony.local:8080`).
 
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro};
-use harmony::modules::openbao::{OpenbaoScore, OpenbaoSetupScore};
+use harmony::modules::openbao::{OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore};
 use harmony::score::Score;
 
 #[tokio::main]
@@ -22,11 +26,26 @@ async fn main() -> anyhow::Result<()> {
         .effective_context()
         .unwrap_or_else(|| "default".to_string());
 
+    let jwt = std::env::var("HARMONY_OPENBAO_JWT_CLIENT_ID")
+        .ok()
+        .filter(|id| !id.is_empty())
+        .map(|client_id| {
+            let issuer = std::env::var("HARMONY_OPENBAO_JWT_ISSUER")
+                .unwrap_or_else(|_| "http://zitadel.harmony.local:8080".to_string());
+            OpenbaoJwtAuth::for_issuer(
+                issuer,
+                client_id,
+                "harmony-developer",
+                vec!["harmony-dev".to_string()],
+            )
+        });
+
     let openbao = OpenbaoScore::default();
     let setup = OpenbaoSetupScore {
         namespace: openbao.namespace.clone(),
         release_name: openbao.release_name.clone(),
         cluster_name,
+        jwt: jwt.clone(),
         ..Default::default()
     };
     let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> =
@@ -60,5 +79,14 @@ async fn main() -> anyhow::Result<()> {
         "  try: BAO_ADDR={} bao login -method=userpass username=<user>",
         openbao.external_url()
     );
+    match &jwt {
+        Some(jwt) => println!(
+            "  SSO: jwt role {} trusts {} (audience {})",
+            jwt.role,
+            jwt.bound_issuer,
+            jwt.bound_audiences.join(",")
+        ),
+        None => println!("  SSO: off (set HARMONY_OPENBAO_JWT_CLIENT_ID to trust Zitadel)"),
+    }
     Ok(())
 }

@@ -76,10 +76,7 @@ impl OpenbaoSetupScore {
 
     /// `~/.local/share/harmony/openbao/<cluster>/<namespace>-<release>.json`.
     pub fn local_cache_path(&self) -> PathBuf {
-        let base = directories::BaseDirs::new()
-            .map(|d| d.data_local_dir().to_path_buf())
-            .unwrap_or_else(|| PathBuf::from(".local/share"));
-        base.join("harmony")
+        crate::infra::k8s_anywhere::harmony_data_dir()
             .join("openbao")
             .join(sanitize(&self.cluster_name))
             .join(format!(
