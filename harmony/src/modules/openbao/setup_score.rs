@@ -322,6 +322,12 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
         topology: &T,
     ) -> Result<Outcome, InterpretError> {
         let score = &self.score;
+        // Asked first (once, then remembered), so nobody is prompted after minutes of waiting.
+        let userpass = if score.userpass {
+            Some(userpass_credentials(score).await?)
+        } else {
+            None
+        };
         let client = topology.k8s_client().await?;
         let ns = score.namespace.as_str();
         if client.get_opt::<Namespace>(ns, None).await?.is_none() {
@@ -347,11 +353,6 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
             .await?;
 
-        let userpass = if score.userpass {
-            Some(userpass_credentials(score).await?)
-        } else {
-            None
-        };
         let store = Arc::new(K8sSecretKeyStore::new(
             client.clone(),
             ns,
