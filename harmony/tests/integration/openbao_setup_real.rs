@@ -267,3 +267,31 @@ async fn device_flow_login_works_after_jwt_setup() {
     );
     assert_eq!(human.outcomes(), vec!["approved"]);
 }
+
+#[tokio::test]
+async fn unreachable_issuer_is_reported_on_the_jwt_config_write() {
+    let env = Env::start().await;
+    let mut desired = env.desired("pw");
+    let dead = format!("http://127.0.0.1:{}", harmony_test_support::free_port());
+    let jwt = desired.jwt.as_mut().unwrap();
+    jwt.oidc_discovery_url = dead.clone();
+    jwt.bound_issuer = dead;
+    let err = env.setup().run(&desired).await.unwrap_err();
+    match &err {
+        OpenbaoSetupError::Api {
+            request, status, ..
+        } => {
+            assert_eq!(request, "POST auth/jwt/config");
+            assert_eq!(*status, 400);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Everything before the JWT step is in place, and a fixed run finishes the job.
+    let report = env.setup().run(&env.desired("pw")).await.unwrap();
+    assert!(!report.initialized);
+    assert!(
+        report.writes.iter().all(|w| w.contains("jwt")),
+        "{:?}",
+        report.writes
+    );
+}
