@@ -424,6 +424,143 @@ mod tests {
         assert!(d.validate().is_ok());
     }
 
+    /// A tiny Kubernetes API: discovery of core/v1 secrets, GET and server-side-apply PATCH of
+    /// Secrets, kept in memory; counts writes.
+    mod fake_k8s {
+        use std::collections::BTreeMap;
+        use std::sync::{Arc, Mutex};
+
+        use axum::Router;
+        use axum::body::Bytes;
+        use axum::extract::{Path, State};
+        use axum::http::StatusCode;
+        use axum::response::{IntoResponse, Response};
+        use axum::routing::get;
+        use serde_json::{Value, json};
+
+        #[derive(Default)]
+        pub struct Api {
+            pub secrets: BTreeMap<(String, String), Value>,
+            pub writes: usize,
+        }
+        pub type Shared = Arc<Mutex<Api>>;
+
+        async fn discovery() -> Response {
+            axum::Json(json!({
+                "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
+                "resources": [{"name": "secrets", "singularName": "secret", "namespaced": true,
+                               "kind": "Secret", "verbs": ["get", "list", "patch", "create"]}]
+            }))
+            .into_response()
+        }
+
+        async fn get_secret(
+            State(s): State<Shared>,
+            Path((ns, name)): Path<(String, String)>,
+        ) -> Response {
+            match s.lock().unwrap().secrets.get(&(ns, name.clone())) {
+                Some(v) => axum::Json(v.clone()).into_response(),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                      "reason": "NotFound", "code": 404,
+                                      "message": format!("secrets \"{name}\" not found")}),
+                    ),
+                )
+                    .into_response(),
+            }
+        }
+
+        async fn apply_secret(
+            State(s): State<Shared>,
+            Path((ns, name)): Path<(String, String)>,
+            body: Bytes,
+        ) -> Response {
+            let mut obj: Value = serde_json::from_slice(&body).unwrap();
+            let mut api = s.lock().unwrap();
+            api.writes += 1;
+            let rv = api.writes.to_string();
+            obj["metadata"]["resourceVersion"] = json!(rv);
+            obj["metadata"]["uid"] = json!("uid-1");
+            api.secrets.insert((ns, name), obj.clone());
+            axum::Json(obj).into_response()
+        }
+
+        pub async fn start() -> (Shared, String) {
+            let state: Shared = Arc::default();
+            let app = Router::new()
+                .route("/api/v1", get(discovery))
+                .route(
+                    "/api/v1/namespaces/{ns}/secrets/{name}",
+                    get(get_secret).patch(apply_secret),
+                )
+                .with_state(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (state, format!("http://{addr}"))
+        }
+    }
+
+    fn record(token: &str) -> OpenbaoInitRecord {
+        OpenbaoInitRecord {
+            unseal_keys: vec!["k1".into()],
+            root_token: token.into(),
+            userpass_password_sha256: Default::default(),
+        }
+    }
+
+    async fn key_store(url: &str, dir: &std::path::Path) -> K8sSecretKeyStore {
+        let config = kube::Config::new(url.parse().unwrap());
+        let client = Arc::new(K8sClient::from_config(config).unwrap());
+        K8sSecretKeyStore::new(
+            client,
+            "openbao",
+            "openbao-init",
+            dir.join("cache/openbao.json"),
+        )
+    }
+
+    #[tokio::test]
+    async fn key_store_saves_to_secret_and_cache_and_restores_a_lost_secret() {
+        let (api, url) = fake_k8s::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = key_store(&url, dir.path()).await;
+        assert_eq!(store.load().await.unwrap(), None);
+
+        store.save(&record("root-1")).await.unwrap();
+        assert_eq!(api.lock().unwrap().writes, 1);
+        let cache = FileKeyStore::new(dir.path().join("cache/openbao.json"));
+        assert_eq!(cache.load().await.unwrap(), Some(record("root-1")));
+        assert_eq!(store.load().await.unwrap(), Some(record("root-1")));
+        assert_eq!(api.lock().unwrap().writes, 1, "a load must not write");
+
+        // The Secret is deleted: the cache restores it.
+        api.lock().unwrap().secrets.clear();
+        assert_eq!(store.load().await.unwrap(), Some(record("root-1")));
+        assert_eq!(api.lock().unwrap().writes, 2);
+        assert!(
+            api.lock()
+                .unwrap()
+                .secrets
+                .contains_key(&("openbao".to_string(), "openbao-init".to_string()))
+        );
+        assert!(!store.describe().contains("root-1"));
+    }
+
+    #[tokio::test]
+    async fn key_store_prefers_the_secret_and_refreshes_a_stale_cache() {
+        let (_api, url) = fake_k8s::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = key_store(&url, dir.path()).await;
+        store.save(&record("from-secret")).await.unwrap();
+        let cache = FileKeyStore::new(dir.path().join("cache/openbao.json"));
+        cache.save(&record("stale")).await.unwrap();
+        assert_eq!(store.load().await.unwrap(), Some(record("from-secret")));
+        assert_eq!(cache.load().await.unwrap(), Some(record("from-secret")));
+    }
+
     #[test]
     fn userpass_config_hides_password() {
         let c = OpenbaoUserpassConfig {
