@@ -42,11 +42,8 @@ async fn main() -> anyhow::Result<()> {
 
     let openbao = OpenbaoScore::default();
     let setup = OpenbaoSetupScore {
-        namespace: openbao.namespace.clone(),
-        release_name: openbao.release_name.clone(),
-        cluster_name,
         jwt: jwt.clone(),
-        ..Default::default()
+        ..OpenbaoSetupScore::for_deployment(&openbao, cluster_name)
     };
     let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> =
         vec![Box::new(openbao.clone()), Box::new(setup.clone())];

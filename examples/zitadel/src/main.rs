@@ -20,12 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let topology = K8sAnywhereTopology::from_env();
 
     let zitadel = ZitadelScore::default();
-    let setup = ZitadelSetupScore {
-        namespace: zitadel.namespace.clone(),
-        release_name: zitadel.release_name.clone(),
-        host: zitadel.host.clone(),
-        ..Default::default()
-    };
+    let setup = ZitadelSetupScore::for_deployment(&zitadel);
     let dns = CoreDNSRewriteScore::new(vec![(zitadel.host.clone(), zitadel.service_fqdn())]);
     let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> = vec![
         Box::new(zitadel.clone()),

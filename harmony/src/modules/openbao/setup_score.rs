@@ -61,6 +61,17 @@ impl Default for OpenbaoSetupScore {
 }
 
 impl OpenbaoSetupScore {
+    /// The setup of the OpenBao deployed by `openbao`, with the key cache scoped to
+    /// `cluster_name` (the kube context, e.g. `k3d-harmony`).
+    pub fn for_deployment(openbao: &super::OpenbaoScore, cluster_name: impl Into<String>) -> Self {
+        Self {
+            namespace: openbao.namespace.clone(),
+            release_name: openbao.release_name.clone(),
+            cluster_name: cluster_name.into(),
+            ..Default::default()
+        }
+    }
+
     pub fn fullname(&self) -> String {
         if self.release_name.contains("openbao") {
             self.release_name.clone()

@@ -133,6 +133,16 @@ impl ZitadelSetupScore {
 }
 
 impl ZitadelSetupScore {
+    /// The setup of the Zitadel deployed by `zitadel` (same namespace, release and host).
+    pub fn for_deployment(zitadel: &super::ZitadelScore) -> Self {
+        Self {
+            namespace: zitadel.namespace.clone(),
+            release_name: zitadel.release_name.clone(),
+            host: zitadel.host.clone(),
+            ..Default::default()
+        }
+    }
+
     fn fullname(&self) -> String {
         if self.release_name.contains("zitadel") {
             self.release_name.clone()
