@@ -1,0 +1,91 @@
+//! Interactive configuration: the first run asks for every field (validated, with the doc
+//! comments as help; the token is typed hidden) and saves the answers to SQLite; the next run
+//! reads them back without asking.
+//!
+//! ```sh
+//! cargo run -p harmony_config --example prompting            # asks, then saves
+//! cargo run -p harmony_config --example prompting            # reads back, no questions
+//! cargo run -p harmony_config --example prompting -- --reset # forget the saved answers
+//! HARMONY_CONFIG_PromptingDemo='{"host":"h","port":1,"environment":"Dev","tls":false,"api_token":"t"}' \
+//!   cargo run -p harmony_config --example prompting           # env wins, no questions
+//! ```
+
+use harmony_config::{Config, SqliteSource};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where the service runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+enum Environment {
+    /// A developer laptop.
+    Dev,
+    /// Shared staging cluster.
+    Staging,
+    /// Production.
+    Prod,
+}
+
+/// Connection settings of the demo service. No defaults: everything is asked.
+#[derive(Clone, Serialize, Deserialize, JsonSchema, Config)]
+#[config(key = "PromptingDemo")]
+struct ServiceConfig {
+    /// Host name of the service.
+    host: String,
+    /// TCP port (1-65535).
+    port: u16,
+    /// Deployment environment.
+    environment: Environment,
+    /// Connect with TLS?
+    tls: bool,
+    /// API token; typed hidden and never printed.
+    #[config(secret)]
+    api_token: String,
+    /// A display name (optional).
+    nickname: Option<String>,
+}
+
+#[tokio::main]
+async fn main() {
+    env_logger::init();
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), harmony_config::ConfigError> {
+    let key = ServiceConfig::KEY;
+    let db = SqliteSource::default_path()?;
+    println!("Resolution chain for `{key}`:");
+    println!("  1. environment variable {}", harmony_config::env_var_name(key));
+    println!("  2. SQLite database {}", db.display());
+    println!("  3. interactive prompt (saves to 2)");
+
+    if std::env::args().any(|a| a == "--reset") {
+        let removed = harmony_config::reset::<ServiceConfig>().await?;
+        println!("Removed `{key}` from: {removed:?}");
+        return Ok(());
+    }
+
+    // get() never prompts: it tells whether a value is already known.
+    match harmony_config::get::<ServiceConfig>().await {
+        Ok(_) => println!("get(): a value is already stored; no questions needed."),
+        Err(e) if e.is_not_found() => println!("get(): nothing stored yet, asking."),
+        Err(e) => return Err(e),
+    }
+
+    let got = harmony_config::get_or_prompt_with_source::<ServiceConfig>().await?;
+    let c = &got.value;
+    println!();
+    println!("host:        {}", c.host);
+    println!("port:        {}", c.port);
+    println!("environment: {:?}", c.environment);
+    println!("tls:         {}", c.tls);
+    println!("api_token:   (set, {} characters, hidden)", c.api_token.chars().count());
+    println!("nickname:    {}", c.nickname.as_deref().unwrap_or("(none)"));
+    println!("Values came from: {}", got.source);
+    if got.source == "interactive prompt" {
+        println!("Saved to SQLite database {}. Run again: nothing will be asked.", db.display());
+    }
+    Ok(())
+}
