@@ -225,3 +225,82 @@ async fn openbao_down_does_not_prompt_the_person() {
     assert_eq!(sso.human.times_called(), 0);
     assert_eq!(sso.device_grants(), 0);
 }
+
+/// The IdP sends no `interval`: the client must use RFC 8628's 5 s default between polls.
+#[tokio::test]
+async fn without_an_interval_the_client_polls_every_five_seconds() {
+    let sso = Sso::start(IdpOptions::default(), "15m").await;
+    let store = sso
+        .builder(HumanAction::Approve, Duration::from_millis(300))
+        .build()
+        .await
+        .unwrap();
+    store.set_json("app", "K", &json!({"v": 5})).await.unwrap();
+    let polls = sso.idp.token_requests(DEVICE_GRANT);
+    assert!(polls.len() >= 2, "{polls:?}");
+    assert_eq!(polls[0].error.as_deref(), Some("authorization_pending"));
+    let gap = polls[1].at_ms - polls[0].at_ms;
+    assert!(
+        gap >= 4_900,
+        "polled again after {gap} ms, RFC 8628 says 5 s by default"
+    );
+}
+
+/// The chain goes on after a failed step, and when all fail the error says what each said.
+#[tokio::test]
+async fn denied_sso_falls_back_to_userpass_and_all_failures_are_listed() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let root = sso.init.root_token.clone();
+    sso.bao
+        .enable_userpass(&root, "userpass", "frank", "frank-pw", &["app-rw"])
+        .await;
+    let store = sso
+        .builder(HumanAction::Deny, Duration::ZERO)
+        .userpass("frank", "frank-pw")
+        .build()
+        .await
+        .unwrap();
+    store.set_json("app", "K", &json!({"v": 6})).await.unwrap();
+    assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"v": 6}));
+
+    let store = sso
+        .builder(HumanAction::Deny, Duration::ZERO)
+        .userpass("frank", "not-franks-pw")
+        .build()
+        .await
+        .unwrap();
+    let e = store.get_json("app", "K").await.unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, SecretStoreError::BadCredentials { .. }),
+        "{e:?}"
+    );
+    assert!(
+        msg.contains("single sign-on") && msg.contains("denied"),
+        "{msg}"
+    );
+    assert!(msg.contains("userpass") && msg.contains("invalid"), "{msg}");
+    assert!(!msg.contains("not-franks-pw"));
+}
+
+/// `resolve_to` sends the issuer's host name to a given address (a k3d ingress, say) and only
+/// that host.
+#[tokio::test]
+async fn resolve_to_overrides_dns_for_the_issuer_host() {
+    let idp = harmony_test_support::Idp::start(IdpOptions::fast()).await;
+    let addr: std::net::SocketAddr = idp.issuer().trim_start_matches("http://").parse().unwrap();
+    let auth = harmony_secret::ZitadelOidcAuth::new(
+        format!("http://sso.harmony.invalid:{}", addr.port()),
+        idp.client_id(),
+    )
+    .with_resolve_to(Some(addr));
+    let endpoints = auth.discover().await.unwrap();
+    assert!(endpoints.device_authorization_endpoint.is_some());
+    // oidc-provider builds endpoint URLs from the Host header it was asked with.
+    assert!(
+        endpoints
+            .token_endpoint
+            .starts_with("http://sso.harmony.invalid:"),
+        "{endpoints:?}"
+    );
+}

@@ -5,8 +5,11 @@
 //! wrapped in the envelope `{"__harmony_value__": <value>}`, which reads unwrap transparently.
 //! (Do not store objects whose only key is `__harmony_value__`.)
 //!
-//! HTTP: plain `reqwest`, one client with a connect timeout (≤ 1 s) and a request timeout
-//! (default 2 s), so a read is exactly one round trip and errors are classified precisely:
+//! HTTP: plain `reqwest` rather than `vaultrs`, because the store needs the raw status and error
+//! body of every answer (to tell sealed, invalid-token, permission-denied and not-found apart),
+//! per-request timeouts, and exactly one round trip per read; the KV v2 and login calls are four
+//! small JSON requests. One client with a connect timeout (≤ 1 s) and a request timeout
+//! (default 2 s); errors are classified like this:
 //!
 //! | what happened | error |
 //! | --- | --- |

@@ -1,0 +1,90 @@
+//! The fixtures themselves: real processes, real state transitions.
+
+use std::time::Duration;
+
+use harmony_test_support::{Human, HumanAction, Idp, IdpOptions, OpenBao};
+use serde_json::json;
+
+#[tokio::test]
+async fn openbao_lifecycle_uninitialized_active_sealed_and_persistent() {
+    let mut bao = OpenBao::start().await;
+    assert_eq!(
+        bao.health().await,
+        Some(501),
+        "a fresh server is uninitialized"
+    );
+    let init = bao.init_unseal().await;
+    assert_eq!(bao.health().await, Some(200));
+    bao.enable_kv_v2(&init.root_token, "secret").await;
+    bao.api_ok(
+        &init.root_token,
+        "POST",
+        "secret/data/x",
+        Some(json!({"data": {"v": 1}})),
+    )
+    .await;
+
+    let pid = bao.pid().unwrap();
+    bao.restart().await;
+    assert_ne!(bao.pid().unwrap(), pid);
+    assert_eq!(
+        bao.health().await,
+        Some(503),
+        "a restarted server is sealed"
+    );
+    bao.unseal(&init.unseal_key).await;
+    let v = bao
+        .api_ok(&init.root_token, "GET", "secret/data/x", None)
+        .await;
+    assert_eq!(v["data"]["data"], json!({"v": 1}));
+
+    bao.stop();
+    assert_eq!(bao.health().await, None);
+}
+
+#[tokio::test]
+async fn idp_device_flow_with_the_human_and_request_log() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let http = reqwest::Client::new();
+    let d: serde_json::Value = http
+        .post(format!("{}/device/auth", idp.issuer()))
+        .form(&[
+            ("client_id", idp.client_id()),
+            ("scope", "openid email offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["interval"], 1);
+    let human = Human::new("bob");
+    human.start(
+        d["verification_uri_complete"].as_str().unwrap(),
+        HumanAction::Approve,
+        Duration::ZERO,
+    );
+    assert_eq!(human.outcomes(), vec!["approved"]);
+    let token: serde_json::Value = http
+        .post(format!("{}/token", idp.issuer()))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", d["device_code"].as_str().unwrap()),
+            ("client_id", idp.client_id()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        token["id_token"].is_string() && token["refresh_token"].is_string(),
+        "{token}"
+    );
+    let polls = idp.token_requests("urn:ietf:params:oauth:grant-type:device_code");
+    assert_eq!(polls.len(), 1);
+    assert_eq!(polls[0].status, 200);
+    assert!(idp.requests().iter().any(|r| r.path == "/device/auth"));
+}
