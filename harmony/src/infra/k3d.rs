@@ -13,8 +13,9 @@ pub const DEFAULT_CLUSTER_NAME: &str = "harmony";
 
 /// SHA-256 of the pinned k3d release assets, per `(os, arch)` as Rust names them.
 ///
-/// Taken from a published pin of the v5.8.3 assets; a mismatch stops the install. Platforms
-/// without a pin here need `k3d` on `PATH`.
+/// Cross-checked against several independent published pins of the v5.8.3 release assets (a
+/// distribution package and renovate-managed CI pins agree); a mismatch stops the install.
+/// Platforms without a pin here need `k3d` on `PATH`.
 const K3D_SHA256: &[(&str, &str, &str, &str)] = &[
     (
         "linux",
