@@ -38,7 +38,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let db = SqliteSource::default_path()?;
     println!("harmony_config basic example");
-    println!("Key: {}  (env override: {})", TestConfig::KEY, harmony_config::env_var_name(TestConfig::KEY));
+    println!(
+        "Key: {}  (env override: {})",
+        TestConfig::KEY,
+        harmony_config::env_var_name(TestConfig::KEY)
+    );
     println!("SQLite database: {}", db.display());
     println!();
 
@@ -61,7 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. An environment variable wins over SQLite. Shown in a child process so this one never
     //    has to modify its own environment.
     let override_json = r#"{"host":"override.example.com","port":9090}"#;
-    println!("3. with {}='{override_json}':", harmony_config::env_var_name(TestConfig::KEY));
+    println!(
+        "3. with {}='{override_json}':",
+        harmony_config::env_var_name(TestConfig::KEY)
+    );
     let status = Command::new(std::env::current_exe()?)
         .arg(CHILD_FLAG)
         .env(harmony_config::env_var_name(TestConfig::KEY), override_json)
@@ -72,12 +79,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. Persistence: a brand-new chain on the same database (what the next run of a program
     //    sees) still has the value; the env override was not written anywhere.
-    let sources: Vec<Arc<dyn ConfigSource>> =
-        vec![Arc::new(EnvSource), Arc::new(SqliteSource::open(&db).await?)];
-    let fresh = ConfigManager::new(sources).get_with_source::<TestConfig>().await?;
+    let sources: Vec<Arc<dyn ConfigSource>> = vec![
+        Arc::new(EnvSource),
+        Arc::new(SqliteSource::open(&db).await?),
+    ];
+    let fresh = ConfigManager::new(sources)
+        .get_with_source::<TestConfig>()
+        .await?;
     println!("4. fresh manager -> {:?}", fresh.value);
     println!("   from {}", fresh.source);
-    assert_eq!(fresh.value, value, "the value persisted, unchanged by the override");
+    assert_eq!(
+        fresh.value, value,
+        "the value persisted, unchanged by the override"
+    );
 
     println!();
     println!("OK: stored, read back, overridden by env, persisted.");

@@ -57,7 +57,10 @@ async fn run() -> Result<(), harmony_config::ConfigError> {
     let key = ServiceConfig::KEY;
     let db = SqliteSource::default_path()?;
     println!("Resolution chain for `{key}`:");
-    println!("  1. environment variable {}", harmony_config::env_var_name(key));
+    println!(
+        "  1. environment variable {}",
+        harmony_config::env_var_name(key)
+    );
     println!("  2. SQLite database {}", db.display());
     println!("  3. interactive prompt (saves to 2)");
 
@@ -81,11 +84,17 @@ async fn run() -> Result<(), harmony_config::ConfigError> {
     println!("port:        {}", c.port);
     println!("environment: {:?}", c.environment);
     println!("tls:         {}", c.tls);
-    println!("api_token:   (set, {} characters, hidden)", c.api_token.chars().count());
+    println!(
+        "api_token:   (set, {} characters, hidden)",
+        c.api_token.chars().count()
+    );
     println!("nickname:    {}", c.nickname.as_deref().unwrap_or("(none)"));
     println!("Values came from: {}", got.source);
     if got.source == "interactive prompt" {
-        println!("Saved to SQLite database {}. Run again: nothing will be asked.", db.display());
+        println!(
+            "Saved to SQLite database {}. Run again: nothing will be asked.",
+            db.display()
+        );
     }
     Ok(())
 }

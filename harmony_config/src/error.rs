@@ -43,7 +43,9 @@ pub enum ConfigError {
     #[error("cannot turn `{key}` into JSON: {reason}")]
     Serialization { key: String, reason: String },
 
-    #[error("cannot open the {what} at {path}: {reason}. Check that the folder is writable, or choose another path")]
+    #[error(
+        "cannot open the {what} at {path}: {reason}. Check that the folder is writable, or choose another path"
+    )]
     Open {
         what: String,
         path: PathBuf,
@@ -69,7 +71,7 @@ pub enum ConfigError {
         key: String,
         store: String,
         #[source]
-        source: SecretStoreError,
+        source: Box<SecretStoreError>,
     },
 
     #[error(
@@ -126,11 +128,7 @@ pub(crate) fn redact_message(msg: &str) -> String {
             return match rest.rfind(", expected ") {
                 Some(idx) => {
                     let unexpected = &rest[..idx];
-                    let kind = unexpected
-                        .split(['`', '"'])
-                        .next()
-                        .unwrap_or("")
-                        .trim();
+                    let kind = unexpected.split(['`', '"']).next().unwrap_or("").trim();
                     format!("{prefix}{kind}{}", &rest[idx..])
                 }
                 None => format!("{prefix}(value hidden)"),
@@ -159,17 +157,26 @@ mod tests {
     #[test]
     fn invalid_value_message_drops_the_number() {
         let out = redact_message("invalid value: integer `70000`, expected u16 at line 1 column 9");
-        assert_eq!(out, "invalid value: integer, expected u16 at line 1 column 9");
+        assert_eq!(
+            out,
+            "invalid value: integer, expected u16 at line 1 column 9"
+        );
     }
 
     #[test]
     fn unknown_variant_message_drops_the_variant() {
         let out = redact_message("unknown variant `s3cr3t`, expected one of `A`, `B`");
-        assert_eq!(out, "unknown variant (value hidden), expected one of `A`, `B`");
+        assert_eq!(
+            out,
+            "unknown variant (value hidden), expected one of `A`, `B`"
+        );
     }
 
     #[test]
     fn missing_field_message_is_kept() {
-        assert_eq!(redact_message("missing field `port`"), "missing field `port`");
+        assert_eq!(
+            redact_message("missing field `port`"),
+            "missing field `port`"
+        );
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::{
-    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, SqliteSource,
-    Sourced,
+    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, Sourced,
+    SqliteSource,
 };
 
 static GLOBAL: OnceCell<ConfigManager> = OnceCell::const_new();

@@ -3,9 +3,9 @@
 //! Derive [`Config`] on a struct, then read it with [`get`] or [`get_or_prompt`]. Values are
 //! resolved through a chain of [`ConfigSource`]s; the first one that has the value wins:
 //!
-//! 1. [`EnvSource`]: `HARMONY_CONFIG_{KEY}` holding JSON;
-//! 2. [`SqliteSource`]: `~/.local/share/harmony/config/config.db`;
-//! 3. [`PromptSource`]: asks on the terminal (only through `get_or_prompt`), then saves the answer
+//! 1. [`EnvSource`], `HARMONY_CONFIG_{KEY}` holding JSON;
+//! 2. [`SqliteSource`], `~/.local/share/harmony/config/config.db`;
+//! 3. [`PromptSource`], asks on the terminal (only through `get_or_prompt`), then saves the answer
 //!    to the first persisting source.
 //!
 //! Build another chain (local files, a team secret store through [`StoreSource`]) with
@@ -44,8 +44,8 @@ pub mod source;
 pub use config::{Config, env_var_name};
 pub use error::ConfigError;
 pub use global::{
-    default_manager, get, get_or_prompt, get_or_prompt_with_source, get_with_source, init,
-    manager, reset, set,
+    default_manager, get, get_or_prompt, get_or_prompt_with_source, get_with_source, init, manager,
+    reset, set,
 };
 pub use harmony_config_derive::Config;
 pub use manager::{ConfigManager, Sourced};

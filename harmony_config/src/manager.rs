@@ -161,7 +161,11 @@ impl ConfigManager {
         })
     }
 
-    fn shape_error<T: Config>(&self, source: &dyn ConfigSource, e: &serde_json::Error) -> ConfigError {
+    fn shape_error<T: Config>(
+        &self,
+        source: &dyn ConfigSource,
+        e: &serde_json::Error,
+    ) -> ConfigError {
         let key = T::KEY;
         let mut ways = Vec::new();
         if let Some(cmd) = source.reset_hint(key) {

@@ -17,12 +17,6 @@ use serde_json::json;
 
 use common::{FailingStore, arc, not_found, permission_denied, set_env, temp_sqlite, unreachable};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-struct TestConfig {
-    host: String,
-    port: u16,
-}
-
 /// Each test uses its own key so env vars set by one test never leak into another.
 macro_rules! keyed_config {
     ($name:ident, $key:literal) => {
@@ -49,12 +43,21 @@ async fn test_full_resolution_chain_sqlite_fallback() {
     keyed_config!(Cfg, "ChainSqliteFallback");
     let (_d, sqlite) = temp_sqlite().await;
     sqlite
-        .set("ChainSqliteFallback", &json!({"host": "from-sqlite", "port": 1}))
+        .set(
+            "ChainSqliteFallback",
+            &json!({"host": "from-sqlite", "port": 1}),
+        )
         .await
         .unwrap();
     let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
     let got = manager.get_with_source::<Cfg>().await.unwrap();
-    assert_eq!(got.value, Cfg { host: "from-sqlite".into(), port: 1 });
+    assert_eq!(
+        got.value,
+        Cfg {
+            host: "from-sqlite".into(),
+            port: 1
+        }
+    );
     assert_eq!(got.source, sqlite.name());
 }
 
@@ -63,14 +66,29 @@ async fn test_full_resolution_chain_env_overrides_sqlite() {
     keyed_config!(Cfg, "ChainEnvOverrides");
     let (_d, sqlite) = temp_sqlite().await;
     sqlite
-        .set("ChainEnvOverrides", &json!({"host": "from-sqlite", "port": 1}))
+        .set(
+            "ChainEnvOverrides",
+            &json!({"host": "from-sqlite", "port": 1}),
+        )
         .await
         .unwrap();
-    set_env("HARMONY_CONFIG_ChainEnvOverrides", r#"{"host":"from-env","port":2}"#);
+    set_env(
+        "HARMONY_CONFIG_ChainEnvOverrides",
+        r#"{"host":"from-env","port":2}"#,
+    );
     let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
     let got = manager.get_with_source::<Cfg>().await.unwrap();
-    assert_eq!(got.value, Cfg { host: "from-env".into(), port: 2 });
-    assert_eq!(got.source, "environment variable HARMONY_CONFIG_ChainEnvOverrides");
+    assert_eq!(
+        got.value,
+        Cfg {
+            host: "from-env".into(),
+            port: 2
+        }
+    );
+    assert_eq!(
+        got.source,
+        "environment variable HARMONY_CONFIG_ChainEnvOverrides"
+    );
     // The override is not copied into SQLite.
     assert_eq!(
         sqlite.get("ChainEnvOverrides").await.unwrap(),
@@ -83,14 +101,23 @@ async fn test_branch_switching_scenario_deserialization_error() {
     keyed_config!(Cfg, "BranchSwitch");
     let (_d, sqlite) = temp_sqlite().await;
     // Another branch stored the old shape, without `port`.
-    sqlite.set("BranchSwitch", &json!({"host": "old"})).await.unwrap();
+    sqlite
+        .set("BranchSwitch", &json!({"host": "old"}))
+        .await
+        .unwrap();
     let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
     let err = manager.get::<Cfg>().await.unwrap_err();
-    assert!(matches!(err, ConfigError::Deserialization { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConfigError::Deserialization { .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("`BranchSwitch`"), "{text}");
     assert!(text.contains("missing field `port`"), "{text}");
-    assert!(text.contains(&sqlite.path().display().to_string()), "{text}");
+    assert!(
+        text.contains(&sqlite.path().display().to_string()),
+        "{text}"
+    );
     let command = format!(
         "sqlite3 '{}' \"DELETE FROM config WHERE key='BranchSwitch'\"",
         sqlite.path().display()
@@ -112,8 +139,14 @@ async fn malformed_env_json_error_names_the_variable() {
     let err = manager.get::<Cfg>().await.unwrap_err();
     assert!(matches!(err, ConfigError::InvalidJson { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("environment variable HARMONY_CONFIG_MalformedEnv"), "{text}");
-    assert!(!text.contains("nope"), "the value must not be echoed: {text}");
+    assert!(
+        text.contains("environment variable HARMONY_CONFIG_MalformedEnv"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("nope"),
+        "the value must not be echoed: {text}"
+    );
 }
 
 #[tokio::test]
@@ -126,9 +159,15 @@ async fn not_found_names_key_sources_and_env_var() {
     let text = err.to_string();
     assert!(err.is_not_found());
     assert!(text.contains("`NowhereToBeFound`"), "{text}");
-    assert!(text.contains("environment variable HARMONY_CONFIG_NowhereToBeFound"), "{text}");
+    assert!(
+        text.contains("environment variable HARMONY_CONFIG_NowhereToBeFound"),
+        "{text}"
+    );
     assert!(text.contains(&sqlite.name()), "{text}");
-    assert!(text.contains("HARMONY_CONFIG_NowhereToBeFound='<json>'"), "{text}");
+    assert!(
+        text.contains("HARMONY_CONFIG_NowhereToBeFound='<json>'"),
+        "{text}"
+    );
     assert!(prompter.asked().is_empty(), "get() must never prompt");
 }
 
@@ -140,7 +179,13 @@ async fn test_full_chain_with_prompt_source_falls_through_to_prompt() {
     let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone(), prompt]);
 
     let got = manager.get_or_prompt_with_source::<Cfg>().await.unwrap();
-    assert_eq!(got.value, Cfg { host: "prompted-host".into(), port: 8080 });
+    assert_eq!(
+        got.value,
+        Cfg {
+            host: "prompted-host".into(),
+            port: 8080
+        }
+    );
     assert_eq!(got.source, "interactive prompt");
     assert_eq!(prompter.asked().len(), 2);
 
@@ -167,8 +212,15 @@ async fn prompted_value_skips_env_and_persists_to_first_persisting_source() {
         Some(json!({"host": "h", "port": 1})),
         "saved to the first persisting source"
     );
-    assert_eq!(files.get("PersistTarget").await.unwrap(), None, "and only there");
-    assert!(std::env::var("HARMONY_CONFIG_PersistTarget").is_err(), "never into the env");
+    assert_eq!(
+        files.get("PersistTarget").await.unwrap(),
+        None,
+        "and only there"
+    );
+    assert!(
+        std::env::var("HARMONY_CONFIG_PersistTarget").is_err(),
+        "never into the env"
+    );
 
     // A new manager (a later run) finds it without prompting.
     let later = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
@@ -181,7 +233,10 @@ async fn prompt_without_persisting_source_fails_clearly() {
     let (_p, prompt) = prompt_answering("h", "1");
     let manager = ConfigManager::new(vec![arc(EnvSource), prompt]);
     let err = manager.get_or_prompt::<Cfg>().await.unwrap_err();
-    assert!(matches!(err, ConfigError::NoPersistentSource { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConfigError::NoPersistentSource { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +244,10 @@ async fn set_writes_to_first_persisting_source_and_reports_it() {
     keyed_config!(Cfg, "SetTarget");
     let (_d, sqlite) = temp_sqlite().await;
     let manager = ConfigManager::new(vec![arc(EnvSource), sqlite.clone()]);
-    let value = Cfg { host: "a".into(), port: 9 };
+    let value = Cfg {
+        host: "a".into(),
+        port: 9,
+    };
     let location = manager.set(&value).await.unwrap();
     assert_eq!(location, sqlite.name());
     assert_eq!(manager.get::<Cfg>().await.unwrap(), value);
@@ -198,7 +256,10 @@ async fn set_writes_to_first_persisting_source_and_reports_it() {
 #[tokio::test]
 async fn env_source_is_read_only() {
     let err = EnvSource.set("ReadOnlyKey", &json!({})).await.unwrap_err();
-    assert!(err.to_string().contains("HARMONY_CONFIG_ReadOnlyKey"), "{err}");
+    assert!(
+        err.to_string().contains("HARMONY_CONFIG_ReadOnlyKey"),
+        "{err}"
+    );
     assert!(!EnvSource.should_persist());
 }
 
@@ -230,21 +291,31 @@ async fn test_prompt_source_does_not_persist() {
 async fn test_store_source_error_falls_through_to_sqlite() {
     keyed_config!(Cfg, "StoreDown");
     let (_d, sqlite) = temp_sqlite().await;
-    sqlite.set("StoreDown", &json!({"host": "local", "port": 3})).await.unwrap();
+    sqlite
+        .set("StoreDown", &json!({"host": "local", "port": 3}))
+        .await
+        .unwrap();
     let store = Arc::new(FailingStore::new(unreachable));
     let store_source = arc(StoreSource::new("harmony", store.clone()));
     let manager = ConfigManager::new(vec![arc(EnvSource), store_source, sqlite.clone()]);
     let got = manager.get_with_source::<Cfg>().await.unwrap();
     assert_eq!(got.value.host, "local");
     assert_eq!(got.source, sqlite.name());
-    assert_eq!(store.calls.load(Ordering::SeqCst), 1, "the store was asked first");
+    assert_eq!(
+        store.calls.load(Ordering::SeqCst),
+        1,
+        "the store was asked first"
+    );
 }
 
 #[tokio::test]
 async fn test_store_source_not_found_falls_through_to_sqlite() {
     keyed_config!(Cfg, "StoreMissing");
     let (_d, sqlite) = temp_sqlite().await;
-    sqlite.set("StoreMissing", &json!({"host": "local", "port": 3})).await.unwrap();
+    sqlite
+        .set("StoreMissing", &json!({"host": "local", "port": 3}))
+        .await
+        .unwrap();
     let store_source = arc(StoreSource::new("harmony", FailingStore::new(not_found)));
     let manager = ConfigManager::new(vec![store_source, sqlite.clone()]);
     assert_eq!(manager.get::<Cfg>().await.unwrap().host, "local");
@@ -254,8 +325,14 @@ async fn test_store_source_not_found_falls_through_to_sqlite() {
 async fn store_permission_denied_is_an_error_naming_key_and_store() {
     keyed_config!(Cfg, "StoreDenied");
     let (_d, sqlite) = temp_sqlite().await;
-    sqlite.set("StoreDenied", &json!({"host": "local", "port": 3})).await.unwrap();
-    let store_source = arc(StoreSource::new("harmony", FailingStore::new(permission_denied)));
+    sqlite
+        .set("StoreDenied", &json!({"host": "local", "port": 3}))
+        .await
+        .unwrap();
+    let store_source = arc(StoreSource::new(
+        "harmony",
+        FailingStore::new(permission_denied),
+    ));
     let manager = ConfigManager::new(vec![store_source, sqlite]);
     let err = manager.get::<Cfg>().await.unwrap_err();
     let text = err.to_string();
@@ -272,7 +349,10 @@ async fn store_source_round_trips_through_local_secret_store() {
     let store = harmony_secret::LocalFileSecretStore::new(dir.path());
     let source = Arc::new(StoreSource::new("team", store));
     let manager = ConfigManager::new(vec![source.clone()]);
-    let value = Cfg { host: "shared".into(), port: 7 };
+    let value = Cfg {
+        host: "shared".into(),
+        port: 7,
+    };
     manager.set(&value).await.unwrap();
     let got = manager.get_with_source::<Cfg>().await.unwrap();
     assert_eq!(got.value, value);
@@ -310,7 +390,10 @@ async fn secret_value_never_appears_in_errors_or_debug() {
     let (_d, sqlite) = temp_sqlite().await;
     // A stored value of the wrong type: serde would normally quote it in its message.
     sqlite
-        .set("SecretShape", &json!({"user": "u", "password": "hunter2-topsecret"}))
+        .set(
+            "SecretShape",
+            &json!({"user": "u", "password": "hunter2-topsecret"}),
+        )
         .await
         .unwrap();
     let manager = ConfigManager::new(vec![sqlite.clone() as Arc<dyn ConfigSource>]);
@@ -318,7 +401,10 @@ async fn secret_value_never_appears_in_errors_or_debug() {
     let display = err.to_string();
     let debug = format!("{err:?}");
     assert!(display.contains("SecretShape"), "{display}");
-    assert!(display.contains("invalid type: string, expected u32"), "{display}");
+    assert!(
+        display.contains("invalid type: string, expected u32"),
+        "{display}"
+    );
     for text in [&display, &debug] {
         assert!(!text.contains("hunter2"), "secret leaked: {text}");
     }

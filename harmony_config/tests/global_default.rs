@@ -29,10 +29,14 @@ async fn global_manager_builds_default_chain_lazily_and_refuses_late_init() {
     assert!(db.exists(), "the default database is created under HOME");
 
     // set() persists into the default SQLite database.
-    let value = GlobalDefault { host: "stored".into() };
+    let value = GlobalDefault {
+        host: "stored".into(),
+    };
     let location = harmony_config::set(&value).await.unwrap();
     assert_eq!(location, format!("SQLite database {}", db.display()));
-    let got = harmony_config::get_with_source::<GlobalDefault>().await.unwrap();
+    let got = harmony_config::get_with_source::<GlobalDefault>()
+        .await
+        .unwrap();
     assert_eq!(got.value, value);
     assert_eq!(got.source, location);
 
@@ -44,13 +48,27 @@ async fn global_manager_builds_default_chain_lazily_and_refuses_late_init() {
     }
     let from_env = harmony_config::get_with_source::<EnvOnly>().await.unwrap();
     assert_eq!(from_env.value.host, "from-env");
-    assert_eq!(from_env.source, "environment variable HARMONY_CONFIG_GlobalDefaultEnv");
+    assert_eq!(
+        from_env.source,
+        "environment variable HARMONY_CONFIG_GlobalDefaultEnv"
+    );
 
     // reset() removes it again.
-    assert_eq!(harmony_config::reset::<GlobalDefault>().await.unwrap(), vec![location]);
-    assert!(harmony_config::get::<GlobalDefault>().await.unwrap_err().is_not_found());
+    assert_eq!(
+        harmony_config::reset::<GlobalDefault>().await.unwrap(),
+        vec![location]
+    );
+    assert!(
+        harmony_config::get::<GlobalDefault>()
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 
     // init after first use is an error, not a silent no-op.
     let late = harmony_config::init(ConfigManager::new(vec![]));
-    assert!(matches!(late, Err(ConfigError::AlreadyInitialized)), "{late:?}");
+    assert!(
+        matches!(late, Err(ConfigError::AlreadyInitialized)),
+        "{late:?}"
+    );
 }

@@ -91,7 +91,10 @@ fn every_field_kind_is_asked_validated_and_assembled() {
             ratio: 0.5,
             enabled: true,
             mode: Mode::Prod,
-            database: Database { host: "db.internal".into(), port: 5432 },
+            database: Database {
+                host: "db.internal".into(),
+                port: 5432
+            },
             token: "s3cret-token".into(),
             tags: vec!["a".into(), "b".into()],
             backup: None,
@@ -106,8 +109,19 @@ fn every_field_kind_is_asked_validated_and_assembled() {
     assert_eq!(
         paths,
         [
-            "name", "replicas", "replicas", "replicas", "ratio", "enabled", "mode",
-            "database.host", "database.port", "token", "tags", "backup", "nickname"
+            "name",
+            "replicas",
+            "replicas",
+            "replicas",
+            "ratio",
+            "enabled",
+            "mode",
+            "database.host",
+            "database.port",
+            "token",
+            "tags",
+            "backup",
+            "nickname"
         ]
     );
 
@@ -117,10 +131,28 @@ fn every_field_kind_is_asked_validated_and_assembled() {
     assert!(!name.optional);
 
     let replicas = find(&asked, "replicas");
-    assert_eq!(replicas[0].kind, QuestionKind::Integer { min: Some(0), max: Some(65535) });
+    assert_eq!(
+        replicas[0].kind,
+        QuestionKind::Integer {
+            min: Some(0),
+            max: Some(65535)
+        }
+    );
     assert_eq!(replicas[0].error, None);
-    assert!(replicas[1].error.as_deref().unwrap().contains("whole number"));
-    assert!(replicas[2].error.as_deref().unwrap().contains("at most 65535"));
+    assert!(
+        replicas[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("whole number")
+    );
+    assert!(
+        replicas[2]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("at most 65535")
+    );
 
     assert_eq!(find(&asked, "ratio")[0].kind, QuestionKind::Float);
     assert_eq!(find(&asked, "enabled")[0].kind, QuestionKind::Bool);
@@ -148,12 +180,18 @@ fn optional_section_is_recursed_into_when_wanted() {
         backup: Option<Backup>,
         level: Option<Mode>,
     }
-    let prompter = ScriptedPrompter::new([Answer::Bool(true), text("my-bucket"), Answer::Choice(2)]);
+    let prompter =
+        ScriptedPrompter::new([Answer::Bool(true), text("my-bucket"), Answer::Choice(2)]);
     let value = prompt_for_schema(&prompter, &schema_of::<WithBackup>(), &[]).unwrap();
     let got: WithBackup = serde_json::from_value(value).unwrap();
     assert_eq!(
         got,
-        WithBackup { backup: Some(Backup { bucket: "my-bucket".into() }), level: None }
+        WithBackup {
+            backup: Some(Backup {
+                bucket: "my-bucket".into()
+            }),
+            level: None
+        }
     );
     let asked = prompter.asked();
     match &asked[2].kind {
@@ -171,7 +209,13 @@ fn required_text_cannot_be_left_empty() {
     let prompter = ScriptedPrompter::new([text(""), text("ok")]);
     let value = prompt_for_schema(&prompter, &schema_of::<Named>(), &[]).unwrap();
     assert_eq!(value, serde_json::json!({"name": "ok"}));
-    assert!(prompter.asked()[1].error.as_deref().unwrap().contains("required"));
+    assert!(
+        prompter.asked()[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("required")
+    );
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Config)]
@@ -188,23 +232,36 @@ struct CancelAfter {
 
 impl Prompter for CancelAfter {
     fn ask(&self, _question: &Question) -> Result<Answer, PromptError> {
-        self.answers.lock().unwrap().pop().ok_or(PromptError::Cancelled)
+        self.answers
+            .lock()
+            .unwrap()
+            .pop()
+            .ok_or(PromptError::Cancelled)
     }
 }
 
 #[tokio::test]
 async fn cancelling_a_prompt_persists_nothing() {
     let (_d, sqlite) = temp_sqlite().await;
-    let prompter = Arc::new(CancelAfter { answers: std::sync::Mutex::new(vec![text("half")]) });
+    let prompter = Arc::new(CancelAfter {
+        answers: std::sync::Mutex::new(vec![text("half")]),
+    });
     let manager = ConfigManager::new(vec![
         arc(EnvSource),
         sqlite.clone(),
         arc(PromptSource::with_prompter(prompter)),
     ]);
     let err = manager.get_or_prompt::<CancelMe>().await.unwrap_err();
-    assert!(matches!(err, ConfigError::PromptCancelled { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConfigError::PromptCancelled { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("PromptCancelled"), "{err}");
-    assert_eq!(sqlite.get("PromptCancelled").await.unwrap(), None, "nothing saved");
+    assert_eq!(
+        sqlite.get("PromptCancelled").await.unwrap(),
+        None,
+        "nothing saved"
+    );
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Config)]
@@ -255,7 +312,11 @@ async fn prompt_source_receives_the_schema_and_secret_fields() {
     let got = manager.get_or_prompt::<Deploy>().await.unwrap();
     assert_eq!(got.mode, Mode::Dev);
     assert_eq!(got.token, "tok");
-    let token_q = prompter.asked().into_iter().find(|q| q.path == "token").unwrap();
+    let token_q = prompter
+        .asked()
+        .into_iter()
+        .find(|q| q.path == "token")
+        .unwrap();
     assert_eq!(token_q.kind, QuestionKind::Secret);
     let stored = sqlite.get("PromptDeploy").await.unwrap().unwrap();
     assert_eq!(stored["database"]["port"], 2);

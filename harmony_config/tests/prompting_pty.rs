@@ -26,7 +26,10 @@ fn prompting_example() -> PathBuf {
         .stderr(Stdio::inherit())
         .output()
         .expect("run cargo build");
-    assert!(out.status.success(), "cargo build --example prompting failed");
+    assert!(
+        out.status.success(),
+        "cargo build --example prompting failed"
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
@@ -48,7 +51,9 @@ fn command(exe: &Path, home: &Path) -> Command {
 fn spawn(cmd: Command) -> PtySession {
     rexpect::spawn_with_options(
         cmd,
-        Options::new().timeout_ms(Some(30_000)).strip_ansi_escape_codes(true),
+        Options::new()
+            .timeout_ms(Some(30_000))
+            .strip_ansi_escape_codes(true),
     )
     .expect("spawn in a pty")
 }
@@ -89,7 +94,11 @@ fn prompting_example_asks_once_then_reads_back() {
     answer(&mut p, "\x1b[B\r"); // arrow down: Staging
     expect(&mut p, &mut seen, "Connect with TLS?");
     answer(&mut p, "y\r");
-    expect(&mut p, &mut seen, "API token; typed hidden and never printed.");
+    expect(
+        &mut p,
+        &mut seen,
+        "API token; typed hidden and never printed.",
+    );
     answer(&mut p, "tok-s3cr3t-value\r");
     expect(&mut p, &mut seen, "A display name (optional).");
     answer(&mut p, "\r");
@@ -100,21 +109,34 @@ fn prompting_example_asks_once_then_reads_back() {
     assert!(seen.contains("port:        8443"), "{seen}");
     assert!(seen.contains("environment: Staging"), "{seen}");
     assert!(seen.contains("tls:         true"), "{seen}");
-    assert!(seen.contains("api_token:   (set, 16 characters, hidden)"), "{seen}");
+    assert!(
+        seen.contains("api_token:   (set, 16 characters, hidden)"),
+        "{seen}"
+    );
     assert!(seen.contains("nickname:    (none)"), "{seen}");
-    assert!(!seen.contains("tok-s3cr3t-value"), "the secret was shown on screen:\n{seen}");
+    assert!(
+        !seen.contains("tok-s3cr3t-value"),
+        "the secret was shown on screen:\n{seen}"
+    );
     assert!(db.exists(), "answers saved under the temp HOME");
 
     // Second run: read back from SQLite, no questions.
     let mut p = spawn(command(&exe, home.path()));
     let mut seen = String::new();
-    expect(&mut p, &mut seen, "a value is already stored; no questions needed.");
+    expect(
+        &mut p,
+        &mut seen,
+        "a value is already stored; no questions needed.",
+    );
     expect(&mut p, &mut seen, "Values came from: SQLite database");
     seen.push_str(&p.exp_eof().unwrap());
     assert!(seen.contains(&db.display().to_string()), "{seen}");
     assert!(seen.contains("host:        svc.internal"), "{seen}");
     assert!(seen.contains("environment: Staging"), "{seen}");
-    assert!(!seen.contains("Host name of the service."), "asked again:\n{seen}");
+    assert!(
+        !seen.contains("Host name of the service."),
+        "asked again:\n{seen}"
+    );
 }
 
 #[test]

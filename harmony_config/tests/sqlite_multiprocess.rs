@@ -21,7 +21,12 @@ fn test_sqlite_concurrent_access_from_eight_processes() {
     let children: Vec<_> = (0..PROCESSES)
         .map(|worker| {
             Command::new(&exe)
-                .args(["writer_process", "--exact", "--nocapture", "--test-threads=1"])
+                .args([
+                    "writer_process",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("HC_MULTIPROCESS_DB", &db)
                 .env("HC_MULTIPROCESS_WORKER", worker.to_string())
                 .stdout(Stdio::piped())
@@ -38,8 +43,14 @@ fn test_sqlite_concurrent_access_from_eight_processes() {
             out.status.success(),
             "writer {worker} failed:\n{stdout}\n{stderr}"
         );
-        assert!(stdout.contains("1 passed"), "writer {worker} did not run: {stdout}");
-        assert!(!stderr.contains("locked") && !stdout.contains("locked"), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("1 passed"),
+            "writer {worker} did not run: {stdout}"
+        );
+        assert!(
+            !stderr.contains("locked") && !stdout.contains("locked"),
+            "{stdout}\n{stderr}"
+        );
     }
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -65,13 +76,19 @@ fn writer_process() {
     let Some(db) = std::env::var_os("HC_MULTIPROCESS_DB") else {
         return;
     };
-    let worker: usize = std::env::var("HC_MULTIPROCESS_WORKER").unwrap().parse().unwrap();
+    let worker: usize = std::env::var("HC_MULTIPROCESS_WORKER")
+        .unwrap()
+        .parse()
+        .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let sqlite = SqliteSource::open(&db).await.unwrap();
         for i in 0..KEYS_PER_PROCESS {
             sqlite
-                .set(&format!("w{worker}-k{i}"), &json!({ "worker": worker, "i": i }))
+                .set(
+                    &format!("w{worker}-k{i}"),
+                    &json!({ "worker": worker, "i": i }),
+                )
                 .await
                 .unwrap_or_else(|e| panic!("writer {worker} key {i}: {e}"));
         }

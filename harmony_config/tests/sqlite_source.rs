@@ -42,7 +42,9 @@ async fn test_sqlite_concurrent_access() {
     let write = |s: Arc<SqliteSource>, prefix: &'static str| {
         tokio::spawn(async move {
             for i in 0..50 {
-                s.set(&format!("{prefix}{i}"), &json!({ "i": i })).await.unwrap();
+                s.set(&format!("{prefix}{i}"), &json!({ "i": i }))
+                    .await
+                    .unwrap();
             }
         })
     };
@@ -50,8 +52,14 @@ async fn test_sqlite_concurrent_access() {
     ra.unwrap();
     rb.unwrap();
     for i in 0..50 {
-        assert_eq!(b.get(&format!("a{i}")).await.unwrap(), Some(json!({ "i": i })));
-        assert_eq!(a.get(&format!("b{i}")).await.unwrap(), Some(json!({ "i": i })));
+        assert_eq!(
+            b.get(&format!("a{i}")).await.unwrap(),
+            Some(json!({ "i": i }))
+        );
+        assert_eq!(
+            a.get(&format!("b{i}")).await.unwrap(),
+            Some(json!({ "i": i }))
+        );
     }
 }
 
@@ -61,7 +69,10 @@ async fn sqlite_delete_removes_only_that_key() {
     sqlite.set("Gone", &json!(1)).await.unwrap();
     sqlite.set("Kept", &json!(2)).await.unwrap();
     assert!(sqlite.delete("Gone").await.unwrap());
-    assert!(!sqlite.delete("Gone").await.unwrap(), "second delete finds nothing");
+    assert!(
+        !sqlite.delete("Gone").await.unwrap(),
+        "second delete finds nothing"
+    );
     assert_eq!(sqlite.get("Gone").await.unwrap(), None);
     assert_eq!(sqlite.get("Kept").await.unwrap(), Some(json!(2)));
 }
@@ -101,9 +112,14 @@ async fn unwritable_database_path_error_names_the_path() {
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, b"").unwrap();
     let path = blocker.join("config/config.db");
-    let err = SqliteSource::open(&path).await.expect_err("the folder cannot be created");
+    let err = SqliteSource::open(&path)
+        .await
+        .expect_err("the folder cannot be created");
     assert!(matches!(err, ConfigError::Open { .. }), "{err:?}");
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -116,6 +132,12 @@ async fn corrupt_row_is_reported_with_reset_command() {
     let err = sqlite.get("Broken").await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("Broken"), "{text}");
-    assert!(text.contains(&sqlite.path().display().to_string()), "{text}");
-    assert!(text.contains("DELETE FROM config WHERE key='Broken'"), "{text}");
+    assert!(
+        text.contains(&sqlite.path().display().to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains("DELETE FROM config WHERE key='Broken'"),
+        "{text}"
+    );
 }

@@ -36,7 +36,9 @@ impl SecretStore for FlakyStore {
     }
     async fn get_json(&self, ns: &str, key: &str) -> Result<serde_json::Value, SecretStoreError> {
         if self.down.load(Ordering::SeqCst) {
-            Err(SecretStoreError::Sealed { store: self.describe() })
+            Err(SecretStoreError::Sealed {
+                store: self.describe(),
+            })
         } else {
             Err(SecretStoreError::NotFound {
                 store: self.describe(),
@@ -45,7 +47,12 @@ impl SecretStore for FlakyStore {
             })
         }
     }
-    async fn set_json(&self, _: &str, _: &str, _: &serde_json::Value) -> Result<(), SecretStoreError> {
+    async fn set_json(
+        &self,
+        _: &str,
+        _: &str,
+        _: &serde_json::Value,
+    ) -> Result<(), SecretStoreError> {
         Ok(())
     }
     async fn delete(&self, _: &str, _: &str) -> Result<(), SecretStoreError> {
@@ -57,15 +64,28 @@ impl SecretStore for FlakyStore {
 async fn outage_is_warned_once_and_again_after_recovery() {
     log::set_logger(&Capture).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
-    let source = StoreSource::new("harmony", FlakyStore { down: AtomicBool::new(true) });
+    let source = StoreSource::new(
+        "harmony",
+        FlakyStore {
+            down: AtomicBool::new(true),
+        },
+    );
 
     for _ in 0..3 {
-        assert_eq!(source.get("App").await.unwrap(), None, "down reads as absent");
+        assert_eq!(
+            source.get("App").await.unwrap(),
+            None,
+            "down reads as absent"
+        );
     }
     {
         let warnings = WARNINGS.lock().unwrap();
         assert_eq!(warnings.len(), 1, "one warning per outage: {warnings:?}");
-        assert!(warnings[0].contains("OpenBao at http://10.0.0.9:8200"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("OpenBao at http://10.0.0.9:8200"),
+            "{}",
+            warnings[0]
+        );
         assert!(warnings[0].contains("sealed"), "{}", warnings[0]);
         assert!(warnings[0].contains("harmony/App"), "{}", warnings[0]);
     }

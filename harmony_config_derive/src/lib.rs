@@ -76,9 +76,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 key = lit.value();
                 Ok(())
             } else {
-                Err(meta.error(
-                    "unknown #[config] attribute on a struct: expected `key = \"...\"`",
-                ))
+                Err(meta.error("unknown #[config] attribute on a struct: expected `key = \"...\"`"))
             }
         })?;
     }

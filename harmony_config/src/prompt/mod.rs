@@ -20,7 +20,10 @@ pub enum QuestionKind {
     /// Free text typed without echo; never shown again.
     Secret,
     /// A whole number within optional bounds (inclusive).
-    Integer { min: Option<i128>, max: Option<i128> },
+    Integer {
+        min: Option<i128>,
+        max: Option<i128>,
+    },
     /// A finite floating-point number.
     Float,
     /// Yes or no.
@@ -229,7 +232,14 @@ impl<'a> Walker<'a> {
             }
             Some("number") => {
                 let label = format!("{path} (number)");
-                self.ask_text(path, label, help, QuestionKind::Float, optional, parse_float)
+                self.ask_text(
+                    path,
+                    label,
+                    help,
+                    QuestionKind::Float,
+                    optional,
+                    parse_float,
+                )
             }
             Some("string") => {
                 let (label, kind) = if secret {
@@ -250,7 +260,12 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn ask_object(&self, schema: &'a Value, path: &str, depth: usize) -> Result<Value, PromptError> {
+    fn ask_object(
+        &self,
+        schema: &'a Value,
+        path: &str,
+        depth: usize,
+    ) -> Result<Value, PromptError> {
         let empty = Map::new();
         let properties = schema
             .get("properties")
@@ -310,7 +325,13 @@ impl<'a> Walker<'a> {
             choices.push((NONE_CHOICE.to_string(), Value::Null));
         }
         let labels: Vec<String> = choices.iter().map(|(l, _)| l.clone()).collect();
-        let q = self.question(path, path.to_string(), help, QuestionKind::Choice(labels), optional);
+        let q = self.question(
+            path,
+            path.to_string(),
+            help,
+            QuestionKind::Choice(labels),
+            optional,
+        );
         match self.prompter.ask(&q)? {
             Answer::Choice(i) if i < choices.len() => {
                 let (label, value) = choices.swap_remove(i);
@@ -352,7 +373,11 @@ impl<'a> Walker<'a> {
                 q.error = Some(format!("`{path}` is required"));
                 continue;
             }
-            let text = if secret { text } else { text.trim().to_string() };
+            let text = if secret {
+                text
+            } else {
+                text.trim().to_string()
+            };
             match parse(&text) {
                 Ok(value) => return Ok(Some(value)),
                 // The message never quotes the answer: it may be a secret.
@@ -398,7 +423,11 @@ fn is_null(schema: &Value) -> bool {
 fn schema_types(schema: &Value) -> Vec<String> {
     match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -449,7 +478,11 @@ fn as_i128(v: &Value) -> Option<i128> {
         .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i128))
 }
 
-pub(crate) fn parse_integer(text: &str, min: Option<i128>, max: Option<i128>) -> Result<Value, String> {
+pub(crate) fn parse_integer(
+    text: &str,
+    min: Option<i128>,
+    max: Option<i128>,
+) -> Result<Value, String> {
     let n: i128 = text
         .parse()
         .map_err(|_| "expected a whole number, e.g. 42".to_string())?;
@@ -528,6 +561,8 @@ impl Prompter for ScriptedPrompter {
             .lock()
             .expect("lock")
             .pop_front()
-            .ok_or_else(|| PromptError::Failed(format!("no scripted answer for `{}`", question.path)))
+            .ok_or_else(|| {
+                PromptError::Failed(format!("no scripted answer for `{}`", question.path))
+            })
     }
 }

@@ -70,8 +70,11 @@ impl ConfigSource for PromptSource {
         }
         let prompter = Arc::clone(&self.prompter);
         let schema = request.schema.as_value().clone();
-        let secret_fields: Vec<String> =
-            request.secret_fields.iter().map(|s| s.to_string()).collect();
+        let secret_fields: Vec<String> = request
+            .secret_fields
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let answered = tokio::task::spawn_blocking(move || {
             let secret_fields: Vec<&str> = secret_fields.iter().map(String::as_str).collect();
             prompt_for_schema(prompter.as_ref(), &schema, &secret_fields)

@@ -106,14 +106,14 @@ impl SqliteSource {
     /// `directories::ProjectDirs::from("", "", "harmony")` (`$XDG_DATA_HOME/harmony` or
     /// `~/.local/share/harmony` on Linux).
     pub fn default_path() -> Result<PathBuf, ConfigError> {
-        let dirs = directories::ProjectDirs::from("", "", "harmony").ok_or_else(|| {
-            ConfigError::Open {
+        let dirs =
+            directories::ProjectDirs::from("", "", "harmony").ok_or_else(|| ConfigError::Open {
                 what: "SQLite config database".to_string(),
                 path: PathBuf::from("~/.local/share/harmony/config/config.db"),
-                reason: "no home folder found (set HOME), or open one with SqliteSource::open(path)"
-                    .to_string(),
-            }
-        })?;
+                reason:
+                    "no home folder found (set HOME), or open one with SqliteSource::open(path)"
+                        .to_string(),
+            })?;
         Ok(dirs.data_dir().join("config").join("config.db"))
     }
 

@@ -42,7 +42,7 @@ impl<S: SecretStore> StoreSource<S> {
         ConfigError::Store {
             key: format!("{}/{key}", self.namespace),
             store: self.store.describe(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -10,7 +10,9 @@ use harmony_secret::{SecretStore, SecretStoreError};
 
 pub async fn temp_sqlite() -> (tempfile::TempDir, Arc<SqliteSource>) {
     let dir = tempfile::tempdir().unwrap();
-    let source = SqliteSource::open(dir.path().join("config.db")).await.unwrap();
+    let source = SqliteSource::open(dir.path().join("config.db"))
+        .await
+        .unwrap();
     (dir, Arc::new(source))
 }
 
