@@ -350,9 +350,17 @@ server.listen(PORT, HOST, () => {
   server.on('request', (req, res) => {
     const { pathname } = new URL(req.url, issuer);
     if (LOG) {
-      res.on('finish', () => console.log(
-        `REQ ${Date.now()} ${req.method} ${pathname} ${res.statusCode} grant=${req.harmonyGrant || '-'} error=${req.harmonyError || '-'}`,
-      ));
+      // Logged when the status line is written (before the client can see the response; stdout
+      // to a file is synchronous in Node), so a test reading the log after a response sees it.
+      const writeHead = res.writeHead;
+      let logged = false;
+      res.writeHead = function (status, ...rest) {
+        if (!logged) {
+          logged = true;
+          console.log(`REQ ${Date.now()} ${req.method} ${pathname} ${status} grant=${req.harmonyGrant || '-'} error=${req.harmonyError || '-'}`);
+        }
+        return writeHead.call(this, status, ...rest);
+      };
     }
     if (pathname.startsWith('/interaction/')) {
       interactions(provider, req, res, pathname).catch((err) => {

@@ -186,7 +186,10 @@ impl OpenBao {
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         let port = free_port();
-        let cluster_port = free_port();
+        let mut cluster_port = free_port();
+        while cluster_port == port {
+            cluster_port = free_port();
+        }
         let mut bao = OpenBao {
             addr: format!("http://127.0.0.1:{port}"),
             dir,
