@@ -11,7 +11,8 @@ use crate::topology::Topology;
 #[async_trait]
 pub trait Interpret<T: Topology>: Send + Sync {
     /// Brings the topology to the wanted state, or reports why it could not.
-    async fn execute(&self, inventory: &Inventory, topology: &T) -> Result<Outcome, InterpretError>;
+    async fn execute(&self, inventory: &Inventory, topology: &T)
+    -> Result<Outcome, InterpretError>;
 }
 
 /// What an interpret did.
