@@ -178,16 +178,33 @@ impl K8sAnywhereTopology {
         // on the user's current context.
         if let Some(path) = self.config.effective_kubeconfig() {
             let kubeconfig = k3d.kubeconfig(&spec.name).await?;
-            let current = std::fs::read_to_string(&path).unwrap_or_default();
-            if current != kubeconfig {
-                std::fs::create_dir_all(&k3d_dir)
-                    .map_err(|e| format!("creating {}: {e}", k3d_dir.display()))?;
-                std::fs::write(&path, kubeconfig)
-                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
-            }
+            write_kubeconfig(&path, &kubeconfig)?;
         }
         Ok(outcome)
     }
+}
+
+/// Writes Harmony's copy of a kubeconfig (it holds the cluster-admin client key): 0600 in a
+/// 0700 folder, atomically. Rewrites it when the content differs or its permissions are
+/// looser (a copy written by an older Harmony). Returns whether the file was written.
+pub(crate) fn write_kubeconfig(path: &std::path::Path, kubeconfig: &str) -> Result<bool, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    let current = std::fs::read_to_string(path).ok();
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    if current.as_deref() == Some(kubeconfig)
+        && mode(path) == Some(0o600)
+        && mode(dir) == Some(0o700)
+    {
+        return Ok(false);
+    }
+    harmony_secret::private_file::write_private_atomic(path, kubeconfig.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(true)
 }
 
 #[async_trait]
@@ -323,6 +340,35 @@ mod tests {
         assert_eq!(args[0], "--kubeconfig");
         assert!(args[1].ends_with("kubeconfig-harmony.yaml"));
         assert_eq!(&args[2..], ["--kube-context", "k3d-harmony"]);
+    }
+
+    fn mode(p: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_k3d_kubeconfig_is_private_and_rewritten_only_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let k3d_dir = dir.path().join("harmony").join("k3d");
+        let path = k3d_dir.join("kubeconfig-harmony.yaml");
+        let kubeconfig = "users:\n- name: admin\n  user:\n    client-key-data: S0VZ\n";
+        assert!(write_kubeconfig(&path, kubeconfig).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), kubeconfig);
+        assert_eq!(mode(&path), 0o600, "the client key is readable by others");
+        assert_eq!(mode(&k3d_dir), 0o700);
+        assert!(
+            !write_kubeconfig(&path, kubeconfig).unwrap(),
+            "same: not rewritten"
+        );
+
+        // A copy left world-readable by an older version is tightened.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&k3d_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(write_kubeconfig(&path, kubeconfig).unwrap());
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&k3d_dir), 0o700);
     }
 
     #[tokio::test]
