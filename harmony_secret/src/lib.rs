@@ -20,6 +20,7 @@
 pub mod error;
 pub mod manager;
 pub mod private_file;
+pub mod redact;
 pub mod redacted;
 pub mod store;
 

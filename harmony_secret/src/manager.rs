@@ -82,7 +82,10 @@ impl SecretManager {
             store: self.store.describe(),
             namespace: self.namespace.clone(),
             key: key.to_string(),
-            reason: format!("does not match the expected type: {e}"),
+            reason: format!(
+                "does not match the expected type: {}",
+                crate::redact::serde_error_message(&e)
+            ),
         })
     }
 
@@ -96,7 +99,10 @@ impl SecretManager {
             store: self.store.describe(),
             namespace: self.namespace.clone(),
             key: key.to_string(),
-            reason: format!("cannot be serialized to JSON: {e}"),
+            reason: format!(
+                "cannot be serialized to JSON: {}",
+                crate::redact::serde_error_message(&e)
+            ),
         })?;
         self.store.set_json(&self.namespace, key, &json).await
     }
@@ -129,6 +135,22 @@ mod tests {
         let e = m.get::<u32>("Creds").await.unwrap_err();
         assert!(matches!(e, SecretStoreError::InvalidData { .. }));
         assert!(m.get::<Creds>("Missing").await.unwrap_err().is_not_found());
+    }
+
+    #[tokio::test]
+    async fn wrong_typed_secret_value_is_not_in_the_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let m = SecretManager::new(Arc::new(LocalFileSecretStore::new(tmp.path())), "team");
+        m.set("Pin", "s3cret-value").await.unwrap();
+        let e = m.get::<u32>("Pin").await.unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(matches!(e, SecretStoreError::InvalidData { .. }), "{text}");
+        assert!(!text.contains("s3cret-value"), "secret leaked: {text}");
+        assert!(text.contains("team/Pin"), "the error names the key: {text}");
+        assert!(
+            text.contains("expected u32"),
+            "the error says what was expected: {text}"
+        );
     }
 
     #[test]
