@@ -300,3 +300,19 @@ async fn waiting_for_a_condition_that_never_comes_times_out_naming_the_object() 
         "timed out after 1s waiting for Deployment cnpg-system/cnpg-cloudnative-pg to be Available"
     );
 }
+
+#[tokio::test]
+async fn a_manifest_without_a_name_is_refused_without_quoting_its_data() {
+    let (client, fake) = start(Fake::default()).await;
+    // base64 of "hunter2-root-token"
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"namespace": "default"},
+                        "data": {"token": "aHVudGVyMi1yb290LXRva2Vu"},
+                        "stringData": {"password": "hunter2-plain"}});
+    let err = client.apply_dynamic(&secret).await.unwrap_err().to_string();
+    assert!(err.contains("/metadata/name"), "{err}");
+    assert!(err.contains("v1 Secret"), "{err}");
+    assert!(!err.contains("aHVudGVyMi1yb290LXRva2Vu"), "{err}");
+    assert!(!err.contains("hunter2-plain"), "{err}");
+    assert_eq!(fake.patches.load(Ordering::SeqCst), 0, "nothing sent");
+}

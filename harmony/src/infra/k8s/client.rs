@@ -96,6 +96,23 @@ fn to_typed<K: DeserializeOwned>(obj: DynamicObject) -> Result<K, K8sError> {
     serde_json::from_value(value).map_err(|e| api_err("reading an object", e))
 }
 
+/// Names a manifest in error messages by apiVersion, kind and name only: the rest (a
+/// Secret's `data`, a ConfigMap holding a password) must never reach logs or summaries.
+fn describe_manifest(manifest: &serde_json::Value) -> String {
+    let field = |f: &str| manifest.pointer(f).and_then(|v| v.as_str());
+    let mut out = format!(
+        "{} {}",
+        field("/apiVersion").unwrap_or("(no apiVersion)"),
+        field("/kind").unwrap_or("(no kind)")
+    );
+    match (field("/metadata/namespace"), field("/metadata/name")) {
+        (Some(ns), Some(name)) => out.push_str(&format!(" {ns}/{name}")),
+        (None, Some(name)) => out.push_str(&format!(" {name}")),
+        _ => {}
+    }
+    out
+}
+
 /// Splits `apiVersion` into (group, version): `apps/v1` → (`apps`, `v1`), `v1` → (``, `v1`).
 pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.split_once('/') {
@@ -254,7 +271,12 @@ impl K8sClient {
                 .pointer(f)
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
-                .ok_or_else(|| K8sError::Api(format!("manifest has no {f}: {manifest}")))
+                .ok_or_else(|| {
+                    K8sError::Api(format!(
+                        "manifest has no {f}: {}",
+                        describe_manifest(manifest)
+                    ))
+                })
         };
         let api_version = field("/apiVersion")?;
         let kind = field("/kind")?;

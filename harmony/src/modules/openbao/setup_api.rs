@@ -69,6 +69,18 @@ pub struct FileKeyStore {
     path: PathBuf,
 }
 
+/// Describes a JSON parse error by its category and position only: serde_json's message can
+/// quote the offending value (`invalid type: string "<root token>"`), which may be a secret.
+pub(crate) fn redacted_json_error(e: &serde_json::Error) -> String {
+    let category = match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected field type or value",
+        serde_json::error::Category::Eof => "unexpected end of input",
+    };
+    format!("{category} at line {} column {}", e.line(), e.column())
+}
+
 impl FileKeyStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
@@ -86,9 +98,13 @@ impl OpenbaoKeyStore for FileKeyStore {
             .map_err(|e| format!("reading {}: {e}", self.path.display()))?;
         match bytes {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| format!("{} is not a valid key file: {e}", self.path.display())),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                format!(
+                    "{} is not a valid key file: {}",
+                    self.path.display(),
+                    redacted_json_error(&e)
+                )
+            }),
         }
     }
 
@@ -935,6 +951,35 @@ fn api_error(request: String, status: u16, body: &Value) -> OpenbaoSetupError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_malformed_key_file_error_does_not_quote_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openbao.json");
+        // Wrong types make serde_json quote the value in its message.
+        std::fs::write(
+            &path,
+            r#"{"unseal_keys": "UNSEAL-SECRET-1", "root_token": ["s.ROOTSECRET"]}"#,
+        )
+        .unwrap();
+        let err = FileKeyStore::new(&path).load().await.unwrap_err();
+        assert!(!err.contains("UNSEAL-SECRET-1"), "{err}");
+        assert!(!err.contains("ROOTSECRET"), "{err}");
+        assert!(err.contains("line 1 column"), "{err}");
+        assert!(err.contains("openbao.json"), "{err}");
+
+        std::fs::write(
+            &path,
+            r#"{"unseal_keys": ["UNSEAL-SECRET-1"], "root_token": "s.RO"#,
+        )
+        .unwrap();
+        let err = FileKeyStore::new(&path).load().await.unwrap_err();
+        assert!(
+            !err.contains("UNSEAL-SECRET-1") && !err.contains("s.RO"),
+            "{err}"
+        );
+        assert!(err.contains("unexpected end of input"), "{err}");
+    }
 
     #[test]
     fn durations_parse() {

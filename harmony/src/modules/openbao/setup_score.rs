@@ -190,8 +190,10 @@ impl K8sSecretKeyStore {
         };
         serde_json::from_slice(&bytes.0).map(Some).map_err(|e| {
             format!(
-                "Secret {}/{} key {INIT_SECRET_KEY} is not a valid init record: {e}",
-                self.namespace, self.secret_name
+                "Secret {}/{} key {INIT_SECRET_KEY} is not a valid init record: {}",
+                self.namespace,
+                self.secret_name,
+                super::setup_api::redacted_json_error(&e)
             )
         })
     }
@@ -570,6 +572,25 @@ mod tests {
         cache.save(&record("stale")).await.unwrap();
         assert_eq!(store.load().await.unwrap(), Some(record("from-secret")));
         assert_eq!(cache.load().await.unwrap(), Some(record("from-secret")));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_init_record_in_the_secret_is_reported_without_its_keys() {
+        let (api, url) = fake_k8s::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = key_store(&url, dir.path()).await;
+        let malformed = br#"{"unseal_keys": "UNSEAL-SECRET-1", "root_token": 7}"#.to_vec();
+        let data = serde_json::to_value(ByteString(malformed)).unwrap();
+        api.lock().unwrap().secrets.insert(
+            ("openbao".into(), "openbao-init".into()),
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "openbao-init", "namespace": "openbao"},
+                "data": {INIT_SECRET_KEY: data}}),
+        );
+        let err = store.load().await.unwrap_err();
+        assert!(err.contains("openbao/openbao-init"), "{err}");
+        assert!(err.contains("not a valid init record"), "{err}");
+        assert!(!err.contains("UNSEAL-SECRET-1"), "{err}");
     }
 
     #[test]
