@@ -321,3 +321,27 @@ async fn prompt_source_receives_the_schema_and_secret_fields() {
     let stored = sqlite.get("PromptDeploy").await.unwrap().unwrap();
     assert_eq!(stored["database"]["port"], 2);
 }
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Config)]
+#[serde(rename_all = "camelCase")]
+struct CamelCreds {
+    user_name: String,
+    #[config(secret)]
+    api_token: String,
+}
+
+#[test]
+fn camel_case_secret_field_is_asked_hidden() {
+    let prompter = ScriptedPrompter::new([text("alice"), text("tok")]);
+    let value = prompt_for_schema(
+        &prompter,
+        &schema_of::<CamelCreds>(),
+        CamelCreds::SECRET_FIELDS,
+    )
+    .unwrap();
+    let creds: CamelCreds = serde_json::from_value(value).unwrap();
+    assert_eq!(creds.api_token, "tok");
+    let asked = prompter.asked();
+    assert_eq!(find(&asked, "apiToken")[0].kind, QuestionKind::Secret);
+    assert_eq!(find(&asked, "userName")[0].kind, QuestionKind::Text);
+}
