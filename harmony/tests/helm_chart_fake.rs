@@ -27,7 +27,12 @@ impl FakeHelm {
 d="{dir}"
 echo "$*" >> "$d/calls"
 for a in "$@"; do
-  case "$prev" in --values) cp "$a" "$d/passed-values.json";; esac
+  case "$prev" in --values)
+    cp "$a" "$d/passed-values.json"
+    echo "$a" > "$d/values-path"
+    stat -c '%a' "$a" > "$d/values-mode"
+    stat -c '%a' "$(dirname "$a")" > "$d/values-dir-mode";;
+  esac
   prev="$a"
 done
 case "$*" in
@@ -119,6 +124,45 @@ async fn changed_values_upgrade_with_a_json_values_file() {
         serde_json::from_str(&std::fs::read_to_string(helm.path("passed-values.json")).unwrap())
             .unwrap();
     assert_eq!(passed, score().values);
+}
+
+#[tokio::test]
+async fn the_values_file_is_private_while_helm_runs_and_removed_after() {
+    let helm = FakeHelm::new("[]", "");
+    score().deploy(&helm).await.unwrap();
+    let read = |name: &str| {
+        std::fs::read_to_string(helm.path(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    // Values can hold passwords (e.g. a chart's admin password).
+    assert_eq!(read("values-mode"), "600");
+    assert_eq!(read("values-dir-mode"), "700");
+    let values_path = PathBuf::from(read("values-path"));
+    assert!(!values_path.exists(), "values file left behind");
+    assert!(
+        !values_path.parent().unwrap().exists(),
+        "values folder left behind"
+    );
+}
+
+#[tokio::test]
+async fn the_values_file_is_removed_when_helm_fails() {
+    let helm = FakeHelm::new("[]", "");
+    // Fails on `upgrade` only, after having seen the values file.
+    let script = std::fs::read_to_string(helm.path("helm")).unwrap().replace(
+        "case \"$*\" in",
+        "case \"$*\" in\n  *\" upgrade \"*) exit 1;;",
+    );
+    std::fs::write(helm.path("helm"), script).unwrap();
+    assert!(score().deploy(&helm).await.is_err());
+    let values_path = PathBuf::from(
+        std::fs::read_to_string(helm.path("values-path"))
+            .unwrap()
+            .trim(),
+    );
+    assert!(!values_path.exists(), "values file left behind");
 }
 
 #[tokio::test]

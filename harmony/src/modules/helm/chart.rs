@@ -265,28 +265,66 @@ impl HelmChartScore {
 
         self.helm(topology, &self.repo_add_args()).await?;
         self.helm(topology, &self.repo_update_args()).await?;
-        let values_file = std::env::temp_dir().join(format!(
-            "harmony-values-{}-{}-{}.json",
-            self.namespace,
-            self.release_name,
-            rand::random::<u32>()
-        ));
         let body = serde_json::to_vec_pretty(&self.values)
             .map_err(|e| InterpretError::Other(format!("serializing values: {e}")))?;
-        std::fs::write(&values_file, body).map_err(|e| {
-            InterpretError::Other(format!("writing {}: {e}", values_file.display()))
-        })?;
+        // Values may hold passwords: 0600 in a 0700 folder, removed when dropped.
+        let values_file = PrivateTempFile::write(
+            &format!("values-{}-{}.json", self.namespace, self.release_name),
+            &body,
+        )
+        .map_err(InterpretError::Other)?;
         let spinner = crate::progress::spinner(format!("helm upgrade --install {release_text}"));
         let result = self
-            .helm(topology, &self.upgrade_args(&values_file.to_string_lossy()))
+            .helm(
+                topology,
+                &self.upgrade_args(&values_file.path().to_string_lossy()),
+            )
             .await;
         spinner.finish_and_clear();
-        let _ = std::fs::remove_file(&values_file);
+        drop(values_file);
         result?;
         Ok(
             Outcome::success(format!("{release_text} installed or upgraded"))
                 .with_detail("chart", format!("{}-{}", self.chart, self.chart_version)),
         )
+    }
+}
+
+/// A file readable only by the current user (0600) in its own 0700 folder under the temp
+/// dir; the folder is removed when the value is dropped.
+struct PrivateTempFile {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl PrivateTempFile {
+    fn write(file_name: &str, bytes: &[u8]) -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!(
+            "harmony-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        // A fresh name: never reuse a folder somebody else may have prepared.
+        if dir.exists() {
+            return Err(format!("{} already exists", dir.display()));
+        }
+        let file = Self {
+            path: dir.join(file_name),
+            dir,
+        };
+        harmony_secret::private_file::write_private_atomic(&file.path, bytes)
+            .map_err(|e| format!("writing {}: {e}", file.path.display()))?;
+        Ok(file)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for PrivateTempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
