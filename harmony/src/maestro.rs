@@ -84,6 +84,8 @@ pub enum ScoreResult {
     Unchanged,
     Skipped,
     Failed,
+    /// Not run because an earlier Score failed (later Scores may depend on it).
+    NotRun,
 }
 
 impl std::fmt::Display for ScoreResult {
@@ -93,6 +95,7 @@ impl std::fmt::Display for ScoreResult {
             ScoreResult::Unchanged => "unchanged",
             ScoreResult::Skipped => "skipped",
             ScoreResult::Failed => "failed",
+            ScoreResult::NotRun => "not run",
         })
     }
 }
@@ -145,7 +148,7 @@ impl RunSummary {
                 let _ = writeln!(out, "               {k}: {v}");
             }
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} score(s): {} changed, {} unchanged, {} skipped, {} failed",
             self.reports.len(),
@@ -154,6 +157,11 @@ impl RunSummary {
             self.count(ScoreResult::Skipped),
             self.count(ScoreResult::Failed)
         );
+        let not_run = self.count(ScoreResult::NotRun);
+        if not_run > 0 {
+            let _ = write!(out, ", {not_run} not run");
+        }
+        out.push('\n');
         out
     }
 }
@@ -243,8 +251,9 @@ impl<T: Topology> Maestro<T> {
     }
 
     /// Lists, or confirms then prepares the topology and runs the selected Scores in order,
-    /// writing progress and the summary to `out`. A failing Score does not stop the others;
-    /// the run then ends with [`MaestroError::ScoresFailed`].
+    /// writing progress and the summary to `out`. The first failing Score stops the run: later
+    /// Scores often build on earlier ones (a DNS rewrite for a service that failed to deploy),
+    /// so they are reported as "not run" and the run ends with [`MaestroError::ScoresFailed`].
     pub async fn run(
         &self,
         scores: &[Box<dyn Score<T>>],
@@ -310,8 +319,24 @@ impl<T: Topology> Maestro<T> {
         }
 
         let mut reports = Vec::with_capacity(selected.len());
+        let mut failed_score: Option<String> = None;
         for score in selected {
             let name = score.name();
+            if let Some(failed) = &failed_score {
+                let report = ScoreReport {
+                    score: name,
+                    result: ScoreResult::NotRun,
+                    message: format!("not run: an earlier Score failed ({failed})"),
+                    details: BTreeMap::new(),
+                };
+                writeln!(
+                    out,
+                    "{} {}: {}",
+                    report.result, report.score, report.message
+                )?;
+                reports.push(report);
+                continue;
+            }
             let spinner = crate::progress::spinner(format!("running {name}"));
             let result = score
                 .create_interpret()
@@ -341,6 +366,9 @@ impl<T: Topology> Maestro<T> {
                 "{} {}: {}",
                 report.result, report.score, report.message
             )?;
+            if report.result == ScoreResult::Failed {
+                failed_score = Some(report.score.clone());
+            }
             reports.push(report);
         }
         let summary = RunSummary {

@@ -1,5 +1,5 @@
-//! The runner against a recording test topology: order, summary, --list, failures,
-//! confirmation.
+//! The runner against a recording test topology: order, summary, --list, stop at the first
+//! failure, confirmation.
 
 use std::sync::{Arc, Mutex};
 
@@ -223,9 +223,13 @@ async fn filter_selects_by_substring() {
 }
 
 #[tokio::test]
-async fn a_failing_score_is_reported_and_the_others_still_run() {
-    let (maestro, scores, journal) =
-        setup(&[("broken", Behaviour::Fail), ("fine", Behaviour::Change)]);
+async fn a_failing_score_stops_the_run_and_the_rest_is_reported_as_not_run() {
+    let (maestro, scores, journal) = setup(&[
+        ("fine", Behaviour::Change),
+        ("broken", Behaviour::Fail),
+        ("dns-rewrite", Behaviour::Change),
+        ("later", Behaviour::Nothing),
+    ]);
     let mut out = Vec::new();
     let err = maestro.run(&scores, &yes(), &mut out).await.unwrap_err();
     let MaestroError::ScoresFailed {
@@ -236,11 +240,21 @@ async fn a_failing_score_is_reported_and_the_others_still_run() {
     else {
         panic!("expected ScoresFailed");
     };
-    assert_eq!((failed, total), (1, 2));
-    assert_eq!(summary.reports[0].result, ScoreResult::Failed);
+    assert_eq!((failed, total), (1, 4));
+    let results: Vec<_> = summary.reports.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        [
+            ScoreResult::Changed,
+            ScoreResult::Failed,
+            ScoreResult::NotRun,
+            ScoreResult::NotRun
+        ]
+    );
     assert_eq!(
         journal.entries(),
-        ["ensure_ready", "execute broken", "execute fine"]
+        ["ensure_ready", "execute fine", "execute broken"],
+        "nothing runs after the failure"
     );
     let text = String::from_utf8(out).unwrap();
     assert!(
@@ -249,7 +263,14 @@ async fn a_failing_score_is_reported_and_the_others_still_run() {
         ),
         "{text}"
     );
-    assert!(text.contains("1 failed"), "{text}");
+    assert!(
+        text.contains("[not run  ] dns-rewrite: not run: an earlier Score failed (broken)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4 score(s): 1 changed, 0 unchanged, 0 skipped, 1 failed, 2 not run"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
