@@ -345,3 +345,53 @@ fn camel_case_secret_field_is_asked_hidden() {
     assert_eq!(find(&asked, "apiToken")[0].kind, QuestionKind::Secret);
     assert_eq!(find(&asked, "userName")[0].kind, QuestionKind::Text);
 }
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+struct Tls {
+    cert_pass: String,
+    port: u16,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Config)]
+struct Vault {
+    host: String,
+    #[config(secret)]
+    pin: u32,
+    #[config(secret)]
+    tls: Tls,
+    #[config(secret)]
+    recovery_codes: Vec<String>,
+    #[config(secret)]
+    strict: bool,
+}
+
+#[test]
+fn every_leaf_under_a_secret_field_is_asked_hidden_and_parsed() {
+    let prompter = ScriptedPrompter::new([
+        text("h"),
+        text("not a number"),
+        text("1234"),
+        text("pw"),
+        text("8443"),
+        text(r#"["a","b"]"#),
+        text("yes"),
+    ]);
+    let value = prompt_for_schema(&prompter, &schema_of::<Vault>(), Vault::SECRET_FIELDS).unwrap();
+    let vault: Vault = serde_json::from_value(value).unwrap();
+    assert_eq!(vault.pin, 1234);
+    assert_eq!(vault.tls.cert_pass, "pw");
+    assert_eq!(vault.tls.port, 8443);
+    assert_eq!(vault.recovery_codes, ["a", "b"]);
+    assert!(vault.strict);
+
+    let asked = prompter.asked();
+    assert_eq!(find(&asked, "host")[0].kind, QuestionKind::Text);
+    let pin = find(&asked, "pin");
+    assert_eq!(pin.len(), 2, "bad input is asked again");
+    assert!(pin.iter().all(|q| q.kind == QuestionKind::Secret));
+    let retry_error = pin[1].error.clone().unwrap();
+    assert!(!retry_error.contains("not a number"), "{retry_error}");
+    for path in ["tls.cert_pass", "tls.port", "recovery_codes", "strict"] {
+        assert_eq!(find(&asked, path)[0].kind, QuestionKind::Secret, "{path}");
+    }
+}

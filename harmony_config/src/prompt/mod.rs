@@ -83,7 +83,9 @@ pub trait Prompter: Send + Sync {
 
 /// Asks for every field of `schema` (the output of `schemars::schema_for!`) and returns the
 /// JSON value built from the answers. Fields of the top-level struct named in `secret_fields`
-/// are asked as [`QuestionKind::Secret`].
+/// (and fields marked `writeOnly` in the schema) are secret for their whole subtree: every leaf
+/// under them, whatever its type, is asked as [`QuestionKind::Secret`] (typed without echo) and
+/// the typed text is parsed as that leaf's type, asking again on bad input.
 pub fn prompt_for_schema(
     prompter: &dyn Prompter,
     schema: &Value,
@@ -183,6 +185,9 @@ impl<'a> Walker<'a> {
         let main_type = types.iter().find(|t| *t != "null").cloned();
 
         if let Some(choices) = enum_choices(schema) {
+            if secret {
+                return self.ask_secret_choice(path, help, optional, choices);
+            }
             return self.ask_choice(path, help, optional, choices);
         }
 
@@ -200,8 +205,16 @@ impl<'a> Walker<'a> {
                         return Ok(None);
                     }
                 }
-                self.ask_object(schema, path, depth).map(Some)
+                self.ask_object(schema, path, depth, secret).map(Some)
             }
+            Some("boolean") if secret => self.ask_text(
+                path,
+                format!("{path} (secret, hidden; yes/no)"),
+                help,
+                QuestionKind::Secret,
+                optional,
+                |text| parse_bool(text.trim()),
+            ),
             Some("boolean") => {
                 if optional {
                     let choices = vec![
@@ -225,21 +238,25 @@ impl<'a> Walker<'a> {
                     (None, Some(b)) => format!("{path} (integer <= {b})"),
                     (None, None) => format!("{path} (integer)"),
                 };
-                let kind = QuestionKind::Integer { min, max };
+                let (label, kind) = if secret {
+                    (secret_label(&label), QuestionKind::Secret)
+                } else {
+                    (label, QuestionKind::Integer { min, max })
+                };
                 self.ask_text(path, label, help, kind, optional, |text| {
-                    parse_integer(text, min, max)
+                    parse_integer(text.trim(), min, max)
                 })
             }
             Some("number") => {
                 let label = format!("{path} (number)");
-                self.ask_text(
-                    path,
-                    label,
-                    help,
-                    QuestionKind::Float,
-                    optional,
-                    parse_float,
-                )
+                let (label, kind) = if secret {
+                    (secret_label(&label), QuestionKind::Secret)
+                } else {
+                    (label, QuestionKind::Float)
+                };
+                self.ask_text(path, label, help, kind, optional, |text| {
+                    parse_float(text.trim())
+                })
             }
             Some("string") => {
                 let (label, kind) = if secret {
@@ -253,18 +270,26 @@ impl<'a> Walker<'a> {
             }
             _ => {
                 let label = format!("{path} (JSON)");
-                self.ask_text(path, label, help, QuestionKind::Json, optional, |text| {
-                    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+                let (label, kind) = if secret {
+                    (secret_label(&label), QuestionKind::Secret)
+                } else {
+                    (label, QuestionKind::Json)
+                };
+                // serde_json syntax errors give a position, never the text itself.
+                self.ask_text(path, label, help, kind, optional, |text| {
+                    serde_json::from_str(text.trim()).map_err(|e| format!("not valid JSON: {e}"))
                 })
             }
         }
     }
 
+    /// Asks every property of an object; `secret` marks the whole subtree (a secret section).
     fn ask_object(
         &self,
         schema: &'a Value,
         path: &str,
         depth: usize,
+        secret: bool,
     ) -> Result<Value, PromptError> {
         let empty = Map::new();
         let properties = schema
@@ -296,7 +321,8 @@ impl<'a> Walker<'a> {
             } else {
                 format!("{path}.{name}")
             };
-            let secret = depth == 0 && self.secret_fields.contains(&name)
+            let secret = secret
+                || depth == 0 && self.secret_fields.contains(&name)
                 || field_schema.get("writeOnly") == Some(&Value::Bool(true));
             let optional = !required.contains(&name);
             let nullable = self.resolve(field_schema)?.nullable
@@ -344,6 +370,33 @@ impl<'a> Walker<'a> {
             Answer::Skip if optional => Ok(None),
             other => Err(unexpected(path, &other)),
         }
+    }
+
+    /// An enum under a secret field: the option is typed without echo instead of picked from a
+    /// visible list.
+    fn ask_secret_choice(
+        &self,
+        path: &str,
+        help: Option<String>,
+        optional: bool,
+        choices: Vec<(String, Value)>,
+    ) -> Result<Option<Value>, PromptError> {
+        let names: Vec<String> = choices
+            .iter()
+            .map(|(_, v)| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let label = format!("{path} (secret, hidden; one of {})", names.join(", "));
+        self.ask_text(path, label, help, QuestionKind::Secret, optional, |text| {
+            let text = text.trim();
+            names
+                .iter()
+                .position(|n| n == text)
+                .map(|i| choices[i].1.clone())
+                .ok_or_else(|| format!("expected one of {}", names.join(", ")))
+        })
     }
 
     fn ask_text(
@@ -502,6 +555,18 @@ pub(crate) fn parse_integer(
         Ok(Value::Number(Number::from(u)))
     } else {
         Err("number out of range".to_string())
+    }
+}
+
+fn secret_label(label: &str) -> String {
+    format!("{label} (secret, hidden)")
+}
+
+fn parse_bool(text: &str) -> Result<Value, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "y" | "yes" | "true" => Ok(Value::Bool(true)),
+        "n" | "no" | "false" => Ok(Value::Bool(false)),
+        _ => Err("expected yes or no".to_string()),
     }
 }
 
