@@ -6,7 +6,8 @@
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Creates `dir` (and missing parents) with mode 0700. An existing folder is tightened to 0700
 /// when it is the leaf, so a secret never sits in a world-readable folder.
@@ -30,18 +31,8 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
+    let (tmp, mut file) = create_temp_file(dir, &file_name.to_string_lossy())?;
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
@@ -50,6 +41,36 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates a fresh 0600 temporary file next to the target. Every call gets its own name (pid,
+/// a process-wide counter, the clock) and `create_new` refuses to reuse an existing file, so two
+/// writers of the same path never share a temporary file.
+fn create_temp_file(dir: &Path, file_name: &str) -> io::Result<(PathBuf, fs::File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut last_err = None;
+    for _ in 0..8 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(
+            ".{file_name}.tmp-{}-{}-{nanos:08x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+        ));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| io::Error::other("cannot create a temporary file")))
 }
 
 /// Reads a private file; `Ok(None)` when it does not exist.
@@ -109,6 +130,45 @@ mod tests {
             1,
             "only the file itself should remain: {names:?}"
         );
+    }
+
+    #[test]
+    fn concurrent_writers_of_one_path_never_mix_content_or_fail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("shared.json");
+        let contents: Vec<Vec<u8>> = (0..16u8)
+            .map(|i| vec![b'a' + i; 64 * 1024 + usize::from(i)])
+            .collect();
+        let barrier = std::sync::Barrier::new(contents.len());
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = contents
+                .iter()
+                .map(|content| {
+                    let (path, barrier) = (&path, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        for _ in 0..4 {
+                            write_private_atomic(path, content)?;
+                        }
+                        io::Result::Ok(())
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap().expect("every write succeeds");
+            }
+        });
+        let last = read_if_exists(&path).unwrap().unwrap();
+        assert!(
+            contents.contains(&last),
+            "the file must be exactly one writer's content ({} bytes)",
+            last.len()
+        );
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("shared.json")]);
     }
 
     #[test]
