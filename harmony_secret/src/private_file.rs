@@ -9,18 +9,40 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Creates `dir` (and missing parents) with mode 0700. An existing folder is tightened to 0700
-/// when it is the leaf, so a secret never sits in a world-readable folder.
+/// Creates `dir` (and missing parents) with mode 0700.
+///
+/// A folder that already exists was chosen by someone (e.g. `LocalFileSource::new(".")`), so its
+/// mode is left as it is; when group or others can enter it, a warning names it once per process.
+/// The secret files written into it are 0600 either way.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                warn_open_folder_once(dir, mode);
+            }
+            Ok(())
+        }
+        _ => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
     }
-    Ok(())
+}
+
+fn warn_open_folder_once(dir: &Path, mode: u32) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.iter().any(|d| d == dir) {
+        return;
+    }
+    warned.push(dir.to_path_buf());
+    log::warn!(
+        "{} holds secret files but is accessible to group/others (mode {mode:o}); the files \
+         themselves are 0600. Run `chmod 700 {}` if no one else should list it",
+        dir.display(),
+        dir.display()
+    );
 }
 
 /// Writes `bytes` to `path` atomically: a 0600 temporary file in the same folder, fsync, rename.
@@ -101,17 +123,73 @@ mod tests {
         assert_eq!(dir_mode, 0o700);
     }
 
+    static LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record) {
+            LINES
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", record.level(), record.args()));
+        }
+        fn flush(&self) {}
+    }
+
     #[test]
-    fn existing_open_folder_is_tightened() {
+    fn existing_open_folder_is_left_as_is_with_a_warning_naming_it() {
+        let _ = log::set_logger(&Capture);
+        log::set_max_level(log::LevelFilter::Warn);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("open");
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         write_private_atomic(&dir.join("k.json"), b"1").unwrap();
+        write_private_atomic(&dir.join("k2.json"), b"2").unwrap();
         assert_eq!(
             fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o700
+            0o755,
+            "a folder the user chose keeps its mode"
         );
+        assert_eq!(
+            fs::metadata(dir.join("k.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        let name = dir.display().to_string();
+        let warnings: Vec<String> = LINES
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("WARN") && l.contains(&name))
+            .cloned()
+            .collect();
+        assert_eq!(
+            warnings.len(),
+            1,
+            "warned once, naming the folder: {warnings:?}"
+        );
+        assert!(warnings[0].contains("755"), "{warnings:?}");
+    }
+
+    #[test]
+    fn existing_private_folder_gets_no_warning() {
+        let _ = log::set_logger(&Capture);
+        log::set_max_level(log::LevelFilter::Warn);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("closed");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        write_private_atomic(&dir.join("k.json"), b"1").unwrap();
+        let name = dir.display().to_string();
+        assert!(!LINES.lock().unwrap().iter().any(|l| l.contains(&name)));
     }
 
     #[test]

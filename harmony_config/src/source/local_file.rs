@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use crate::{ConfigError, ConfigSource};
 
-/// Keeps each value as pretty JSON in `{dir}/{key}.json`; files are written atomically, 0600,
-/// in a 0700 folder.
+/// Keeps each value as pretty JSON in `{dir}/{key}.json`; files are written atomically, 0600.
+/// A folder it creates is 0700; an existing folder keeps its mode (a warning names it when group
+/// or others can enter it).
 #[derive(Debug, Clone)]
 pub struct LocalFileSource {
     dir: PathBuf,
