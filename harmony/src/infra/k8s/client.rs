@@ -175,6 +175,15 @@ impl K8sClient {
         Ok(Self::new(client))
     }
 
+    /// A client for the API server at `url` without credentials (a local proxy, or a fake
+    /// API server in tests).
+    pub fn from_url(url: &str) -> Result<Self, K8sError> {
+        let uri = url
+            .parse()
+            .map_err(|e| api_err(format!("parsing the API server URL {url}"), e))?;
+        Self::from_config(Config::new(uri))
+    }
+
     /// The underlying kube client, for calls this adapter does not wrap.
     pub fn kube_client(&self) -> Client {
         self.client.clone()
@@ -266,6 +275,18 @@ impl K8sClient {
         &self,
         manifest: &serde_json::Value,
     ) -> Result<Applied<DynamicObject>, K8sError> {
+        self.apply_dynamic_with_manager(manifest, FIELD_MANAGER)
+            .await
+    }
+
+    /// [`Self::apply_dynamic`] with its own server-side-apply field manager (forced), so
+    /// several writers can each own a part of one object (e.g. one key each of a shared
+    /// ConfigMap) without removing each other's fields.
+    pub async fn apply_dynamic_with_manager(
+        &self,
+        manifest: &serde_json::Value,
+        field_manager: &str,
+    ) -> Result<Applied<DynamicObject>, K8sError> {
         let field = |f: &str| {
             manifest
                 .pointer(f)
@@ -304,7 +325,7 @@ impl K8sClient {
                 }
                 Err(e) => return Err(e),
             };
-            let params = PatchParams::apply(FIELD_MANAGER).force();
+            let params = PatchParams::apply(field_manager).force();
             match api.patch(&name, &params, &Patch::Apply(manifest)).await {
                 Ok(object) => {
                     let old_rv = before.and_then(|b| b.metadata.resource_version);
@@ -318,6 +339,40 @@ impl K8sClient {
                 Err(e) => return Err(api_err(format!("applying {what}"), e)),
             }
         }
+    }
+
+    /// Sets annotations on a Deployment's pod template (a JSON merge patch, as
+    /// `field_manager`). Changing a template annotation rolls the Deployment out, like
+    /// `kubectl rollout restart`, and the annotation stays readable afterwards, so a caller
+    /// can record *why* it restarted (e.g. the hash of the configuration it loaded).
+    /// Returns the patched Deployment.
+    pub async fn patch_deployment_template_annotations(
+        &self,
+        namespace: &str,
+        name: &str,
+        annotations: &BTreeMap<String, String>,
+        field_manager: &str,
+    ) -> Result<Deployment, K8sError> {
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let patch = serde_json::json!({
+            "spec": { "template": { "metadata": { "annotations": annotations } } }
+        });
+        let params = PatchParams {
+            field_manager: Some(field_manager.to_string()),
+            ..PatchParams::default()
+        };
+        deployments
+            .patch(name, &params, &Patch::Merge(&patch))
+            .await
+            .map_err(|e| {
+                api_err(
+                    format!(
+                        "patching the pod template of {}",
+                        describe("Deployment", Some(namespace), name)
+                    ),
+                    e,
+                )
+            })
     }
 
     // ----- read / delete ---------------------------------------------------------------------

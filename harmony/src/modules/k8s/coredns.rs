@@ -14,8 +14,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
 use sha2::{Digest, Sha256};
 
 use crate::interpret::{Interpret, InterpretError, Outcome};
@@ -184,41 +182,24 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         }
 
         // Own field manager: other Scores' keys in the same ConfigMap stay theirs.
-        let kube = client.kube_client();
-        let configmaps: Api<ConfigMap> = Api::namespaced(kube.clone(), COREDNS_NAMESPACE);
-        configmaps
-            .patch(
-                COREDNS_CUSTOM_CONFIGMAP,
-                &PatchParams::apply(&score.field_manager()).force(),
-                &Patch::Apply(&score.apply_body()),
-            )
-            .await
-            .map_err(|e| {
-                InterpretError::Capability(format!(
-                    "applying {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP} key {key}: {e}"
-                ))
-            })?;
+        client
+            .apply_dynamic_with_manager(&score.apply_body(), &score.field_manager())
+            .await?;
 
         // CoreDNS's reload plugin only watches the main Corefile: restart it, like
         // `kubectl rollout restart`.
-        let deployments: Api<Deployment> = Api::namespaced(kube, COREDNS_NAMESPACE);
-        let restart = serde_json::json!({
-            "spec": { "template": { "metadata": { "annotations": {
-                "kubectl.kubernetes.io/restartedAt": k8s_openapi::jiff::Timestamp::now().to_string(),
-            } } } }
-        });
-        deployments
-            .patch(
+        client
+            .patch_deployment_template_annotations(
+                COREDNS_NAMESPACE,
                 COREDNS_DEPLOYMENT,
-                &PatchParams::default(),
-                &Patch::Merge(&restart),
+                &[(
+                    "kubectl.kubernetes.io/restartedAt".to_string(),
+                    k8s_openapi::jiff::Timestamp::now().to_string(),
+                )]
+                .into(),
+                &score.field_manager(),
             )
-            .await
-            .map_err(|e| {
-                InterpretError::Capability(format!(
-                    "restarting deployment {COREDNS_NAMESPACE}/{COREDNS_DEPLOYMENT}: {e}"
-                ))
-            })?;
+            .await?;
         wait_rollout(&client, ROLLOUT_TIMEOUT).await?;
 
         Ok(Outcome::success(format!(
@@ -380,7 +361,7 @@ mod tests {
     fn rollout_needs_new_generation_and_available_replicas() {
         use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
         let mut d = Deployment {
-            metadata: kube::api::ObjectMeta {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 generation: Some(3),
                 ..Default::default()
             },

@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn typed_objects_become_full_manifests() {
         let ns = Namespace {
-            metadata: kube::api::ObjectMeta {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 name: Some("zitadel".into()),
                 ..Default::default()
             },

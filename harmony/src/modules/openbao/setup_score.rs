@@ -525,8 +525,7 @@ mod tests {
     }
 
     async fn key_store(url: &str, dir: &std::path::Path) -> K8sSecretKeyStore {
-        let config = kube::Config::new(url.parse().unwrap());
-        let client = Arc::new(K8sClient::from_config(config).unwrap());
+        let client = Arc::new(K8sClient::from_url(url).unwrap());
         K8sSecretKeyStore::new(
             client,
             "openbao",

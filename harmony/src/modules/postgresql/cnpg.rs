@@ -114,7 +114,7 @@ pub async fn deploy_with_cloudnative_pg<T: K8sclient + HelmCommand>(
     }
 
     let namespace = Namespace {
-        metadata: kube::api::ObjectMeta {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             name: Some(config.namespace.clone()),
             ..Default::default()
         },
