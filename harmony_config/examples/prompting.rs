@@ -90,11 +90,8 @@ async fn run() -> Result<(), harmony_config::ConfigError> {
     );
     println!("nickname:    {}", c.nickname.as_deref().unwrap_or("(none)"));
     println!("Values came from: {}", got.source);
-    if got.source == "interactive prompt" {
-        println!(
-            "Saved to SQLite database {}. Run again: nothing will be asked.",
-            db.display()
-        );
+    if got.source.starts_with("interactive prompt") {
+        println!("Run again: nothing will be asked.");
     }
     Ok(())
 }

@@ -93,6 +93,18 @@ pub enum ConfigError {
     NoPersistentSource { key: String },
 
     #[error(
+        "the answers for `{key}` were NOT saved ({attempts}). Fix the cause and run again to be \
+         asked again, or store the value with harmony_config::set / {env_var}='<json>'",
+        attempts = attempts.join("; ")
+    )]
+    AnswersNotSaved {
+        key: String,
+        /// `"<location>: <why it failed>"` for every persisting source that was tried.
+        attempts: Vec<String>,
+        env_var: String,
+    },
+
+    #[error(
         "the global config manager is already in use: call harmony_config::init once, at the \
          start of main, before any harmony_config::get/set"
     )]
@@ -103,6 +115,12 @@ impl ConfigError {
     /// True for [`ConfigError::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, ConfigError::NotFound { .. })
+    }
+
+    /// The source cannot serve anyone right now (its store is unreachable or sealed), as opposed
+    /// to refusing this operation.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ConfigError::Store { source, .. } if source.is_unavailable())
     }
 }
 

@@ -32,7 +32,9 @@ impl<T> std::fmt::Debug for Sourced<T> {
 ///
 /// - [`ConfigManager::get`] reads the chain and never prompts;
 /// - [`ConfigManager::get_or_prompt`] also lets interactive sources ask, and saves the answer to
-///   the first source whose [`ConfigSource::should_persist`] is true;
+///   the first source whose [`ConfigSource::should_persist`] is true; when that source is
+///   unavailable (a store that is down or sealed) it warns and saves to the next persisting
+///   source instead, so answers are never silently lost;
 /// - [`ConfigManager::set`] writes to the first persisting source;
 /// - [`ConfigManager::reset`] removes the value from every persisting source.
 #[derive(Clone)]
@@ -71,7 +73,8 @@ impl ConfigManager {
     }
 
     /// The value of `T`; when no source has it, interactive sources ask for it and the answer is
-    /// saved to the first persisting source.
+    /// saved to the first persisting source that is available (see the type's docs). The
+    /// provenance of a prompted value names where it was saved.
     pub async fn get_or_prompt<T: Config>(&self) -> Result<T, ConfigError> {
         Ok(self.resolve::<T>(true).await?.value)
     }
@@ -120,6 +123,51 @@ impl ConfigManager {
         Ok(source.location(key))
     }
 
+    /// Saves prompted answers: to the first persisting source, or, while it is unavailable, to
+    /// the next one. Any other failure stops here with an error saying nothing was saved.
+    async fn persist_answers(&self, key: &str, value: &Value) -> Result<String, ConfigError> {
+        let mut attempts = Vec::new();
+        for source in self.sources.iter().filter(|s| s.should_persist()) {
+            let location = source.location(key);
+            match source.set(key, value).await {
+                Ok(()) => {
+                    if !attempts.is_empty() {
+                        log::warn!(
+                            "saved the answers for `{key}` to {location} instead ({})",
+                            attempts.join("; ")
+                        );
+                    }
+                    return Ok(location);
+                }
+                Err(e) if e.is_unavailable() => {
+                    log::warn!(
+                        "cannot save the answers for `{key}` to {location}: {e}. Trying the next \
+                         persisting source"
+                    );
+                    attempts.push(format!("{location}: {e}"));
+                }
+                Err(e) => {
+                    attempts.push(format!("{location}: {e}"));
+                    return Err(ConfigError::AnswersNotSaved {
+                        key: key.to_string(),
+                        attempts,
+                        env_var: env_var_name(key),
+                    });
+                }
+            }
+        }
+        if attempts.is_empty() {
+            return Err(ConfigError::NoPersistentSource {
+                key: key.to_string(),
+            });
+        }
+        Err(ConfigError::AnswersNotSaved {
+            key: key.to_string(),
+            attempts,
+            env_var: env_var_name(key),
+        })
+    }
+
     async fn resolve<T: Config>(&self, prompt: bool) -> Result<Sourced<T>, ConfigError> {
         let key = T::KEY;
         let schema = prompt.then(|| schemars::schema_for!(T));
@@ -144,10 +192,13 @@ impl ConfigManager {
             };
             let value: T = serde_json::from_value(json.clone())
                 .map_err(|e| self.shape_error::<T>(source.as_ref(), &e))?;
-            if prompt && source.is_interactive() {
-                let saved_to = self.persist(key, &json).await?;
+            let location = if prompt && source.is_interactive() {
+                let saved_to = self.persist_answers(key, &json).await?;
                 log::info!("saved the answers for `{key}` to {saved_to}");
-            }
+                format!("{location}, saved to {saved_to}")
+            } else {
+                location
+            };
             log::debug!("`{key}` comes from {location}");
             return Ok(Sourced {
                 value,

@@ -186,7 +186,10 @@ async fn test_full_chain_with_prompt_source_falls_through_to_prompt() {
             port: 8080
         }
     );
-    assert_eq!(got.source, "interactive prompt");
+    assert_eq!(
+        got.source,
+        format!("interactive prompt, saved to {}", sqlite.name())
+    );
     assert_eq!(prompter.asked().len(), 2);
 
     // Persisted: the next call reads SQLite and asks nothing.
@@ -431,4 +434,77 @@ async fn sqlite_source_name_is_human_readable() {
         EnvSource.location("AppConfig"),
         "environment variable HARMONY_CONFIG_AppConfig"
     );
+}
+
+#[tokio::test]
+async fn prompted_answers_go_to_the_next_persisting_source_while_the_store_is_down() {
+    keyed_config!(Cfg, "StoreDownAnswers");
+    let (_d, sqlite) = temp_sqlite().await;
+    let (_prompter, prompt) = prompt_answering("h-down", "9001");
+    let manager = ConfigManager::new(vec![
+        arc(EnvSource),
+        arc(StoreSource::new("harmony", FailingStore::new(unreachable))),
+        sqlite.clone(),
+        prompt,
+    ]);
+
+    let got = manager.get_or_prompt_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value.host, "h-down");
+    assert!(got.source.ends_with(&sqlite.name()), "{}", got.source);
+    let stored = sqlite.get("StoreDownAnswers").await.unwrap().unwrap();
+    assert_eq!(stored["port"], 9001);
+}
+
+#[tokio::test]
+async fn prompted_answers_refused_by_the_store_fail_saying_they_were_not_saved() {
+    keyed_config!(Cfg, "StoreDeniedAnswers");
+    let (_d, sqlite) = temp_sqlite().await;
+    let (_prompter, prompt) = prompt_answering("h-denied", "9002");
+    let store = StoreSource::new("harmony", ReadOnlyStore);
+    let store_location = store.location("StoreDeniedAnswers");
+    let manager = ConfigManager::new(vec![arc(store), sqlite.clone(), prompt]);
+
+    let err = manager.get_or_prompt::<Cfg>().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ConfigError::AnswersNotSaved { .. }), "{text}");
+    assert!(text.contains("NOT saved"), "{text}");
+    assert!(text.contains(&store_location), "{text}");
+    assert!(text.contains("denied"), "{text}");
+    assert!(!text.contains("h-denied"), "no answer in the error: {text}");
+    assert_eq!(sqlite.get("StoreDeniedAnswers").await.unwrap(), None);
+}
+
+/// A store that has no keys and refuses every write.
+struct ReadOnlyStore;
+
+#[async_trait::async_trait]
+impl harmony_secret::SecretStore for ReadOnlyStore {
+    fn describe(&self) -> String {
+        "OpenBao at http://127.0.0.1:1 (kv mount \"secret\")".to_string()
+    }
+    async fn get_json(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> Result<serde_json::Value, harmony_secret::SecretStoreError> {
+        Err(harmony_secret::SecretStoreError::NotFound {
+            store: self.describe(),
+            namespace: ns.into(),
+            key: key.into(),
+        })
+    }
+    async fn set_json(
+        &self,
+        ns: &str,
+        key: &str,
+        _: &serde_json::Value,
+    ) -> Result<(), harmony_secret::SecretStoreError> {
+        Err(harmony_secret::SecretStoreError::PermissionDenied {
+            store: self.describe(),
+            path: format!("secret/data/{ns}/{key}"),
+        })
+    }
+    async fn delete(&self, _: &str, _: &str) -> Result<(), harmony_secret::SecretStoreError> {
+        Ok(())
+    }
 }
