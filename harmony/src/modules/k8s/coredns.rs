@@ -6,7 +6,10 @@
 //! block. Each [`CoreDNSRewriteScore`] owns ONE key there (named from its hostnames), written by
 //! server-side apply with its own field manager, so several Scores compose without stepping on
 //! each other. CoreDNS does not notice changes in imported files, so the Score restarts the
-//! Deployment, only when the content changed, and waits for it to be available.
+//! Deployment and waits for it to be available. The restart sets a pod-template annotation
+//! (`harmony.io/coredns-custom-<key hash>: <content sha256>`); the Score restarts whenever
+//! that annotation differs from the wanted content, so a restart that failed is retried on
+//! the next run, and a run with both in place changes nothing.
 //! On OpenShift the Score does nothing and says so.
 
 use std::time::Duration;
@@ -27,6 +30,9 @@ pub const COREDNS_NAMESPACE: &str = "kube-system";
 pub const COREDNS_DEPLOYMENT: &str = "coredns";
 /// Server-side-apply field manager; one per key so Scores own only their key.
 pub const FIELD_MANAGER_PREFIX: &str = "harmony-coredns";
+/// Prefix of the pod-template annotation on `kube-system/coredns` holding the content hash
+/// CoreDNS was restarted with, one per key.
+pub const RESTART_ANNOTATION_PREFIX: &str = "harmony.io/coredns-custom-";
 
 /// Rewrites `host` to `target` (usually a Service FQDN) for every in-cluster lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +111,22 @@ impl CoreDNSRewriteScore {
         content
     }
 
+    /// SHA-256 (hex) of [`Self::override_content`].
+    pub fn content_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.override_content().as_bytes()))
+    }
+
+    /// The pod-template annotation of `kube-system/coredns` recording which content of this
+    /// Score's key CoreDNS was last restarted with, e.g. `harmony.io/coredns-custom-0123abcd4567`.
+    pub fn restart_annotation(&self) -> String {
+        let key = self.override_key();
+        format!(
+            "{RESTART_ANNOTATION_PREFIX}{}",
+            key.trim_end_matches(".override")
+                .trim_start_matches("harmony-")
+        )
+    }
+
     /// The ConfigMap body for server-side apply: only this Score's key.
     pub fn apply_body(&self) -> serde_json::Value {
         serde_json::json!({
@@ -166,44 +188,64 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         let client = topology.k8s_client().await?;
         let key = score.override_key();
         let content = score.override_content();
+        let annotation = score.restart_annotation();
+        let wanted_hash = score.content_hash();
         let current: Option<ConfigMap> = client
             .get_opt(COREDNS_CUSTOM_CONFIGMAP, Some(COREDNS_NAMESPACE))
             .await?;
-        let unchanged = current
+        let applied_content = current
             .and_then(|cm| cm.data)
-            .and_then(|d| d.get(&key).cloned())
-            .is_some_and(|v| v == content);
-        if unchanged {
+            .and_then(|mut d| d.remove(&key));
+        let deployment: Deployment = client
+            .get(COREDNS_DEPLOYMENT, Some(COREDNS_NAMESPACE))
+            .await?;
+        let loaded_hash = template_annotation(&deployment, &annotation);
+        let plan = plan(
+            applied_content.as_deref(),
+            &content,
+            loaded_hash.as_deref(),
+            &wanted_hash,
+        );
+
+        if plan == Plan::Nothing {
+            // A restart from an earlier run may still be rolling out.
+            if !rolled_out(&deployment) {
+                wait_rollout(&client, ROLLOUT_TIMEOUT).await?;
+            }
             return Ok(Outcome::noop(format!(
-                "{COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP} key {key} already has the {} rewrite(s)",
+                "{COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP} key {key} already has the {} rewrite(s) and CoreDNS runs with them",
                 score.rewrites.len()
             ))
             .with_detail("configmap_key", key));
         }
 
-        // Own field manager: other Scores' keys in the same ConfigMap stay theirs.
-        client
-            .apply_dynamic_with_manager(&score.apply_body(), &score.field_manager())
-            .await?;
+        if plan == Plan::ApplyAndRestart {
+            // Own field manager: other Scores' keys in the same ConfigMap stay theirs.
+            client
+                .apply_dynamic_with_manager(&score.apply_body(), &score.field_manager())
+                .await?;
+        }
 
-        // CoreDNS's reload plugin only watches the main Corefile: restart it, like
-        // `kubectl rollout restart`.
+        // CoreDNS's reload plugin only watches the main Corefile: restart it by changing a pod
+        // template annotation that records the content loaded, so a restart that failed (or
+        // never happened) is retried on the next run, and a second run changes nothing.
         client
             .patch_deployment_template_annotations(
                 COREDNS_NAMESPACE,
                 COREDNS_DEPLOYMENT,
-                &[(
-                    "kubectl.kubernetes.io/restartedAt".to_string(),
-                    k8s_openapi::jiff::Timestamp::now().to_string(),
-                )]
-                .into(),
+                &[(annotation, wanted_hash)].into(),
                 &score.field_manager(),
             )
             .await?;
         wait_rollout(&client, ROLLOUT_TIMEOUT).await?;
 
+        let what = if plan == Plan::ApplyAndRestart {
+            "now rewrites"
+        } else {
+            "restarted to load the already written rewrites"
+        };
         Ok(Outcome::success(format!(
-            "CoreDNS now rewrites {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}); CoreDNS restarted",
+            "CoreDNS {what} {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}); CoreDNS restarted",
             score
                 .rewrites
                 .iter()
@@ -213,6 +255,46 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         ))
         .with_detail("configmap_key", key))
     }
+}
+
+/// What a run has to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// The key has the content and CoreDNS was restarted with it.
+    Nothing,
+    /// The key has the content but CoreDNS was not restarted with it (an earlier restart
+    /// failed, or somebody else wrote the key).
+    Restart,
+    /// Write the key, then restart.
+    ApplyAndRestart,
+}
+
+/// Decides from the key's current content and the hash CoreDNS was last restarted with.
+fn plan(
+    applied_content: Option<&str>,
+    wanted_content: &str,
+    loaded_hash: Option<&str>,
+    wanted_hash: &str,
+) -> Plan {
+    if applied_content != Some(wanted_content) {
+        Plan::ApplyAndRestart
+    } else if loaded_hash != Some(wanted_hash) {
+        Plan::Restart
+    } else {
+        Plan::Nothing
+    }
+}
+
+fn template_annotation(d: &Deployment, annotation: &str) -> Option<String> {
+    d.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(annotation)
+        .cloned()
 }
 
 /// Waits until the restarted CoreDNS Deployment has rolled out: the new generation observed,
@@ -355,6 +437,45 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no cluster"));
+    }
+
+    #[test]
+    fn restart_is_decided_by_the_recorded_hash_not_only_by_the_configmap() {
+        let s = score();
+        let (content, hash) = (s.override_content(), s.content_hash());
+        // First run.
+        assert_eq!(plan(None, &content, None, &hash), Plan::ApplyAndRestart);
+        // Run 1 wrote the key but its restart failed: run 2 must restart.
+        assert_eq!(plan(Some(&content), &content, None, &hash), Plan::Restart);
+        assert_eq!(
+            plan(Some(&content), &content, Some("old-hash"), &hash),
+            Plan::Restart
+        );
+        // Both in place: nothing to do.
+        assert_eq!(
+            plan(Some(&content), &content, Some(&hash), &hash),
+            Plan::Nothing
+        );
+        // Changed targets: write and restart, whatever the annotation says.
+        assert_eq!(
+            plan(
+                Some("rewrite name exact a b\n"),
+                &content,
+                Some(&hash),
+                &hash
+            ),
+            Plan::ApplyAndRestart
+        );
+        assert!(
+            s.restart_annotation()
+                .starts_with("harmony.io/coredns-custom-")
+        );
+        assert!(s.restart_annotation().len() <= 253);
+        assert_eq!(
+            s.restart_annotation().split('/').nth(1).unwrap().len(),
+            "coredns-custom-".len() + 12,
+            "annotation name part within 63 characters"
+        );
     }
 
     #[test]
