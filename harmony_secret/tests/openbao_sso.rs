@@ -283,6 +283,52 @@ async fn denied_sso_falls_back_to_userpass_and_all_failures_are_listed() {
     assert!(!msg.contains("not-franks-pw"));
 }
 
+/// Without a terminal (CI) and without a custom device-code prompt, the device flow is refused at
+/// once (no code printed into a log nobody reads, no 10 minute wait) and the chain goes on.
+#[tokio::test]
+async fn without_a_terminal_sso_is_skipped_at_once_and_userpass_is_used() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let root = sso.init.root_token.clone();
+    sso.bao
+        .enable_userpass(&root, "userpass", "gina", "gina-pw", &["app-rw"])
+        .await;
+    let headless = || {
+        harmony_secret::OpenbaoSecretStore::builder()
+            .url(sso.bao.addr())
+            .zitadel_sso(sso.idp.issuer(), sso.idp.client_id())
+            .jwt_auth(common::ROLE, "jwt")
+            .session_cache_dir(sso.cache_dir.path())
+            .open_browser(Some(false))
+            // Were the flow started, give up soon rather than hang the test for 10 minutes.
+            .device_flow_timeout(Duration::from_secs(3))
+            .terminal_probe(|| false)
+    };
+    let store = headless()
+        .userpass("gina", "gina-pw")
+        .build()
+        .await
+        .unwrap();
+    store.set_json("app", "K", &json!({"v": 7})).await.unwrap();
+    assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"v": 7}));
+    assert_eq!(sso.device_grants(), 0, "no device code was requested");
+
+    // SSO alone: the error says why and how to run non-interactively.
+    let e = headless()
+        .build()
+        .await
+        .unwrap()
+        .get_json("app", "K")
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SecretStoreError::Config { .. }), "{e:?}");
+    assert!(
+        msg.contains("terminal") && msg.contains("OPENBAO_TOKEN"),
+        "{msg}"
+    );
+    assert_eq!(sso.device_grants(), 0, "no device code was requested");
+}
+
 /// `resolve_to` sends the issuer's host name to a given address (a k3d ingress, say) and only
 /// that host.
 #[tokio::test]

@@ -139,6 +139,13 @@ pub struct ZitadelOidcAuth {
     prompt: Option<DeviceCodePrompt>,
     request_timeout: Duration,
     device_flow_timeout: Option<Duration>,
+    terminal_probe: fn() -> bool,
+}
+
+/// The default terminal check: someone can see a printed code when stdin or stderr is a terminal.
+pub fn stdin_or_stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() || std::io::stderr().is_terminal()
 }
 
 impl std::fmt::Debug for ZitadelOidcAuth {
@@ -169,6 +176,7 @@ impl ZitadelOidcAuth {
             prompt: None,
             request_timeout: Duration::from_secs(10),
             device_flow_timeout: None,
+            terminal_probe: stdin_or_stderr_is_terminal,
         }
     }
 
@@ -212,6 +220,15 @@ impl ZitadelOidcAuth {
     /// Replaces the default prompt (stderr) that shows the address and the code.
     pub fn with_prompt(mut self, prompt: DeviceCodePrompt) -> Self {
         self.prompt = Some(prompt);
+        self
+    }
+
+    /// Replaces the check "can a person see the printed code?" (default:
+    /// [`stdin_or_stderr_is_terminal`]). Without a custom [`DeviceCodePrompt`], the device flow
+    /// refuses to start when it returns false. For tests.
+    #[doc(hidden)]
+    pub fn with_terminal_probe(mut self, probe: fn() -> bool) -> Self {
+        self.terminal_probe = probe;
         self
     }
 
@@ -358,7 +375,20 @@ impl ZitadelOidcAuth {
     /// (the given interval, RFC 8628's 5 s when none is given, +5 s on `slow_down`) until the
     /// person approves. `access_denied` and `expired_token` end it with
     /// [`SecretStoreError::BadCredentials`].
+    ///
+    /// With the default prompt (the code printed on stderr) and neither stdin nor stderr a
+    /// terminal (CI, a cron job), no one can see the code: it fails at once with
+    /// [`SecretStoreError::Config`] instead of waiting for the code to expire.
     pub async fn device_login(&self) -> Result<OidcTokens, SecretStoreError> {
+        if self.prompt.is_none() && !(self.terminal_probe)() {
+            return Err(self.config_error(
+                "a browser login (OIDC device flow) is needed, but neither stdin nor stderr is a \
+                 terminal, so no one would see the sign-in code. To run non-interactively set \
+                 OPENBAO_TOKEN (or OPENBAO_USERNAME and OPENBAO_PASSWORD); or run once in a \
+                 terminal to sign in and cache a session that later runs reuse"
+                    .to_string(),
+            ));
+        }
         let http = self.http_client()?;
         let endpoints = self.discover_with(&http).await?;
         let device_url = endpoints.device_authorization_endpoint.clone().ok_or_else(|| {
@@ -522,6 +552,29 @@ impl ErrorCode for oauth2::DeviceCodeErrorResponse {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn without_a_terminal_the_default_prompt_refuses_at_once() {
+        // The issuer is never contacted: the refusal comes before discovery.
+        let auth = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli").with_terminal_probe(|| false);
+        let e = auth.device_login().await.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, SecretStoreError::Config { .. }), "{text}");
+        assert!(text.contains("browser login"), "{text}");
+        assert!(text.contains("terminal"), "{text}");
+        assert!(text.contains("OPENBAO_TOKEN"), "{text}");
+        assert!(text.contains("cache a session"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_custom_prompt_is_used_even_without_a_terminal() {
+        let auth = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli")
+            .with_terminal_probe(|| false)
+            .with_prompt(std::sync::Arc::new(|_: &DeviceCodeInfo| {}));
+        let e = auth.device_login().await.unwrap_err();
+        // It went on to discovery, which finds nothing listening.
+        assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e}");
+    }
+
     use super::*;
 
     #[test]

@@ -56,6 +56,7 @@ pub struct OpenbaoSecretStoreBuilder {
     pub(crate) device_flow_timeout: Duration,
     pub(crate) open_browser: Option<bool>,
     pub(crate) prompt: Option<DeviceCodePrompt>,
+    pub(crate) terminal_probe: Option<fn() -> bool>,
 }
 
 impl Default for OpenbaoSecretStoreBuilder {
@@ -78,6 +79,7 @@ impl Default for OpenbaoSecretStoreBuilder {
             device_flow_timeout: DEFAULT_DEVICE_FLOW_TIMEOUT,
             open_browser: None,
             prompt: None,
+            terminal_probe: None,
         }
     }
 }
@@ -185,8 +187,8 @@ impl OpenbaoSecretStoreBuilder {
         self
     }
 
-    /// Timeout of each OpenBao request (default 2 s); the connect timeout is at most 1 s of it.
-    /// Logins get at least 10 s.
+    /// Timeout of each OpenBao request, logins included (default 2 s); the connect timeout is
+    /// at most 1 s of it. An OpenBao that does not answer costs this long, never more.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -209,6 +211,14 @@ impl OpenbaoSecretStoreBuilder {
     /// How the device code is shown (default: printed on stderr).
     pub fn device_code_prompt(mut self, prompt: DeviceCodePrompt) -> Self {
         self.prompt = Some(prompt);
+        self
+    }
+
+    /// Replaces the "is there a terminal?" check of the device flow (see
+    /// [`ZitadelOidcAuth::device_login`]). For tests.
+    #[doc(hidden)]
+    pub fn terminal_probe(mut self, probe: fn() -> bool) -> Self {
+        self.terminal_probe = Some(probe);
         self
     }
 
@@ -256,6 +266,10 @@ impl OpenbaoSecretStoreBuilder {
                 };
                 let oidc = match &self.prompt {
                     Some(p) => oidc.with_prompt(p.clone()),
+                    None => oidc,
+                };
+                let oidc = match self.terminal_probe {
+                    Some(probe) => oidc.with_terminal_probe(probe),
                     None => oidc,
                 };
                 let cache = if self.session_cache {
@@ -306,7 +320,9 @@ impl OpenbaoSecretStoreBuilder {
             userpass: self.userpass.clone(),
             userpass_mount: self.auth_mount.clone(),
             sso,
-            login_timeout: self.request_timeout.max(Duration::from_secs(10)),
+            // Logins are one round trip like any other request: the same timeout, so a dead
+            // OpenBao costs the configured time, not 10 s.
+            login_timeout: self.request_timeout,
         };
         Ok(OpenbaoSecretStore {
             inner: Arc::new(Inner::new(
@@ -317,5 +333,31 @@ impl OpenbaoSecretStoreBuilder {
                 self.request_timeout,
             )),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretStore;
+
+    #[tokio::test]
+    async fn a_login_that_gets_no_answer_gives_up_after_the_request_timeout() {
+        // Accepts connections (kernel backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let store = OpenbaoSecretStore::builder()
+            .url(format!("http://{}", silent.local_addr().unwrap()))
+            .userpass("u", "p")
+            .request_timeout(Duration::from_millis(300))
+            .build()
+            .await
+            .unwrap();
+        let e = store.get_json("app", "K").await.unwrap_err();
+        match &e {
+            SecretStoreError::Unreachable { reason, .. } => {
+                assert_eq!(reason, "no answer within 300ms (timeout)", "{e}")
+            }
+            other => panic!("expected Unreachable, got {other}"),
+        }
     }
 }

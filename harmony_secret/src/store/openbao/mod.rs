@@ -176,8 +176,13 @@ impl Inner {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> SecretStoreError {
+        self.transport_error_after(e, self.request_timeout)
+    }
+
+    /// Like `transport_error`, for a request that was given `timeout`.
+    fn transport_error_after(&self, e: &reqwest::Error, timeout: Duration) -> SecretStoreError {
         let reason = if e.is_timeout() {
-            format!("no answer within {:?} (timeout)", self.request_timeout)
+            format!("no answer within {timeout:?} (timeout)")
         } else {
             let mut msg = String::from("cannot connect");
             let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
