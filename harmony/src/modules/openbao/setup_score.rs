@@ -295,6 +295,8 @@ async fn userpass_credentials(
 }
 
 async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError> {
+    // The runner's "running OpenbaoSetupScore" spinner would redraw over the prompt.
+    let _spinners_hidden = crate::progress::hide_spinners();
     harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()
         .await
         .map_err(|e| {
@@ -335,7 +337,9 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
         topology: &T,
     ) -> Result<Outcome, InterpretError> {
         let score = &self.score;
-        // Asked first (once, then remembered), so nobody is prompted after minutes of waiting.
+        // Asked before this Score's own waits (pod, unseal, port-forward), and only once: the
+        // answer is remembered by harmony_config. Earlier Scores of the same run (e.g. the
+        // OpenBao chart install) may already have taken minutes. Spinners are hidden meanwhile.
         let userpass = if score.userpass {
             Some(userpass_credentials(score).await?)
         } else {
