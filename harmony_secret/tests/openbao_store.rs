@@ -169,6 +169,40 @@ async fn revoked_explicit_token_is_bad_credentials() {
     assert!(!e.to_string().contains(&token));
 }
 
+/// A valid token created without the `default` policy cannot look itself up (403 too); that must
+/// not be mistaken for an invalid token.
+#[tokio::test]
+async fn valid_token_without_the_default_policy_gets_permission_denied() {
+    let (bao, init) = common::bao().await;
+    let created = bao
+        .api_ok(
+            &init.root_token,
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": ["app-rw"], "no_default_policy": true})),
+        )
+        .await;
+    let token = created["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let store = OpenbaoSecretStore::builder()
+        .url(bao.addr())
+        .token(&token)
+        .build()
+        .await
+        .unwrap();
+    store.set_json("app", "K", &json!({"a": 1})).await.unwrap();
+    let e = store.get_json("other", "K").await.unwrap_err();
+    assert!(
+        matches!(e, SecretStoreError::PermissionDenied { .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("secret/data/other/K"), "{e}");
+    // The token was not dropped: allowed paths still work.
+    assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"a": 1}));
+}
+
 #[tokio::test]
 async fn sealed_openbao_is_reported_as_sealed() {
     let (mut bao, init) = common::bao().await;

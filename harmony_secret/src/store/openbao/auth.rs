@@ -351,6 +351,9 @@ impl Inner {
     }
 
     /// `GET auth/token/lookup-self`: `Ok(false)` when OpenBao says the token is invalid.
+    ///
+    /// A 403 alone does not mean that: a valid token without the `default` policy may not look
+    /// itself up either. See [`token_rejected`] for how the two answers differ.
     pub(crate) async fn token_is_valid(&self, token: &Secret) -> Result<bool, SecretStoreError> {
         let resp = self
             .http
@@ -359,7 +362,10 @@ impl Inner {
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        Ok(resp.status().as_u16() != 403 && resp.status().as_u16() != 401)
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(!token_rejected(status, &v))
     }
 }
 
@@ -374,6 +380,34 @@ impl Inner {
     }
 }
 
+/// Whether an answer says the token itself is invalid (unknown, revoked, expired).
+///
+/// OpenBao 2.x answers an invalid token with 403 and exactly `{"errors":["permission denied"]}`
+/// (checked before any policy), while a valid token whose policies do not allow the path gets 403
+/// with the ACL's multi-error text (`"1 error occurred:\n\t* permission denied\n\n"`). Vault
+/// and other versions say `invalid token` or `bad token`; 401 is always a bad token.
+pub(crate) fn token_rejected(status: u16, v: &Value) -> bool {
+    if status == 401 {
+        return true;
+    }
+    if status != 403 {
+        return false;
+    }
+    let errors: Vec<String> = v["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|e| e.trim().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    errors
+        .iter()
+        .any(|e| e.contains("invalid token") || e.contains("bad token"))
+        || errors == ["permission denied"]
+}
+
 /// OpenBao's `{"errors": [...]}` joined, if any.
 pub(crate) fn errors_of(v: &Value) -> Option<String> {
     let errs: Vec<&str> = v["errors"]
@@ -382,4 +416,30 @@ pub(crate) fn errors_of(v: &Value) -> Option<String> {
         .filter_map(Value::as_str)
         .collect();
     (!errs.is_empty()).then(|| errs.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_token_answers_are_told_apart_from_missing_policies() {
+        // Answers of a real OpenBao 2.x (lookup-self and KV reads).
+        assert!(token_rejected(
+            403,
+            &json!({"errors": ["permission denied"]})
+        ));
+        assert!(!token_rejected(
+            403,
+            &json!({"errors": ["1 error occurred:\n\t* permission denied\n\n"]})
+        ));
+        // Vault and older servers.
+        assert!(token_rejected(
+            403,
+            &json!({"errors": ["permission denied", "invalid token"]})
+        ));
+        assert!(!token_rejected(400, &json!(null)));
+        assert!(token_rejected(401, &json!(null)));
+        assert!(!token_rejected(200, &json!({})));
+    }
 }

@@ -153,17 +153,23 @@ impl Inner {
         Ok(t)
     }
 
-    /// Forgets `stale` (if it is still the current token) after OpenBao said it is invalid.
+    /// Forgets `stale` after OpenBao said it is invalid, unless another task already replaced
+    /// it: then the fresh token (in memory and in the session cache) is kept.
     async fn invalidate(&self, stale: &ActiveToken) {
         let mut session = self.session.lock().await;
-        if session.as_ref().is_some_and(|t| t.token == stale.token) {
-            *session = None;
+        match session.as_ref() {
+            Some(t) if t.token == stale.token => *session = None,
+            Some(_) => {
+                debug!("openbao: the invalid token was already replaced by another request");
+                return;
+            }
+            None => {}
         }
         match stale.source {
             TokenSource::Explicit => self.explicit_rejected.store(true, Ordering::SeqCst),
             TokenSource::Cached | TokenSource::Sso => {
                 if let Some(cache) = self.auth.sso.as_ref().and_then(|s| s.cache.as_ref())
-                    && let Err(e) = cache.drop_token()
+                    && let Err(e) = cache.drop_token_if(&stale.token)
                 {
                     log::warn!(
                         "openbao: cannot update the session cache {}: {e}",
@@ -367,5 +373,96 @@ impl SecretStore for OpenbaoSecretStore {
             200 | 204 | 404 => Ok(()),
             other => Err(inner.status_error(other, &v, &path)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auth::SsoConfig;
+    use super::session_cache::{SessionCache, SessionEntry};
+    use super::*;
+    use crate::ZitadelOidcAuth;
+
+    fn inner_with_cache(dir: &std::path::Path) -> (Inner, SessionCache) {
+        let cache = SessionCache::new(dir, "http://127.0.0.1:9", "jwt", "dev");
+        let auth = AuthConfig {
+            token: None,
+            userpass: None,
+            userpass_mount: "userpass".into(),
+            sso: Some(SsoConfig {
+                oidc: ZitadelOidcAuth::new("http://127.0.0.1:9", "cli"),
+                role: "dev".into(),
+                mount: "jwt".into(),
+                cache: Some(cache.clone()),
+            }),
+            login_timeout: Duration::from_secs(1),
+        };
+        let inner = Inner::new(
+            "http://127.0.0.1:9".into(),
+            "secret".into(),
+            reqwest::Client::new(),
+            auth,
+            Duration::from_secs(1),
+        );
+        (inner, cache)
+    }
+
+    fn cached(cache: &SessionCache, token: &str) {
+        cache
+            .save(&SessionEntry {
+                bao_addr: "http://127.0.0.1:9".into(),
+                auth_mount: "jwt".into(),
+                role: "dev".into(),
+                token: Secret::new(token),
+                expires_at: None,
+                ttl_secs: 0,
+                refresh_token: Some(Secret::new("rt")),
+                token_endpoint: None,
+                issuer: "http://127.0.0.1:9".into(),
+                client_id: "cli".into(),
+            })
+            .unwrap();
+    }
+
+    fn sso(token: &str) -> ActiveToken {
+        ActiveToken {
+            token: Secret::new(token),
+            source: TokenSource::Sso,
+        }
+    }
+
+    #[tokio::test]
+    async fn invalidating_a_token_already_replaced_keeps_the_fresh_session() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (inner, cache) = inner_with_cache(tmp.path());
+        // Another task logged in again and saved its fresh token.
+        cached(&cache, "fresh");
+        *inner.session.lock().await = Some(sso("fresh"));
+        inner.invalidate(&sso("stale")).await;
+        assert!(inner.session.lock().await.as_ref().unwrap().token == Secret::new("fresh"));
+        assert!(cache.load().unwrap().unwrap().token == Secret::new("fresh"));
+    }
+
+    #[tokio::test]
+    async fn invalidating_the_current_token_drops_it_in_memory_and_in_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (inner, cache) = inner_with_cache(tmp.path());
+        cached(&cache, "stale");
+        *inner.session.lock().await = Some(sso("stale"));
+        inner.invalidate(&sso("stale")).await;
+        assert!(inner.session.lock().await.is_none());
+        let entry = cache.load().unwrap().unwrap();
+        assert!(entry.token.is_empty() && entry.refresh_token.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_fresh_session_saved_by_another_process_survives_invalidation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (inner, cache) = inner_with_cache(tmp.path());
+        cached(&cache, "from-another-process");
+        *inner.session.lock().await = Some(sso("stale"));
+        inner.invalidate(&sso("stale")).await;
+        assert!(inner.session.lock().await.is_none());
+        assert!(cache.load().unwrap().unwrap().token == Secret::new("from-another-process"));
     }
 }

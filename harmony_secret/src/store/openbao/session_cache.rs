@@ -110,6 +110,15 @@ impl SessionCache {
         write_private_atomic(&self.file, &bytes)
     }
 
+    /// Like [`SessionCache::drop_token`], only when the cached token is still `stale`: a
+    /// session another process or task saved since then is kept.
+    pub fn drop_token_if(&self, stale: &Secret) -> std::io::Result<()> {
+        match self.load()? {
+            Some(entry) if entry.token == *stale => self.drop_token(),
+            _ => Ok(()),
+        }
+    }
+
     /// Forgets the OpenBao token but keeps the refresh token (for a revoked token).
     pub fn drop_token(&self) -> std::io::Result<()> {
         if let Some(mut entry) = self.load()? {
