@@ -56,6 +56,105 @@ pub fn checksum_from_listing(listing: &str, file_name: &str) -> Option<String> {
     })
 }
 
+/// The version an executable reports, e.g. `v5.8.3` from `k3d version` (line
+/// `k3d version v5.8.3`) or `v3.19.2` from `helm version --short` (`v3.19.2+g8766e71`).
+/// Build metadata after `+` is dropped. `None` when no version can be read.
+pub fn parse_tool_version(tool: &str, output: &str) -> Option<String> {
+    let prefix = format!("{tool} version ");
+    let line = output
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(&prefix))
+        .or_else(|| output.lines().map(str::trim).find(|l| !l.is_empty()))?;
+    line.split_whitespace()
+        .map(|t| t.trim_matches(|c| c == '"' || c == ','))
+        .find(|t| {
+            t.strip_prefix('v')
+                .and_then(|rest| rest.chars().next())
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .map(|t| t.split('+').next().unwrap_or(t).to_string())
+}
+
+/// Runs `binary args` and reads its version (see [`parse_tool_version`]).
+pub async fn probe_tool_version(tool: &str, binary: &Path, args: &[&str]) -> Option<String> {
+    let output = tokio::process::Command::new(binary)
+        .args(args)
+        .output()
+        .await
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    parse_tool_version(tool, &String::from_utf8_lossy(&output.stdout))
+}
+
+/// Which executable of a pinned tool to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// An executable reporting the pinned version.
+    Use(PathBuf),
+    /// No executable reports the pinned version and auto-install is off: use this one and
+    /// warn (`found`: the version it reports).
+    UseOtherVersion {
+        path: PathBuf,
+        found: Option<String>,
+    },
+    /// Download the pinned release (none matches; auto-install on).
+    Install,
+    /// Nothing installed and auto-install off.
+    Missing,
+}
+
+/// Decides which executable to use. `candidates` are (path, reported version), Harmony's own
+/// pinned copy first, then the one on `PATH`: the first reporting `pinned_version` wins, so a
+/// checksum-verified pinned copy beats any other build on `PATH`, and a `PATH` copy is used
+/// only when it is the pinned version (or nothing else is allowed).
+pub fn choose_tool(
+    candidates: &[(PathBuf, Option<String>)],
+    pinned_version: &str,
+    autoinstall: bool,
+) -> ToolChoice {
+    let normalize = |v: &str| v.trim_start_matches('v').to_string();
+    if let Some((path, _)) = candidates
+        .iter()
+        .find(|(_, v)| v.as_deref().map(normalize) == Some(normalize(pinned_version)))
+    {
+        return ToolChoice::Use(path.clone());
+    }
+    if autoinstall {
+        return ToolChoice::Install;
+    }
+    match candidates.first() {
+        Some((path, found)) => ToolChoice::UseOtherVersion {
+            path: path.clone(),
+            found: found.clone(),
+        },
+        None => ToolChoice::Missing,
+    }
+}
+
+/// Harmony's pinned copy in `dir` (if present) and the one on `PATH` (if any), each with the
+/// version it reports.
+pub async fn tool_candidates(
+    tool: &str,
+    dir: &Path,
+    version_args: &[&str],
+) -> Vec<(PathBuf, Option<String>)> {
+    let mut candidates = Vec::new();
+    for path in [
+        Some(dir.join(tool)).filter(|p| p.is_file()),
+        find_on_path(tool),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let version = probe_tool_version(tool, &path, version_args).await;
+        candidates.push((path, version));
+    }
+    candidates
+}
+
 /// Finds an executable on `PATH`.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -147,6 +246,82 @@ pub async fn download_and_install(asset: &PinnedAsset, dest: &Path) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Captured outputs of the real tools.
+    const K3D_VERSION_OUT: &str = "k3d version v5.8.3\nk3s version v1.31.5-k3s1 (default)\n";
+    const K3D_OLD_OUT: &str = "k3d version v5.6.0\nk3s version v1.27.4-k3s1 (default)\n";
+    const HELM_SHORT_OUT: &str = "v3.19.2+g8766e71\n";
+    const HELM_OLD_OUT: &str = "v3.12.3+g3a31588\n";
+
+    #[test]
+    fn reads_the_version_of_k3d_and_helm() {
+        assert_eq!(
+            parse_tool_version("k3d", K3D_VERSION_OUT).as_deref(),
+            Some("v5.8.3")
+        );
+        assert_eq!(
+            parse_tool_version("helm", HELM_SHORT_OUT).as_deref(),
+            Some("v3.19.2")
+        );
+        assert_eq!(parse_tool_version("helm", "").as_deref(), None);
+        assert_eq!(
+            parse_tool_version("k3d", "command not found").as_deref(),
+            None
+        );
+    }
+
+    fn path(p: &str) -> PathBuf {
+        PathBuf::from(p)
+    }
+
+    #[test]
+    fn the_pinned_copy_beats_any_build_on_path() {
+        let pinned = (
+            path("/home/u/.local/share/harmony/k3d/k3d"),
+            parse_tool_version("k3d", K3D_VERSION_OUT),
+        );
+        let on_path = (path("/usr/bin/k3d"), parse_tool_version("k3d", K3D_OLD_OUT));
+        assert_eq!(
+            choose_tool(&[pinned.clone(), on_path.clone()], "v5.8.3", true),
+            ToolChoice::Use(pinned.0.clone())
+        );
+        // Same version on PATH: used when there is no pinned copy.
+        let same_on_path = (
+            path("/usr/bin/k3d"),
+            parse_tool_version("k3d", K3D_VERSION_OUT),
+        );
+        assert_eq!(
+            choose_tool(&[same_on_path], "v5.8.3", false),
+            ToolChoice::Use(path("/usr/bin/k3d"))
+        );
+    }
+
+    #[test]
+    fn another_version_on_path_is_replaced_by_the_pinned_one_or_used_with_a_warning() {
+        let on_path = (
+            path("/usr/local/bin/helm"),
+            parse_tool_version("helm", HELM_OLD_OUT),
+        );
+        assert_eq!(
+            choose_tool(std::slice::from_ref(&on_path), "v3.19.2", true),
+            ToolChoice::Install
+        );
+        assert_eq!(
+            choose_tool(std::slice::from_ref(&on_path), "v3.19.2", false),
+            ToolChoice::UseOtherVersion {
+                path: path("/usr/local/bin/helm"),
+                found: Some("v3.12.3".into())
+            }
+        );
+        // A pinned copy left by an older Harmony (pin bumped since) is reinstalled.
+        let stale = (
+            path("/home/u/.local/share/harmony/helm/helm"),
+            Some("v3.18.0".to_string()),
+        );
+        assert_eq!(choose_tool(&[stale], "v3.19.2", true), ToolChoice::Install);
+        assert_eq!(choose_tool(&[], "v3.19.2", true), ToolChoice::Install);
+        assert_eq!(choose_tool(&[], "v3.19.2", false), ToolChoice::Missing);
+    }
 
     #[test]
     fn verifies_a_local_file() {
