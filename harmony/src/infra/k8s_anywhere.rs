@@ -202,6 +202,11 @@ pub(crate) fn write_kubeconfig(path: &std::path::Path, kubeconfig: &str) -> Resu
     {
         return Ok(false);
     }
+    // Harmony's own folder (it also holds the pinned k3d, whose download may have created it
+    // 0755): tighten it, as ensure_private_dir leaves existing folders alone.
+    harmony_secret::private_file::ensure_private_dir(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| format!("making {} private: {e}", dir.display()))?;
     harmony_secret::private_file::write_private_atomic(path, kubeconfig.as_bytes())
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(true)
