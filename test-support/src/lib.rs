@@ -25,7 +25,6 @@
 //! ```
 
 use std::fs::File;
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -133,6 +132,18 @@ fn stop_child(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
+/// Waits for `child` to exit, at most `timeout`; true when it exited.
+fn wait_at_most(child: &mut Child, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= deadline => return false,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------------- OpenBao --
 
 /// What `sys/init` returned.
@@ -178,29 +189,63 @@ impl std::fmt::Debug for OpenBao {
 
 impl OpenBao {
     /// Starts a fresh, UNINITIALIZED server (health answers 501) on free ports.
+    ///
+    /// A free port is only free when it is picked: another process may take it before `bao`
+    /// binds it. When `bao` exits at startup with "address already in use", it is started again
+    /// on new ports (at most [`OpenBao::START_ATTEMPTS`] times in all).
     pub async fn start() -> OpenBao {
+        Self::start_trying_port_first(None).await
+    }
+
+    /// How many times [`OpenBao::start`] tries ports before giving up.
+    pub const START_ATTEMPTS: usize = 3;
+
+    /// [`OpenBao::start`], with `port` as the API port of the first attempt (to test the retry).
+    #[doc(hidden)]
+    pub async fn start_trying_port_first(mut port: Option<u16>) -> OpenBao {
         let deps = ensure_test_deps();
         let dir = tempfile::Builder::new()
             .prefix("harmony-bao-")
             .tempdir()
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        let port = free_port();
-        let mut cluster_port = free_port();
-        while cluster_port == port {
-            cluster_port = free_port();
-        }
         let mut bao = OpenBao {
-            addr: format!("http://127.0.0.1:{port}"),
+            addr: String::new(),
             dir,
             bin: deps.bao,
-            port,
-            cluster_port,
+            port: 0,
+            cluster_port: 0,
             child: None,
         };
-        bao.write_config();
-        bao.spawn().await;
-        bao
+        for attempt in 1..=Self::START_ATTEMPTS {
+            bao.port = port.take().unwrap_or_else(free_port);
+            bao.cluster_port = free_port();
+            while bao.cluster_port == bao.port {
+                bao.cluster_port = free_port();
+            }
+            bao.addr = format!("http://127.0.0.1:{}", bao.port);
+            bao.write_config();
+            match bao.try_spawn().await {
+                Ok(()) => return bao,
+                Err(log) if log.contains("address already in use") => {
+                    eprintln!(
+                        "bao: port {} or {} was taken before bao bound it (attempt {attempt} of {}), \
+                         trying new ports",
+                        bao.port,
+                        bao.cluster_port,
+                        Self::START_ATTEMPTS
+                    );
+                    // A fresh log for the next attempt.
+                    let _ = std::fs::remove_file(bao.dir.path().join("bao.log"));
+                }
+                Err(log) => panic!("bao exited during startup; log:\n{log}"),
+            }
+        }
+        panic!(
+            "bao could not bind free ports in {} attempts; log:\n{}",
+            Self::START_ATTEMPTS,
+            bao.log()
+        )
     }
 
     /// Starts, initializes (1 share), unseals, waits for health 200 and enables KV v2 at `secret/`.
@@ -238,6 +283,13 @@ disable_mlock = true
     }
 
     async fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn().await {
+            panic!("bao exited during startup; log:\n{log}");
+        }
+    }
+
+    /// Starts the process and waits until it answers; `Err(log)` when it exits first.
+    async fn try_spawn(&mut self) -> Result<(), String> {
         let log = File::options()
             .create(true)
             .append(true)
@@ -258,10 +310,11 @@ disable_mlock = true
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("bao exited during startup ({status}); log:\n{}", self.log());
+                self.child = None;
+                return Err(format!("(exit: {status})\n{}", self.log()));
             }
             if self.health().await.is_some() {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
@@ -792,13 +845,30 @@ impl Human {
         self.runs.lock().unwrap().len()
     }
 
-    /// Waits for every run and returns each last stdout line (`approved`, `denied`, `aborted`,
-    /// `failed`).
+    /// How long [`Human::outcomes`] waits for each run.
+    pub const OUTCOME_TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// Waits for every run (at most [`Human::OUTCOME_TIMEOUT`] each) and returns each last
+    /// stdout line (`approved`, `denied`, `aborted`, `failed`). A run still going after that is
+    /// killed and reported as `timed out after …` with the human's log.
     pub fn outcomes(&self) -> Vec<String> {
+        self.outcomes_within(Self::OUTCOME_TIMEOUT)
+    }
+
+    /// [`Human::outcomes`] with another bound per run.
+    pub fn outcomes_within(&self, timeout: Duration) -> Vec<String> {
         let mut runs = self.runs.lock().unwrap();
         let mut out = Vec::new();
         for (i, child) in runs.iter_mut().enumerate() {
-            let _ = child.wait();
+            if !wait_at_most(child, timeout) {
+                let _ = child.kill();
+                let _ = child.wait();
+                out.push(format!(
+                    "timed out after {timeout:?} (killed); log:\n{}",
+                    self.log()
+                ));
+                continue;
+            }
             let text = std::fs::read_to_string(self.dir.path().join(format!("run-{i}.out")))
                 .unwrap_or_default();
             out.push(text.lines().last().unwrap_or("").trim().to_string());
@@ -825,13 +895,4 @@ impl Drop for Human {
             }
         }
     }
-}
-
-/// Writes `text` to `path` with mode 0600 (helper for tests that forge cache files).
-pub fn write_file(path: &Path, text: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("create parent");
-    }
-    let mut f = File::create(path).expect("create file");
-    f.write_all(text.as_bytes()).expect("write file");
 }

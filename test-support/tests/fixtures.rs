@@ -88,3 +88,29 @@ async fn idp_device_flow_with_the_human_and_request_log() {
     assert_eq!(polls[0].status, 200);
     assert!(idp.requests().iter().any(|r| r.path == "/device/auth"));
 }
+
+/// The port picked for bao was taken by someone else before bao bound it: start() tries new ports.
+#[tokio::test]
+async fn openbao_start_retries_on_new_ports_when_its_port_was_taken() {
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let bao = OpenBao::start_trying_port_first(Some(taken)).await;
+    assert_ne!(bao.port(), taken);
+    assert_eq!(bao.health().await, Some(501));
+}
+
+/// A run that never finishes is killed and reported, instead of hanging the test forever.
+#[tokio::test]
+async fn human_outcomes_reports_a_run_that_never_ends() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let human = Human::new("alice");
+    // Waits an hour before doing anything.
+    human.start(
+        &format!("{}/device", idp.issuer()),
+        HumanAction::Approve,
+        Duration::from_secs(3600),
+    );
+    let outcomes = human.outcomes_within(Duration::from_millis(500));
+    assert_eq!(outcomes.len(), 1);
+    assert!(outcomes[0].starts_with("timed out after"), "{outcomes:?}");
+}
