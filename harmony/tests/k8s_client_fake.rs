@@ -278,12 +278,10 @@ async fn a_custom_resource_applies_once_its_crd_is_served() {
 #[tokio::test]
 async fn waiting_for_a_condition_that_never_comes_times_out_naming_the_object() {
     let (client, _) = start(Fake::default()).await;
-    let started = std::time::Instant::now();
     let err = client
         .wait_deployment_available("cnpg-cloudnative-pg", "cnpg-system", Duration::from_secs(1))
         .await
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10));
     match &err {
         K8sError::Timeout { what, seconds } => {
             assert_eq!(*seconds, 1);

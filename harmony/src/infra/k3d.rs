@@ -244,9 +244,14 @@ impl K3d {
     }
 }
 
-/// Fails with what to install when no Docker engine answers.
+/// Fails with what to install when no Docker engine answers (`docker` from `PATH`).
 pub async fn check_docker() -> Result<(), String> {
-    let output = tokio::process::Command::new("docker")
+    check_docker_with(Path::new("docker")).await
+}
+
+/// [`check_docker`] with a given Docker CLI.
+pub async fn check_docker_with(docker: &Path) -> Result<(), String> {
+    let output = tokio::process::Command::new(docker)
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
         .await;

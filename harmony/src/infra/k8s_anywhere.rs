@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::helm::{bound_helm_command, find_helm, find_or_install_helm};
-use super::k3d::{ClusterState, K3d, K3dClusterSpec, check_docker};
+use super::k3d::{ClusterState, K3d, K3dClusterSpec, check_docker_with};
 use super::k8s::K8sClient;
 use crate::topology::{
     HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL, PostgreSQLConfig,
@@ -29,6 +29,8 @@ pub struct K8sAnywhereConfig {
     pub k3d: K3dClusterSpec,
     /// Where Harmony keeps its tools and the k3d kubeconfig (`~/.local/share/harmony`).
     pub data_dir: PathBuf,
+    /// The Docker CLI probed before using k3d (`docker`, from `PATH`).
+    pub docker: PathBuf,
 }
 
 fn parse_bool(value: Option<String>, default: bool) -> bool {
@@ -69,6 +71,7 @@ impl K8sAnywhereConfig {
             context: var("HARMONY_K8S_CONTEXT").filter(|s| !s.is_empty()),
             k3d: K3dClusterSpec::default(),
             data_dir: harmony_data_dir(),
+            docker: PathBuf::from("docker"),
         }
     }
 
@@ -142,7 +145,7 @@ impl K8sAnywhereTopology {
     async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, String> {
         let k3d_dir = self.config.k3d_dir();
         let spec = &self.config.k3d;
-        check_docker().await?;
+        check_docker_with(&self.config.docker).await?;
         let k3d = K3d::find_or_install(&k3d_dir, self.config.autoinstall).await?;
         let outcome = match k3d.state(&spec.name).await? {
             ClusterState::Running => PreparationOutcome::Noop,
@@ -376,20 +379,41 @@ mod tests {
         assert_eq!(mode(&k3d_dir), 0o700);
     }
 
-    #[tokio::test]
-    async fn without_a_docker_engine_ensure_ready_says_what_to_install_and_downloads_nothing() {
-        if check_docker().await.is_ok() {
-            return; // a machine with Docker: covered by the ignored k3d tests instead
-        }
-        let dir = tempfile::tempdir().unwrap();
+    async fn ensure_ready_with_docker(docker: PathBuf, data_dir: &std::path::Path) -> String {
         let mut config = K8sAnywhereConfig::from_vars(vars(&[]));
-        config.data_dir = dir.path().to_path_buf();
-        let err = K8sAnywhereTopology::new(config)
+        config.data_dir = data_dir.to_path_buf();
+        config.docker = docker;
+        K8sAnywhereTopology::new(config)
             .ensure_ready()
             .await
-            .unwrap_err();
-        assert!(err.to_string().contains("Docker"), "{err}");
-        assert!(err.to_string().contains("docs.docker.com"), "{err}");
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn without_docker_ensure_ready_says_what_to_install_and_downloads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ensure_ready_with_docker(dir.path().join("no-docker-here"), dir.path()).await;
+        assert!(err.contains("Docker is not installed"), "{err}");
+        assert!(err.contains("docs.docker.com"), "{err}");
+        assert!(err.contains("HARMONY_USE_LOCAL_K3D=false"), "{err}");
+        assert!(!dir.path().join("k3d").exists(), "nothing downloaded");
+    }
+
+    #[tokio::test]
+    async fn with_a_stopped_docker_engine_ensure_ready_says_to_start_it_and_downloads_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let docker = dir.path().join("docker");
+        std::fs::write(
+            &docker,
+            "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = ensure_ready_with_docker(docker, dir.path()).await;
+        assert!(err.contains("engine is not reachable"), "{err}");
+        assert!(err.contains("Cannot connect to the Docker daemon"), "{err}");
         assert!(!dir.path().join("k3d").exists(), "nothing downloaded");
     }
 }
