@@ -27,6 +27,12 @@ pub enum SecretStoreError {
     Sealed { store: String },
 
     #[error(
+        "{store} is not initialized: initialize and unseal it (for a Harmony deployment, run \
+         OpenbaoSetupScore; by hand, `bao operator init` then `bao operator unseal`) and retry"
+    )]
+    NotInitialized { store: String },
+
+    #[error(
         "{store} denied access to `{path}`: the policies of your token do not allow this operation. \
          Ask an operator to grant it (for Harmony: the `harmony-dev` policy)"
     )]
@@ -73,11 +79,13 @@ impl SecretStoreError {
         matches!(self, SecretStoreError::NotFound { .. })
     }
 
-    /// The store cannot serve anyone right now (down, timed out or sealed).
+    /// The store cannot serve anyone right now (down, timed out, sealed or not initialized).
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            SecretStoreError::Unreachable { .. } | SecretStoreError::Sealed { .. }
+            SecretStoreError::Unreachable { .. }
+                | SecretStoreError::Sealed { .. }
+                | SecretStoreError::NotInitialized { .. }
         )
     }
 }

@@ -12,6 +12,15 @@ use crate::{LocalFileSecretStore, OpenbaoSecretStore, SecretStore, SecretStoreEr
 /// The namespace used when neither `HARMONY_CONFIG_NAMESPACE` nor `HARMONY_SECRET_NAMESPACE` is set.
 pub const DEFAULT_NAMESPACE: &str = "harmony";
 
+/// [`SecretManager::namespace_from_env`] over any variable lookup: the first non-blank of
+/// `HARMONY_CONFIG_NAMESPACE`, `HARMONY_SECRET_NAMESPACE`, else [`DEFAULT_NAMESPACE`].
+fn namespace_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> String {
+    ["HARMONY_CONFIG_NAMESPACE", "HARMONY_SECRET_NAMESPACE"]
+        .iter()
+        .find_map(|k| lookup(k).filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+}
+
 /// Typed get/set of secrets in one namespace.
 ///
 /// [`SecretManager::from_env`] picks the store with `HARMONY_SECRET_STORE` (`file`, the default,
@@ -43,10 +52,7 @@ impl SecretManager {
 
     /// The namespace from the environment (see the type's docs).
     pub fn namespace_from_env() -> String {
-        ["HARMONY_CONFIG_NAMESPACE", "HARMONY_SECRET_NAMESPACE"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+        namespace_from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Store and namespace from the environment.
@@ -154,7 +160,24 @@ mod tests {
     }
 
     #[test]
-    fn namespace_never_panics() {
-        assert!(!SecretManager::namespace_from_env().is_empty());
+    fn namespace_prefers_config_then_legacy_then_default() {
+        let cases: [(Option<&str>, Option<&str>, &str); 7] = [
+            (Some("cfg"), Some("legacy"), "cfg"),
+            (Some("cfg"), None, "cfg"),
+            (None, Some("legacy"), "legacy"),
+            (None, None, DEFAULT_NAMESPACE),
+            (Some("  "), Some("legacy"), "legacy"),
+            (Some(""), None, DEFAULT_NAMESPACE),
+            (None, Some(" "), DEFAULT_NAMESPACE),
+        ];
+        for (config, legacy, want) in cases {
+            let got = namespace_from_lookup(|k| match k {
+                "HARMONY_CONFIG_NAMESPACE" => config.map(str::to_string),
+                "HARMONY_SECRET_NAMESPACE" => legacy.map(str::to_string),
+                other => panic!("unexpected variable {other}"),
+            });
+            assert_eq!(got, want, "config={config:?} legacy={legacy:?}");
+        }
+        assert_eq!(DEFAULT_NAMESPACE, "harmony");
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harmony_secret::{OpenbaoSecretStore, SecretStore, SecretStoreError};
 use harmony_test_support::{OpenBao, free_port};
@@ -223,7 +223,7 @@ async fn sealed_openbao_is_reported_as_sealed() {
 }
 
 #[tokio::test]
-async fn build_does_not_need_openbao_and_a_stopped_one_is_unreachable_fast() {
+async fn build_does_not_need_openbao_and_a_stopped_one_is_unreachable() {
     let (mut bao, init) = common::bao().await;
     let store = OpenbaoSecretStore::builder()
         .url(bao.addr())
@@ -232,14 +232,14 @@ async fn build_does_not_need_openbao_and_a_stopped_one_is_unreachable_fast() {
         .await
         .unwrap();
     bao.stop();
-    let t = Instant::now();
     let e = store.get_json("app", "K").await.unwrap_err();
-    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t.elapsed()
-    );
+    match &e {
+        // Refused at once: not a timeout.
+        SecretStoreError::Unreachable { reason, .. } => {
+            assert!(reason.starts_with("cannot connect"), "{e}")
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
 
     // Nothing listens at all: build still succeeds (login is lazy), use fails fast.
     let store = OpenbaoSecretStore::builder()
@@ -263,15 +263,14 @@ async fn a_port_that_never_answers_is_unreachable_within_the_timeout() {
         .build()
         .await
         .unwrap();
-    let t = Instant::now();
     let e = store.get_json("app", "K").await.unwrap_err();
-    let took = t.elapsed();
-    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");
-    assert!(
-        took >= Duration::from_millis(1900) && took < Duration::from_millis(3000),
-        "took {took:?}"
-    );
-    assert!(e.to_string().contains("timeout"), "{e}");
+    match &e {
+        // The default request timeout, 2 s, named in the reason.
+        SecretStoreError::Unreachable { reason, .. } => {
+            assert_eq!(reason, "no answer within 2s (timeout)", "{e}")
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
 
     // A shorter configured timeout is honoured.
     let store = OpenbaoSecretStore::builder()
@@ -281,19 +280,13 @@ async fn a_port_that_never_answers_is_unreachable_within_the_timeout() {
         .build()
         .await
         .unwrap();
-    let t = Instant::now();
-    assert!(
-        store
-            .get_json("app", "K")
-            .await
-            .unwrap_err()
-            .is_unavailable()
-    );
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        t.elapsed()
-    );
+    let e = store.get_json("app", "K").await.unwrap_err();
+    match &e {
+        SecretStoreError::Unreachable { reason, .. } => {
+            assert_eq!(reason, "no answer within 300ms (timeout)", "{e}")
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
     drop(listener);
 }
 
@@ -309,7 +302,25 @@ async fn uninitialized_openbao_is_a_clear_error() {
         .unwrap();
     let e = store.get_json("app", "K").await.unwrap_err();
     assert!(
-        e.is_unavailable() || matches!(e, SecretStoreError::Backend { .. }),
+        matches!(e, SecretStoreError::NotInitialized { .. }),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("not initialized"), "{msg}");
+    assert!(
+        msg.contains("OpenbaoSetupScore") && msg.contains("bao operator init"),
+        "the message says how to fix it: {msg}"
+    );
+    // The same through a login (userpass answers 503 "sealed" too).
+    let store = OpenbaoSecretStore::builder()
+        .url(bao.addr())
+        .userpass("u", "p")
+        .build()
+        .await
+        .unwrap();
+    let e = store.set_json("app", "K", &json!({})).await.unwrap_err();
+    assert!(
+        matches!(e, SecretStoreError::NotInitialized { .. }),
         "{e:?}"
     );
 }

@@ -225,9 +225,8 @@ impl Inner {
             503 => Err(SecretStoreError::Sealed {
                 store: self.describe(),
             }),
-            501 => Err(SecretStoreError::Config {
+            501 => Err(SecretStoreError::NotInitialized {
                 store: self.describe(),
-                message: "OpenBao is not initialized: run the OpenBao setup first".to_string(),
             }),
             other => {
                 debug!("openbao auth: sys/health answered {other}, trying anyway");
@@ -372,10 +371,27 @@ impl Inner {
 impl Inner {
     fn is_about_me(&self, e: &SecretStoreError) -> bool {
         match e {
-            SecretStoreError::Unreachable { store, .. } | SecretStoreError::Sealed { store } => {
-                *store == self.describe()
-            }
+            SecretStoreError::Unreachable { store, .. }
+            | SecretStoreError::Sealed { store }
+            | SecretStoreError::NotInitialized { store } => *store == self.describe(),
             _ => false,
+        }
+    }
+
+    /// An uninitialized OpenBao answers every request "Vault is sealed" (503); only
+    /// `sys/health` (501) tells it apart, and the fix differs (init, not unseal).
+    pub(crate) async fn refine_sealed<T>(
+        &self,
+        result: Result<T, SecretStoreError>,
+    ) -> Result<T, SecretStoreError> {
+        match result {
+            Err(SecretStoreError::Sealed { store }) if store == self.describe() => {
+                match self.check_health().await {
+                    Err(e @ SecretStoreError::NotInitialized { .. }) => Err(e),
+                    _ => Err(SecretStoreError::Sealed { store }),
+                }
+            }
+            other => other,
         }
     }
 }

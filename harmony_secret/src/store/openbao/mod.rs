@@ -15,6 +15,7 @@
 //! | --- | --- |
 //! | connection refused, timeout | [`SecretStoreError::Unreachable`] |
 //! | HTTP 503 "sealed" | [`SecretStoreError::Sealed`] |
+//! | HTTP 503 "sealed" and `sys/health` 501 | [`SecretStoreError::NotInitialized`] |
 //! | HTTP 403 (token valid) | [`SecretStoreError::PermissionDenied`] naming the path |
 //! | HTTP 400/401/403 on login | [`SecretStoreError::BadCredentials`] |
 //! | HTTP 404 on a read | [`SecretStoreError::NotFound`] |
@@ -113,7 +114,8 @@ impl OpenbaoSecretStore {
 
     /// Runs the auth chain now if no token is held yet (e.g. for a `login` command).
     pub async fn login(&self) -> Result<(), SecretStoreError> {
-        self.inner.current_token().await.map(|_| ())
+        let result = self.inner.current_token().await.map(|_| ());
+        self.inner.refine_sealed(result).await
     }
 }
 
@@ -307,6 +309,28 @@ impl SecretStore for OpenbaoSecretStore {
     }
 
     async fn get_json(&self, namespace: &str, key: &str) -> Result<Value, SecretStoreError> {
+        let result = self.get_json_raw(namespace, key).await;
+        self.inner.refine_sealed(result).await
+    }
+
+    async fn set_json(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), SecretStoreError> {
+        let result = self.set_json_raw(namespace, key, value).await;
+        self.inner.refine_sealed(result).await
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> Result<(), SecretStoreError> {
+        let result = self.delete_raw(namespace, key).await;
+        self.inner.refine_sealed(result).await
+    }
+}
+
+impl OpenbaoSecretStore {
+    async fn get_json_raw(&self, namespace: &str, key: &str) -> Result<Value, SecretStoreError> {
         let inner = &self.inner;
         inner.check_part(namespace, key)?;
         let path = format!("{}/data/{namespace}/{key}", inner.kv_mount);
@@ -341,7 +365,7 @@ impl SecretStore for OpenbaoSecretStore {
         }
     }
 
-    async fn set_json(
+    async fn set_json_raw(
         &self,
         namespace: &str,
         key: &str,
@@ -363,7 +387,7 @@ impl SecretStore for OpenbaoSecretStore {
         }
     }
 
-    async fn delete(&self, namespace: &str, key: &str) -> Result<(), SecretStoreError> {
+    async fn delete_raw(&self, namespace: &str, key: &str) -> Result<(), SecretStoreError> {
         let inner = &self.inner;
         inner.check_part(namespace, key)?;
         // metadata/ removes every version, so the key is really gone.
