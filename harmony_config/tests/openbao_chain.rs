@@ -6,7 +6,7 @@
 //! team; when OpenBao is down or sealed, StoreSource steps aside and SQLite answers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harmony_config::{Config, ConfigManager, ConfigSource, EnvSource, SqliteSource, StoreSource};
 use harmony_secret::{DeviceCodeInfo, OpenbaoSecretStore};
@@ -103,7 +103,7 @@ async fn device_flow_sso_then_config_round_trip_through_openbao() {
 }
 
 #[tokio::test]
-async fn openbao_down_or_sealed_sqlite_answers_quickly() {
+async fn openbao_down_or_sealed_sqlite_answers() {
     let (mut bao, init) = OpenBao::start_ready().await;
     let store = OpenbaoSecretStore::builder()
         .url(bao.addr())
@@ -136,16 +136,18 @@ async fn openbao_down_or_sealed_sqlite_answers_quickly() {
     assert_eq!(got.value.host, "local.copy");
     assert!(got.source.contains("SQLite"), "{}", got.source);
 
-    // Down: SQLite answers, within the store's 2 s timeout.
+    // Down: SQLite answers; the store failed with "connection refused", not a timeout.
     bao.stop();
-    let t = Instant::now();
     let got = manager.get_with_source::<TeamDb>().await.unwrap();
     assert_eq!(got.value.host, "local.copy");
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t.elapsed()
-    );
+    assert!(got.source.contains("SQLite"), "{}", got.source);
+    use harmony_secret::{SecretStore, SecretStoreError};
+    match store.get_json("harmony", TeamDb::KEY).await.unwrap_err() {
+        SecretStoreError::Unreachable { reason, .. } => {
+            assert!(reason.starts_with("cannot connect"), "{reason}")
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
 }
 
 /// Small helper so the test reads like the chain: write straight into the team store.

@@ -151,14 +151,27 @@ fn escape_cancels_and_saves_nothing() {
     answer(&mut p, "\x1b"); // Esc
     expect(&mut p, &mut seen, "was cancelled; nothing was saved");
     p.exp_eof().unwrap();
+    assert_eq!(stored_value(home.path()), None, "Esc saved something");
 
-    // The next run starts from scratch.
+    // The next run starts from scratch; Ctrl-C at the first question also saves nothing.
     let mut p = spawn(command(&exe, home.path()));
     let mut seen = String::new();
     expect(&mut p, &mut seen, "nothing stored yet, asking.");
+    expect(&mut p, &mut seen, "Host name of the service.");
     p.send_control('c').unwrap();
     expect(&mut p, &mut seen, "was cancelled; nothing was saved");
     p.exp_eof().unwrap();
+    assert_eq!(stored_value(home.path()), None, "Ctrl-C saved something");
+}
+
+/// The example's row in the database under `home`, if any.
+fn stored_value(home: &Path) -> Option<serde_json::Value> {
+    use harmony_config::ConfigSource;
+    let db = home.join(".local/share/harmony/config/config.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let sqlite = harmony_config::SqliteSource::open(&db).await.unwrap();
+        sqlite.get("PromptingDemo").await.unwrap()
+    })
 }
 
 #[test]

@@ -83,14 +83,22 @@ async fn sqlite_files_are_private_and_missing_folders_are_created_0700() {
     let path = dir.path().join("nested/deeper/config.db");
     let sqlite = SqliteSource::open(&path).await.unwrap();
     sqlite.set("K", &json!({"password": "x"})).await.unwrap();
+    // `sqlite` stays open after the write, so the WAL and shared-memory files exist now.
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&path), 0o600, "database file");
     for suffix in ["-wal", "-shm"] {
         let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        if side.exists() {
-            assert_eq!(mode(&side), 0o600, "{suffix} file");
-        }
+        assert!(
+            side.exists(),
+            "{} missing while the database is open",
+            side.display()
+        );
+        assert_eq!(mode(&side), 0o600, "{suffix} file");
     }
+    assert_eq!(
+        sqlite.get("K").await.unwrap(),
+        Some(json!({"password": "x"}))
+    );
     assert_eq!(mode(path.parent().unwrap()), 0o700);
     assert_eq!(mode(&dir.path().join("nested")), 0o700);
 }
