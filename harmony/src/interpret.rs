@@ -13,6 +13,14 @@ pub trait Interpret<T: Topology>: Send + Sync {
     /// Brings the topology to the wanted state, or reports why it could not.
     async fn execute(&self, inventory: &Inventory, topology: &T)
     -> Result<Outcome, InterpretError>;
+
+    /// Asks up front what the interpret will need from a person (credentials, choices). The
+    /// runner calls it for every selected Score, in order, before preparing the topology and
+    /// running any Score, so nobody is prompted after minutes of waiting. It must not use the
+    /// topology (not ready yet). Default: nothing to ask.
+    async fn prepare(&self, _inventory: &Inventory) -> Result<(), InterpretError> {
+        Ok(())
+    }
 }
 
 /// What an interpret did.

@@ -250,7 +250,8 @@ impl<T: Topology> Maestro<T> {
         &self.topology
     }
 
-    /// Lists, or confirms then prepares the topology and runs the selected Scores in order,
+    /// Lists, or confirms, asks every selected Score's questions ([`crate::interpret::Interpret::prepare`]),
+    /// then prepares the topology and runs the selected Scores in order,
     /// writing progress and the summary to `out`. The first failing Score stops the run: later
     /// Scores often build on earlier ones (a DNS rewrite for a service that failed to deploy),
     /// so they are reported as "not run" and the run ends with [`MaestroError::ScoresFailed`].
@@ -310,6 +311,45 @@ impl<T: Topology> Maestro<T> {
             }
         }
 
+        // Questions first (credentials...), before any long wait.
+        let interprets: Vec<_> = selected
+            .iter()
+            .map(|s| (s.name(), s.create_interpret()))
+            .collect();
+        for (i, (name, interpret)) in interprets.iter().enumerate() {
+            if let Err(e) = interpret.prepare(&self.inventory).await {
+                let reports = interprets
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (other, _))| ScoreReport {
+                        score: other.clone(),
+                        result: if i == j {
+                            ScoreResult::Failed
+                        } else {
+                            ScoreResult::NotRun
+                        },
+                        message: if i == j {
+                            format!("before running: {e}")
+                        } else {
+                            format!("not run: preparing {name} failed")
+                        },
+                        details: BTreeMap::new(),
+                    })
+                    .collect();
+                let summary = RunSummary {
+                    topology,
+                    preparation: None,
+                    reports,
+                };
+                write!(out, "{}", summary.render())?;
+                return Err(MaestroError::ScoresFailed {
+                    failed: 1,
+                    total: summary.reports.len(),
+                    summary: Box::new(summary),
+                });
+            }
+        }
+
         let spinner = crate::progress::spinner(format!("preparing topology {topology}"));
         let preparation = self.topology.ensure_ready().await;
         spinner.finish_and_clear();
@@ -320,8 +360,7 @@ impl<T: Topology> Maestro<T> {
 
         let mut reports = Vec::with_capacity(selected.len());
         let mut failed_score: Option<String> = None;
-        for score in selected {
-            let name = score.name();
+        for (name, interpret) in interprets {
             if let Some(failed) = &failed_score {
                 let report = ScoreReport {
                     score: name,
@@ -338,10 +377,7 @@ impl<T: Topology> Maestro<T> {
                 continue;
             }
             let spinner = crate::progress::spinner(format!("running {name}"));
-            let result = score
-                .create_interpret()
-                .execute(&self.inventory, &self.topology)
-                .await;
+            let result = interpret.execute(&self.inventory, &self.topology).await;
             spinner.finish_and_clear();
             let report = match result {
                 Ok(outcome) => ScoreReport {

@@ -50,6 +50,10 @@ enum Behaviour {
     Nothing,
     Skip,
     Fail,
+    /// Asks a question in `prepare`.
+    Ask,
+    /// `prepare` fails (e.g. the prompt was cancelled).
+    FailToAsk,
 }
 
 #[derive(Clone)]
@@ -82,6 +86,18 @@ impl Interpret<TestTopology> for TestScore {
                 what: "Deployment ns/app to be Available".into(),
                 seconds: 300,
             }),
+            Behaviour::Ask | Behaviour::FailToAsk => Ok(Outcome::success("used the answer")),
+        }
+    }
+
+    async fn prepare(&self, _: &Inventory) -> Result<(), InterpretError> {
+        match self.behaviour {
+            Behaviour::Ask => {
+                self.journal.push(format!("ask {}", self.name));
+                Ok(())
+            }
+            Behaviour::FailToAsk => Err(InterpretError::Other("prompt cancelled".into())),
+            _ => Ok(()),
         }
     }
 }
@@ -271,6 +287,43 @@ async fn a_failing_score_stops_the_run_and_the_rest_is_reported_as_not_run() {
         text.contains("4 score(s): 1 changed, 0 unchanged, 0 skipped, 1 failed, 2 not run"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn questions_are_asked_before_the_topology_is_prepared_and_anything_runs() {
+    let (maestro, scores, journal) = setup(&[
+        ("openbao", Behaviour::Change),
+        ("openbao-setup", Behaviour::Ask),
+    ]);
+    maestro.run(&scores, &yes(), &mut Vec::new()).await.unwrap();
+    assert_eq!(
+        journal.entries(),
+        [
+            "ask openbao-setup",
+            "ensure_ready",
+            "execute openbao",
+            "execute openbao-setup"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_question_stops_before_anything_is_prepared_or_run() {
+    let (maestro, scores, journal) = setup(&[
+        ("openbao", Behaviour::Change),
+        ("openbao-setup", Behaviour::FailToAsk),
+    ]);
+    let mut out = Vec::new();
+    let err = maestro.run(&scores, &yes(), &mut out).await.unwrap_err();
+    let MaestroError::ScoresFailed { summary, .. } = err else {
+        panic!("expected ScoresFailed");
+    };
+    assert!(journal.entries().is_empty(), "{:?}", journal.entries());
+    assert_eq!(summary.preparation, None);
+    assert_eq!(summary.reports[0].result, ScoreResult::NotRun);
+    assert_eq!(summary.reports[1].result, ScoreResult::Failed);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("prompt cancelled"), "{text}");
 }
 
 #[tokio::test]

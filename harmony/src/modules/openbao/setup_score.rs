@@ -282,11 +282,16 @@ impl OpenbaoKeyStore for K8sSecretKeyStore {
     }
 }
 
-/// Reads the userpass credentials from `harmony_config` (prompting once).
+/// The userpass credentials: those read in `prepare`, else from `harmony_config` (prompting
+/// once).
 async fn userpass_credentials(
     score: &OpenbaoSetupScore,
+    prepared: Option<OpenbaoUserpassConfig>,
 ) -> Result<OpenbaoUserpass, InterpretError> {
-    let config = load_userpass_config().await?;
+    let config = match prepared {
+        Some(config) => config,
+        None => load_userpass_config().await?,
+    };
     Ok(OpenbaoUserpass {
         username: config.username,
         password: config.password,
@@ -312,6 +317,8 @@ async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError>
 #[derive(Debug)]
 struct OpenbaoSetupInterpret {
     score: OpenbaoSetupScore,
+    /// The userpass user read by `prepare` (Debug hides the password).
+    prepared: std::sync::Mutex<Option<OpenbaoUserpassConfig>>,
 }
 
 impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
@@ -325,23 +332,39 @@ impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
     fn create_interpret(&self) -> Box<dyn Interpret<T>> {
         Box::new(OpenbaoSetupInterpret {
             score: self.clone(),
+            prepared: std::sync::Mutex::new(None),
         })
     }
 }
 
 #[async_trait]
 impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
+    /// Asks for the userpass user before the run starts (the runner calls this for every
+    /// Score before preparing the topology), so the question does not come after the OpenBao
+    /// chart install and pod waits.
+    async fn prepare(&self, _inventory: &Inventory) -> Result<(), InterpretError> {
+        if self.score.userpass {
+            let config = load_userpass_config().await?;
+            *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+        }
+        Ok(())
+    }
+
     async fn execute(
         &self,
         _inventory: &Inventory,
         topology: &T,
     ) -> Result<Outcome, InterpretError> {
         let score = &self.score;
-        // Asked before this Score's own waits (pod, unseal, port-forward), and only once: the
-        // answer is remembered by harmony_config. Earlier Scores of the same run (e.g. the
-        // OpenBao chart install) may already have taken minutes. Spinners are hidden meanwhile.
+        // Normally already asked in `prepare`, before the run started. Run on its own (without
+        // the runner), it is asked here, before this Score's own waits (pod, unseal, ...).
         let userpass = if score.userpass {
-            Some(userpass_credentials(score).await?)
+            let prepared = self
+                .prepared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            Some(userpass_credentials(score, prepared).await?)
         } else {
             None
         };
