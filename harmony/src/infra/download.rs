@@ -155,6 +155,59 @@ pub async fn tool_candidates(
     candidates
 }
 
+/// Harmony's own copy of `tool` in `dir` if present, else `tool` from `PATH`.
+pub fn find_pinned_or_on_path(tool: &str, dir: &Path) -> Option<PathBuf> {
+    Some(dir.join(tool))
+        .filter(|p| p.is_file())
+        .or_else(|| find_on_path(tool))
+}
+
+/// Finds `asset.tool` at its pinned version (Harmony's copy in `dir`, else `PATH` when it reports
+/// the same version), or downloads the pinned release into `dir` when `autoinstall`. Without
+/// `autoinstall`, another version is used with a warning. `asset` is `None` on a platform with
+/// no pinned build: then whatever is installed is better than nothing.
+/// `version_args` make the tool print its version; `install_hint` says where to get it by hand.
+pub async fn find_or_install_pinned(
+    tool: &str,
+    pinned_version: &str,
+    asset: Option<PinnedAsset>,
+    dir: &Path,
+    version_args: &[&str],
+    install_hint: &str,
+    autoinstall: bool,
+) -> Result<PathBuf, String> {
+    let candidates = tool_candidates(tool, dir, version_args).await;
+    let can_install = autoinstall && asset.is_some();
+    match choose_tool(&candidates, pinned_version, can_install) {
+        ToolChoice::Use(path) => return Ok(path),
+        ToolChoice::UseOtherVersion { path, found } => {
+            log::warn!(
+                "using {} ({tool} {}) instead of the pinned {tool} {pinned_version}: set HARMONY_AUTOINSTALL=true to use the pinned one",
+                path.display(),
+                found.as_deref().unwrap_or("of unknown version")
+            );
+            return Ok(path);
+        }
+        ToolChoice::Missing if !autoinstall => {
+            return Err(format!(
+                "{tool} is not installed: install {tool} {pinned_version} ({install_hint}) or set HARMONY_AUTOINSTALL=true"
+            ));
+        }
+        // Missing with auto-install on: no pinned build for this platform (said below).
+        ToolChoice::Missing | ToolChoice::Install => {}
+    }
+    let asset = asset.ok_or_else(|| {
+        format!(
+            "no pinned {tool} build for {}/{}: install {tool} {pinned_version} on PATH",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
+    })?;
+    let dest = dir.join(tool);
+    download_and_install(&asset, &dest).await?;
+    Ok(dest)
+}
+
 /// Finds an executable on `PATH`.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

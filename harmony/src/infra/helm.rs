@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::download::{PinnedAsset, ToolChoice, choose_tool, find_on_path, tool_candidates};
+use super::download::{PinnedAsset, find_or_install_pinned, find_pinned_or_on_path};
 
 /// The pinned helm release installed when helm is not on `PATH`.
 pub const HELM_VERSION: &str = "v3.19.2";
@@ -41,47 +41,23 @@ pub fn helm_asset(os: &str, arch: &str) -> Option<PinnedAsset> {
 
 /// Harmony's pinned copy in `dir` if present, else `helm` from `PATH`.
 pub fn find_helm(dir: &Path) -> Option<PathBuf> {
-    Some(dir.join("helm"))
-        .filter(|p| p.is_file())
-        .or_else(|| find_on_path("helm"))
+    find_pinned_or_on_path("helm", dir)
 }
 
 /// Finds helm [`HELM_VERSION`] (the pinned copy in `dir`, else `PATH` when it reports the same
 /// version), or downloads the pinned release into `dir` when `autoinstall`. Without
 /// `autoinstall`, another version is used with a warning.
 pub async fn find_or_install_helm(dir: &Path, autoinstall: bool) -> Result<PathBuf, String> {
-    let candidates = tool_candidates("helm", dir, &["version", "--short"]).await;
-    let asset = helm_asset(std::env::consts::OS, std::env::consts::ARCH);
-    // Without a pinned build for this platform, whatever is installed is better than nothing.
-    let can_install = autoinstall && asset.is_some();
-    match choose_tool(&candidates, HELM_VERSION, can_install) {
-        ToolChoice::Use(helm) => return Ok(helm),
-        ToolChoice::UseOtherVersion { path, found } => {
-            log::warn!(
-                "using {} (helm {}) instead of the pinned helm {HELM_VERSION}: set HARMONY_AUTOINSTALL=true to use the pinned one",
-                path.display(),
-                found.as_deref().unwrap_or("of unknown version")
-            );
-            return Ok(path);
-        }
-        ToolChoice::Missing if !autoinstall => {
-            return Err(format!(
-                "helm is not installed: install helm {HELM_VERSION} (https://helm.sh/docs/intro/install/) or set HARMONY_AUTOINSTALL=true"
-            ));
-        }
-        // Missing with auto-install on: no pinned build for this platform (said below).
-        ToolChoice::Missing | ToolChoice::Install => {}
-    }
-    let asset = asset.ok_or_else(|| {
-        format!(
-            "no pinned helm build for {}/{}: install helm {HELM_VERSION} on PATH",
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        )
-    })?;
-    let dest = dir.join("helm");
-    super::download::download_and_install(&asset, &dest).await?;
-    Ok(dest)
+    find_or_install_pinned(
+        "helm",
+        HELM_VERSION,
+        helm_asset(std::env::consts::OS, std::env::consts::ARCH),
+        dir,
+        &["version", "--short"],
+        "https://helm.sh/docs/intro/install/",
+        autoinstall,
+    )
+    .await
 }
 
 /// `helm --kubeconfig <path> --kube-context <ctx>`: a helm command bound to one cluster.

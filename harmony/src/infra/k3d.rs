@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::download::{PinnedAsset, ToolChoice, choose_tool, find_on_path, tool_candidates};
+use super::download::{PinnedAsset, find_or_install_pinned};
 
 /// The pinned k3d release.
 pub const K3D_VERSION: &str = "v5.8.3";
@@ -158,49 +158,20 @@ pub struct K3d {
 }
 
 impl K3d {
-    /// Harmony's pinned copy in `dir` if present, else `k3d` from `PATH`.
-    pub fn find(dir: &Path) -> Option<Self> {
-        Some(dir.join("k3d"))
-            .filter(|p| p.is_file())
-            .or_else(|| find_on_path("k3d"))
-            .map(|binary| Self { binary })
-    }
-
     /// Finds k3d [`K3D_VERSION`] (the pinned copy in `dir`, else `PATH` when it reports the same
     /// version), or downloads the pinned release into `dir` when `autoinstall`. Without
     /// `autoinstall`, another version is used with a warning.
     pub async fn find_or_install(dir: &Path, autoinstall: bool) -> Result<Self, String> {
-        let candidates = tool_candidates("k3d", dir, &["version"]).await;
-        let asset = k3d_asset(std::env::consts::OS, std::env::consts::ARCH);
-        // Without a pinned build for this platform, whatever is installed is better than nothing.
-        let can_install = autoinstall && asset.is_some();
-        match choose_tool(&candidates, K3D_VERSION, can_install) {
-            ToolChoice::Use(binary) => return Ok(Self { binary }),
-            ToolChoice::UseOtherVersion { path, found } => {
-                log::warn!(
-                    "using {} (k3d {}) instead of the pinned k3d {K3D_VERSION}: set HARMONY_AUTOINSTALL=true to use the pinned one",
-                    path.display(),
-                    found.as_deref().unwrap_or("of unknown version")
-                );
-                return Ok(Self { binary: path });
-            }
-            ToolChoice::Missing if !autoinstall => {
-                return Err(format!(
-                    "k3d is not installed: install k3d {K3D_VERSION} (https://k3d.io) or set HARMONY_AUTOINSTALL=true"
-                ));
-            }
-            // Missing with auto-install on: no pinned build for this platform (said below).
-            ToolChoice::Missing | ToolChoice::Install => {}
-        }
-        let asset = asset.ok_or_else(|| {
-            format!(
-                "no pinned k3d build for {}/{}: install k3d {K3D_VERSION} on PATH",
-                std::env::consts::OS,
-                std::env::consts::ARCH
-            )
-        })?;
-        let binary = dir.join("k3d");
-        super::download::download_and_install(&asset, &binary).await?;
+        let binary = find_or_install_pinned(
+            "k3d",
+            K3D_VERSION,
+            k3d_asset(std::env::consts::OS, std::env::consts::ARCH),
+            dir,
+            &["version"],
+            "https://k3d.io",
+            autoinstall,
+        )
+        .await?;
         Ok(Self { binary })
     }
 
