@@ -238,43 +238,27 @@ impl<'a> Walker<'a> {
                     (None, Some(b)) => format!("{path} (integer <= {b})"),
                     (None, None) => format!("{path} (integer)"),
                 };
-                let (label, kind) = if secret {
-                    (secret_label(&label), QuestionKind::Secret)
-                } else {
-                    (label, QuestionKind::Integer { min, max })
-                };
+                let (label, kind) = hidden_if(secret, label, QuestionKind::Integer { min, max });
                 self.ask_text(path, label, help, kind, optional, |text| {
                     parse_integer(text.trim(), min, max)
                 })
             }
             Some("number") => {
                 let label = format!("{path} (number)");
-                let (label, kind) = if secret {
-                    (secret_label(&label), QuestionKind::Secret)
-                } else {
-                    (label, QuestionKind::Float)
-                };
+                let (label, kind) = hidden_if(secret, label, QuestionKind::Float);
                 self.ask_text(path, label, help, kind, optional, |text| {
                     parse_float(text.trim())
                 })
             }
             Some("string") => {
-                let (label, kind) = if secret {
-                    (format!("{path} (secret, hidden)"), QuestionKind::Secret)
-                } else {
-                    (path.to_string(), QuestionKind::Text)
-                };
+                let (label, kind) = hidden_if(secret, path.to_string(), QuestionKind::Text);
                 self.ask_text(path, label, help, kind, optional, |text| {
                     Ok(Value::String(text.to_string()))
                 })
             }
             _ => {
                 let label = format!("{path} (JSON)");
-                let (label, kind) = if secret {
-                    (secret_label(&label), QuestionKind::Secret)
-                } else {
-                    (label, QuestionKind::Json)
-                };
+                let (label, kind) = hidden_if(secret, label, QuestionKind::Json);
                 // serde_json syntax errors give a position, never the text itself.
                 self.ask_text(path, label, help, kind, optional, |text| {
                     serde_json::from_str(text.trim()).map_err(|e| format!("not valid JSON: {e}"))
@@ -558,8 +542,13 @@ pub(crate) fn parse_integer(
     }
 }
 
-fn secret_label(label: &str) -> String {
-    format!("{label} (secret, hidden)")
+/// The question as shown: a secret one is typed hidden and says so in its label.
+fn hidden_if(secret: bool, label: String, kind: QuestionKind) -> (String, QuestionKind) {
+    if secret {
+        (format!("{label} (secret, hidden)"), QuestionKind::Secret)
+    } else {
+        (label, kind)
+    }
 }
 
 fn parse_bool(text: &str) -> Result<Value, String> {
