@@ -12,12 +12,7 @@ use serde_json::json;
 #[tokio::test]
 async fn token_auth_round_trip_and_kv_v2_layout() {
     let (bao, init) = common::bao().await;
-    let store = OpenbaoSecretStore::builder()
-        .url(bao.addr())
-        .token(&init.root_token)
-        .build()
-        .await
-        .unwrap();
+    let store = common::token_store(bao.addr(), &init.root_token).await;
 
     let db = json!({"user": "app", "password": "s3cret", "port": 5432});
     store.set_json("app", "Db", &db).await.unwrap();
@@ -135,24 +130,8 @@ async fn permission_denied_names_the_path() {
 #[tokio::test]
 async fn revoked_explicit_token_is_bad_credentials() {
     let (bao, init) = common::bao().await;
-    let created = bao
-        .api_ok(
-            &init.root_token,
-            "POST",
-            "auth/token/create",
-            Some(json!({"policies": ["app-rw"]})),
-        )
-        .await;
-    let token = created["auth"]["client_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let store = OpenbaoSecretStore::builder()
-        .url(bao.addr())
-        .token(&token)
-        .build()
-        .await
-        .unwrap();
+    let token = common::create_token(&bao, &init.root_token, json!({"policies": ["app-rw"]})).await;
+    let store = common::token_store(bao.addr(), &token).await;
     store.set_json("app", "K", &json!({"a": 1})).await.unwrap();
     bao.api_ok(
         &init.root_token,
@@ -174,24 +153,13 @@ async fn revoked_explicit_token_is_bad_credentials() {
 #[tokio::test]
 async fn valid_token_without_the_default_policy_gets_permission_denied() {
     let (bao, init) = common::bao().await;
-    let created = bao
-        .api_ok(
-            &init.root_token,
-            "POST",
-            "auth/token/create",
-            Some(json!({"policies": ["app-rw"], "no_default_policy": true})),
-        )
-        .await;
-    let token = created["auth"]["client_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let store = OpenbaoSecretStore::builder()
-        .url(bao.addr())
-        .token(&token)
-        .build()
-        .await
-        .unwrap();
+    let token = common::create_token(
+        &bao,
+        &init.root_token,
+        json!({"policies": ["app-rw"], "no_default_policy": true}),
+    )
+    .await;
+    let store = common::token_store(bao.addr(), &token).await;
     store.set_json("app", "K", &json!({"a": 1})).await.unwrap();
     let e = store.get_json("other", "K").await.unwrap_err();
     assert!(
@@ -206,12 +174,7 @@ async fn valid_token_without_the_default_policy_gets_permission_denied() {
 #[tokio::test]
 async fn sealed_openbao_is_reported_as_sealed() {
     let (mut bao, init) = common::bao().await;
-    let store = OpenbaoSecretStore::builder()
-        .url(bao.addr())
-        .token(&init.root_token)
-        .build()
-        .await
-        .unwrap();
+    let store = common::token_store(bao.addr(), &init.root_token).await;
     store.set_json("app", "K", &json!({"a": 1})).await.unwrap();
     bao.restart().await; // same data, comes back sealed
     let e = store.get_json("app", "K").await.unwrap_err();
@@ -225,12 +188,7 @@ async fn sealed_openbao_is_reported_as_sealed() {
 #[tokio::test]
 async fn build_does_not_need_openbao_and_a_stopped_one_is_unreachable() {
     let (mut bao, init) = common::bao().await;
-    let store = OpenbaoSecretStore::builder()
-        .url(bao.addr())
-        .token(&init.root_token)
-        .build()
-        .await
-        .unwrap();
+    let store = common::token_store(bao.addr(), &init.root_token).await;
     bao.stop();
     let e = store.get_json("app", "K").await.unwrap_err();
     match &e {

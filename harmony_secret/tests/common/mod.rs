@@ -22,6 +22,27 @@ pub async fn bao() -> (OpenBao, BaoInit) {
     (bao, init)
 }
 
+/// A store that authenticates with `token` only.
+pub async fn token_store(addr: &str, token: &str) -> OpenbaoSecretStore {
+    OpenbaoSecretStore::builder()
+        .url(addr)
+        .token(token)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// Creates a token through `auth/token/create` with `body` (policies, flags) and returns it.
+pub async fn create_token(bao: &OpenBao, root_token: &str, body: serde_json::Value) -> String {
+    let created = bao
+        .api_ok(root_token, "POST", "auth/token/create", Some(body))
+        .await;
+    created["auth"]["client_token"]
+        .as_str()
+        .expect("auth/token/create returned a client_token")
+        .to_string()
+}
+
 /// An IdP and an OpenBao whose jwt auth (mount `jwt`, role `harmony-developer`) trusts it.
 pub struct Sso {
     pub idp: Idp,
