@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::infra::helm::run_helm;
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
+use crate::maestro::{Confirm, MaestroError, confirm_during_run};
 use crate::score::Score;
 use crate::topology::{HelmCommand, Topology};
 
@@ -56,6 +57,51 @@ pub struct DeployedRelease {
     pub chart: String,
     pub status: String,
     pub values: serde_json::Value,
+}
+
+/// Release statuses left by an interrupted helm run (killed, timed out, lost connection).
+/// `helm list` hides them without `--all`, and they block the next `upgrade --install` with
+/// "another operation (install/upgrade/rollback) is in progress".
+pub const STUCK_STATUSES: &[&str] = &["pending-install", "pending-upgrade", "pending-rollback"];
+
+/// How a stuck release is repaired before it is upgraded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StuckRepair {
+    /// `helm rollback <release> <revision>`: back to the last revision that was deployed.
+    Rollback { status: String, revision: u64 },
+    /// `helm uninstall <release>`: it never deployed, so there is nothing to go back to.
+    Uninstall { status: String },
+}
+
+impl StuckRepair {
+    fn status(&self) -> &str {
+        match self {
+            StuckRepair::Rollback { status, .. } | StuckRepair::Uninstall { status } => status,
+        }
+    }
+
+    fn action(&self) -> String {
+        match self {
+            StuckRepair::Rollback { revision, .. } => {
+                format!("roll it back to revision {revision} (the last one deployed)")
+            }
+            StuckRepair::Uninstall { .. } => {
+                "uninstall it (no revision was ever deployed) and install it again".to_string()
+            }
+        }
+    }
+
+    /// What was done, for the outcome.
+    fn done(&self) -> String {
+        match self {
+            StuckRepair::Rollback { status, revision } => {
+                format!("was stuck in {status}: rolled back to revision {revision}")
+            }
+            StuckRepair::Uninstall { status } => {
+                format!("was stuck in {status} and never deployed: uninstalled, then installed")
+            }
+        }
+    }
 }
 
 fn normalize_values(v: serde_json::Value) -> serde_json::Value {
@@ -148,9 +194,72 @@ impl HelmChartScore {
             self.namespace.clone(),
             "--filter".into(),
             format!("^{}$", self.release_name),
+            // Without --all, releases stuck in pending-* are not listed.
+            "--all".into(),
             "--output".into(),
             "json".into(),
         ]
+    }
+
+    pub fn history_args(&self) -> Vec<String> {
+        vec![
+            "history".into(),
+            self.release_name.clone(),
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--output".into(),
+            "json".into(),
+        ]
+    }
+
+    /// The helm command that repairs a stuck release.
+    pub fn repair_args(&self, repair: &StuckRepair) -> Vec<String> {
+        let mut args: Vec<String> = match repair {
+            StuckRepair::Rollback { revision, .. } => vec![
+                "rollback".into(),
+                self.release_name.clone(),
+                revision.to_string(),
+            ],
+            StuckRepair::Uninstall { .. } => vec!["uninstall".into(), self.release_name.clone()],
+        };
+        args.extend([
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--wait".into(),
+        ]);
+        if let Some(timeout) = self.wait {
+            args.push("--timeout".into());
+            args.push(format!("{}s", timeout.as_secs()));
+        }
+        args
+    }
+
+    /// Decides how to repair a release stuck in `status`, from `helm history -o json`: roll
+    /// back to the newest revision that was deployed, or uninstall when none ever was.
+    pub fn plan_repair(&self, status: &str, history_json: &str) -> Result<StuckRepair, String> {
+        let history: serde_json::Value = serde_json::from_str(history_json.trim())
+            .map_err(|e| format!("unexpected `helm history` output: {e}"))?;
+        let revision = history
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                matches!(
+                    r.get("status").and_then(|s| s.as_str()),
+                    Some("deployed" | "superseded")
+                )
+            })
+            .filter_map(|r| r.get("revision").and_then(|v| v.as_u64()))
+            .max();
+        Ok(match revision {
+            Some(revision) => StuckRepair::Rollback {
+                status: status.to_string(),
+                revision,
+            },
+            None => StuckRepair::Uninstall {
+                status: status.to_string(),
+            },
+        })
     }
 
     pub fn get_values_args(&self) -> Vec<String> {
@@ -238,17 +347,20 @@ impl HelmChartScore {
         run_helm(cmd).await
     }
 
-    /// Installs or upgrades the release unless it is already up to date.
+    /// Installs or upgrades the release unless it is already up to date. A release stuck in
+    /// a `pending-*` status is repaired first, after asking (see
+    /// [`crate::maestro::confirm_during_run`]; `--yes` answers yes).
     pub async fn deploy(&self, topology: &impl HelmCommand) -> Result<Outcome, InterpretError> {
+        self.deploy_confirming(topology, &RunConfirm).await
+    }
+
+    /// [`Self::deploy`], asking `confirm` before repairing a stuck release.
+    pub async fn deploy_confirming(
+        &self,
+        topology: &impl HelmCommand,
+        confirm: &dyn Confirm,
+    ) -> Result<Outcome, InterpretError> {
         self.validate()?;
-        let list = self.helm(topology, &self.list_args()).await?;
-        let deployed = match self.parse_deployed(&list, "null")? {
-            Some(_) => {
-                let values = self.helm(topology, &self.get_values_args()).await?;
-                self.parse_deployed(&list, &values)?
-            }
-            None => None,
-        };
         let release_text = format!(
             "release {}/{} ({} {})",
             self.namespace,
@@ -256,11 +368,52 @@ impl HelmChartScore {
             self.chart_ref(),
             self.chart_version
         );
+        let mut list = self.helm(topology, &self.list_args()).await?;
+        let mut repaired = None;
+        if let Some(stuck) = self.parse_deployed(&list, "null")?
+            && STUCK_STATUSES.contains(&stuck.status.as_str())
+        {
+            let history = self.helm(topology, &self.history_args()).await?;
+            let repair = self.plan_repair(&stuck.status, &history)?;
+            let question = format!(
+                "Helm {release_text} is stuck in {} (an earlier helm run was interrupted) and blocks every upgrade. {}?",
+                repair.status(),
+                capitalize(&repair.action())
+            );
+            let manual = format!("helm {}", self.repair_args(&repair).join(" "));
+            let refused = |why: String| {
+                InterpretError::Other(format!(
+                    "{release_text} is stuck in {}: {why}; nothing was changed. Re-run and accept, or run `{manual}` yourself",
+                    repair.status()
+                ))
+            };
+            match confirm.confirm(&question) {
+                Ok(true) => {}
+                Ok(false) => return Err(refused("repair declined".to_string())),
+                Err(e) => return Err(refused(e.to_string())),
+            }
+            self.helm(topology, &self.repair_args(&repair)).await?;
+            log::info!("{release_text} {}", repair.done());
+            repaired = Some(repair.done());
+            list = self.helm(topology, &self.list_args()).await?;
+        }
+        let deployed = match self.parse_deployed(&list, "null")? {
+            Some(_) => {
+                let values = self.helm(topology, &self.get_values_args()).await?;
+                self.parse_deployed(&list, &values)?
+            }
+            None => None,
+        };
         if let Some(deployed) = deployed
             && self.is_up_to_date(&deployed)
         {
-            return Ok(Outcome::noop(format!("{release_text} already deployed"))
-                .with_detail("chart", deployed.chart));
+            return Ok(match repaired {
+                Some(done) => {
+                    Outcome::success(format!("{release_text} {done}")).with_detail("repaired", done)
+                }
+                None => Outcome::noop(format!("{release_text} already deployed")),
+            }
+            .with_detail("chart", deployed.chart));
         }
 
         self.helm(topology, &self.repo_add_args()).await?;
@@ -283,10 +436,30 @@ impl HelmChartScore {
         spinner.finish_and_clear();
         drop(values_file);
         result?;
-        Ok(
-            Outcome::success(format!("{release_text} installed or upgraded"))
-                .with_detail("chart", format!("{}-{}", self.chart, self.chart_version)),
-        )
+        let mut outcome = match &repaired {
+            Some(done) => Outcome::success(format!("{release_text} {done}; installed or upgraded"))
+                .with_detail("repaired", done.clone()),
+            None => Outcome::success(format!("{release_text} installed or upgraded")),
+        };
+        outcome = outcome.with_detail("chart", format!("{}-{}", self.chart, self.chart_version));
+        Ok(outcome)
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Asks through the runner ([`confirm_during_run`]).
+struct RunConfirm;
+
+impl Confirm for RunConfirm {
+    fn confirm(&self, question: &str) -> Result<bool, MaestroError> {
+        confirm_during_run(question)
     }
 }
 
@@ -420,6 +593,7 @@ mod tests {
                 "cnpg-system",
                 "--filter",
                 "^cnpg$",
+                "--all",
                 "--output",
                 "json"
             ]
