@@ -86,6 +86,47 @@ async fn test_openbao_setup_score() {
     assert_eq!(redeploy.status, InterpretStatus::Noop, "{redeploy:?}");
 }
 
+/// The uid of the OpenBao server pod.
+async fn openbao_pod_uid(topology: &K8sAnywhereTopology) -> String {
+    let client = topology.k8s_client().await.unwrap();
+    let pod: Pod = client.get("openbao-0", Some("openbao")).await.unwrap();
+    pod.metadata.uid.unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs Docker + k3d (deploys OpenBao, then upgrades it)"]
+async fn test_openbao_upgrade_restarts_the_pod_and_setup_unseals_it() {
+    let topology = ready_topology().await;
+    let setup = deploy_openbao(&topology).await;
+    run(&setup, &topology).await;
+    let before = openbao_pod_uid(&topology).await;
+    // A changed pod template (what a new image, config or chart does): the release is
+    // upgraded and, with RollingUpdate, `--wait` returns once the new pod is ready.
+    let openbao = OpenbaoScore::default();
+    let mut values = openbao.helm_values();
+    values["server"]["annotations"] = json!({"harmony.test/upgrade": format!("{}", rand_suffix())});
+    let upgraded = run(&openbao.helm_chart_score().with_values(values), &topology).await;
+    assert_eq!(upgraded.status, InterpretStatus::Success, "{upgraded:?}");
+    let after = openbao_pod_uid(&topology).await;
+    assert_ne!(
+        before, after,
+        "the upgrade must replace the pod (OnDelete would not)"
+    );
+    let unsealed = run(&setup, &topology).await;
+    assert!(unsealed.message.contains("restarted"), "{unsealed:?}");
+    assert_eq!(run(&setup, &topology).await.status, InterpretStatus::Noop);
+    // Back to the Score's own values (restarts once more; the next tests start unsealed).
+    run(&openbao, &topology).await;
+    run(&setup, &topology).await;
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
 #[tokio::test]
 #[ignore = "needs Docker + k3d (deploys CloudNativePG + Zitadel)"]
 async fn test_zitadel_setup_score() {
@@ -245,4 +286,63 @@ async fn test_config_round_trip() {
     };
     manager.set(&value).await.unwrap();
     assert_eq!(manager.get::<RoundTrip>().await.unwrap(), value);
+}
+
+#[tokio::test]
+#[ignore = "needs Docker + k3d (leaves a helm install pending, then reruns)"]
+async fn test_a_helm_release_left_pending_by_an_interrupted_run_is_repaired() {
+    use harmony::maestro::AssumeYes;
+    use harmony::topology::HelmCommand;
+    let topology = ready_topology().await;
+    let openbao = OpenbaoScore {
+        namespace: "harmony-it-stuck".into(),
+        release_name: "stuck-openbao".into(),
+        host: "stuck.harmony.local".into(),
+        ..Default::default()
+    };
+    // An install that can never become ready (no such image), interrupted while helm waits.
+    let mut never_ready = openbao.helm_values();
+    never_ready["server"]["image"]["tag"] = json!("0.0.0-does-not-exist");
+    let chart = openbao.helm_chart_score().with_values(never_ready.clone());
+    let values_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(values_file.path(), never_ready.to_string()).unwrap();
+    let mut cmd = topology.helm_command();
+    cmd.args(chart.repo_add_args());
+    assert!(cmd.status().unwrap().success());
+    let mut install = topology.helm_command();
+    install
+        .args(chart.upgrade_args(&values_file.path().to_string_lossy()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = install.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let mut list = topology.helm_command();
+        list.args(chart.list_args());
+        let out = String::from_utf8(list.output().unwrap().stdout).unwrap();
+        if out.contains("pending-install") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never pending: {out}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    child.kill().unwrap(); // our own child, by handle
+    let _ = child.wait();
+
+    let repaired = openbao
+        .helm_chart_score()
+        .deploy_confirming(&topology, &AssumeYes)
+        .await
+        .unwrap();
+    assert!(repaired.message.contains("uninstalled"), "{repaired:?}");
+    let again = openbao.helm_chart_score().deploy(&topology).await.unwrap();
+    assert_eq!(again.status, InterpretStatus::Noop, "{again:?}");
+    let mut uninstall = topology.helm_command();
+    uninstall.args([
+        "uninstall",
+        "stuck-openbao",
+        "--namespace",
+        "harmony-it-stuck",
+    ]);
+    let _ = uninstall.status();
 }

@@ -145,8 +145,17 @@ cluster_addr = "http://127.0.0.1:8201"
                     "accessMode": "ReadWriteOnce",
                 },
                 "auditStorage": { "enabled": false },
+                // The chart's default `OnDelete` keeps the old pod running after a changed
+                // config, image or chart ("deployed", but nothing restarted), and helm's
+                // `--wait` skips StatefulSets that do not use RollingUpdate. With RollingUpdate
+                // a changed pod template recreates the pod and `--wait` waits for it.
+                "updateStrategyType": "RollingUpdate",
+                // A config-only change edits the ConfigMap, not the pod template: this checksum
+                // annotation puts it in the template so it restarts the pod too.
+                "configAnnotation": true,
                 // Ready while sealed/uninitialised (the default `bao status` probe is not), so
-                // `helm --wait` returns and the setup Score can init/unseal through the API.
+                // the rolled pod becomes ready, `--wait` returns, and OpenbaoSetupScore can
+                // init/unseal it through the API.
                 "readinessProbe": {
                     "enabled": true,
                     "path": READINESS_PATH,
@@ -223,7 +232,7 @@ impl<T: Topology + HelmCommand> Interpret<T> for OpenbaoInterpret {
             if outcome.status == crate::interpret::InterpretStatus::Noop {
                 "unchanged"
             } else {
-                "deployed"
+                "deployed (a changed pod template restarts the pod, sealed)"
             },
             score.chart_version,
             score.image_tag,
@@ -274,6 +283,9 @@ mod tests {
         assert_eq!(v["server"]["route"]["enabled"], false);
         assert_eq!(score.chart_version, "0.29.2");
         assert_eq!(v["server"]["readinessProbe"]["path"], READINESS_PATH);
+        // Not the chart's OnDelete: upgrades must restart the pod, and `--wait` wait for it.
+        assert_eq!(v["server"]["updateStrategyType"], "RollingUpdate");
+        assert_eq!(v["server"]["configAnnotation"], true);
         let helm = score.helm_chart_score();
         assert_eq!(helm.chart_version, "0.29.2");
         assert!(helm.wait.is_some());

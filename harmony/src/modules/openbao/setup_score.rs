@@ -413,7 +413,7 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
                 did.push("initialised");
             }
             if report.unsealed {
-                did.push("unsealed");
+                did.push(unsealed_text(&report));
             }
             did.push("configured");
             Outcome::success(format!(
@@ -434,9 +434,34 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
     }
 }
 
+/// An initialised server found sealed had restarted (an upgrade rolled its pod, a node
+/// restart): the summary says so.
+fn unsealed_text(report: &super::SetupReport) -> &'static str {
+    if report.initialized {
+        "unsealed"
+    } else {
+        "restarted (found sealed) and unsealed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_initialised_server_is_reported_as_restarted() {
+        let after_restart = super::super::SetupReport {
+            writes: vec!["PUT sys/unseal".into()],
+            initialized: false,
+            unsealed: true,
+        };
+        assert!(unsealed_text(&after_restart).contains("restarted"));
+        let fresh = super::super::SetupReport {
+            initialized: true,
+            ..after_restart
+        };
+        assert_eq!(unsealed_text(&fresh), "unsealed");
+    }
 
     #[test]
     fn cache_path_is_scoped_per_cluster_and_instance() {
