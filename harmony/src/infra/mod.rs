@@ -8,3 +8,4 @@ pub mod helm;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;
+pub mod proxy;

@@ -168,8 +168,11 @@ impl K8sClient {
         Self::from_config(config)
     }
 
-    /// A client for an explicit configuration (e.g. `Config::new(url)` in tests).
-    pub fn from_config(config: Config) -> Result<Self, K8sError> {
+    /// A client for an explicit configuration (e.g. `Config::new(url)` in tests). A proxy
+    /// kube took from `HTTPS_PROXY` is dropped for a loopback or `NO_PROXY` API server
+    /// ([`crate::infra::proxy::bypass_env_proxy`]).
+    pub fn from_config(mut config: Config) -> Result<Self, K8sError> {
+        crate::infra::proxy::bypass_env_proxy(&mut config, crate::infra::proxy::process_env);
         let client =
             Client::try_from(config).map_err(|e| api_err("creating the Kubernetes client", e))?;
         Ok(Self::new(client))

@@ -434,7 +434,8 @@ impl OpenbaoSetup {
         let base_url = base_url.into().trim_end_matches('/').to_string();
         url::Url::parse(&base_url)
             .map_err(|e| OpenbaoSetupError::Settings(format!("base URL {base_url:?}: {e}")))?;
-        let http = reqwest::Client::builder()
+        // Usually a port-forward on 127.0.0.1: never through a proxy.
+        let http = crate::infra::proxy::client_builder_for(&base_url)
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| OpenbaoSetupError::Settings(e.to_string()))?;

@@ -568,7 +568,8 @@ impl ZitadelClient {
                 "the personal access token is empty".to_string(),
             ));
         }
-        let http = reqwest::Client::builder()
+        // Usually a port-forward on 127.0.0.1: never through a proxy.
+        let http = crate::infra::proxy::client_builder_for(&base_url)
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ZitadelApiError::Settings(e.to_string()))?;

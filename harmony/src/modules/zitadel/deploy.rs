@@ -156,7 +156,7 @@ async fn wait_zitadel_answers(
             8080,
         )
         .await?;
-    let http = reqwest::Client::builder()
+    let http = crate::infra::proxy::client_builder_for(&forward.local_url)
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| InterpretError::Other(e.to_string()))?;
