@@ -54,7 +54,8 @@ pub fn harmony_data_dir() -> PathBuf {
 }
 
 impl K8sAnywhereConfig {
-    /// Reads `HARMONY_USE_LOCAL_K3D`, `HARMONY_AUTOINSTALL`, `KUBECONFIG`, `HARMONY_K8S_CONTEXT`.
+    /// Reads `HARMONY_USE_LOCAL_K3D`, `HARMONY_AUTOINSTALL`, `KUBECONFIG`, `HARMONY_K8S_CONTEXT`,
+    /// `HARMONY_HTTP_PORT` (the k3d ingress host port, default 8080).
     pub fn from_env() -> Self {
         Self::from_vars(|k| std::env::var(k).ok())
     }
@@ -69,7 +70,12 @@ impl K8sAnywhereConfig {
                 // KUBECONFIG may list several files; the first is the one written to.
                 .and_then(|s| std::env::split_paths(&s).next()),
             context: var("HARMONY_K8S_CONTEXT").filter(|s| !s.is_empty()),
-            k3d: K3dClusterSpec::default(),
+            k3d: K3dClusterSpec {
+                http_port: var("HARMONY_HTTP_PORT")
+                    .and_then(|p| p.trim().parse().ok())
+                    .unwrap_or(super::k3d::DEFAULT_HTTP_PORT),
+                ..K3dClusterSpec::default()
+            },
             data_dir: harmony_data_dir(),
             docker: PathBuf::from("docker"),
         }
@@ -319,6 +325,42 @@ mod tests {
             kubeconfig.ends_with("harmony/k3d/kubeconfig-harmony.yaml"),
             "{kubeconfig:?}"
         );
+    }
+
+    #[test]
+    fn one_http_port_maps_the_ingress_and_sets_zitadel_external_and_service_port() {
+        use crate::modules::zitadel::values::{DbEndpoint, ZitadelFlavor};
+        use crate::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
+        // 8080 is often taken.
+        let c = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "8081")]));
+        assert_eq!(c.k3d.http_port, 8081);
+        let create = c.k3d.create_args().join(" ");
+        assert!(create.contains("-p 8081:80@loadbalancer"), "{create}");
+        let zitadel = ZitadelScore {
+            k3d_http_port: c.k3d.http_port,
+            ..Default::default()
+        };
+        // From the host: k3d's 8081 → ingress → Zitadel, which must call itself :8081.
+        let issuer = zitadel.issuer_url(&ZitadelFlavor::Plain);
+        assert_eq!(issuer, "http://zitadel.harmony.local:8081");
+        let db = DbEndpoint {
+            host: "pg".into(),
+            port: 5432,
+            app_secret: "a".into(),
+            admin_secret: "b".into(),
+        };
+        let values = zitadel.helm_values(&ZitadelFlavor::Plain, &db);
+        assert_eq!(values["zitadel"]["configmapConfig"]["ExternalPort"], 8081);
+        // From pods (OpenBao fetching the discovery document): CoreDNS sends the host to the
+        // Service, which must listen on the issuer's port.
+        assert_eq!(values["service"]["port"], 8081);
+        assert_eq!(
+            ZitadelSetupScore::for_deployment(&zitadel).service_port,
+            8081
+        );
+        // Unset or garbage: the default.
+        let d = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "http")]));
+        assert_eq!(d.k3d.http_port, 8080);
     }
 
     #[test]

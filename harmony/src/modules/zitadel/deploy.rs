@@ -153,7 +153,7 @@ async fn wait_zitadel_answers(
         .port_forward(
             &score.namespace,
             PortForwardTarget::Service(score.fullname()),
-            8080,
+            score.service_port(),
         )
         .await?;
     let http = crate::infra::proxy::client_builder_for(&forward.local_url)

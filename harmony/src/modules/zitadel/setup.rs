@@ -30,6 +30,8 @@ pub struct ZitadelSetupScore {
     pub app_name: String,
     /// (role key, display name) pairs added to the project.
     pub roles: Vec<(String, String)>,
+    /// The Zitadel Service's port ([`super::ZitadelScore::service_port`]).
+    pub service_port: u16,
 }
 
 impl Default for ZitadelSetupScore {
@@ -41,6 +43,7 @@ impl Default for ZitadelSetupScore {
             project_name: "harmony".to_string(),
             app_name: "harmony-cli".to_string(),
             roles: vec![("harmony-dev".to_string(), "Harmony developer".to_string())],
+            service_port: crate::infra::k3d::DEFAULT_HTTP_PORT,
         }
     }
 }
@@ -139,6 +142,7 @@ impl ZitadelSetupScore {
             namespace: zitadel.namespace.clone(),
             release_name: zitadel.release_name.clone(),
             host: zitadel.host.clone(),
+            service_port: zitadel.service_port(),
             ..Default::default()
         }
     }
@@ -210,7 +214,11 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
                 ))
             })?;
         let forward = client
-            .port_forward(ns, PortForwardTarget::Service(score.fullname()), 8080)
+            .port_forward(
+                ns,
+                PortForwardTarget::Service(score.fullname()),
+                score.service_port,
+            )
             .await?;
         let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
             .map_err(|e| InterpretError::Other(e.to_string()))?;

@@ -196,6 +196,9 @@ impl ZitadelScore {
             "initJob": { "command": "zitadel" },
             "ingress": ingress,
             "login": login,
+            // Same port as the issuer URL, so in-cluster clients reach `http://<host>:<port>`
+            // through the CoreDNS rewrite to this Service.
+            "service": { "port": self.service_port() },
         })
     }
 }
@@ -221,6 +224,7 @@ mod tests {
         assert_eq!(c["ExternalDomain"], "zitadel.harmony.local");
         assert_eq!(c["ExternalSecure"], false);
         assert_eq!(c["ExternalPort"], 8080);
+        assert_eq!(v["service"]["port"], 8080);
         assert_eq!(
             c["DefaultInstance"]["Features"]["LoginV2"]["Required"],
             false
