@@ -28,6 +28,8 @@ struct Cluster {
     deployment: Value,
     configmap_patches: Vec<String>,
     deployment_patches: Vec<String>,
+    /// Keys removed by merge patches.
+    removed_keys: Vec<String>,
     /// Refuse the next Deployment patch (a failed restart).
     fail_next_restart: bool,
 }
@@ -75,9 +77,25 @@ async fn configmap_patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Json<Value> {
-    assert_eq!(headers["content-type"], "application/apply-patch+yaml");
+    let merge = headers["content-type"] == "application/merge-patch+json";
+    if !merge {
+        assert_eq!(headers["content-type"], "application/apply-patch+yaml");
+    }
     let body: Value = serde_json::from_slice(&body).unwrap();
     let mut c = s.lock().unwrap();
+    if merge {
+        // Only key removals are sent as merge patches.
+        for (k, v) in body["data"].as_object().unwrap() {
+            assert!(v.is_null(), "merge patch sets {k}");
+            let cm = c
+                .configmap
+                .as_mut()
+                .expect("merge patch of a missing ConfigMap");
+            cm["data"].as_object_mut().unwrap().remove(k);
+            c.removed_keys.push(k.clone());
+        }
+        return Json(c.configmap.clone().unwrap());
+    }
     c.configmap_patches.push(q.unwrap_or_default());
     let mut cm = c.configmap.clone().unwrap_or_else(|| {
         json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -298,4 +316,86 @@ async fn a_restart_that_failed_after_the_key_was_written_is_retried_on_the_next_
     let again = run(&topology).await.unwrap();
     assert_eq!(again.status, InterpretStatus::Noop, "{again:?}");
     assert_eq!(state.lock().unwrap().deployment_patches.len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_written_for_an_older_host_list_is_removed_and_coredns_restarted_once() {
+    let (topology, state) = start().await;
+    // Done earlier: the Score listed zitadel AND an old host (another key name), another Score
+    // rewrites bao, and somebody wrote their own key by hand.
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    let other = CoreDNSRewriteScore::new(vec![(
+        "bao.harmony.local".into(),
+        "openbao.openbao.svc.cluster.local".into(),
+    )]);
+    state.lock().unwrap().configmap = Some(json!({
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "coredns-custom", "namespace": "kube-system", "resourceVersion": "7"},
+    "data": {
+        old.override_key(): old.override_content(),
+        other.override_key(): other.override_content(),
+        "mine.override": "rewrite name exact zitadel.harmony.local elsewhere.svc.cluster.local\n",
+    }}));
+    let first = run(&topology).await.unwrap();
+    assert!(first.message.contains(&old.override_key()), "{first:?}");
+    {
+        let c = state.lock().unwrap();
+        assert_eq!(c.removed_keys, vec![old.override_key()]);
+        let data = c.configmap.as_ref().unwrap()["data"]
+            .as_object()
+            .unwrap()
+            .clone();
+        assert!(
+            data.contains_key(&other.override_key()),
+            "another Score's key was removed"
+        );
+        assert!(
+            data.contains_key("mine.override"),
+            "a key Harmony did not write was removed"
+        );
+        assert!(data.contains_key(&score().override_key()));
+        assert_eq!(c.deployment_patches.len(), 1, "one restart");
+    }
+    let second = run(&topology).await.unwrap();
+    assert_eq!(second.status, InterpretStatus::Noop, "{second:?}");
+    let c = state.lock().unwrap();
+    assert_eq!(c.removed_keys.len(), 1);
+    assert_eq!(c.deployment_patches.len(), 1);
+}
+
+#[tokio::test]
+async fn removing_only_a_stale_key_still_restarts_coredns() {
+    let (topology, state) = start().await;
+    run(&topology).await.unwrap();
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    // Another process wrote the old key back after our first run.
+    state.lock().unwrap().configmap.as_mut().unwrap()["data"][old.override_key()] =
+        json!(old.override_content());
+    let outcome = run(&topology).await.unwrap();
+    assert_eq!(outcome.status, InterpretStatus::Success, "{outcome:?}");
+    let c = state.lock().unwrap();
+    assert_eq!(c.removed_keys, vec![old.override_key()]);
+    assert_eq!(
+        c.deployment_patches.len(),
+        2,
+        "CoreDNS restarted to drop the old rewrite"
+    );
 }

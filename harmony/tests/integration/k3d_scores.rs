@@ -173,12 +173,22 @@ async fn coredns_restart_hash(
 }
 
 #[tokio::test]
-#[ignore = "needs Docker + k3d (restarts CoreDNS, runs a busybox pod)"]
+#[ignore = "needs Docker + k3d (restarts CoreDNS, runs a debian pod)"]
 async fn test_coredns_rewrite_resolves_in_pods_and_reruns_change_nothing() {
     const NS: &str = "harmony-it-dns";
     const HOST: &str = "api.harmony-it.local";
+    const OLD_HOST: &str = "old.harmony-it.local";
     let topology = ready_topology().await;
     let client = topology.k8s_client().await.unwrap();
+    // An earlier version of the Score also listed OLD_HOST: its key must go.
+    let earlier = CoreDNSRewriteScore::new(vec![
+        (HOST.into(), "kubernetes.default.svc.cluster.local".into()),
+        (
+            OLD_HOST.into(),
+            "kubernetes.default.svc.cluster.local".into(),
+        ),
+    ]);
+    run(&earlier, &topology).await;
     // A target that exists on every cluster: the API server's Service.
     let score = CoreDNSRewriteScore::new(vec![(
         HOST.into(),
@@ -217,7 +227,9 @@ async fn test_coredns_rewrite_resolves_in_pods_and_reruns_change_nothing() {
         .apply_dynamic(&json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "dns-probe", "namespace": NS},
-            "spec": {"containers": [{"name": "busybox", "image": "busybox:1.36",
+            // glibc's resolver (getent), which drops answers named differently from the
+            // question; busybox's nslookup does not check.
+            "spec": {"containers": [{"name": "glibc", "image": "debian:bookworm-slim",
                                      "command": ["sleep", "3600"]}],
                      "terminationGracePeriodSeconds": 0}
         }))
@@ -237,12 +249,30 @@ async fn test_coredns_rewrite_resolves_in_pods_and_reruns_change_nothing() {
         .await
         .unwrap();
     let answer = client
-        .exec(NS, "dns-probe", None, &["nslookup", HOST])
+        .exec(NS, "dns-probe", None, &["getent", "hosts", HOST])
         .await
         .unwrap_or_else(|e| panic!("{HOST} does not resolve in a pod: {e}"));
     assert!(
-        answer.contains(&cluster_ip),
+        answer.contains(&cluster_ip) && answer.contains(HOST),
         "{HOST} should resolve to {cluster_ip}: {answer}"
+    );
+    let old = client
+        .exec(NS, "dns-probe", None, &["getent", "hosts", OLD_HOST])
+        .await;
+    assert!(
+        old.as_ref().map_or(true, |a| !a.contains(&cluster_ip)),
+        "{OLD_HOST} is no longer listed but still resolves: {old:?}"
+    );
+    let custom: k8s_openapi::api::core::v1::ConfigMap = client
+        .get("coredns-custom", Some(COREDNS_NAMESPACE))
+        .await
+        .unwrap();
+    assert!(
+        !custom
+            .data
+            .unwrap_or_default()
+            .contains_key(&earlier.override_key()),
+        "stale key left behind"
     );
     client.delete::<Pod>("dns-probe", Some(NS)).await.unwrap();
 }

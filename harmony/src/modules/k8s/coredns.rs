@@ -10,13 +10,26 @@
 //! (`harmony.io/coredns-custom-<key hash>: <content sha256>`); the Score restarts whenever
 //! that annotation differs from the wanted content, so a restart that failed is retried on
 //! the next run, and a run with both in place changes nothing.
+//! Keys this kind of Score wrote earlier for a different host list (a `harmony-*.override`
+//! key rewriting one of this Score's hosts) are removed, so a host dropped from the list stops
+//! resolving and no two keys fight over one host.
 //! On OpenShift the Score does nothing and says so.
+//!
+//! Answer names: glibc's resolver drops answers whose owner name differs from the question, so
+//! the answer must carry the name that was asked, not the rewritten one. CoreDNS's
+//! `plugin/rewrite/name.go` builds every `exact` name rule with `newNameRuleBase(nextAction,
+//! true, ...)` (auto = true), and `responseRuleFor` then reverts the answer's name and values
+//! to the question's. That holds from CoreDNS v1.8.4 on and in v1.12.3, the CoreDNS that k3s
+//! v1.33.4+k3s1 (our pinned image) ships (k3s-io/k3s#12727), so
+//! `rewrite name exact <host> <target>` needs no `answer name` clause (CoreDNS <= v1.8.3 did).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
 use sha2::{Digest, Sha256};
 
 use crate::interpret::{Interpret, InterpretError, Outcome};
@@ -33,6 +46,9 @@ pub const FIELD_MANAGER_PREFIX: &str = "harmony-coredns";
 /// Prefix of the pod-template annotation on `kube-system/coredns` holding the content hash
 /// CoreDNS was restarted with, one per key.
 pub const RESTART_ANNOTATION_PREFIX: &str = "harmony.io/coredns-custom-";
+/// Pod-template annotation of `kube-system/coredns` listing the stale keys last removed (a
+/// removal restarts CoreDNS once).
+pub const REMOVED_KEYS_ANNOTATION: &str = "harmony.io/coredns-custom-removed";
 
 /// Rewrites `host` to `target` (usually a Service FQDN) for every in-cluster lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +143,30 @@ impl CoreDNSRewriteScore {
         )
     }
 
+    /// Keys of `data` (the `coredns-custom` ConfigMap) that an earlier run of such a Score wrote
+    /// for another host list: Harmony's `harmony-*.override` keys, other than this Score's, that
+    /// rewrite one of this Score's hosts. Keys of other Scores (other hosts) and keys Harmony
+    /// did not write are left alone.
+    pub fn stale_keys(&self, data: &BTreeMap<String, String>) -> Vec<String> {
+        let own = self.override_key();
+        let hosts: Vec<String> = self
+            .rewrites
+            .iter()
+            .map(|(h, _)| h.to_ascii_lowercase())
+            .collect();
+        data.iter()
+            .filter(|(k, _)| **k != own && k.starts_with("harmony-") && k.ends_with(".override"))
+            .filter(|(_, content)| {
+                content.lines().any(|line| {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    matches!(words.as_slice(), ["rewrite", "name", "exact", host, ..]
+                        if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// The ConfigMap body for server-side apply: only this Score's key.
     pub fn apply_body(&self) -> serde_json::Value {
         serde_json::json!({
@@ -193,19 +233,25 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         let current: Option<ConfigMap> = client
             .get_opt(COREDNS_CUSTOM_CONFIGMAP, Some(COREDNS_NAMESPACE))
             .await?;
-        let applied_content = current
-            .and_then(|cm| cm.data)
-            .and_then(|mut d| d.remove(&key));
+        let mut data = current.and_then(|cm| cm.data).unwrap_or_default();
+        let stale = score.stale_keys(&data);
+        let applied_content = data.remove(&key);
         let deployment: Deployment = client
             .get(COREDNS_DEPLOYMENT, Some(COREDNS_NAMESPACE))
             .await?;
         let loaded_hash = template_annotation(&deployment, &annotation);
-        let plan = plan(
+        let mut plan = plan(
             applied_content.as_deref(),
             &content,
             loaded_hash.as_deref(),
             &wanted_hash,
         );
+        if !stale.is_empty() {
+            remove_keys(&client, &stale, &score.field_manager()).await?;
+            if plan == Plan::Nothing {
+                plan = Plan::Restart;
+            }
+        }
 
         if plan == Plan::Nothing {
             // A restart from an earlier run may still be rolling out.
@@ -229,11 +275,15 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         // CoreDNS's reload plugin only watches the main Corefile: restart it by changing a pod
         // template annotation that records the content loaded, so a restart that failed (or
         // never happened) is retried on the next run, and a second run changes nothing.
+        let mut annotations: BTreeMap<String, String> = [(annotation, wanted_hash)].into();
+        if !stale.is_empty() {
+            annotations.insert(REMOVED_KEYS_ANNOTATION.to_string(), stale.join(","));
+        }
         client
             .patch_deployment_template_annotations(
                 COREDNS_NAMESPACE,
                 COREDNS_DEPLOYMENT,
-                &[(annotation, wanted_hash)].into(),
+                &annotations,
                 &score.field_manager(),
             )
             .await?;
@@ -244,8 +294,13 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         } else {
             "restarted to load the already written rewrites"
         };
+        let removed = if stale.is_empty() {
+            String::new()
+        } else {
+            format!("; removed stale key(s) {}", stale.join(", "))
+        };
         Ok(Outcome::success(format!(
-            "CoreDNS {what} {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}); CoreDNS restarted",
+            "CoreDNS {what} {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}){removed}; CoreDNS restarted",
             score
                 .rewrites
                 .iter()
@@ -255,6 +310,37 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         ))
         .with_detail("configmap_key", key))
     }
+}
+
+/// Removes `keys` from `coredns-custom` (a JSON merge patch setting them to null).
+async fn remove_keys(
+    client: &crate::infra::k8s::K8sClient,
+    keys: &[String],
+    field_manager: &str,
+) -> Result<(), InterpretError> {
+    let api: Api<ConfigMap> = Api::namespaced(client.kube_client(), COREDNS_NAMESPACE);
+    let nulls: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.clone(), serde_json::Value::Null))
+        .collect();
+    let patch = serde_json::json!({ "data": nulls });
+    let params = PatchParams {
+        field_manager: Some(field_manager.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch(COREDNS_CUSTOM_CONFIGMAP, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(|e| {
+            InterpretError::Capability(format!(
+                "removing stale key(s) {} from {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}: {e}",
+                keys.join(", ")
+            ))
+        })?;
+    log::info!(
+        "removed stale CoreDNS rewrite key(s) {} from {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}",
+        keys.join(", ")
+    );
+    Ok(())
 }
 
 /// What a run has to do.
