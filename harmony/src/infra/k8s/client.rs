@@ -378,6 +378,42 @@ impl K8sClient {
             })
     }
 
+    /// Removes `keys` from a ConfigMap's `data` (a JSON merge patch setting them to null, as
+    /// `field_manager`), whoever wrote them.
+    pub async fn remove_configmap_keys(
+        &self,
+        namespace: &str,
+        name: &str,
+        keys: &[String],
+        field_manager: &str,
+    ) -> Result<(), K8sError> {
+        let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), namespace);
+        let nulls: serde_json::Map<String, serde_json::Value> = keys
+            .iter()
+            .map(|k| (k.clone(), serde_json::Value::Null))
+            .collect();
+        let patch = serde_json::json!({ "data": nulls });
+        let params = PatchParams {
+            field_manager: Some(field_manager.to_string()),
+            ..PatchParams::default()
+        };
+        configmaps
+            .patch(name, &params, &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                api_err(
+                    format!(
+                        "removing key(s) {} from {}",
+                        keys.join(", "),
+                        describe("ConfigMap", Some(namespace), name)
+                    ),
+                    e,
+                )
+            })
+    }
+
     // ----- read / delete ---------------------------------------------------------------------
 
     /// Reads a typed object; an absent object is an error naming it.

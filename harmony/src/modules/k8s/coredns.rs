@@ -29,7 +29,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams};
 use sha2::{Digest, Sha256};
 
 use crate::interpret::{Interpret, InterpretError, Outcome};
@@ -318,24 +317,14 @@ async fn remove_keys(
     keys: &[String],
     field_manager: &str,
 ) -> Result<(), InterpretError> {
-    let api: Api<ConfigMap> = Api::namespaced(client.kube_client(), COREDNS_NAMESPACE);
-    let nulls: serde_json::Map<String, serde_json::Value> = keys
-        .iter()
-        .map(|k| (k.clone(), serde_json::Value::Null))
-        .collect();
-    let patch = serde_json::json!({ "data": nulls });
-    let params = PatchParams {
-        field_manager: Some(field_manager.to_string()),
-        ..PatchParams::default()
-    };
-    api.patch(COREDNS_CUSTOM_CONFIGMAP, &params, &Patch::Merge(&patch))
-        .await
-        .map_err(|e| {
-            InterpretError::Capability(format!(
-                "removing stale key(s) {} from {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}: {e}",
-                keys.join(", ")
-            ))
-        })?;
+    client
+        .remove_configmap_keys(
+            COREDNS_NAMESPACE,
+            COREDNS_CUSTOM_CONFIGMAP,
+            keys,
+            field_manager,
+        )
+        .await?;
     log::info!(
         "removed stale CoreDNS rewrite key(s) {} from {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}",
         keys.join(", ")
