@@ -23,6 +23,22 @@ use serde_json::json;
 
 const CHILD_MARKER: &str = "HARMONY_PROXY_ENV_CHILD";
 const TEST_NAME: &str = "loopback_clients_never_go_through_the_exported_proxy";
+const PROXY_PASSWORD: &str = "pr0xy-s3cret";
+
+/// Every log record of the child process, at every level.
+struct CapturedLogs(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for CapturedLogs {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        self.0.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+static LOGS: CapturedLogs = CapturedLogs(std::sync::Mutex::new(Vec::new()));
 
 /// A "proxy" on 127.0.0.2 (loopback, but not 127.0.0.1) that counts connections and closes
 /// them: any request sent through it fails.
@@ -81,6 +97,8 @@ fn loopback_clients_never_go_through_the_exported_proxy() {
         return child();
     }
     let (proxy, connections) = dead_recording_proxy();
+    // With a password, which must never be logged.
+    let proxy = proxy.replace("http://", &format!("http://alice:{PROXY_PASSWORD}@"));
     // The usual corporate setup: NO_PROXY lists loopback.
     run_child(&proxy, Some("localhost,127.0.0.1"));
     // NO_PROXY forgot loopback: a port-forward must still be direct.
@@ -96,6 +114,8 @@ fn loopback_clients_never_go_through_the_exported_proxy() {
 /// Harmony's clients; the server counts what reached it.
 #[tokio::main(flavor = "current_thread")]
 async fn child() {
+    log::set_logger(&LOGS).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
     let hits = Arc::new(AtomicUsize::new(0));
     let h = |hits: Arc<AtomicUsize>, body: serde_json::Value| {
         move || {
@@ -183,4 +203,29 @@ async fn child() {
         3,
         "every request reached the server"
     );
+
+    let logs = LOGS.0.lock().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("directly") && l.contains("127.0.0.2")),
+        "the proxy that was skipped is named: {logs:?}"
+    );
+    assert!(
+        !logs.iter().any(|l| l.contains(PROXY_PASSWORD)),
+        "the proxy password was logged: {logs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_password_never_appears_in_a_client_error() {
+    // kube names the proxy in errors about it (here: SOCKS5, a feature Harmony does not enable).
+    let mut config = kube::Config::new("https://k8s.example.com:6443".parse().unwrap());
+    config.proxy_url = Some(
+        format!("socks5://alice:{PROXY_PASSWORD}@proxy.example.com:1080")
+            .parse()
+            .unwrap(),
+    );
+    let err = K8sClient::from_config(config).unwrap_err().to_string();
+    assert!(err.contains("proxy.example.com:1080"), "{err}");
+    assert!(!err.contains(PROXY_PASSWORD), "{err}");
 }

@@ -109,10 +109,33 @@ pub fn bypass_env_proxy(config: &mut kube::Config, env: impl Fn(&str) -> Option<
         .is_some_and(|p| &p == proxy);
     if from_env && direct_by_env(&config.cluster_url.to_string(), &env) {
         log::debug!(
-            "reaching the Kubernetes API at {} directly (loopback or NO_PROXY), not through {proxy}",
-            config.cluster_url
+            "reaching the Kubernetes API at {} directly (loopback or NO_PROXY), not through {}",
+            config.cluster_url,
+            redact_userinfo(proxy)
         );
         config.proxy_url = None;
+    }
+}
+
+/// The user-info of a proxy URL (`user:password` in `http://user:password@proxy:3128`), if any.
+fn userinfo(proxy: &http::Uri) -> Option<&str> {
+    proxy
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+        .map(|(info, _)| info)
+        .filter(|info| !info.is_empty())
+}
+
+/// `proxy` for logs and errors: its user-info (a proxy password) replaced by `***`.
+pub fn redact_userinfo(proxy: &http::Uri) -> String {
+    redact_proxy_credentials(&proxy.to_string(), proxy)
+}
+
+/// `text` (e.g. an error naming the proxy) with `proxy`'s user-info replaced by `***`.
+pub fn redact_proxy_credentials(text: &str, proxy: &http::Uri) -> String {
+    match userinfo(proxy) {
+        Some(info) => text.replace(info, "***"),
+        None => text.to_string(),
     }
 }
 
@@ -147,6 +170,22 @@ mod tests {
         assert!(!no_proxy_matches(np, "11.0.0.1"));
         assert!(!no_proxy_matches(np, "example.com"));
         assert!(no_proxy_matches("*", "anything"));
+    }
+
+    #[test]
+    fn proxy_credentials_are_redacted() {
+        let proxy: http::Uri = "http://alice:s3cret@proxy.corp.example:3128"
+            .parse()
+            .unwrap();
+        let shown = redact_userinfo(&proxy);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("proxy.corp.example:3128"), "{shown}");
+        let err = format!("configured proxy {proxy:?} uses an unsupported protocol");
+        let redacted = redact_proxy_credentials(&err, &proxy);
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(redacted.contains("***@proxy.corp.example"), "{redacted}");
+        let plain: http::Uri = "http://proxy.corp.example:3128".parse().unwrap();
+        assert_eq!(redact_userinfo(&plain), "http://proxy.corp.example:3128/");
     }
 
     #[test]

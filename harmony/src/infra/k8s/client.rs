@@ -173,8 +173,15 @@ impl K8sClient {
     /// ([`crate::infra::proxy::bypass_env_proxy`]).
     pub fn from_config(mut config: Config) -> Result<Self, K8sError> {
         crate::infra::proxy::bypass_env_proxy(&mut config, crate::infra::proxy::process_env);
-        let client =
-            Client::try_from(config).map_err(|e| api_err("creating the Kubernetes client", e))?;
+        let proxy = config.proxy_url.clone();
+        let client = Client::try_from(config).map_err(|e| {
+            // kube names the proxy URL in some errors: never show its password.
+            let message = match &proxy {
+                Some(p) => crate::infra::proxy::redact_proxy_credentials(&e.to_string(), p),
+                None => e.to_string(),
+            };
+            api_err("creating the Kubernetes client", message)
+        })?;
         Ok(Self::new(client))
     }
 
