@@ -92,6 +92,12 @@ async fn configmap_patch(
                 .as_mut()
                 .expect("merge patch of a missing ConfigMap");
             cm["data"].as_object_mut().unwrap().remove(k);
+            let rv: u64 = cm["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            cm["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
             c.removed_keys.push(k.clone());
         }
         return Json(c.configmap.clone().unwrap());
@@ -141,7 +147,8 @@ async fn deployment_list(State(s): State<Shared>, RawQuery(q): RawQuery) -> Json
                 "items": [d]}))
 }
 
-/// A JSON merge patch of template annotations: a new generation, rolled out at once.
+/// A JSON merge patch of template annotations: like a real API server, a new generation (a
+/// rollout, done at once) only when the pod template changed.
 async fn deployment_patch(
     State(s): State<Shared>,
     RawQuery(q): RawQuery,
@@ -161,9 +168,13 @@ async fn deployment_patch(
     }
     c.deployment_patches.push(q.unwrap_or_default());
     let d = &mut c.deployment;
+    let before = d["spec"]["template"].clone();
     let annotations = &body["spec"]["template"]["metadata"]["annotations"];
     for (k, v) in annotations.as_object().unwrap() {
         d["spec"]["template"]["metadata"]["annotations"][k] = v.clone();
+    }
+    if d["spec"]["template"] == before {
+        return Ok(Json(d.clone()));
     }
     let generation = d["metadata"]["generation"].as_u64().unwrap() + 1;
     d["metadata"]["generation"] = json!(generation);
@@ -398,4 +409,41 @@ async fn removing_only_a_stale_key_still_restarts_coredns() {
         2,
         "CoreDNS restarted to drop the old rewrite"
     );
+}
+
+fn generation(state: &Shared) -> u64 {
+    state.lock().unwrap().deployment["metadata"]["generation"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_stale_key_written_back_again_restarts_coredns_again() {
+    let (topology, state) = start().await;
+    run(&topology).await.unwrap();
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    // An older copy of the Score (another pipeline) keeps writing its key back.
+    for round in 1..=2 {
+        state.lock().unwrap().configmap.as_mut().unwrap()["data"][old.override_key()] =
+            json!(old.override_content());
+        let before = generation(&state);
+        let outcome = run(&topology).await.unwrap();
+        assert_eq!(outcome.status, InterpretStatus::Success, "{outcome:?}");
+        assert_eq!(state.lock().unwrap().removed_keys.len(), round);
+        assert_eq!(
+            generation(&state),
+            before + 1,
+            "round {round}: the pod template must change, or CoreDNS keeps the removed rewrite"
+        );
+    }
+    assert_eq!(run(&topology).await.unwrap().status, InterpretStatus::Noop);
 }

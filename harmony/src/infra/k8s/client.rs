@@ -386,14 +386,14 @@ impl K8sClient {
     }
 
     /// Removes `keys` from a ConfigMap's `data` (a JSON merge patch setting them to null, as
-    /// `field_manager`), whoever wrote them.
+    /// `field_manager`), whoever wrote them. Returns the ConfigMap as updated.
     pub async fn remove_configmap_keys(
         &self,
         namespace: &str,
         name: &str,
         keys: &[String],
         field_manager: &str,
-    ) -> Result<(), K8sError> {
+    ) -> Result<k8s_openapi::api::core::v1::ConfigMap, K8sError> {
         let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
             Api::namespaced(self.client.clone(), namespace);
         let nulls: serde_json::Map<String, serde_json::Value> = keys
@@ -408,7 +408,6 @@ impl K8sClient {
         configmaps
             .patch(name, &params, &Patch::Merge(&patch))
             .await
-            .map(|_| ())
             .map_err(|e| {
                 api_err(
                     format!(

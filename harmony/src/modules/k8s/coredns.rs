@@ -45,8 +45,9 @@ pub const FIELD_MANAGER_PREFIX: &str = "harmony-coredns";
 /// Prefix of the pod-template annotation on `kube-system/coredns` holding the content hash
 /// CoreDNS was restarted with, one per key.
 pub const RESTART_ANNOTATION_PREFIX: &str = "harmony.io/coredns-custom-";
-/// Pod-template annotation of `kube-system/coredns` listing the stale keys last removed (a
-/// removal restarts CoreDNS once).
+/// Pod-template annotation of `kube-system/coredns` naming the stale keys last removed and the
+/// ConfigMap version that removal produced: each removal gives it a new value, so it restarts
+/// CoreDNS (once) even when the same key is removed again.
 pub const REMOVED_KEYS_ANNOTATION: &str = "harmony.io/coredns-custom-removed";
 
 /// Rewrites `host` to `target` (usually a Service FQDN) for every in-cluster lookup.
@@ -245,8 +246,10 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
             loaded_hash.as_deref(),
             &wanted_hash,
         );
+        let mut removal = None;
         if !stale.is_empty() {
-            remove_keys(&client, &stale, &score.field_manager()).await?;
+            let version = remove_keys(&client, &stale, &score.field_manager()).await?;
+            removal = Some(format!("{}@{version}", stale.join(",")));
             if plan == Plan::Nothing {
                 plan = Plan::Restart;
             }
@@ -275,8 +278,8 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         // template annotation that records the content loaded, so a restart that failed (or
         // never happened) is retried on the next run, and a second run changes nothing.
         let mut annotations: BTreeMap<String, String> = [(annotation, wanted_hash)].into();
-        if !stale.is_empty() {
-            annotations.insert(REMOVED_KEYS_ANNOTATION.to_string(), stale.join(","));
+        if let Some(removal) = removal {
+            annotations.insert(REMOVED_KEYS_ANNOTATION.to_string(), removal);
         }
         client
             .patch_deployment_template_annotations(
@@ -311,13 +314,14 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
     }
 }
 
-/// Removes `keys` from `coredns-custom` (a JSON merge patch setting them to null).
+/// Removes `keys` from `coredns-custom` (a JSON merge patch setting them to null); returns
+/// the ConfigMap's new resourceVersion.
 async fn remove_keys(
     client: &crate::infra::k8s::K8sClient,
     keys: &[String],
     field_manager: &str,
-) -> Result<(), InterpretError> {
-    client
+) -> Result<String, InterpretError> {
+    let updated = client
         .remove_configmap_keys(
             COREDNS_NAMESPACE,
             COREDNS_CUSTOM_CONFIGMAP,
@@ -329,7 +333,7 @@ async fn remove_keys(
         "removed stale CoreDNS rewrite key(s) {} from {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}",
         keys.join(", ")
     );
-    Ok(())
+    Ok(updated.metadata.resource_version.unwrap_or_default())
 }
 
 /// What a run has to do.
