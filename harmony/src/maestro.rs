@@ -193,6 +193,12 @@ pub enum MaestroError {
 /// Asks whether to go ahead.
 pub trait Confirm: Send + Sync {
     fn confirm(&self, question: &str) -> Result<bool, MaestroError>;
+
+    /// Whether every question is answered without anybody reading it (`--yes`): a Score then
+    /// refuses what only a person who knows the situation should accept.
+    fn answers_automatically(&self) -> bool {
+        false
+    }
 }
 
 /// Asks on the terminal (`[y/N]`); refuses when stdin is not a terminal instead of hanging.
@@ -233,6 +239,10 @@ impl Confirm for AssumeYes {
     fn confirm(&self, _question: &str) -> Result<bool, MaestroError> {
         Ok(true)
     }
+
+    fn answers_automatically(&self) -> bool {
+        true
+    }
 }
 
 tokio::task_local! {
@@ -249,6 +259,13 @@ pub fn confirm_during_run(question: &str) -> Result<bool, MaestroError> {
             .try_with(|c| c.confirm(question))
             .unwrap_or_else(|_| TerminalConfirm::detect().confirm(question))
     })
+}
+
+/// Whether [`confirm_during_run`] answers without asking anybody (`--yes`).
+pub fn run_answers_automatically() -> bool {
+    RUN_CONFIRM
+        .try_with(|c| c.answers_automatically())
+        .unwrap_or(false)
 }
 
 /// Runs Scores on one topology.

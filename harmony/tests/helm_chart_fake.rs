@@ -371,3 +371,75 @@ impl HelmCommand for FakeTopology {
         self.0.helm_command()
     }
 }
+
+fn pending_just_now() -> FakeHelm {
+    // Another helm (a colleague, a CI job) started this upgrade a moment ago.
+    let just_now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let history = HISTORY_PENDING_UPGRADE.replace("2026-11-22T10:12:01Z", &just_now);
+    FakeHelm::stuck(&list_with_status("pending-upgrade"), &history, LIST, "")
+}
+
+#[tokio::test]
+async fn with_yes_a_release_pending_for_less_than_the_helm_timeout_is_left_alone() {
+    let helm = pending_just_now();
+    let err = score()
+        .deploy_confirming(&helm, &harmony::maestro::AssumeYes)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("may still be running"), "{err}");
+    assert!(err.contains("helm rollback openbao 2"), "{err}");
+    let calls = helm.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains(" rollback ") || c.contains(" upgrade ")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_person_is_warned_that_a_recent_pending_release_may_still_be_running() {
+    let helm = pending_just_now();
+    let answer = Answer::new(true);
+    score().deploy_confirming(&helm, &answer).await.unwrap();
+    let questions = answer.questions();
+    assert_eq!(questions.len(), 1);
+    assert!(
+        questions[0].contains("may still be running"),
+        "{questions:?}"
+    );
+    assert!(
+        helm.calls()
+            .iter()
+            .any(|c| c.contains(" rollback openbao 2 "))
+    );
+}
+
+#[tokio::test]
+async fn the_runner_with_yes_leaves_a_recent_pending_release_alone() {
+    use harmony::maestro::{Args, Maestro};
+    use harmony::score::Score;
+    let topology = FakeTopology(pending_just_now());
+    let maestro = Maestro::new(harmony::inventory::Inventory::empty(), topology)
+        .with_confirm(Answer::new(true));
+    let scores: Vec<Box<dyn Score<FakeTopology>>> = vec![Box::new(score())];
+    let args = Args {
+        yes: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let result = maestro.run(&scores, &args, &mut out).await;
+    assert!(result.is_err(), "{result:?}");
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("may still be running"), "{out}");
+    assert!(
+        !maestro
+            .topology()
+            .0
+            .calls()
+            .iter()
+            .any(|c| c.contains(" rollback ")),
+        "rolled back another helm's upgrade"
+    );
+}

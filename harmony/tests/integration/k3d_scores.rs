@@ -321,8 +321,15 @@ async fn test_config_round_trip() {
 #[tokio::test]
 #[ignore = "needs Docker + k3d (leaves a helm install pending, then reruns)"]
 async fn test_a_helm_release_left_pending_by_an_interrupted_run_is_repaired() {
-    use harmony::maestro::AssumeYes;
     use harmony::topology::HelmCommand;
+    /// The person who just interrupted helm: knows nothing runs, says yes.
+    struct Yes(std::sync::Mutex<Vec<String>>);
+    impl harmony::maestro::Confirm for Yes {
+        fn confirm(&self, q: &str) -> Result<bool, harmony::maestro::MaestroError> {
+            self.0.lock().unwrap().push(q.to_string());
+            Ok(true)
+        }
+    }
     let topology = ready_topology().await;
     let openbao = OpenbaoScore {
         namespace: "harmony-it-stuck".into(),
@@ -359,12 +366,20 @@ async fn test_a_helm_release_left_pending_by_an_interrupted_run_is_repaired() {
     child.kill().unwrap(); // our own child, by handle
     let _ = child.wait();
 
+    // Pending a moment ago: `--yes` would leave it alone (it may be another helm's run),
+    // a person is asked with that warning.
+    let person = Yes(Default::default());
     let repaired = openbao
         .helm_chart_score()
-        .deploy_confirming(&topology, &AssumeYes)
+        .deploy_confirming(&topology, &person)
         .await
         .unwrap();
     assert!(repaired.message.contains("uninstalled"), "{repaired:?}");
+    let questions = person.0.lock().unwrap().clone();
+    assert!(
+        questions.len() == 1 && questions[0].contains("may still be running"),
+        "{questions:?}"
+    );
     let again = openbao.helm_chart_score().deploy(&topology).await.unwrap();
     assert_eq!(again.status, InterpretStatus::Noop, "{again:?}");
     let mut uninstall = topology.helm_command();

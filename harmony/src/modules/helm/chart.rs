@@ -262,6 +262,27 @@ impl HelmChartScore {
         })
     }
 
+    /// How long a `pending-*` revision may belong to a helm that is still running: helm gives
+    /// up (and marks the release failed) after its `--timeout` (5 minutes by default), plus a
+    /// margin for clock skew. Only an older pending revision is stuck.
+    pub fn busy_window(&self) -> Duration {
+        self.wait.unwrap_or(Duration::from_secs(300)) + Duration::from_secs(60)
+    }
+
+    /// How long ago the newest revision in `helm history -o json` was last updated, at `now`
+    /// (`None` when helm did not say, or said something unreadable).
+    pub fn pending_age(history_json: &str, now: k8s_openapi::jiff::Timestamp) -> Option<Duration> {
+        let history: serde_json::Value = serde_json::from_str(history_json.trim()).ok()?;
+        let newest = history
+            .as_array()?
+            .iter()
+            .max_by_key(|r| r.get("revision").and_then(|v| v.as_u64()))?;
+        let updated: k8s_openapi::jiff::Timestamp =
+            newest.get("updated")?.as_str()?.parse().ok()?;
+        let age = now.duration_since(updated);
+        Some(Duration::try_from(age).unwrap_or(Duration::ZERO))
+    }
+
     pub fn get_values_args(&self) -> Vec<String> {
         vec![
             "get".into(),
@@ -375,12 +396,34 @@ impl HelmChartScore {
         {
             let history = self.helm(topology, &self.history_args()).await?;
             let repair = self.plan_repair(&stuck.status, &history)?;
+            let manual = format!("helm {}", self.repair_args(&repair).join(" "));
+            // A recent pending revision may be another helm (a colleague, a CI job) still at
+            // work: rolling it back would break that run. Helm itself gives up after its
+            // timeout, so an older one is stuck. A person may know better; `--yes` does not.
+            let recent = Self::pending_age(&history, k8s_openapi::jiff::Timestamp::now())
+                .filter(|age| *age < self.busy_window());
+            if let Some(age) = recent
+                && confirm.answers_automatically()
+            {
+                return Err(InterpretError::Other(format!(
+                    "{release_text} is in {} since {}s ago: another helm operation may still be running, so it is not repaired without asking. Nothing was changed; re-run in {}s, or without --yes, or if no helm is running, run `{manual}`",
+                    repair.status(),
+                    age.as_secs(),
+                    (self.busy_window() - age).as_secs()
+                )));
+            }
+            let cause = match recent {
+                Some(age) => format!(
+                    "last updated {}s ago: another helm (a colleague, a CI job) may still be running it, and this would break that run",
+                    age.as_secs()
+                ),
+                None => "an earlier helm run was interrupted".to_string(),
+            };
             let question = format!(
-                "Helm {release_text} is stuck in {} (an earlier helm run was interrupted) and blocks every upgrade. {}?",
+                "Helm {release_text} is stuck in {} ({cause}) and blocks every upgrade. {}?",
                 repair.status(),
                 capitalize(&repair.action())
             );
-            let manual = format!("helm {}", self.repair_args(&repair).join(" "));
             let refused = |why: String| {
                 InterpretError::Other(format!(
                     "{release_text} is stuck in {}: {why}; nothing was changed. Re-run and accept, or run `{manual}` yourself",
@@ -460,6 +503,10 @@ struct RunConfirm;
 impl Confirm for RunConfirm {
     fn confirm(&self, question: &str) -> Result<bool, MaestroError> {
         confirm_during_run(question)
+    }
+
+    fn answers_automatically(&self) -> bool {
+        crate::maestro::run_answers_automatically()
     }
 }
 
