@@ -572,6 +572,23 @@ impl<T: Topology + HelmCommand> Interpret<T> for HelmChartScore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_age_reads_helm_history_timestamps_with_offsets() {
+        // Go's time.Time JSON (RFC 3339 with nanoseconds and the local offset), newest revision.
+        let history = r#"[{"revision":1,"updated":"2026-12-01T10:00:00.5+01:00","status":"deployed"},
+            {"revision":2,"updated":"2026-12-01T10:10:00.123456789+01:00","status":"pending-upgrade"}]"#;
+        let now: k8s_openapi::jiff::Timestamp = "2026-12-01T09:12:00.123456789Z".parse().unwrap();
+        assert_eq!(
+            HelmChartScore::pending_age(history, now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(HelmChartScore::pending_age("[]", now), None);
+        assert_eq!(
+            HelmChartScore::pending_age(r#"[{"revision":1,"updated":""}]"#, now),
+            None
+        );
+    }
     use serde_json::json;
 
     fn cnpg() -> HelmChartScore {
