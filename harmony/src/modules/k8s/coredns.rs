@@ -12,7 +12,8 @@
 //! the next run, and a run with both in place changes nothing.
 //! Keys this kind of Score wrote earlier for a different host list (a `harmony-*.override`
 //! key rewriting one of this Score's hosts) are removed, so a host dropped from the list stops
-//! resolving and no two keys fight over one host.
+//! resolving and no two keys fight over one host. A key sharing no host with the current list
+//! (every host renamed) looks like another Score's and is left alone.
 //! On OpenShift the Score does nothing and says so.
 //!
 //! Answer names: glibc's resolver drops answers whose owner name differs from the question, so
