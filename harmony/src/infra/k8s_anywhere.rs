@@ -72,7 +72,17 @@ impl K8sAnywhereConfig {
             context: var("HARMONY_K8S_CONTEXT").filter(|s| !s.is_empty()),
             k3d: K3dClusterSpec {
                 http_port: var("HARMONY_HTTP_PORT")
-                    .and_then(|p| p.trim().parse().ok())
+                    .filter(|p| !p.trim().is_empty())
+                    .and_then(|p| match p.trim().parse::<u16>() {
+                        Ok(port) if port > 0 => Some(port),
+                        _ => {
+                            log::warn!(
+                                "HARMONY_HTTP_PORT={p:?} is not a port (1-65535): using {}",
+                                super::k3d::DEFAULT_HTTP_PORT
+                            );
+                            None
+                        }
+                    })
                     .unwrap_or(super::k3d::DEFAULT_HTTP_PORT),
                 ..K3dClusterSpec::default()
             },
@@ -361,6 +371,9 @@ mod tests {
         // Unset or garbage: the default.
         let d = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "http")]));
         assert_eq!(d.k3d.http_port, 8080);
+        // Port 0 would make k3d pick a random host port the issuer URL cannot name.
+        let zero = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "0")]));
+        assert_eq!(zero.k3d.http_port, 8080);
     }
 
     #[test]
