@@ -338,36 +338,12 @@ mod tests {
     }
 
     #[test]
-    fn one_http_port_maps_the_ingress_and_sets_zitadel_external_and_service_port() {
-        use crate::modules::zitadel::values::{DbEndpoint, ZitadelFlavor};
-        use crate::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
-        // 8080 is often taken.
+    fn harmony_http_port_sets_the_ingress_host_port() {
+        // 8080 is often taken. (That Zitadel's ports follow: zitadel::values tests.)
         let c = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "8081")]));
         assert_eq!(c.k3d.http_port, 8081);
         let create = c.k3d.create_args().join(" ");
         assert!(create.contains("-p 8081:80@loadbalancer"), "{create}");
-        let zitadel = ZitadelScore {
-            k3d_http_port: c.k3d.http_port,
-            ..Default::default()
-        };
-        // From the host: k3d's 8081 → ingress → Zitadel, which must call itself :8081.
-        let issuer = zitadel.issuer_url(&ZitadelFlavor::Plain);
-        assert_eq!(issuer, "http://zitadel.harmony.local:8081");
-        let db = DbEndpoint {
-            host: "pg".into(),
-            port: 5432,
-            app_secret: "a".into(),
-            admin_secret: "b".into(),
-        };
-        let values = zitadel.helm_values(&ZitadelFlavor::Plain, &db);
-        assert_eq!(values["zitadel"]["configmapConfig"]["ExternalPort"], 8081);
-        // From pods (OpenBao fetching the discovery document): CoreDNS sends the host to the
-        // Service, which must listen on the issuer's port.
-        assert_eq!(values["service"]["port"], 8081);
-        assert_eq!(
-            ZitadelSetupScore::for_deployment(&zitadel).service_port,
-            8081
-        );
         // Unset or garbage: the default.
         let d = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "http")]));
         assert_eq!(d.k3d.http_port, 8080);
