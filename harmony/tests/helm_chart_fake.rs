@@ -213,11 +213,12 @@ impl harmony::maestro::Confirm for Answer {
     }
 }
 
-/// `helm history -o json` after an upgrade to revision 3 was interrupted (helm 3.19 shape).
+/// `helm history -o json` after an upgrade to revision 3 was interrupted long ago (helm 3.19
+/// shape; dates well in the past, whatever the clock says, so the release counts as stuck).
 const HISTORY_PENDING_UPGRADE: &str = r#"[
- {"revision":1,"updated":"2026-11-20T10:12:01Z","status":"superseded","chart":"openbao-0.18.0","app_version":"v2.4.0","description":"Install complete"},
- {"revision":2,"updated":"2026-11-21T10:12:01Z","status":"deployed","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Upgrade complete"},
- {"revision":3,"updated":"2026-11-22T10:12:01Z","status":"pending-upgrade","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Preparing upgrade"}]"#;
+ {"revision":1,"updated":"2020-11-20T10:12:01Z","status":"superseded","chart":"openbao-0.18.0","app_version":"v2.4.0","description":"Install complete"},
+ {"revision":2,"updated":"2020-11-21T10:12:01Z","status":"deployed","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Upgrade complete"},
+ {"revision":3,"updated":"2020-11-22T10:12:01Z","status":"pending-upgrade","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Preparing upgrade"}]"#;
 
 fn list_with_status(status: &str) -> String {
     LIST.replace("\"deployed\"", &format!("\"{status}\""))
@@ -261,7 +262,7 @@ async fn a_release_stuck_in_pending_upgrade_is_rolled_back_then_upgraded() {
 
 #[tokio::test]
 async fn a_release_stuck_before_ever_deploying_is_uninstalled_then_installed() {
-    let history = r#"[{"revision":1,"updated":"2026-11-20T10:12:01Z","status":"pending-install","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Initial install underway"}]"#;
+    let history = r#"[{"revision":1,"updated":"2020-11-20T10:12:01Z","status":"pending-install","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Initial install underway"}]"#;
     let helm = FakeHelm::stuck(&list_with_status("pending-install"), history, "[]", "");
     let outcome = score()
         .deploy_confirming(&helm, &Answer::new(true))
@@ -375,7 +376,7 @@ impl HelmCommand for FakeTopology {
 fn pending_just_now() -> FakeHelm {
     // Another helm (a colleague, a CI job) started this upgrade a moment ago.
     let just_now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let history = HISTORY_PENDING_UPGRADE.replace("2026-11-22T10:12:01Z", &just_now);
+    let history = HISTORY_PENDING_UPGRADE.replace("2020-11-22T10:12:01Z", &just_now);
     FakeHelm::stuck(&list_with_status("pending-upgrade"), &history, LIST, "")
 }
 
