@@ -406,7 +406,7 @@ impl HelmChartScore {
                 && confirm.answers_automatically()
             {
                 return Err(InterpretError::Other(format!(
-                    "{release_text} is in {} since {}s ago: another helm operation may still be running, so it is not repaired without asking. Nothing was changed; re-run in {}s, or without --yes, or if no helm is running, run `{manual}`",
+                    "{release_text} has been {} for only {}s: another helm operation may still be running, so it is not repaired without asking. Nothing was changed; re-run in {}s, or without --yes, or if no helm is running, run `{manual}`",
                     repair.status(),
                     age.as_secs(),
                     (self.busy_window() - age).as_secs()
