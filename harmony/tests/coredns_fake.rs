@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use harmony::infra::k8s::K8sClient;
 use harmony::interpret::InterpretStatus;
 use harmony::inventory::Inventory;
-use harmony::modules::k8s::coredns::CoreDNSRewriteScore;
+use harmony::modules::k8s::coredns::{CoreDNSRewriteScore, RESTART_PENDING_ANNOTATION};
 use harmony::score::Score;
 use harmony::topology::{
     K8sDistribution, K8sDistributionProbe, K8sclient, PreparationError, PreparationOutcome,
@@ -84,23 +84,39 @@ async fn configmap_patch(
     let body: Value = serde_json::from_slice(&body).unwrap();
     let mut c = s.lock().unwrap();
     if merge {
-        // Only key removals are sent as merge patches.
-        for (k, v) in body["data"].as_object().unwrap() {
-            assert!(v.is_null(), "merge patch sets {k}");
-            let cm = c
-                .configmap
-                .as_mut()
-                .expect("merge patch of a missing ConfigMap");
-            cm["data"].as_object_mut().unwrap().remove(k);
-            let rv: u64 = cm["metadata"]["resourceVersion"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            cm["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
-            c.removed_keys.push(k.clone());
+        // Merge patches only remove data keys, and set or remove annotations.
+        let cm = c
+            .configmap
+            .as_mut()
+            .expect("merge patch of a missing ConfigMap");
+        let mut removed = Vec::new();
+        if let Some(data) = body["data"].as_object() {
+            for (k, v) in data {
+                assert!(v.is_null(), "merge patch sets {k}");
+                cm["data"].as_object_mut().unwrap().remove(k);
+                removed.push(k.clone());
+            }
         }
-        return Json(c.configmap.clone().unwrap());
+        if let Some(annotations) = body["metadata"]["annotations"].as_object() {
+            for (k, v) in annotations {
+                if v.is_null() {
+                    if let Some(a) = cm["metadata"]["annotations"].as_object_mut() {
+                        a.remove(k);
+                    }
+                } else {
+                    cm["metadata"]["annotations"][k] = v.clone();
+                }
+            }
+        }
+        let rv: u64 = cm["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        cm["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
+        let cm = cm.clone();
+        c.removed_keys.extend(removed);
+        return Json(cm);
     }
     c.configmap_patches.push(q.unwrap_or_default());
     let mut cm = c.configmap.clone().unwrap_or_else(|| {
@@ -446,4 +462,45 @@ async fn the_same_stale_key_written_back_again_restarts_coredns_again() {
         );
     }
     assert_eq!(run(&topology).await.unwrap().status, InterpretStatus::Noop);
+}
+
+#[tokio::test]
+async fn a_restart_that_failed_after_a_stale_key_was_removed_is_retried_on_the_next_run() {
+    let (topology, state) = start().await;
+    run(&topology).await.unwrap();
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    state.lock().unwrap().configmap.as_mut().unwrap()["data"][old.override_key()] =
+        json!(old.override_content());
+    let before = generation(&state);
+    state.lock().unwrap().fail_next_restart = true;
+    let err = run(&topology).await.unwrap_err();
+    assert!(err.contains("request timed out"), "{err}");
+    assert_eq!(
+        state.lock().unwrap().removed_keys,
+        vec![old.override_key()],
+        "the key is gone, but CoreDNS still serves it until it restarts"
+    );
+    assert_eq!(generation(&state), before);
+
+    let retried = run(&topology).await.unwrap();
+    assert_eq!(retried.status, InterpretStatus::Success, "{retried:?}");
+    assert!(retried.message.contains(&old.override_key()), "{retried:?}");
+    assert_eq!(generation(&state), before + 1, "CoreDNS restarted");
+    assert!(
+        state.lock().unwrap().configmap.as_ref().unwrap()["metadata"]["annotations"]
+            [RESTART_PENDING_ANNOTATION]
+            .is_null(),
+        "the pending mark is cleared once the restart is in"
+    );
+    assert_eq!(run(&topology).await.unwrap().status, InterpretStatus::Noop);
+    assert_eq!(generation(&state), before + 1);
 }

@@ -385,34 +385,30 @@ impl K8sClient {
             })
     }
 
-    /// Removes `keys` from a ConfigMap's `data` (a JSON merge patch setting them to null, as
-    /// `field_manager`), whoever wrote them. Returns the ConfigMap as updated.
-    pub async fn remove_configmap_keys(
+    /// A JSON merge patch of a ConfigMap as `field_manager` (e.g. `null` values remove `data`
+    /// keys or annotations, whoever wrote them); `action` names it in errors. Returns the
+    /// ConfigMap as updated.
+    pub async fn merge_patch_configmap(
         &self,
         namespace: &str,
         name: &str,
-        keys: &[String],
+        patch: &serde_json::Value,
         field_manager: &str,
+        action: &str,
     ) -> Result<k8s_openapi::api::core::v1::ConfigMap, K8sError> {
         let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
             Api::namespaced(self.client.clone(), namespace);
-        let nulls: serde_json::Map<String, serde_json::Value> = keys
-            .iter()
-            .map(|k| (k.clone(), serde_json::Value::Null))
-            .collect();
-        let patch = serde_json::json!({ "data": nulls });
         let params = PatchParams {
             field_manager: Some(field_manager.to_string()),
             ..PatchParams::default()
         };
         configmaps
-            .patch(name, &params, &Patch::Merge(&patch))
+            .patch(name, &params, &Patch::Merge(patch))
             .await
             .map_err(|e| {
                 api_err(
                     format!(
-                        "removing key(s) {} from {}",
-                        keys.join(", "),
+                        "{action} in {}",
                         describe("ConfigMap", Some(namespace), name)
                     ),
                     e,

@@ -50,6 +50,10 @@ pub const RESTART_ANNOTATION_PREFIX: &str = "harmony.io/coredns-custom-";
 /// ConfigMap version that removal produced: each removal gives it a new value, so it restarts
 /// CoreDNS (once) even when the same key is removed again.
 pub const REMOVED_KEYS_ANNOTATION: &str = "harmony.io/coredns-custom-removed";
+/// Annotation of `coredns-custom` set in the same patch that removes stale keys and cleared once
+/// CoreDNS's restart is requested: a restart that failed after the removal is retried on the
+/// next run (CoreDNS still serves the removed rewrites until it restarts).
+pub const RESTART_PENDING_ANNOTATION: &str = "harmony.io/coredns-restart-pending";
 
 /// Rewrites `host` to `target` (usually a Service FQDN) for every in-cluster lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +238,15 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         let current: Option<ConfigMap> = client
             .get_opt(COREDNS_CUSTOM_CONFIGMAP, Some(COREDNS_NAMESPACE))
             .await?;
+        let pending = current
+            .as_ref()
+            .and_then(|cm| cm.metadata.annotations.as_ref())
+            .and_then(|a| a.get(RESTART_PENDING_ANNOTATION))
+            .cloned();
+        let current_version = current
+            .as_ref()
+            .and_then(|cm| cm.metadata.resource_version.clone())
+            .unwrap_or_default();
         let mut data = current.and_then(|cm| cm.data).unwrap_or_default();
         let stale = score.stale_keys(&data);
         let applied_content = data.remove(&key);
@@ -247,13 +260,14 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
             loaded_hash.as_deref(),
             &wanted_hash,
         );
-        let mut removal = None;
+        // Keys removed now, or by an earlier run whose restart failed.
+        let mut removal = pending.map(|keys| format!("{keys}@{current_version}"));
         if !stale.is_empty() {
             let version = remove_keys(&client, &stale, &score.field_manager()).await?;
             removal = Some(format!("{}@{version}", stale.join(",")));
-            if plan == Plan::Nothing {
-                plan = Plan::Restart;
-            }
+        }
+        if removal.is_some() && plan == Plan::Nothing {
+            plan = Plan::Restart;
         }
 
         if plan == Plan::Nothing {
@@ -279,8 +293,8 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         // template annotation that records the content loaded, so a restart that failed (or
         // never happened) is retried on the next run, and a second run changes nothing.
         let mut annotations: BTreeMap<String, String> = [(annotation, wanted_hash)].into();
-        if let Some(removal) = removal {
-            annotations.insert(REMOVED_KEYS_ANNOTATION.to_string(), removal);
+        if let Some(removal) = &removal {
+            annotations.insert(REMOVED_KEYS_ANNOTATION.to_string(), removal.clone());
         }
         client
             .patch_deployment_template_annotations(
@@ -290,6 +304,20 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
                 &score.field_manager(),
             )
             .await?;
+        if removal.is_some() {
+            // The new template is in: Kubernetes finishes the rollout even if this run stops.
+            client
+                .merge_patch_configmap(
+                    COREDNS_NAMESPACE,
+                    COREDNS_CUSTOM_CONFIGMAP,
+                    &serde_json::json!({
+                        "metadata": { "annotations": { RESTART_PENDING_ANNOTATION: null } }
+                    }),
+                    &score.field_manager(),
+                    &format!("clearing {RESTART_PENDING_ANNOTATION}"),
+                )
+                .await?;
+        }
         wait_rollout(&client, ROLLOUT_TIMEOUT).await?;
 
         let what = if plan == Plan::ApplyAndRestart {
@@ -297,10 +325,13 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         } else {
             "restarted to load the already written rewrites"
         };
-        let removed = if stale.is_empty() {
-            String::new()
-        } else {
-            format!("; removed stale key(s) {}", stale.join(", "))
+        let removed = match (&removal, stale.is_empty()) {
+            (_, false) => format!("; removed stale key(s) {}", stale.join(", ")),
+            (Some(earlier), true) => format!(
+                "; key(s) {} removed by an earlier run",
+                earlier.split('@').next().unwrap_or_default()
+            ),
+            (None, true) => String::new(),
         };
         Ok(Outcome::success(format!(
             "CoreDNS {what} {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}){removed}; CoreDNS restarted",
@@ -315,19 +346,29 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
     }
 }
 
-/// Removes `keys` from `coredns-custom` (a JSON merge patch setting them to null); returns
-/// the ConfigMap's new resourceVersion.
+/// Removes `keys` from `coredns-custom` and marks the restart that must follow
+/// ([`RESTART_PENDING_ANNOTATION`]) in one merge patch; returns the ConfigMap's new
+/// resourceVersion.
 async fn remove_keys(
     client: &crate::infra::k8s::K8sClient,
     keys: &[String],
     field_manager: &str,
 ) -> Result<String, InterpretError> {
+    let nulls: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.clone(), serde_json::Value::Null))
+        .collect();
+    let patch = serde_json::json!({
+        "metadata": { "annotations": { RESTART_PENDING_ANNOTATION: keys.join(",") } },
+        "data": nulls,
+    });
     let updated = client
-        .remove_configmap_keys(
+        .merge_patch_configmap(
             COREDNS_NAMESPACE,
             COREDNS_CUSTOM_CONFIGMAP,
-            keys,
+            &patch,
             field_manager,
+            &format!("removing key(s) {}", keys.join(", ")),
         )
         .await?;
     log::info!(
