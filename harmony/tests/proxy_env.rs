@@ -61,8 +61,13 @@ fn dead_recording_proxy() -> (String, Arc<AtomicUsize>) {
 }
 
 fn run_child(proxy: &str, no_proxy: Option<&str>) {
+    run_test_in_child(TEST_NAME, proxy, no_proxy);
+}
+
+/// Runs the test `name` in a child process with the proxy variables set.
+fn run_test_in_child(name: &str, proxy: &str, no_proxy: Option<&str>) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_MARKER, "1")
         .env("HTTPS_PROXY", proxy)
         .env("HTTP_PROXY", proxy)
@@ -228,4 +233,36 @@ async fn a_proxy_password_never_appears_in_a_client_error() {
     let err = K8sClient::from_config(config).unwrap_err().to_string();
     assert!(err.contains("proxy.example.com:1080"), "{err}");
     assert!(!err.contains(PROXY_PASSWORD), "{err}");
+}
+
+const BAD_NO_PROXY_TEST: &str = "an_unreadable_no_proxy_is_named_with_the_fix";
+
+#[test]
+fn an_unreadable_no_proxy_is_named_with_the_fix() {
+    if std::env::var_os(CHILD_MARKER).is_none() {
+        // `export NO_PROXY=$NO_PROXY,127.0.0.1` with NO_PROXY unset: a leading empty entry.
+        return run_test_in_child(
+            BAD_NO_PROXY_TEST,
+            "http://127.0.0.2:3128",
+            Some(",127.0.0.1"),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: k3d-test\nclusters:\n- name: k3d-test\n  cluster:\n    server: https://127.0.0.1:6550\ncontexts:\n- name: k3d-test\n  context:\n    cluster: k3d-test\n    user: admin\nusers:\n- name: admin\n  user:\n    token: not-a-secret\n",
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(K8sClient::from_kubeconfig(Some(&kubeconfig), None))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("NO_PROXY"), "{err}");
+    assert!(err.contains("value is empty"), "the cause is named: {err}");
+    assert!(err.contains("no empty entries"), "the fix is named: {err}");
 }

@@ -84,6 +84,24 @@ fn api_err(action: impl std::fmt::Display, e: impl std::fmt::Display) -> K8sErro
     K8sError::Api(format!("{action}: {e}"))
 }
 
+/// A kubeconfig loading error. With a proxy set, kube parses `NO_PROXY` and refuses the whole
+/// configuration for one entry it cannot read (an empty one from `NO_PROXY=$NO_PROXY,host`):
+/// say which problem, and what to change.
+fn config_err(action: impl std::fmt::Display, e: &(dyn std::error::Error + 'static)) -> K8sError {
+    let mut message = e.to_string();
+    if message.contains("NO_PROXY") {
+        let mut source = e.source();
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        message.push_str(
+            " (fix NO_PROXY/no_proxy: comma-separated hosts, IPs or CIDRs, no empty entries as in `,a` or `a,,b`)",
+        );
+    }
+    api_err(action, message)
+}
+
 fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
     match namespace {
         Some(ns) => format!("{kind} {ns}/{name}"),
@@ -134,7 +152,7 @@ impl K8sClient {
     pub async fn try_default() -> Result<Self, K8sError> {
         let config = Config::infer()
             .await
-            .map_err(|e| api_err("loading the Kubernetes configuration", e))?;
+            .map_err(|e| config_err("loading the Kubernetes configuration", &e))?;
         Self::from_config(config)
     }
 
@@ -157,12 +175,12 @@ impl K8sClient {
             None => Config::from_kubeconfig(&options).await,
         }
         .map_err(|e| {
-            api_err(
+            config_err(
                 format!(
                     "loading Kubernetes context {}",
                     context.unwrap_or("(current)")
                 ),
-                e,
+                &e,
             )
         })?;
         Self::from_config(config)
