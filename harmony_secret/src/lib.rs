@@ -17,6 +17,7 @@
 //! Credentials are held in [`Secret`], whose `Debug`/`Display` print `***`; no token, password,
 //! id_token or refresh token is ever logged.
 
+pub mod auth;
 pub mod error;
 pub mod manager;
 pub mod private_file;
@@ -24,10 +25,10 @@ pub mod redact;
 pub mod redacted;
 pub mod store;
 
+pub use auth::oidc::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};
 pub use error::SecretStoreError;
 pub use manager::SecretManager;
 pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
 pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
-pub use store::zitadel::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::session_cache::{SessionCache, SessionEntry, now_secs};
 use crate::SecretStoreError;
+use crate::auth::oidc::{OidcTokens, ZitadelOidcAuth};
 use crate::redacted::Secret;
-use crate::store::zitadel::{OidcTokens, ZitadelOidcAuth};
 
 #[derive(Debug, Clone)]
 pub(crate) struct SsoConfig {

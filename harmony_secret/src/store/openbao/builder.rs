@@ -11,8 +11,8 @@ use super::auth::{AuthConfig, SsoConfig};
 use super::session_cache::SessionCache;
 use super::{Inner, OpenbaoSecretStore, STORE};
 use crate::SecretStoreError;
+use crate::auth::oidc::{DeviceCodePrompt, ZitadelOidcAuth};
 use crate::redacted::Secret;
-use crate::store::zitadel::{DeviceCodePrompt, ZitadelOidcAuth};
 
 /// Default timeout of one OpenBao request (reads, writes).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
