@@ -31,4 +31,4 @@ pub use manager::SecretManager;
 pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
-pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
+pub use store::openbao::{LogoutReport, OpenbaoSecretStore, OpenbaoSecretStoreBuilder, WhoAmI};
