@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::debug;
+use log::{debug, warn};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -439,8 +439,16 @@ impl ZitadelOidcAuth {
             None => print_device_code(&info),
         }
         if self.should_open_browser() {
-            if let Err(e) = webbrowser::open(info.url()) {
-                debug!("sso: could not open a browser ({e}); open the address by hand");
+            match web_url(info.url()) {
+                Some(url) => {
+                    if let Err(e) = webbrowser::open(url) {
+                        debug!("sso: could not open a browser ({e}); open the address by hand");
+                    }
+                }
+                None => warn!(
+                    "sso: the provider's sign-in address `{}` is not an http(s) URL: not opening it",
+                    info.url()
+                ),
             }
         } else {
             debug!("sso: not opening a browser (headless, HARMONY_NO_BROWSER or builder option)");
@@ -583,6 +591,13 @@ impl ZitadelOidcAuth {
     }
 }
 
+/// `url` when it is an absolute http(s) URL: the only kind handed to the browser (the address
+/// comes from the provider; a `file:` or custom-scheme URL could start a local program).
+fn web_url(url: &str) -> Option<&str> {
+    let parsed = url::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then_some(url)
+}
+
 /// An error and its causes, `: `-separated (reqwest's own message omits the cause).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
@@ -644,6 +659,21 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn only_http_and_https_addresses_go_to_the_browser() {
+        assert!(web_url("https://sso.example.com/device?user_code=AB").is_some());
+        assert!(web_url("http://127.0.0.1:9000/device").is_some());
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "smb://host/share",
+            "/device",
+            "",
+        ] {
+            assert!(web_url(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn scopes_include_offline_access_and_project_audience() {
