@@ -11,7 +11,10 @@
 //!   use through the auth chain explicit token → cached SSO session (renewed with its refresh
 //!   token when expired) → OIDC device flow ([`ZitadelOidcAuth`]) + jwt login → userpass.
 //!   Reads are one HTTP round trip with a 2 s default timeout; failures map onto
-//!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound).
+//!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound, …).
+//!   [`OpenbaoSecretStore::whoami`] and [`OpenbaoSecretStore::logout`] back `login`/`logout`
+//!   commands.
+//! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]).
 //!
 //! [`SecretManager`] is the older typed facade (store chosen by `HARMONY_SECRET_STORE`).
 //! Credentials are held in [`Secret`], whose `Debug`/`Display` print `***`; no token, password,
