@@ -124,3 +124,32 @@ async fn logout_does_not_revoke_a_token_it_was_given() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// OpenBao down: logout still revokes the refresh token and deletes the local session, and
+/// says the OpenBao token stays valid until it expires.
+#[tokio::test]
+async fn logout_with_openbao_down_still_ends_the_local_session() {
+    let mut sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let store = sso.store().await;
+    store.set_json("app", "K", &json!({"v": 1})).await.unwrap();
+    let cache_file = sso.cache_file();
+    sso.bao.stop();
+
+    let report = store.logout().await.unwrap();
+    assert!(!report.openbao_token_revoked, "{report:?}");
+    assert!(report.refresh_token_revoked, "{report:?}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("not revoked") && n.contains("until it expires")),
+        "{report:?}"
+    );
+    assert!(!cache_file.exists());
+    assert!(
+        sso.idp
+            .requests()
+            .iter()
+            .any(|r| r.path == "/token/revocation" && r.status == 200)
+    );
+}
