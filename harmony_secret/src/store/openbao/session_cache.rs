@@ -153,15 +153,29 @@ impl SessionCache {
         if let Some(dir) = self.file.parent() {
             ensure_private_dir(dir)?;
         }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.lock_path())?;
-        file.lock()?;
-        Ok(SessionLock { _file: file })
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(self.lock_path())?;
+            file.lock()?;
+            // A logout deletes the lock file while holding the lock: whoever waited on the
+            // deleted file must lock the current one instead.
+            if self.is_current_lock_file(&file) {
+                return Ok(SessionLock { _file: file });
+            }
+        }
+    }
+
+    fn is_current_lock_file(&self, file: &File) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(self.lock_path())) {
+            (Ok(held), Ok(on_disk)) => held.dev() == on_disk.dev() && held.ino() == on_disk.ino(),
+            _ => false,
+        }
     }
 
     /// [`SessionCache::lock`] on a blocking thread.
@@ -331,6 +345,7 @@ mod tests {
     }
 
     /// The lock is exclusive between two holders (two opens behave like two processes).
+    #[cfg(target_os = "linux")] // reads /proc/locks
     #[test]
     fn the_session_lock_is_exclusive_until_dropped() {
         let tmp = tempfile::tempdir().unwrap();
@@ -343,6 +358,38 @@ mod tests {
         ));
         drop(guard);
         other.try_lock().unwrap();
+        drop(other);
+
+        // Waiting on a lock file that is deleted meanwhile (logout) ends on the new file.
+        let holder = cache.lock().unwrap();
+        let waiter = {
+            let cache = cache.clone();
+            std::thread::spawn(move || cache.lock())
+        };
+        // Wait until the waiter is blocked on the old file (Linux lists it in /proc/locks).
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata(cache.lock_path()).unwrap().ino();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the waiter never blocked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        cache.remove_lock_file().unwrap();
+        drop(holder);
+        let _held = waiter.join().unwrap().unwrap();
+        // The waiter holds the lock on the file that is there now, not on the deleted one.
+        let now = std::fs::File::open(cache.lock_path()).unwrap();
+        assert!(matches!(
+            now.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
         let mode = std::fs::metadata(cache.lock_path())
             .unwrap()
             .permissions()
