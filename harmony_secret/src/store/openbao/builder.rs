@@ -12,6 +12,7 @@ use super::session_cache::{SessionCache, SessionKey};
 use super::{Inner, OpenbaoSecretStore, STORE};
 use crate::SecretStoreError;
 use crate::auth::oidc::{DeviceCodePrompt, ZitadelOidcAuth};
+use crate::openbao_http::{OpenbaoHttp, OpenbaoHttpOptions, TlsOptions};
 use crate::redacted::Secret;
 
 /// Default timeout of one OpenBao request (reads, writes).
@@ -321,12 +322,19 @@ impl OpenbaoSecretStoreBuilder {
                 "no way to log in: set OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth)".to_string(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.request_timeout.min(Duration::from_secs(1)))
-            .timeout(self.request_timeout)
-            .danger_accept_invalid_certs(self.skip_tls)
-            .build()
-            .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+        let http = OpenbaoHttp::new(
+            &addr,
+            &OpenbaoHttpOptions {
+                tls: TlsOptions {
+                    skip_verify: self.skip_tls,
+                    ..TlsOptions::default()
+                },
+                namespace: None,
+                timeout: self.request_timeout,
+                connect_timeout: Some(self.request_timeout.min(Duration::from_secs(1))),
+            },
+        )
+        .map_err(config)?;
         let auth = AuthConfig {
             token: self.token.clone(),
             userpass: self.userpass.clone(),
