@@ -30,6 +30,8 @@ pub(crate) struct AuthConfig {
     pub userpass_mount: String,
     pub sso: Option<SsoConfig>,
     pub login_timeout: Duration,
+    /// Added to login errors (e.g. "VAULT_TOKEN was ignored: set OPENBAO_TOKEN").
+    pub hint: Option<String>,
 }
 
 /// Where the token in use came from.
@@ -199,16 +201,29 @@ impl Inner {
             debug!("openbao auth: no userpass credentials, skipped");
         }
 
+        let hint = super::builder::hint_suffix(&auth.hint);
         match (tried, last_err) {
+            (
+                1,
+                Some(SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason,
+                }),
+            ) => Err(SecretStoreError::BadCredentials {
+                store,
+                method,
+                reason: format!("{reason}{hint}"),
+            }),
             (1, Some(e)) => Err(e),
             (_, _) if notes.is_empty() => Err(SecretStoreError::Config {
                 store: self.describe(),
-                message: "no way to log in is configured".to_string(),
+                message: format!("no way to log in is configured{hint}"),
             }),
             _ => Err(SecretStoreError::BadCredentials {
                 store: self.describe(),
                 method: "every configured".to_string(),
-                reason: notes.join("; "),
+                reason: format!("{}{hint}", notes.join("; ")),
             }),
         }
     }
