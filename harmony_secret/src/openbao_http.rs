@@ -361,10 +361,15 @@ impl HttpError {
         if message.is_empty() {
             message = e.to_string();
         }
-        if message.contains("UnknownIssuer") || message.contains("invalid peer certificate") {
+        if message.contains("UnknownIssuer") {
             message.push_str(
                 " (the server's certificate is not signed by a trusted CA: give its CA with \
                  ca_cert / BAO_CACERT or ca_path / BAO_CAPATH, or install it in the OS trust store)",
+            );
+        } else if message.contains("not valid for name") || message.contains("NotValidForName") {
+            message.push_str(
+                " (the server's certificate does not name the host of the URL: use the name it \
+                 has in the URL, or set tls_server_name / BAO_TLS_SERVER_NAME)",
             );
         }
         HttpError::Connect(message)

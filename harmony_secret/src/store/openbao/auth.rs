@@ -30,6 +30,8 @@ pub(crate) struct AuthConfig {
     pub userpass_mount: String,
     pub sso: Option<SsoConfig>,
     pub login_timeout: Duration,
+    /// Added to login errors (e.g. "VAULT_TOKEN was ignored: set OPENBAO_TOKEN").
+    pub hint: Option<String>,
 }
 
 /// Where the token in use came from.
@@ -199,13 +201,26 @@ impl Inner {
                 other => other,
             };
         }
+        // Which variable to set instead, when a token of another env family was ignored.
+        let hint = super::builder::hint_suffix(&self.auth.hint);
         if attempts.errors.len() == 1 {
-            return attempts.errors.pop().expect("one error");
+            return match attempts.errors.pop().expect("one error") {
+                SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason,
+                } => SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason: format!("{reason}{hint}"),
+                },
+                other => other,
+            };
         }
         if attempts.errors.is_empty() {
             return SecretStoreError::Config {
                 store: self.describe(),
-                message: "no way to log in is configured".to_string(),
+                message: format!("no way to log in is configured{hint}"),
             };
         }
         let all_rejected = attempts
@@ -216,9 +231,12 @@ impl Inner {
             SecretStoreError::BadCredentials {
                 store: self.describe(),
                 method: join_plain(&attempts.methods),
-                reason: attempts.notes.join("; "),
+                reason: format!("{}{hint}", attempts.notes.join("; ")),
             }
         } else {
+            if let Some(last) = attempts.notes.last_mut() {
+                last.push_str(&hint);
+            }
             SecretStoreError::LoginFailed {
                 store: self.describe(),
                 attempts: attempts.notes,

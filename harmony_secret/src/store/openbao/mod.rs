@@ -423,6 +423,7 @@ mod tests {
                 cache: Some(cache.clone()),
             }),
             login_timeout: Duration::from_secs(1),
+            hint: None,
         };
         let inner = Inner::new(
             "http://127.0.0.1:9".into(),
