@@ -24,7 +24,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
-use crate::openbao_http::{TlsOptions, client_builder};
+use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -321,11 +321,13 @@ impl ZitadelOidcAuth {
     ) -> Result<OidcEndpoints, SecretStoreError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        let resp = http.get(&url).send().await.map_err(|e| {
+            self.unreachable(&describe_connect_error(
+                &e,
+                "sso_tls / HARMONY_SSO_CACERT",
+                "sso_tls",
+            ))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(SecretStoreError::Backend {
