@@ -118,11 +118,8 @@ impl TlsOptions {
         let mut roots = RootCertStore::empty();
         if self.ca_cert.is_none() && self.ca_path.is_none() {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            let native = rustls_native_certs::load_native_certs();
-            for e in &native.errors {
-                log::debug!("tls: skipping part of the OS trust store: {e}");
-            }
-            let (added, ignored) = roots.add_parsable_certificates(native.certs);
+            let (added, ignored) =
+                roots.add_parsable_certificates(os_trust_store().iter().cloned());
             log::debug!(
                 "tls: {added} CA certificates from the OS trust store ({ignored} unusable)"
             );
@@ -159,6 +156,18 @@ impl TlsOptions {
         }
         Ok(roots)
     }
+}
+
+/// The OS trust store, read once per process.
+fn os_trust_store() -> &'static [CertificateDer<'static>] {
+    static STORE: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    STORE.get_or_init(|| {
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            log::debug!("tls: skipping part of the OS trust store: {e}");
+        }
+        native.certs
+    })
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -357,23 +366,53 @@ impl HttpError {
         if e.is_timeout() {
             return HttpError::Timeout(timeout);
         }
-        let mut message = chain.join(": ");
-        if message.is_empty() {
-            message = e.to_string();
-        }
-        if message.contains("UnknownIssuer") {
-            message.push_str(
-                " (the server's certificate is not signed by a trusted CA: give its CA with \
-                 ca_cert / BAO_CACERT or ca_path / BAO_CAPATH, or install it in the OS trust store)",
-            );
-        } else if message.contains("not valid for name") || message.contains("NotValidForName") {
-            message.push_str(
-                " (the server's certificate does not name the host of the URL: use the name it \
-                 has in the URL, or set tls_server_name / BAO_TLS_SERVER_NAME)",
-            );
-        }
-        HttpError::Connect(message)
+        HttpError::Connect(with_tls_hint(
+            describe(e, chain),
+            "ca_cert / BAO_CACERT or ca_path / BAO_CAPATH",
+            "tls_server_name / BAO_TLS_SERVER_NAME",
+        ))
     }
+}
+
+fn describe(e: &reqwest::Error, chain: Vec<String>) -> String {
+    if chain.is_empty() {
+        e.to_string()
+    } else {
+        chain.join(": ")
+    }
+}
+
+/// Adds what to do when `message` is a certificate problem; `ca_fix` and `name_fix` name the
+/// options that fix an unknown CA and a name mismatch.
+fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
+    if message.contains("UnknownIssuer") {
+        message.push_str(&format!(
+            " (the server's certificate is not signed by a trusted CA: give its CA with {ca_fix}, \
+             or install it in the OS trust store)"
+        ));
+    } else if message.contains("not valid for name") || message.contains("NotValidForName") {
+        message.push_str(&format!(
+            " (the server's certificate does not name the host of the URL: use a name it has in \
+             the URL, or set {name_fix})"
+        ));
+    }
+    message
+}
+
+/// Why a request got no answer, with its chain of causes (`error sending request` alone says
+/// nothing) and, for a certificate problem, which options fix it. For clients other than
+/// [`OpenbaoHttp`], e.g. the identity provider's.
+pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        source = s.source();
+    }
+    with_tls_hint(describe(e, chain), ca_fix, name_fix)
 }
 
 /// Options of an [`OpenbaoHttp`].

@@ -285,13 +285,16 @@ async fn every_request_says_x_vault_request_and_the_namespace_reaches_openbao() 
 // ------------------------------------------------------------------------------------------
 // TLS
 
-/// A CA, and a server certificate it signed for `127.0.0.1` and `bao.test` (not `localhost`).
+/// A CA, a server certificate it signed for `127.0.0.1` and `bao.test` (not `localhost`), and
+/// a client certificate it signed.
 struct Pki {
     _dir: tempfile::TempDir,
     ca: PathBuf,
     ca_dir: PathBuf,
     cert: PathBuf,
     key: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
 }
 
 impl Pki {
@@ -310,6 +313,12 @@ impl Pki {
         let params =
             CertificateParams::new(vec!["127.0.0.1".to_string(), "bao.test".to_string()]).unwrap();
         let cert = params.signed_by(&key, &issuer).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "harmony-cli");
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
         let write = |name: &str, text: String| -> PathBuf {
             let p = dir.path().join(name);
             std::fs::write(&p, text).unwrap();
@@ -322,6 +331,8 @@ impl Pki {
             ca: write("ca.pem", ca_cert.pem()),
             cert: write("server.pem", cert.pem()),
             key: write("server-key.pem", key.serialize_pem()),
+            client_cert: write("client.pem", client_cert.pem()),
+            client_key: write("client-key.pem", client_key.serialize_pem()),
             ca_dir,
             _dir: dir,
         }
@@ -333,6 +344,7 @@ async fn tls_bao(pki: &Pki) -> (OpenBao, String) {
         cert_pem: pki.cert.clone(),
         key_pem: pki.key.clone(),
         ca_pem: pki.ca.clone(),
+        ..BaoTls::default()
     })
     .await;
     let init = bao.init_unseal().await;
@@ -413,5 +425,127 @@ async fn a_missing_ca_file_is_a_config_error_naming_it() {
         matches!(e, SecretStoreError::Config { .. })
             && e.to_string().contains("/nonexistent/harmony-ca.pem"),
         "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_when_openbao_requires_one() {
+    let pki = Pki::new();
+    let bao = OpenBao::start_tls(BaoTls {
+        cert_pem: pki.cert.clone(),
+        key_pem: pki.key.clone(),
+        ca_pem: pki.ca.clone(),
+        client_ca_pem: Some(pki.ca.clone()),
+        fixture_client: Some((pki.client_cert.clone(), pki.client_key.clone())),
+    })
+    .await;
+    let init = bao.init_unseal().await;
+    bao.enable_kv_v2(&init.root_token, "secret").await;
+    let base = || {
+        OpenbaoSecretStore::builder()
+            .url(bao.addr())
+            .token(&init.root_token)
+            .ca_cert(&pki.ca)
+    };
+    let e = round_trip(base()).await.unwrap_err();
+    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e}");
+    round_trip(base().client_cert(&pki.client_cert, &pki.client_key))
+        .await
+        .unwrap();
+    let b = OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[
+        ("VAULT_ADDR", bao.addr()),
+        ("VAULT_TOKEN", &init.root_token),
+        ("VAULT_CACERT", pki.ca.to_str().unwrap()),
+        ("VAULT_CLIENT_CERT", pki.client_cert.to_str().unwrap()),
+        ("VAULT_CLIENT_KEY", pki.client_key.to_str().unwrap()),
+    ]))
+    .unwrap();
+    round_trip(b).await.unwrap();
+}
+
+/// Skipping verification for OpenBao never skips it for the identity provider, and the other
+/// way round. The provider here is a TLS server with its own CA that records what reaches it.
+#[tokio::test]
+async fn openbao_and_identity_provider_tls_settings_are_separate() {
+    let bao_pki = Pki::new();
+    let idp_pki = Pki::new();
+    let (bao, _root) = tls_bao(&bao_pki).await;
+    let idp = RecordingServer::start_tls(
+        Reply::Json {
+            status: 404,
+            body: "{}".into(),
+        },
+        &idp_pki.cert,
+        &idp_pki.key,
+    )
+    .await;
+    let sso = || {
+        OpenbaoSecretStore::builder()
+            .url(bao.addr())
+            .zitadel_sso(idp.url(), "cli")
+            .jwt_auth("dev", "jwt")
+            .no_session_cache()
+            .terminal_probe(|| true)
+    };
+
+    // OpenBao skipped, the provider still checked: its TLS handshake fails, nothing reaches it.
+    let e = sso()
+        .skip_tls(true)
+        .build()
+        .await
+        .unwrap()
+        .login()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("identity provider at {}", idp.url()))
+            && e.to_string().contains("UnknownIssuer")
+            && e.to_string().contains("HARMONY_SSO_CACERT"),
+        "{e}"
+    );
+    assert!(idp.requests().is_empty(), "{:?}", idp.requests());
+
+    // The provider's own CA: discovery reaches it (and gets its 404).
+    let idp_tls = harmony_secret::openbao_http::TlsOptions {
+        ca_cert: Some(idp_pki.ca.clone()),
+        ..Default::default()
+    };
+    let e = sso()
+        .skip_tls(true)
+        .sso_tls(idp_tls)
+        .build()
+        .await
+        .unwrap()
+        .login()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("OIDC discovery failed"), "{e}");
+    let seen = idp.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path, "/.well-known/openid-configuration");
+
+    // The provider skipped, OpenBao still checked: the login stops at OpenBao's health check.
+    let idp_skip = harmony_secret::openbao_http::TlsOptions {
+        skip_verify: true,
+        ..Default::default()
+    };
+    let e = sso()
+        .sso_tls(idp_skip)
+        .build()
+        .await
+        .unwrap()
+        .login()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, SecretStoreError::Unreachable { store, .. } if store.starts_with("OpenBao"))
+            && e.to_string().contains("UnknownIssuer"),
+        "{e}"
+    );
+    assert_eq!(
+        idp.requests().len(),
+        1,
+        "no new request reached the provider"
     );
 }

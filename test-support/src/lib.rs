@@ -184,13 +184,18 @@ pub struct OpenBao {
 }
 
 /// PEM files for a TLS listener (see [`OpenBao::start_tls`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BaoTls {
     /// The server certificate (chain); must be valid for `127.0.0.1`.
     pub cert_pem: PathBuf,
     pub key_pem: PathBuf,
     /// The CA that signed it: the fixture's own client trusts it.
     pub ca_pem: PathBuf,
+    /// Set: the listener requires a client certificate signed by this CA
+    /// (`tls_require_and_verify_client_cert`); the fixture presents `fixture_client`.
+    pub client_ca_pem: Option<PathBuf>,
+    /// The fixture's own client certificate and key (PEM files), with `client_ca_pem`.
+    pub fixture_client: Option<(PathBuf, PathBuf)>,
 }
 
 impl std::fmt::Debug for OpenBao {
@@ -290,9 +295,16 @@ impl OpenBao {
             None => ("tls_disable     = true".to_string(), "http"),
             Some(t) => (
                 format!(
-                    "tls_cert_file   = \"{}\"\n  tls_key_file    = \"{}\"",
+                    "tls_cert_file   = \"{}\"\n  tls_key_file    = \"{}\"{}",
                     t.cert_pem.display(),
-                    t.key_pem.display()
+                    t.key_pem.display(),
+                    t.client_ca_pem
+                        .as_ref()
+                        .map(|ca| format!(
+                            "\n  tls_require_and_verify_client_cert = true\n  tls_client_ca_file = \"{}\"",
+                            ca.display()
+                        ))
+                        .unwrap_or_default()
                 ),
                 "https",
             ),
@@ -369,11 +381,15 @@ disable_mlock = true
             return http();
         };
         let pem = std::fs::read(&tls.ca_pem).expect("read the CA PEM");
-        reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"))
-            .build()
-            .expect("reqwest client")
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"));
+        if let Some((cert, key)) = &tls.fixture_client {
+            let mut pem = std::fs::read(cert).expect("read the fixture's client cert");
+            pem.extend(std::fs::read(key).expect("read the fixture's client key"));
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("client identity"));
+        }
+        builder.build().expect("reqwest client")
     }
 
     /// `http://127.0.0.1:PORT` (`https://` with [`OpenBao::start_tls`])

@@ -24,7 +24,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
-use crate::openbao_http::{TlsOptions, client_builder};
+use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -324,11 +324,12 @@ impl ZitadelOidcAuth {
     ) -> Result<OidcEndpoints, SecretStoreError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&format!("discovery: {}", error_chain(&e))))?;
+        let resp = http.get(&url).send().await.map_err(|e| {
+            self.unreachable(&format!(
+                "discovery: {}",
+                describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+            ))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(SecretStoreError::Backend {
@@ -523,7 +524,12 @@ impl ZitadelOidcAuth {
             ])
             .send()
             .await
-            .map_err(|e| self.unreachable(&format!("revocation: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                self.unreachable(&format!(
+                    "revocation: {}",
+                    describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+                ))
+            })?;
         let status = resp.status().as_u16();
         if status != 200 {
             let body: serde_json::Value = resp.json().await.unwrap_or_default();
