@@ -295,3 +295,35 @@ async fn unreachable_issuer_is_reported_on_the_jwt_config_write() {
         report.writes
     );
 }
+
+/// `OpenbaoSetup` goes through harmony_secret's OpenBao HTTP layer: every request it sends
+/// says `X-Vault-Request: true` (a Bao Agent/Proxy with `require_request_header` needs it), as
+/// seen by a recording server in front of the real OpenBao.
+#[tokio::test]
+async fn every_setup_request_carries_x_vault_request() {
+    let bao = OpenBao::start().await;
+    let proxy = harmony_test_support::RecordingServer::start(harmony_test_support::Reply::Proxy {
+        base_url: bao.addr().to_string(),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileKeyStore::new(dir.path().join("keys.json")));
+    let report = OpenbaoSetup::new(proxy.url(), store)
+        .unwrap()
+        .with_ready_timeout(Duration::from_secs(30))
+        .run(&OpenbaoDesiredState::default())
+        .await
+        .unwrap();
+    assert!(report.initialized && report.changed());
+    let seen = proxy.requests();
+    assert!(seen.iter().any(|r| r.path == "/v1/sys/init"), "{seen:?}");
+    for r in &seen {
+        assert_eq!(
+            r.header("x-vault-request"),
+            Some("true"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
