@@ -385,7 +385,7 @@ fn describe(e: &reqwest::Error, chain: Vec<String>) -> String {
 /// Adds what to do when `message` is a certificate problem; `ca_fix` and `name_fix` name the
 /// options that fix an unknown CA and a name mismatch.
 fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
-    if message.contains("UnknownIssuer") {
+    if message.contains("UnknownIssuer") || message.contains("BadSignature") {
         message.push_str(&format!(
             " (the server's certificate is not signed by a trusted CA: give its CA with {ca_fix}, \
              or install it in the OS trust store)"
