@@ -597,3 +597,55 @@ async fn a_ca_in_the_os_trust_store_is_trusted_without_options() {
         "{output}"
     );
 }
+
+static LOG_LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureLog;
+
+impl log::Log for CaptureLog {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        LOG_LINES.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+/// The debug log says which address/token pair was used and what was ignored, never a token.
+#[test]
+fn the_debug_log_names_the_pair_used_and_never_the_token() {
+    log::set_logger(&CaptureLog).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    let corporate = "s.corporate-token-in-the-log-check";
+    let own = "s.own-bao-token-in-the-log-check";
+    OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[
+        ("OPENBAO_URL", "https://o.test:8200"),
+        ("VAULT_TOKEN", corporate),
+        ("BAO_CACERT", "/etc/bao/ca.pem"),
+    ]))
+    .unwrap();
+    OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[
+        ("BAO_ADDR", "https://b.test:8200"),
+        ("BAO_TOKEN", own),
+    ]))
+    .unwrap();
+    let lines = LOG_LINES.lock().unwrap().clone();
+    let has = |s: &str| lines.iter().any(|l| l.contains(s));
+    assert!(
+        has("address from OPENBAO_URL, no OPENBAO_TOKEN"),
+        "{lines:#?}"
+    );
+    assert!(has("VAULT_TOKEN is set but was not used"), "{lines:#?}");
+    assert!(has("BAO_CACERT ignored"), "{lines:#?}");
+    assert!(
+        has("address from BAO_ADDR, token from BAO_TOKEN"),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains(corporate) || l.contains(own)),
+        "{lines:#?}"
+    );
+}
