@@ -6,7 +6,7 @@ mod common;
 
 use common::Sso;
 use harmony_secret::{SecretStore, SecretStoreError};
-use harmony_test_support::IdpOptions;
+use harmony_test_support::{HumanAction, IdpOptions, RecordingServer, Reply};
 use serde_json::json;
 
 /// A cached session whose OpenBao token expired: renewing needs the provider.
@@ -52,10 +52,7 @@ async fn with_the_provider_down_userpass_still_logs_in() {
         .enable_userpass(&root, "userpass", "hal", "hal-pw", &["app-rw"])
         .await;
     let store = sso
-        .builder(
-            harmony_test_support::HumanAction::Approve,
-            Default::default(),
-        )
+        .builder(HumanAction::Approve, Default::default())
         .userpass("hal", "hal-pw")
         .build()
         .await
@@ -72,5 +69,66 @@ async fn with_the_provider_down_a_first_sign_in_is_an_outage_too() {
     let e = sso.store().await.get_json("app", "K").await.unwrap_err();
     assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");
     assert!(e.to_string().contains("identity provider at"), "{e}");
+    assert_eq!(sso.human.times_called(), 0);
+}
+
+/// An ingress (or proxy) in front of the provider answers 502/503/504 with an HTML page while
+/// the provider's backend is down.
+async fn gateway_down(status: u16) -> RecordingServer {
+    RecordingServer::start(Reply::Json {
+        status,
+        body: format!("<html><body>{status} gateway error</body></html>"),
+    })
+    .await
+}
+
+/// The renewal reaches only the ingress, which answers 503: an outage, and nobody is asked to
+/// sign in again (before, the unparsable HTML answer was a failed renewal and a device flow
+/// started).
+#[tokio::test]
+async fn an_ingress_answering_503_for_the_provider_is_an_outage_not_a_new_sign_in() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    sso.store()
+        .await
+        .set_json("app", "K", &json!({"v": 1}))
+        .await
+        .unwrap();
+    let ingress = gateway_down(503).await;
+    let mut cached = sso.cache_json();
+    cached["expires_at"] = json!(1);
+    cached["token_endpoint"] = json!(format!("{}/oidc/token", ingress.url()));
+    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+
+    let e = sso.store().await.get_json("app", "K").await.unwrap_err();
+    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("identity provider at"), "{msg}");
+    assert!(msg.contains("HTTP 503"), "{msg}");
+    // The ingress got the renewal; the provider saw no new device authorization.
+    let seen = ingress.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].body_text().contains("grant_type=refresh_token"));
+    assert_eq!(sso.device_grants(), 1);
+    assert_eq!(sso.human.times_called(), 1);
+}
+
+/// A first sign-in whose discovery gets a 502 from the ingress: an outage, not "is the issuer
+/// URL right?".
+#[tokio::test]
+async fn a_first_sign_in_behind_an_ingress_answering_502_is_an_outage() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let ingress = gateway_down(502).await;
+    let store = sso
+        .builder(HumanAction::Approve, Default::default())
+        .zitadel_sso(ingress.url(), sso.idp.client_id())
+        .build()
+        .await
+        .unwrap();
+    let e = store.get_json("app", "K").await.unwrap_err();
+    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");
+    assert!(e.to_string().contains("HTTP 502"), "{e}");
+    let seen = ingress.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path, "/.well-known/openid-configuration");
     assert_eq!(sso.human.times_called(), 0);
 }

@@ -6,7 +6,9 @@
 //! auth method. The access token is never sent to OpenBao (it may be opaque, and it is meant for
 //! the provider's own APIs).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +18,9 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, Client, ClientId, DeviceAuthorizationUrl, DeviceCodeErrorResponseType,
-    EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken, RequestTokenError, Scope,
+    AsyncHttpClient, AuthType, Client, ClientId, DeviceAuthorizationUrl,
+    DeviceCodeErrorResponseType, EndpointNotSet, EndpointSet, ExtraTokenFields, HttpClientError,
+    HttpRequest, HttpResponse, RefreshToken, RequestTokenError, Scope,
     StandardDeviceAuthorizationResponse, StandardRevocableToken, StandardTokenResponse,
     TokenResponse, TokenUrl,
 };
@@ -331,6 +334,9 @@ impl ZitadelOidcAuth {
             ))
         })?;
         let status = resp.status();
+        if not_serving(status.as_u16()) {
+            return Err(self.unreachable(&format!("discovery: {url} answered HTTP {status}")));
+        }
         if !status.is_success() {
             return Err(SecretStoreError::Backend {
                 store: self.store_name(),
@@ -426,7 +432,7 @@ impl ZitadelOidcAuth {
         let details: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
             .add_scopes(self.scopes().into_iter().map(Scope::new))
-            .request_async(&http)
+            .request_async(&outage_aware(&http))
             .await
             .map_err(|e| self.request_error("device authorization", e))?;
         let info = DeviceCodeInfo {
@@ -468,7 +474,7 @@ impl ZitadelOidcAuth {
         };
         let token: OidcTokenResponse = client
             .exchange_device_access_token(&details)
-            .request_async(&http, tokio::time::sleep, Some(wait))
+            .request_async(&outage_aware(&http), tokio::time::sleep, Some(wait))
             .await
             .map_err(|e| self.request_error("device flow", e))?;
         debug!("sso: device flow approved");
@@ -487,7 +493,7 @@ impl ZitadelOidcAuth {
         let rt = RefreshToken::new(refresh_token.expose().to_string());
         let token: OidcTokenResponse = client
             .exchange_refresh_token(&rt)
-            .request_async(&http)
+            .request_async(&outage_aware(&http))
             .await
             .map_err(|e| self.request_error("refresh", e))?;
         let mut tokens = self.tokens_from(token, token_endpoint.to_string())?;
@@ -531,6 +537,9 @@ impl ZitadelOidcAuth {
                 ))
             })?;
         let status = resp.status().as_u16();
+        if not_serving(status) {
+            return Err(self.unreachable(&format!("revocation: {url} answered HTTP {status}")));
+        }
         if status != 200 {
             let body: serde_json::Value = resp.json().await.unwrap_or_default();
             let code = body["error"]
@@ -601,6 +610,42 @@ impl ZitadelOidcAuth {
             }
             RequestTokenError::Other(msg) => self.config_error(format!("{what}: {msg}")),
         }
+    }
+}
+
+/// A gateway or proxy status: the provider (or what is in front of it, e.g. an ingress whose
+/// backend is down) is not serving. An outage, not an answer about the request.
+fn not_serving(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
+/// Why a request to the provider got no usable answer.
+#[derive(Debug, thiserror::Error)]
+enum ProviderHttpError {
+    #[error(transparent)]
+    Http(#[from] HttpClientError<reqwest::Error>),
+    #[error("{0} answered HTTP {1}")]
+    NotServing(String, u16),
+}
+
+type ProviderFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, ProviderHttpError>> + Send>>;
+
+/// The oauth2 crate's HTTP client, except that a 502/503/504 is a transport error (so it
+/// becomes [`SecretStoreError::Unreachable`]): oauth2 itself drops the status of an error answer
+/// and would report an ingress's HTML error page as an unparsable token response.
+fn outage_aware(http: &reqwest::Client) -> impl Fn(HttpRequest) -> ProviderFuture + use<> {
+    let http = http.clone();
+    move |request: HttpRequest| {
+        let http = http.clone();
+        Box::pin(async move {
+            let uri = request.uri().to_string();
+            let response = http.call(request).await?;
+            let status = response.status().as_u16();
+            if not_serving(status) {
+                return Err(ProviderHttpError::NotServing(uri, status));
+            }
+            Ok(response)
+        })
     }
 }
 
