@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::private_file::{ensure_private_dir, read_if_exists, write_private_atomic};
+use crate::private_file::{ensure_private_dir, write_private_atomic};
 use crate::redacted::Secret;
 
 /// A cached token is treated as expired this long before its real expiry (at most; a tenth of the
@@ -188,10 +188,29 @@ impl SessionCache {
 
     /// `Ok(None)` when there is no file, or it is corrupt, or it was made for another key
     /// (logged at debug).
+    ///
+    /// A file that group or others may read or write is not used either (warned): this
+    /// program only writes 0600 files, so it was planted or copied by someone else, e.g. into
+    /// a shared `HARMONY_SESSION_DIR`, and its token could be anyone's.
     pub fn load(&self) -> std::io::Result<Option<SessionEntry>> {
-        let Some(bytes) = read_if_exists(&self.file)? else {
-            return Ok(None);
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let mut file = match File::open(&self.file) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
         };
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            log::warn!(
+                "session cache {} is not private (mode {mode:o}), so it was not written by \
+                 this program and is not used; delete it (a new sign-in writes a 0600 file)",
+                self.file.display()
+            );
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
         match serde_json::from_slice::<SessionEntry>(&bytes) {
             Ok(entry) if entry.matches(&self.key) => Ok(Some(entry)),
             Ok(_) => {
@@ -342,6 +361,21 @@ mod tests {
             cache.save(&other).unwrap();
             assert!(cache.load().unwrap().is_none(), "{other:?}");
         }
+    }
+
+    /// A session file others can read or write (planted in a shared folder, say) is not used:
+    /// its token could be someone else's.
+    #[test]
+    fn a_session_file_others_can_access_is_not_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = SessionCache::new(tmp.path(), key("http://127.0.0.1:8200", "dev"));
+        cache.save(&entry(None, 0)).unwrap();
+        for mode in [0o644, 0o620, 0o604] {
+            std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(cache.load().unwrap().is_none(), "mode {mode:o}");
+        }
+        std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(cache.load().unwrap().is_some());
     }
 
     /// The lock is exclusive between two holders (two opens behave like two processes).
