@@ -27,6 +27,9 @@ use crate::redacted::Secret;
 /// TTL for short tokens), so it does not run out between the check and the request.
 pub const MAX_SAFETY_MARGIN_SECS: u64 = 30;
 
+/// How often [`SessionCache::lock_async`] tries a lock someone else holds.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -146,30 +149,49 @@ impl SessionCache {
         PathBuf::from(name)
     }
 
-    /// Waits for the exclusive lock on this session (blocking: call it from
+    /// Waits for the exclusive lock on this session (blocking: use
     /// [`SessionCache::lock_async`] in async code). Other processes calling it wait until the
     /// returned guard is dropped.
     pub fn lock(&self) -> std::io::Result<SessionLock> {
-        if let Some(dir) = self.file.parent() {
-            ensure_private_dir(dir)?;
-        }
         loop {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(self.lock_path())?;
+            let file = self.open_lock_file()?;
             file.lock()?;
-            // A logout deletes the lock file while holding the lock: whoever waited on the
-            // deleted file must lock the current one instead.
             if self.is_current_lock_file(&file) {
                 return Ok(SessionLock { _file: file });
             }
         }
     }
 
+    /// The lock if no one holds it; `Ok(None)` when someone does.
+    pub fn try_lock(&self) -> std::io::Result<Option<SessionLock>> {
+        loop {
+            let file = self.open_lock_file()?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            if self.is_current_lock_file(&file) {
+                return Ok(Some(SessionLock { _file: file }));
+            }
+        }
+    }
+
+    fn open_lock_file(&self) -> std::io::Result<File> {
+        if let Some(dir) = self.file.parent() {
+            ensure_private_dir(dir)?;
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.lock_path())
+    }
+
+    /// A logout deletes the lock file while holding the lock: whoever waited on the deleted
+    /// file must lock the current one instead.
     fn is_current_lock_file(&self, file: &File) -> bool {
         use std::os::unix::fs::MetadataExt;
         match (file.metadata(), std::fs::metadata(self.lock_path())) {
@@ -178,12 +200,26 @@ impl SessionCache {
         }
     }
 
-    /// [`SessionCache::lock`] on a blocking thread.
+    /// Waits for the lock without blocking a thread: tries it every [`LOCK_POLL`]. Another
+    /// process may hold it for a whole device flow (minutes); a caller that gives up (a timeout,
+    /// Ctrl-C) just drops this future. A blocked thread instead would keep the runtime, and so
+    /// the process, from exiting until the other process is done.
     pub async fn lock_async(&self) -> std::io::Result<SessionLock> {
-        let cache = self.clone();
-        tokio::task::spawn_blocking(move || cache.lock())
-            .await
-            .map_err(std::io::Error::other)?
+        let mut said = false;
+        loop {
+            if let Some(lock) = self.try_lock()? {
+                return Ok(lock);
+            }
+            if !said {
+                log::info!(
+                    "waiting for another process using the same session (signing in or \
+                     renewing it): {} is locked",
+                    self.lock_path().display()
+                );
+                said = true;
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
     }
 
     /// `Ok(None)` when there is no file, or it is corrupt, or it was made for another key
@@ -376,6 +412,38 @@ mod tests {
         }
         std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(cache.load().unwrap().is_some());
+    }
+
+    /// Giving up on a lock another process holds (here: another open file) leaves nothing
+    /// behind: the runtime, and so the process, can exit at once. A thread blocked in `flock`
+    /// kept it from exiting until the holder (maybe in a device flow) let go.
+    #[test]
+    fn giving_up_on_a_held_lock_does_not_keep_the_process_from_exiting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = SessionCache::new(&tmp.path().join("s"), key("http://a", "dev"));
+        let holder = cache.lock().unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let waiter = cache.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let gave_up = rt.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_millis(100), waiter.lock_async())
+                    .await
+                    .is_err()
+            });
+            drop(rt); // what the end of `main` does
+            done.send(gave_up).unwrap();
+        });
+        let gave_up = finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the runtime did not shut down while another process held the lock");
+        assert!(gave_up);
+        assert!(
+            cache.try_lock().unwrap().is_none(),
+            "the holder still has it"
+        );
+        drop(holder);
+        assert!(cache.try_lock().unwrap().is_some());
     }
 
     /// The lock is exclusive between two holders (two opens behave like two processes).
