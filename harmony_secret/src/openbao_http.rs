@@ -352,33 +352,20 @@ pub enum HttpError {
 impl HttpError {
     fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Self {
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-        let mut chain: Vec<String> = Vec::new();
         while let Some(s) = source {
             if let Some(r) = s.downcast_ref::<RedirectRefused>() {
                 return HttpError::RedirectRefused(r.clone());
-            }
-            let text = s.to_string();
-            if chain.last() != Some(&text) {
-                chain.push(text);
             }
             source = s.source();
         }
         if e.is_timeout() {
             return HttpError::Timeout(timeout);
         }
-        HttpError::Connect(with_tls_hint(
-            describe(e, chain),
+        HttpError::Connect(describe_connect_error(
+            e,
             "ca_cert / BAO_CACERT or ca_path / BAO_CAPATH",
             "tls_server_name / BAO_TLS_SERVER_NAME",
         ))
-    }
-}
-
-fn describe(e: &reqwest::Error, chain: Vec<String>) -> String {
-    if chain.is_empty() {
-        e.to_string()
-    } else {
-        chain.join(": ")
     }
 }
 
@@ -400,8 +387,8 @@ fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
 }
 
 /// Why a request got no answer, with its chain of causes (`error sending request` alone says
-/// nothing) and, for a certificate problem, which options fix it. For clients other than
-/// [`OpenbaoHttp`], e.g. the identity provider's.
+/// nothing) and, for a certificate problem, which options fix it. Used by [`OpenbaoHttp`] and
+/// the identity provider's client.
 pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
     let mut chain: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
@@ -412,7 +399,12 @@ pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) 
         }
         source = s.source();
     }
-    with_tls_hint(describe(e, chain), ca_fix, name_fix)
+    let message = if chain.is_empty() {
+        e.to_string()
+    } else {
+        chain.join(": ")
+    };
+    with_tls_hint(message, ca_fix, name_fix)
 }
 
 /// Options of an [`OpenbaoHttp`].
