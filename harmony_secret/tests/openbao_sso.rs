@@ -410,3 +410,47 @@ async fn a_discovery_document_of_another_issuer_is_refused() {
     assert!(msg.contains(idp.issuer()) && msg.contains(&asked), "{msg}");
     assert!(msg.contains("HARMONY_SSO_ISSUER"), "{msg}");
 }
+
+/// The provider rotates the refresh token on renewal, then the OpenBao login fails (sealed):
+/// the new refresh token is kept, so the next run renews with it. Before, the used one stayed
+/// in the cache; presented again, the provider refused it (invalid_grant, grant revoked) and
+/// the person had to sign in again.
+#[tokio::test]
+async fn a_rotated_refresh_token_is_kept_when_openbao_is_sealed_during_renewal() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    sso.store()
+        .await
+        .set_json("app", "K", &json!({"v": 1}))
+        .await
+        .unwrap();
+    let mut cached = sso.cache_json();
+    let used = cached["refresh_token"].as_str().unwrap().to_string();
+    cached["expires_at"] = json!(1);
+    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+
+    let root = sso.init.root_token.clone();
+    sso.bao.api_ok(&root, "PUT", "sys/seal", None).await;
+    let e = sso.store().await.get_json("app", "K").await.unwrap_err();
+    assert!(matches!(e, SecretStoreError::Sealed { .. }), "{e:?}");
+    assert_eq!(sso.refresh_grants(), 1);
+    let rotated = sso.cache_json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        rotated != used,
+        "the provider rotated it, the cache kept the used one"
+    );
+
+    sso.bao.unseal(&sso.init.unseal_key).await;
+    assert_eq!(
+        sso.store().await.get_json("app", "K").await.unwrap(),
+        json!({"v": 1})
+    );
+    // What the provider saw: two renewals, none refused, no new sign-in.
+    let refreshes = sso.idp.token_requests("refresh_token");
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    assert!(refreshes.iter().all(|r| r.error.is_none()), "{refreshes:?}");
+    assert_eq!(sso.device_grants(), 1);
+    assert_eq!(sso.human.times_called(), 1);
+}

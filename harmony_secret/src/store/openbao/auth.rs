@@ -313,19 +313,22 @@ impl Inner {
                                 "openbao auth: cached session expired; renewing it with the refresh token (no browser)"
                             );
                             match sso.oidc.refresh(endpoint, rt).await {
-                                Ok(tokens) => match self.jwt_login(sso, &tokens).await {
-                                    Ok(mut t) => {
-                                        t.source = TokenSource::Refreshed;
-                                        return SsoEnd::LoggedIn(t);
+                                Ok(tokens) => {
+                                    keep_rotated_refresh_token(cache, &entry, &tokens);
+                                    match self.jwt_login(sso, &tokens).await {
+                                        Ok(mut t) => {
+                                            t.source = TokenSource::Refreshed;
+                                            return SsoEnd::LoggedIn(t);
+                                        }
+                                        Err(e) if e.is_unavailable() => return SsoEnd::Stop(e),
+                                        Err(e) => {
+                                            debug!(
+                                                "openbao auth: jwt login with the refreshed id_token failed: {e}"
+                                            );
+                                            attempts.failed("session renewal", e);
+                                        }
                                     }
-                                    Err(e) if e.is_unavailable() => return SsoEnd::Stop(e),
-                                    Err(e) => {
-                                        debug!(
-                                            "openbao auth: jwt login with the refreshed id_token failed: {e}"
-                                        );
-                                        attempts.failed("session renewal", e);
-                                    }
-                                },
+                                }
                                 Err(e) if e.is_unavailable() => {
                                     // The provider is down: so is the device flow. Not a
                                     // rejection: report an outage (unless userpass works).
@@ -538,6 +541,23 @@ impl Inner {
             .await
             .map_err(|e| self.transport_error(&e))?;
         Ok(!token_rejected(resp.status, &resp.body))
+    }
+}
+
+/// Saves a refresh token the provider rotated at once, before the OpenBao login: the used one
+/// may be refused if presented again (and the provider may revoke the whole grant), so it must
+/// not stay in the cache when that login fails (OpenBao down or sealed).
+fn keep_rotated_refresh_token(cache: &SessionCache, entry: &SessionEntry, tokens: &OidcTokens) {
+    if tokens.refresh_token == entry.refresh_token {
+        return;
+    }
+    let mut renewed = entry.clone();
+    renewed.refresh_token = tokens.refresh_token.clone();
+    if let Err(e) = cache.save(&renewed) {
+        warn!(
+            "openbao auth: cannot write the rotated refresh token to {}: {e}",
+            cache.path().display()
+        );
     }
 }
 
