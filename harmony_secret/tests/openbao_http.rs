@@ -612,11 +612,42 @@ impl log::Log for CaptureLog {
     fn flush(&self) {}
 }
 
+/// Installs [`CaptureLog`] (once per process) at debug level.
+fn capture_log() {
+    let _ = log::set_logger(&CaptureLog);
+    log::set_max_level(log::LevelFilter::Debug);
+}
+
+/// Turning certificate checks off is never silent: a warning names the server.
+#[tokio::test]
+async fn skipping_tls_verification_is_warned_naming_the_server() {
+    capture_log();
+    OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[
+        ("OPENBAO_URL", "https://skip-check.test:8200"),
+        ("OPENBAO_TOKEN", "t"),
+        ("OPENBAO_SKIP_TLS", "true"),
+        ("HARMONY_SSO_ISSUER", "https://idp-skip-check.test"),
+        ("HARMONY_SSO_CLIENT_ID", "cli"),
+        ("HARMONY_SSO_SKIP_TLS", "true"),
+    ]))
+    .unwrap()
+    .build()
+    .await
+    .unwrap();
+    let lines = LOG_LINES.lock().unwrap().clone();
+    let warned = |server: &str| {
+        lines
+            .iter()
+            .any(|l| l.contains(server) && l.contains("verification") && l.contains("OFF"))
+    };
+    assert!(warned("https://skip-check.test:8200"), "{lines:#?}");
+    assert!(warned("https://idp-skip-check.test"), "{lines:#?}");
+}
+
 /// The debug log says which address/token pair was used and what was ignored, never a token.
 #[test]
 fn the_debug_log_names_the_pair_used_and_never_the_token() {
-    log::set_logger(&CaptureLog).unwrap();
-    log::set_max_level(log::LevelFilter::Debug);
+    capture_log();
     let corporate = "s.corporate-token-in-the-log-check";
     let own = "s.own-bao-token-in-the-log-check";
     OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[

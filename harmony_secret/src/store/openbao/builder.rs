@@ -388,6 +388,22 @@ impl OpenbaoSecretStoreBuilder {
                 hint_suffix(&self.login_hint)
             )));
         }
+        // Never silently: anyone on the path can read and change what goes over these. (Plain
+        // http has no certificate to skip; the testbed's examples set the option anyway.)
+        if self.tls.skip_verify && parsed.scheme() == "https" {
+            log::warn!(
+                "openbao: TLS certificate verification of OpenBao at {addr} is OFF \
+                 (skip_tls / *_SKIP_VERIFY / OPENBAO_SKIP_TLS): tokens go to whoever answers"
+            );
+        }
+        if let (true, Some((issuer, _))) = (self.sso_tls.skip_verify, &self.sso)
+            && issuer.starts_with("https://")
+        {
+            log::warn!(
+                "openbao: TLS certificate verification of the identity provider at {issuer} is \
+                 OFF (sso_tls / HARMONY_SSO_SKIP_TLS): refresh tokens go to whoever answers"
+            );
+        }
         let http = OpenbaoHttp::new(
             &addr,
             &OpenbaoHttpOptions {
