@@ -439,6 +439,7 @@ impl Inner {
                 issuer: sso.oidc.issuer().to_string(),
                 client_id: sso.oidc.client_id().to_string(),
                 scopes: sso.oidc.scopes(),
+                namespace: cache.key().namespace.clone(),
             };
             match cache.save(&entry) {
                 Ok(()) => debug!("openbao auth: session cached in {}", cache.path().display()),

@@ -357,6 +357,7 @@ impl OpenbaoSecretStoreBuilder {
                                 issuer: oidc.issuer().to_string(),
                                 client_id: oidc.client_id().to_string(),
                                 scopes: oidc.scopes(),
+                                namespace: self.namespace.clone(),
                             },
                         )
                     })

@@ -414,6 +414,7 @@ mod tests {
                 issuer: oidc.issuer().into(),
                 client_id: oidc.client_id().into(),
                 scopes: oidc.scopes(),
+                namespace: None,
             },
         );
         let auth = AuthConfig {
@@ -453,6 +454,7 @@ mod tests {
                 issuer: "http://127.0.0.1:9".into(),
                 client_id: "cli".into(),
                 scopes: cache.key().scopes.clone(),
+                namespace: None,
             })
             .unwrap();
     }

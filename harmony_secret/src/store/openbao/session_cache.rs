@@ -1,5 +1,5 @@
 //! The single-sign-on session cache: one private JSON file per [`SessionKey`] (OpenBao address,
-//! auth mount, role, issuer, client id, scopes).
+//! namespace, auth mount, role, issuer, client id, scopes).
 //!
 //! Default folder: `~/.local/share/harmony/sessions/` (0700), files `<sha256>.json` (0600), where
 //! the name is the SHA-256 of the key. A file holds the OpenBao token, its expiry (login time +
@@ -57,6 +57,10 @@ pub struct SessionEntry {
     /// then do not match any key and are ignored).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The OpenBao namespace the token was issued in (`None`: the root namespace; files of
+    /// older versions have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 impl SessionEntry {
@@ -68,6 +72,7 @@ impl SessionEntry {
             && self.issuer.trim_end_matches('/') == key.issuer.trim_end_matches('/')
             && self.client_id == key.client_id
             && self.scopes == key.scopes
+            && self.namespace == key.namespace
     }
 
     /// True while the OpenBao token can be used (with the safety margin).
@@ -94,10 +99,13 @@ pub struct SessionKey {
     pub issuer: String,
     pub client_id: String,
     pub scopes: Vec<String>,
+    /// The OpenBao namespace (`X-Vault-Namespace`); a token is only valid in its own.
+    pub namespace: Option<String>,
 }
 
 impl SessionKey {
-    /// The file name stem: hex SHA-256 of the fields, one a line (scopes space-separated).
+    /// The file name stem: hex SHA-256 of the fields, one a line (scopes space-separated; the
+    /// namespace only when set, so sessions of the root namespace keep their file).
     pub fn digest(&self) -> String {
         let mut h = Sha256::new();
         h.update(format!(
@@ -109,6 +117,9 @@ impl SessionKey {
             self.client_id,
             self.scopes.join(" ")
         ));
+        if let Some(ns) = &self.namespace {
+            h.update(format!("\nnamespace {ns}"));
+        }
         hex::encode(h.finalize())
     }
 }
@@ -327,6 +338,7 @@ mod tests {
             issuer: "http://idp".into(),
             client_id: "cli".into(),
             scopes: vec!["openid".into()],
+            namespace: None,
         }
     }
 
@@ -338,6 +350,7 @@ mod tests {
             issuer: "http://idp".into(),
             client_id: "cli".into(),
             scopes: vec!["openid".into()],
+            namespace: None,
         }
     }
 
@@ -397,6 +410,37 @@ mod tests {
             cache.save(&other).unwrap();
             assert!(cache.load().unwrap().is_none(), "{other:?}");
         }
+    }
+
+    /// Two namespaces of one OpenBao (same address, mount, role and sign-in) have separate
+    /// sessions: a token is only valid in the namespace it was issued in.
+    #[test]
+    fn each_namespace_has_its_own_session() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = SessionCache::new(tmp.path(), key("http://127.0.0.1:8200", "dev"));
+        let team = |ns: &str| {
+            let mut k = key("http://127.0.0.1:8200", "dev");
+            k.namespace = Some(ns.into());
+            SessionCache::new(tmp.path(), k)
+        };
+        assert_ne!(root.path(), team("team-a").path());
+        assert_ne!(team("team-a").path(), team("team-b").path());
+        // A file of the root namespace keeps its name (sessions of older versions still load).
+        let mut old_layout = Sha256::new();
+        old_layout.update("http://127.0.0.1:8200\njwt\ndev\nhttp://idp\ncli\nopenid");
+        assert_eq!(
+            root.path().file_stem().unwrap().to_str().unwrap(),
+            hex::encode(old_layout.finalize())
+        );
+        // An entry of another namespace is not used, whatever its file name.
+        let mut other = entry(None, 0);
+        other.namespace = Some("team-b".into());
+        let a = team("team-a");
+        a.save(&other).unwrap();
+        assert!(a.load().unwrap().is_none());
+        other.namespace = Some("team-a".into());
+        a.save(&other).unwrap();
+        assert!(a.load().unwrap().is_some());
     }
 
     /// A session file others can read or write (planted in a shared folder, say) is not used:
