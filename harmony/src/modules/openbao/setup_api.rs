@@ -680,13 +680,13 @@ impl OpenbaoSetup {
         if let Some(user) = &desired.userpass {
             self.ensure_auth_mount(&token, "userpass", "userpass")
                 .await?;
-            if self.ensure_userpass_user(&token, user, &record).await? {
+            if self.ensure_userpass_user(&token, user, record).await? {
                 record.userpass_password_sha256.insert(
                     user.username.clone(),
                     password_fingerprint(&user.username, &user.password),
                 );
                 self.store
-                    .save(&record)
+                    .save(record)
                     .await
                     .map_err(|m| self.store_error(m))?;
             }
