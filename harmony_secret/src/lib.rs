@@ -19,6 +19,7 @@
 
 pub mod error;
 pub mod manager;
+pub mod openbao_http;
 pub mod private_file;
 pub mod redact;
 pub mod redacted;

@@ -24,6 +24,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
+use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -134,7 +135,7 @@ pub struct ZitadelOidcAuth {
     project_id: Option<String>,
     extra_scopes: Vec<String>,
     resolve_to: Option<SocketAddr>,
-    skip_tls: bool,
+    tls: TlsOptions,
     open_browser: Option<bool>,
     prompt: Option<DeviceCodePrompt>,
     request_timeout: Duration,
@@ -155,7 +156,7 @@ impl std::fmt::Debug for ZitadelOidcAuth {
             .field("client_id", &self.client_id)
             .field("project_id", &self.project_id)
             .field("resolve_to", &self.resolve_to)
-            .field("skip_tls", &self.skip_tls)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -171,7 +172,7 @@ impl ZitadelOidcAuth {
             project_id: None,
             extra_scopes: Vec::new(),
             resolve_to: None,
-            skip_tls: false,
+            tls: TlsOptions::default(),
             open_browser: None,
             prompt: None,
             request_timeout: Duration::from_secs(10),
@@ -205,7 +206,13 @@ impl ZitadelOidcAuth {
 
     /// Accept any TLS certificate from the provider (development only).
     pub fn with_skip_tls(mut self, skip: bool) -> Self {
-        self.skip_tls = skip;
+        self.tls.skip_verify = skip;
+        self
+    }
+
+    /// The provider's TLS options (CA, client certificate, …), separate from OpenBao's.
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -267,12 +274,12 @@ impl ZitadelOidcAuth {
     }
 
     fn http_client(&self) -> Result<reqwest::Client, SecretStoreError> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = client_builder(&self.tls)
+            .map_err(|e| self.config_error(e))?
             // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))
-            .timeout(self.request_timeout)
-            .danger_accept_invalid_certs(self.skip_tls);
+            .timeout(self.request_timeout);
         if let Some(addr) = self.resolve_to {
             let host = url::Url::parse(&self.issuer)
                 .ok()
@@ -314,11 +321,13 @@ impl ZitadelOidcAuth {
     ) -> Result<OidcEndpoints, SecretStoreError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        let resp = http.get(&url).send().await.map_err(|e| {
+            self.unreachable(&describe_connect_error(
+                &e,
+                "sso_tls / HARMONY_SSO_CACERT",
+                "sso_tls",
+            ))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(SecretStoreError::Backend {

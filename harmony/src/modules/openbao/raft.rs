@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use harmony_secret::openbao_http::errors_of;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -196,7 +197,10 @@ impl OpenbaoCluster {
                         )
                         .await?;
                     if status != 200 {
-                        last_error = format!("PUT sys/unseal: HTTP {status}: {}", errors(&value));
+                        last_error = format!(
+                            "PUT sys/unseal: HTTP {status}: {}",
+                            errors_of(&value).unwrap_or_default()
+                        );
                         break;
                     }
                     if value.get("sealed").and_then(Value::as_bool) == Some(false) {
@@ -295,18 +299,6 @@ impl OpenbaoCluster {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-}
-
-fn errors(v: &Value) -> String {
-    v["errors"]
-        .as_array()
-        .map(|e| {
-            e.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .unwrap_or_default()
 }
 
 /// The members in a `sys/storage/raft/configuration` answer.

@@ -40,9 +40,10 @@ use log::debug;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::openbao_http::{HttpError, OpenbaoHttp, errors_of};
 use crate::redacted::Secret;
 use crate::{SecretStore, SecretStoreError};
-use auth::{ActiveToken, AuthConfig, TokenSource, errors_of};
+use auth::{ActiveToken, AuthConfig, TokenSource};
 pub use builder::{
     DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
 };
@@ -62,7 +63,7 @@ pub struct OpenbaoSecretStore {
 pub(crate) struct Inner {
     addr: String,
     kv_mount: String,
-    http: reqwest::Client,
+    http: OpenbaoHttp,
     auth: AuthConfig,
     request_timeout: Duration,
     session: tokio::sync::Mutex<Option<ActiveToken>>,
@@ -123,7 +124,7 @@ impl Inner {
     pub(crate) fn new(
         addr: String,
         kv_mount: String,
-        http: reqwest::Client,
+        http: OpenbaoHttp,
         auth: AuthConfig,
         request_timeout: Duration,
     ) -> Self {
@@ -183,26 +184,10 @@ impl Inner {
         }
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> SecretStoreError {
-        self.transport_error_after(e, self.request_timeout)
-    }
-
-    /// Like `transport_error`, for a request that was given `timeout`.
-    fn transport_error_after(&self, e: &reqwest::Error, timeout: Duration) -> SecretStoreError {
-        let reason = if e.is_timeout() {
-            format!("no answer within {timeout:?} (timeout)")
-        } else {
-            let mut msg = String::from("cannot connect");
-            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-            while let Some(s) = source {
-                msg = format!("{msg}: {s}");
-                source = s.source();
-            }
-            msg
-        };
+    fn transport_error(&self, e: &HttpError) -> SecretStoreError {
         SecretStoreError::Unreachable {
             store: self.describe(),
-            reason,
+            reason: e.to_string(),
         }
     }
 
@@ -243,17 +228,12 @@ impl Inner {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), SecretStoreError> {
-        let mut req = self
+        let r = self
             .http
-            .request(method, format!("{}/v1/{path}", self.addr))
-            .header("X-Vault-Token", token.expose());
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| self.transport_error(&e))?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+            .send(method, path, Some(token.expose()), body, None)
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        Ok((r.status, r.body))
     }
 
     /// One authenticated request; on 403 checks once whether the token itself went bad and, if
@@ -420,11 +400,12 @@ mod tests {
                 cache: Some(cache.clone()),
             }),
             login_timeout: Duration::from_secs(1),
+            hint: None,
         };
         let inner = Inner::new(
             "http://127.0.0.1:9".into(),
             "secret".into(),
-            reqwest::Client::new(),
+            OpenbaoHttp::new("http://127.0.0.1:9", &Default::default()).unwrap(),
             auth,
             Duration::from_secs(1),
         );
