@@ -293,7 +293,16 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
     unsealer.stop();
     assert_eq!(server.health().await, Some(503));
     let err = store_error(server.addr(), &record.root_token).await;
-    assert!(matches!(err, SecretStoreError::Sealed { .. }), "{err:?}");
+    assert!(
+        matches!(&err, SecretStoreError::Sealed { auto_unseal: Some(t), .. } if t == "transit"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("transit seal") && message.contains("unsealer"),
+        "{message}"
+    );
+    assert!(message.contains("does not unseal it"), "{message}");
     let err = OpenbaoSetup::new(server.addr(), store.clone())
         .unwrap()
         .with_ready_timeout(Duration::from_secs(2))
