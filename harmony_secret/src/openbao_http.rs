@@ -385,7 +385,7 @@ fn describe(e: &reqwest::Error, chain: Vec<String>) -> String {
 /// Adds what to do when `message` is a certificate problem; `ca_fix` and `name_fix` name the
 /// options that fix an unknown CA and a name mismatch.
 fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
-    if message.contains("UnknownIssuer") {
+    if message.contains("UnknownIssuer") || message.contains("BadSignature") {
         message.push_str(&format!(
             " (the server's certificate is not signed by a trusted CA: give its CA with {ca_fix}, \
              or install it in the OS trust store)"
@@ -558,4 +558,82 @@ pub fn errors_of(v: &Value) -> Option<String> {
         .filter(|e| !e.is_empty())
         .collect();
     (!errs.is_empty()).then(|| errs.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_file_errors_name_the_file_and_never_quote_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("client-key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let missing = dir.path().join("missing-ca.pem");
+
+        let e = TlsOptions {
+            ca_cert: Some(missing.clone()),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains(&missing.display().to_string()), "{e}");
+
+        let e = TlsOptions {
+            client_cert: Some(ClientCert {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains(&cert.display().to_string()), "{e}");
+
+        // A good certificate and a broken key: the key file is named, its content is not.
+        let good = rcgen::generate_simple_self_signed(vec!["x.test".to_string()]).unwrap();
+        std::fs::write(&cert, good.cert.pem()).unwrap();
+        let e = TlsOptions {
+            client_cert: Some(ClientCert {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains(&key.display().to_string()), "{e}");
+        assert!(!e.contains("TOP-SECRET"), "{e}");
+
+        let only_key = dir.path().join("only-a-key");
+        std::fs::create_dir(&only_key).unwrap();
+        std::fs::copy(&key, only_key.join("key.pem")).unwrap();
+        let e = TlsOptions {
+            ca_path: Some(only_key),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains("holds no usable PEM certificate"), "{e}");
+        assert!(!e.contains("TOP-SECRET"), "{e}");
+    }
+
+    #[test]
+    fn a_namespace_that_cannot_be_a_header_is_refused() {
+        let e = OpenbaoHttp::new(
+            "http://127.0.0.1:1",
+            &OpenbaoHttpOptions {
+                namespace: Some("team\na".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("namespace"), "{e}");
+    }
 }

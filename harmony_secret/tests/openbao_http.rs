@@ -549,3 +549,103 @@ async fn openbao_and_identity_provider_tls_settings_are_separate() {
         "no new request reached the provider"
     );
 }
+
+/// A company CA installed on the machine is trusted without any option: the OS trust store
+/// is used (rustls-native-certs, which honours `SSL_CERT_FILE`). Run in a child process, since
+/// the OS store is read once per process.
+#[tokio::test]
+async fn a_ca_in_the_os_trust_store_is_trusted_without_options() {
+    if let Ok(addr) = std::env::var("HARMONY_TEST_OS_STORE_ADDR") {
+        // The child: no ca_cert, no skip.
+        let token = std::env::var("HARMONY_TEST_OS_STORE_TOKEN").unwrap();
+        let builder = OpenbaoSecretStore::builder().url(addr).token(token);
+        round_trip(builder).await.unwrap();
+        return;
+    }
+    let pki = Pki::new();
+    let (bao, root) = tls_bao(&pki).await;
+    let child = |cert_file: &Path| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_ca_in_the_os_trust_store_is_trusted_without_options",
+                "--nocapture",
+            ])
+            .env("HARMONY_TEST_OS_STORE_ADDR", bao.addr())
+            .env("HARMONY_TEST_OS_STORE_TOKEN", &root)
+            .env("SSL_CERT_FILE", cert_file)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    };
+    let trusted = child(&pki.ca);
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stdout)
+    );
+    // Control: the same child with another CA as the machine's store fails.
+    let other = Pki::new();
+    let untrusted = child(&other.ca);
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&untrusted.stdout),
+        String::from_utf8_lossy(&untrusted.stderr)
+    );
+    assert!(
+        !untrusted.status.success() && output.contains("invalid peer certificate"),
+        "{output}"
+    );
+}
+
+static LOG_LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureLog;
+
+impl log::Log for CaptureLog {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        LOG_LINES.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+/// The debug log says which address/token pair was used and what was ignored, never a token.
+#[test]
+fn the_debug_log_names_the_pair_used_and_never_the_token() {
+    log::set_logger(&CaptureLog).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    let corporate = "s.corporate-token-in-the-log-check";
+    let own = "s.own-bao-token-in-the-log-check";
+    OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[
+        ("OPENBAO_URL", "https://o.test:8200"),
+        ("VAULT_TOKEN", corporate),
+        ("BAO_CACERT", "/etc/bao/ca.pem"),
+    ]))
+    .unwrap();
+    OpenbaoSecretStoreBuilder::from_env_lookup(lookup(&[
+        ("BAO_ADDR", "https://b.test:8200"),
+        ("BAO_TOKEN", own),
+    ]))
+    .unwrap();
+    let lines = LOG_LINES.lock().unwrap().clone();
+    let has = |s: &str| lines.iter().any(|l| l.contains(s));
+    assert!(
+        has("address from OPENBAO_URL, no OPENBAO_TOKEN"),
+        "{lines:#?}"
+    );
+    assert!(has("VAULT_TOKEN is set but was not used"), "{lines:#?}");
+    assert!(has("BAO_CACERT ignored"), "{lines:#?}");
+    assert!(
+        has("address from BAO_ADDR, token from BAO_TOKEN"),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains(corporate) || l.contains(own)),
+        "{lines:#?}"
+    );
+}

@@ -466,6 +466,17 @@ impl OpenbaoSetup {
         })
     }
 
+    /// TLS (CA, client certificate, server name, …), namespace and timeout of the HTTP client
+    /// (default: OS trust store, 30 s). Same options as the secret store's.
+    pub fn with_http_options(
+        mut self,
+        options: &OpenbaoHttpOptions,
+    ) -> Result<Self, OpenbaoSetupError> {
+        self.http =
+            OpenbaoHttp::new(&self.base_url, options).map_err(OpenbaoSetupError::Settings)?;
+        Ok(self)
+    }
+
     /// How long to wait for the server to answer and to become active (default 120 s).
     pub fn with_ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;

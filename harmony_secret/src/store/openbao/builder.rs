@@ -302,7 +302,7 @@ impl OpenbaoSecretStoreBuilder {
         };
         let url = self.url.clone().ok_or_else(|| {
             config(
-                "no address: set OPENBAO_URL (or VAULT_ADDR / BAO_ADDR), or call .url(..)"
+                "no address: set OPENBAO_URL (or BAO_ADDR, or VAULT_ADDR), or call .url(..)"
                     .to_string(),
             )
         })?;

@@ -5,15 +5,16 @@
 //! wrapped in the envelope `{"__harmony_value__": <value>}`, which reads unwrap transparently.
 //! (Do not store objects whose only key is `__harmony_value__`.)
 //!
-//! HTTP: plain `reqwest` rather than `vaultrs`, because the store needs the raw status and error
-//! body of every answer (to tell sealed, invalid-token, permission-denied and not-found apart),
-//! per-request timeouts, and exactly one round trip per read; the KV v2 and login calls are four
-//! small JSON requests. One client with a connect timeout (≤ 1 s) and a request timeout
-//! (default 2 s); errors are classified like this:
+//! HTTP: [`crate::openbao_http::OpenbaoHttp`] (shared with harmony's `OpenbaoSetup`) rather than
+//! `vaultrs`, because the store needs the raw status and error body of every answer (to tell
+//! sealed, invalid-token, permission-denied and not-found apart), per-request timeouts, and
+//! exactly one round trip per read. That layer owns TLS, the token / `X-Vault-Request` /
+//! `X-Vault-Namespace` headers and the redirect rule (one hop, never https → http). Connect
+//! timeout ≤ 1 s, request timeout default 2 s; errors are classified like this:
 //!
 //! | what happened | error |
 //! | --- | --- |
-//! | connection refused, timeout | [`SecretStoreError::Unreachable`] |
+//! | connection refused, timeout, TLS failure, refused redirect | [`SecretStoreError::Unreachable`] |
 //! | HTTP 503 "sealed" | [`SecretStoreError::Sealed`] |
 //! | HTTP 503 "sealed" and `sys/health` 501 | [`SecretStoreError::NotInitialized`] |
 //! | HTTP 403 (token valid) | [`SecretStoreError::PermissionDenied`] naming the path |
@@ -92,13 +93,16 @@ impl OpenbaoSecretStore {
         OpenbaoSecretStoreBuilder::new()
     }
 
-    /// A store configured by environment variables:
-    /// `OPENBAO_URL` (or `VAULT_ADDR`, `BAO_ADDR`), `OPENBAO_TOKEN` (or `VAULT_TOKEN`,
-    /// `BAO_TOKEN`), `OPENBAO_USERNAME` + `OPENBAO_PASSWORD`, `OPENBAO_KV_MOUNT` (`secret`),
-    /// `OPENBAO_AUTH_MOUNT` (`userpass`), `OPENBAO_SKIP_TLS`, `HARMONY_SSO_ISSUER` +
+    /// A store configured by environment variables. The first address set of `OPENBAO_URL`,
+    /// `BAO_ADDR`, `VAULT_ADDR` picks a family, and the token (`OPENBAO_TOKEN` / `BAO_TOKEN` /
+    /// `VAULT_TOKEN`), TLS options (`*_CACERT`, `*_CAPATH`, `*_SKIP_VERIFY` (`OPENBAO_SKIP_TLS`),
+    /// `*_TLS_SERVER_NAME`, `*_CLIENT_CERT` + `*_CLIENT_KEY`) and namespace (`*_NAMESPACE`) come
+    /// only from that family. Also `OPENBAO_USERNAME` + `OPENBAO_PASSWORD`, `OPENBAO_KV_MOUNT`
+    /// (`secret`), `OPENBAO_AUTH_MOUNT` (`userpass`), `HARMONY_SSO_ISSUER` +
     /// `HARMONY_SSO_CLIENT_ID`, `HARMONY_SSO_PROJECT_ID`, `HARMONY_SSO_RESOLVE_TO`,
-    /// `OPENBAO_JWT_ROLE` (`harmony-developer`), `OPENBAO_JWT_MOUNT` (`jwt`),
-    /// `HARMONY_SESSION_DIR`, `OPENBAO_REQUEST_TIMEOUT_MS`. A missing or malformed variable is a
+    /// `HARMONY_SSO_CACERT`, `HARMONY_SSO_SKIP_TLS`, `OPENBAO_JWT_ROLE` (`harmony-developer`),
+    /// `OPENBAO_JWT_MOUNT` (`jwt`), `HARMONY_SESSION_DIR`, `OPENBAO_REQUEST_TIMEOUT_MS`. See
+    /// `docs/openbao-connection.md`. A missing or malformed variable is a
     /// [`SecretStoreError::Config`] naming it. Does not contact OpenBao.
     pub async fn from_env() -> Result<Self, SecretStoreError> {
         OpenbaoSecretStoreBuilder::from_env()?.build().await
