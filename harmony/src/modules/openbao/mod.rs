@@ -10,6 +10,7 @@ pub mod raft;
 pub mod setup_api;
 pub mod setup_score;
 pub mod transit;
+pub mod transit_score;
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub use setup_score::{
     OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode, OpenbaoUserpassConfig,
 };
 pub use transit::{OpenbaoTransitSeal, TransitUnsealerSetup};
+pub use transit_score::OpenbaoTransitSealScore;
 
 /// Chart repository of the `openbao` chart.
 pub const OPENBAO_CHART_REPO: &str = "https://openbao.github.io/openbao-helm";

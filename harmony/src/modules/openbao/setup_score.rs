@@ -375,7 +375,7 @@ async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError>
 
 /// Makes sure the transit seal token Secret holds a valid token: with admin access to the
 /// unsealer, sets up its transit mount/key/policy and creates the token when needed.
-async fn ensure_transit_token(
+pub(crate) async fn ensure_transit_token(
     client: &Arc<K8sClient>,
     score: &OpenbaoSetupScore,
     transit: &OpenbaoTransitUnseal,
