@@ -825,6 +825,40 @@ mod tests {
         assert!(!err.contains("UNSEAL-SECRET-1"), "{err}");
     }
 
+    #[tokio::test]
+    async fn transit_without_unsealer_access_needs_the_token_secret_and_never_rewrites_it() {
+        let (api, url) = fake_k8s::start().await;
+        let client = Arc::new(K8sClient::from_url(&url).unwrap());
+        let transit = OpenbaoTransitUnseal {
+            seal: OpenbaoTransitSeal::new("http://unsealer:8200"),
+            unsealer: None,
+        };
+        let score = OpenbaoSetupScore {
+            unseal: OpenbaoUnsealMode::Transit(transit.clone()),
+            ..Default::default()
+        };
+        let err = ensure_transit_token(&client, &score, &transit)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("openbao/openbao-transit-seal"), "{err}");
+        assert!(err.contains("transit/encrypt/harmony-autounseal"), "{err}");
+        assert!(err.contains("http://unsealer:8200"), "{err}");
+
+        let token = serde_json::to_value(ByteString(b"s.SEALTOKEN".to_vec())).unwrap();
+        api.lock().unwrap().secrets.insert(
+            ("openbao".into(), "openbao-transit-seal".into()),
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "openbao-transit-seal", "namespace": "openbao"},
+                "data": {TRANSIT_TOKEN_SECRET_KEY: token}}),
+        );
+        let writes = ensure_transit_token(&client, &score, &transit)
+            .await
+            .unwrap();
+        assert!(writes.is_empty(), "{writes:?}");
+        assert_eq!(api.lock().unwrap().writes, 0);
+    }
+
     #[test]
     fn userpass_config_hides_password() {
         let c = OpenbaoUserpassConfig {
