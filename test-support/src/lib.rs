@@ -171,6 +171,45 @@ pub struct JwtSetup<'a> {
     pub token_ttl: &'a str,
 }
 
+/// Extra settings of an [`OpenBao`] server ([`OpenBao::start_with`]): raft cluster membership,
+/// a transit seal, a file audit device. The default is the plain single server of
+/// [`OpenBao::start`].
+#[derive(Debug, Clone, Default)]
+pub struct BaoOptions {
+    /// Raft `node_id` (default `harmony-test`).
+    pub node_id: Option<String>,
+    /// API addresses of the servers to join: one `retry_join { leader_api_addr = .. }` each.
+    pub retry_join: Vec<String>,
+    /// A `seal "transit"` stanza; its token is passed as `BAO_TOKEN`, not written in the config.
+    pub transit_seal: Option<TransitSeal>,
+    /// A file audit device writing `audit.log` in the server's folder, declared in the config
+    /// (same relative path on every node, as a raft cluster requires). See
+    /// [`OpenBao::audited_writes`].
+    pub audit: bool,
+}
+
+/// Where a transit-sealed server gets its key. `Debug` hides the token.
+#[derive(Clone)]
+pub struct TransitSeal {
+    /// The unsealer's API address, e.g. `http://127.0.0.1:8200`.
+    pub address: String,
+    /// e.g. `transit/`.
+    pub mount_path: String,
+    pub key_name: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for TransitSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransitSeal")
+            .field("address", &self.address)
+            .field("mount_path", &self.mount_path)
+            .field("key_name", &self.key_name)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A real, non-dev OpenBao server process with raft storage in a temp dir.
 pub struct OpenBao {
     dir: tempfile::TempDir,
@@ -179,6 +218,7 @@ pub struct OpenBao {
     cluster_port: u16,
     child: Option<Child>,
     addr: String,
+    options: BaoOptions,
     /// Set by [`OpenBao::start_tls`].
     tls: Option<BaoTls>,
 }
@@ -223,31 +263,76 @@ impl OpenBao {
     /// [`OpenBao::start`], with `port` as the API port of the first attempt (to test the retry).
     #[doc(hidden)]
     pub async fn start_trying_port_first(port: Option<u16>) -> OpenBao {
-        Self::start_with(port, None).await
+        Self::start_on(port, BaoOptions::default(), None).await
     }
 
     /// Like [`OpenBao::start`], with a TLS listener: [`OpenBao::addr`] is
     /// `https://127.0.0.1:PORT` and the fixture's own calls trust `tls.ca_pem`.
     pub async fn start_tls(tls: BaoTls) -> OpenBao {
-        Self::start_with(None, Some(tls)).await
+        Self::start_on(None, BaoOptions::default(), Some(tls)).await
     }
 
-    async fn start_with(mut port: Option<u16>, tls: Option<BaoTls>) -> OpenBao {
+    /// [`OpenBao::start`] with `options` (node id, `retry_join`, transit seal, audit device).
+    pub async fn start_with(options: BaoOptions) -> OpenBao {
+        Self::start_on(None, options, None).await
+    }
+
+    /// `n` servers forming one raft cluster on loopback: node ids `node-0`.., distinct API and
+    /// cluster ports, each with a `retry_join` to every node and the file audit device. All are
+    /// uninitialised; initialise one and unseal all (keys are shared) to form the cluster.
+    pub async fn start_raft_cluster(n: usize) -> Vec<OpenBao> {
+        let mut ports: Vec<u16> = Vec::new();
+        while ports.len() < 2 * n {
+            let p = free_port();
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        let addrs: Vec<String> = (0..n)
+            .map(|i| format!("http://127.0.0.1:{}", ports[2 * i]))
+            .collect();
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let mut bao = Self::unstarted(
+                BaoOptions {
+                    node_id: Some(format!("node-{i}")),
+                    retry_join: addrs.clone(),
+                    transit_seal: None,
+                    audit: true,
+                },
+                None,
+            );
+            bao.port = ports[2 * i];
+            bao.cluster_port = ports[2 * i + 1];
+            bao.addr = addrs[i].clone();
+            bao.write_config();
+            bao.spawn().await;
+            nodes.push(bao);
+        }
+        nodes
+    }
+
+    fn unstarted(options: BaoOptions, tls: Option<BaoTls>) -> OpenBao {
         let deps = ensure_test_deps();
         let dir = tempfile::Builder::new()
             .prefix("harmony-bao-")
             .tempdir()
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        let mut bao = OpenBao {
+        OpenBao {
             addr: String::new(),
             dir,
             bin: deps.bao,
             port: 0,
             cluster_port: 0,
             child: None,
+            options,
             tls,
-        };
+        }
+    }
+
+    async fn start_on(mut port: Option<u16>, options: BaoOptions, tls: Option<BaoTls>) -> OpenBao {
+        let mut bao = Self::unstarted(options, tls);
         for attempt in 1..=Self::START_ATTEMPTS {
             bao.port = port.take().unwrap_or_else(free_port);
             bao.cluster_port = free_port();
@@ -291,6 +376,25 @@ impl OpenBao {
 
     fn write_config(&self) {
         let d = self.dir.path().display();
+        let node_id = self.options.node_id.as_deref().unwrap_or("harmony-test");
+        let mut extra_storage = String::new();
+        for leader in &self.options.retry_join {
+            extra_storage.push_str(&format!(
+                "  retry_join {{\n    leader_api_addr = \"{leader}\"\n  }}\n"
+            ));
+        }
+        let mut extra = String::new();
+        if let Some(seal) = &self.options.transit_seal {
+            extra.push_str(&format!(
+                "seal \"transit\" {{\n  address = \"{}\"\n  mount_path = \"{}\"\n  key_name = \"{}\"\n}}\n",
+                seal.address, seal.mount_path, seal.key_name
+            ));
+        }
+        if self.options.audit {
+            extra.push_str(
+                "audit \"file\" \"harmony-test\" {\n  options {\n    file_path = \"audit.log\"\n  }\n}\n",
+            );
+        }
         let (tls, scheme) = match &self.tls {
             None => ("tls_disable     = true".to_string(), "http"),
             Some(t) => (
@@ -312,9 +416,10 @@ impl OpenBao {
         let config = format!(
             r#"storage "raft" {{
   path    = "{d}/data"
-  node_id = "harmony-test"
+  node_id = "{node_id}"
   performance_multiplier = 1
-}}
+{extra_storage}}}
+{extra}
 cluster_addr = "https://127.0.0.1:{cp}"
 listener "tcp" {{
   address         = "127.0.0.1:{p}"
@@ -345,7 +450,13 @@ disable_mlock = true
             .append(true)
             .open(self.dir.path().join("bao.log"))
             .expect("bao.log");
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        if let Some(seal) = &self.options.transit_seal {
+            command.env("BAO_TOKEN", &seal.token);
+        }
+        let child = command
+            // The audit device's relative `audit.log` lands in the server's own folder.
+            .current_dir(self.dir.path())
             .arg("server")
             .arg(format!(
                 "-config={}",
@@ -618,6 +729,45 @@ disable_mlock = true
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::from_secs(10));
         }
+    }
+
+    /// Starts the stopped server again (same data and ports); `Err(log)` when it exits at
+    /// startup (e.g. a transit seal whose unsealer does not answer).
+    pub async fn try_start_again(&mut self) -> Result<(), String> {
+        self.stop();
+        self.try_spawn().await
+    }
+
+    /// Stops the server, deletes its raft data and starts it again: a node replaced with empty
+    /// storage (same node id, address and `retry_join`).
+    pub async fn replace_with_empty_storage(&mut self) {
+        self.stop();
+        let data = self.dir.path().join("data");
+        std::fs::remove_dir_all(&data).expect("remove raft data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        self.spawn().await;
+    }
+
+    /// The requests that could change something, as the server's file audit device saw them
+    /// ([`BaoOptions::audit`]): authenticated requests whose operation is not `read` or `list`,
+    /// as "operation path". `sys/init`, `sys/unseal` and raft's own join handshake are not
+    /// audited by OpenBao (no token), so they are not in this list.
+    pub fn audited_writes(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|entry| entry["type"] == "request")
+            .filter(|entry| {
+                entry["auth"]["client_token"]
+                    .as_str()
+                    .is_some_and(|t| !t.is_empty())
+            })
+            .filter_map(|entry| {
+                let op = entry["request"]["operation"].as_str()?.to_string();
+                let path = entry["request"]["path"].as_str()?.to_string();
+                (op != "read" && op != "list").then(|| format!("{op} {path}"))
+            })
+            .collect()
     }
 }
 

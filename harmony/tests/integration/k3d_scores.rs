@@ -128,6 +128,49 @@ fn rand_suffix() -> u128 {
 }
 
 #[tokio::test]
+#[ignore = "needs Docker + k3d (deploys a 3-pod OpenBao raft cluster)"]
+async fn test_openbao_ha_setup_score() {
+    let topology = ready_topology().await;
+    userpass_from_env();
+    let openbao = OpenbaoScore {
+        namespace: "openbao-ha".into(),
+        release_name: "openbao-ha".into(),
+        host: "bao-ha.harmony.local".into(),
+        ha: Some(3),
+        ..Default::default()
+    };
+    run(&openbao, &topology).await;
+    let context = topology
+        .config()
+        .effective_context()
+        .unwrap_or_else(|| "k3d-harmony".into());
+    let setup = OpenbaoSetupScore::for_deployment(&openbao, context);
+    let first = run(&setup, &topology).await;
+    assert!(
+        matches!(
+            first.status,
+            InterpretStatus::Success | InterpretStatus::Noop
+        ),
+        "{first:?}"
+    );
+    let second = run(&setup, &topology).await;
+    assert_eq!(second.status, InterpretStatus::Noop, "{second:?}");
+    assert_eq!(second.details.get("writes").map(String::as_str), Some(""));
+    // A restarted pod comes back sealed; the next run unseals only it.
+    let client = topology.k8s_client().await.unwrap();
+    client
+        .delete::<Pod>("openbao-ha-1", Some("openbao-ha"))
+        .await
+        .unwrap();
+    let third = run(&setup, &topology).await;
+    assert_eq!(
+        third.details.get("writes").map(String::as_str),
+        Some("PUT sys/unseal"),
+        "{third:?}"
+    );
+}
+
+#[tokio::test]
 #[ignore = "needs Docker + k3d (deploys CloudNativePG + Zitadel)"]
 async fn test_zitadel_setup_score() {
     let topology = ready_topology().await;

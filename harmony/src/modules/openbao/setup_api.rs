@@ -31,8 +31,13 @@ use sha2::{Digest, Sha256};
 /// What `sys/init` returned, plus the password fingerprints. Never printed.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenbaoInitRecord {
-    /// Unseal keys, base64 (OpenBao accepts base64 or hex).
+    /// Unseal keys, base64 (OpenBao accepts base64 or hex). Empty for an auto-unsealed
+    /// (transit) server.
     pub unseal_keys: Vec<String>,
+    /// Recovery keys, base64, of an auto-unsealed (transit) server: they cannot unseal it, they
+    /// authorise operations such as generating a new root token.
+    #[serde(default)]
+    pub recovery_keys: Vec<String>,
     pub root_token: String,
     /// username -> sha256("user:password"), to detect a changed userpass password.
     #[serde(default)]
@@ -45,6 +50,10 @@ impl fmt::Debug for OpenbaoInitRecord {
             .field(
                 "unseal_keys",
                 &format_args!("<{} redacted>", self.unseal_keys.len()),
+            )
+            .field(
+                "recovery_keys",
+                &format_args!("<{} redacted>", self.recovery_keys.len()),
             )
             .field("root_token", &"<redacted>")
             .field(
@@ -305,7 +314,7 @@ impl OpenbaoDesiredState {
     }
 }
 
-fn valid_path_segment(s: &str) -> bool {
+pub(crate) fn valid_path_segment(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '@')
@@ -395,6 +404,11 @@ pub enum OpenbaoSetupError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct SealStatus {
+    /// `shamir`, or the auto-unseal type (e.g. `transit`).
+    #[serde(rename = "type")]
+    pub seal_type: String,
+    /// True for an auto-unsealed server: `sys/init` then hands out recovery keys.
+    pub recovery_seal: bool,
     pub initialized: bool,
     pub sealed: bool,
     /// Threshold.
@@ -473,7 +487,7 @@ impl OpenbaoSetup {
         &self.base_url
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -499,7 +513,7 @@ impl OpenbaoSetup {
     }
 
     /// Like `send`, but only 2xx (and, for reads, 404 as `None`) are accepted.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -536,7 +550,7 @@ impl OpenbaoSetup {
     }
 
     /// Waits until `sys/health` answers 200 (right after unseal it is briefly 429/503).
-    async fn wait_active(&self) -> Result<(), OpenbaoSetupError> {
+    pub(crate) async fn wait_active(&self) -> Result<(), OpenbaoSetupError> {
         let deadline = Instant::now() + self.ready_timeout;
         loop {
             if let Ok((200, _)) = self.send(Method::GET, "sys/health", None, None).await {
@@ -570,7 +584,24 @@ impl OpenbaoSetup {
         desired.validate()?;
         self.writes.lock().expect("writes lock").clear();
         let mut report = SetupReport::default();
+        let mut record = self.init_and_unseal(desired, &mut report).await?;
+        self.configure(desired, &mut record).await?;
+        report.writes = self.writes.lock().expect("writes lock").clone();
+        Ok(report)
+    }
 
+    /// The write requests sent since the last `run` (or the last call of this), cleared.
+    pub(crate) fn take_writes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.writes.lock().expect("writes lock"))
+    }
+
+    /// Initialises the server when it is not, unseals it (Shamir) or waits for it to unseal
+    /// itself (auto-unseal), then waits until it is active.
+    pub(crate) async fn init_and_unseal(
+        &self,
+        desired: &OpenbaoDesiredState,
+        report: &mut SetupReport,
+    ) -> Result<OpenbaoInitRecord, OpenbaoSetupError> {
         let status = self.seal_status().await?;
         let mut record = self.store.load().await.map_err(|m| self.store_error(m))?;
 
@@ -582,10 +613,10 @@ impl OpenbaoSetup {
                     self.store.describe()
                 );
             }
-            record = Some(self.init(desired).await?);
+            record = Some(self.init(desired, status.recovery_seal).await?);
             report.initialized = true;
         }
-        let Some(mut record) = record else {
+        let Some(record) = record else {
             return Err(OpenbaoSetupError::State(format!(
                 "OpenBao at {} is initialised, but its unseal keys and root token are not in {}. \
                  Restore them there, or reset OpenBao's data (delete the PVC) to initialise it again.",
@@ -599,12 +630,43 @@ impl OpenbaoSetup {
         } else {
             status
         };
-        if status.sealed {
+        if status.sealed && status.recovery_seal {
+            self.wait_auto_unsealed(&status.seal_type).await?;
+        } else if status.sealed {
             self.unseal(&record).await?;
             report.unsealed = true;
         }
         self.wait_active().await?;
+        Ok(record)
+    }
 
+    /// An auto-unsealed server unseals itself; only wait for it.
+    async fn wait_auto_unsealed(&self, seal_type: &str) -> Result<(), OpenbaoSetupError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        loop {
+            if !self.seal_status().await?.sealed {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(OpenbaoSetupError::State(format!(
+                    "OpenBao at {} uses a {seal_type} seal and is still sealed after {}s: it unseals \
+                     itself only when its unsealer answers. Check that the unsealer is up and \
+                     unsealed and that its token is valid (the server log names the failing \
+                     request), then restart OpenBao",
+                    self.base_url,
+                    self.ready_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// KV mount, policies, userpass user and JWT auth, read first and written on a difference.
+    pub(crate) async fn configure(
+        &self,
+        desired: &OpenbaoDesiredState,
+        record: &mut OpenbaoInitRecord,
+    ) -> Result<(), OpenbaoSetupError> {
         let token = record.root_token.clone();
         self.ensure_kv(&token, &desired.kv_mount).await?;
         for policy in &desired.policies {
@@ -613,13 +675,13 @@ impl OpenbaoSetup {
         if let Some(user) = &desired.userpass {
             self.ensure_auth_mount(&token, "userpass", "userpass")
                 .await?;
-            if self.ensure_userpass_user(&token, user, &record).await? {
+            if self.ensure_userpass_user(&token, user, record).await? {
                 record.userpass_password_sha256.insert(
                     user.username.clone(),
                     password_fingerprint(&user.username, &user.password),
                 );
                 self.store
-                    .save(&record)
+                    .save(record)
                     .await
                     .map_err(|m| self.store_error(m))?;
             }
@@ -628,14 +690,14 @@ impl OpenbaoSetup {
             self.ensure_auth_mount(&token, "jwt", "jwt").await?;
             self.ensure_jwt(&token, jwt).await?;
         }
-
-        report.writes = self.writes.lock().expect("writes lock").clone();
-        Ok(report)
+        Ok(())
     }
 
-    async fn init(
+    /// `sys/init`: Shamir unseal keys, or recovery keys when the server auto-unseals.
+    pub(crate) async fn init(
         &self,
         desired: &OpenbaoDesiredState,
+        recovery_seal: bool,
     ) -> Result<OpenbaoInitRecord, OpenbaoSetupError> {
         #[derive(Deserialize)]
         struct InitResponse {
@@ -643,12 +705,21 @@ impl OpenbaoSetup {
             keys_base64: Vec<String>,
             #[serde(default)]
             keys: Vec<String>,
+            #[serde(default)]
+            recovery_keys_base64: Vec<String>,
             root_token: String,
         }
-        let body = json!({
-            "secret_shares": desired.secret_shares,
-            "secret_threshold": desired.secret_threshold,
-        });
+        let body = if recovery_seal {
+            json!({
+                "recovery_shares": desired.secret_shares,
+                "recovery_threshold": desired.secret_threshold,
+            })
+        } else {
+            json!({
+                "secret_shares": desired.secret_shares,
+                "secret_threshold": desired.secret_threshold,
+            })
+        };
         let (status, value) = self
             .send(Method::PUT, "sys/init", None, Some(&body))
             .await?;
@@ -665,6 +736,7 @@ impl OpenbaoSetup {
         };
         let record = OpenbaoInitRecord {
             unseal_keys: keys,
+            recovery_keys: init.recovery_keys_base64,
             root_token: init.root_token,
             userpass_password_sha256: BTreeMap::new(),
         };
@@ -683,7 +755,7 @@ impl OpenbaoSetup {
         Ok(record)
     }
 
-    async fn unseal(&self, record: &OpenbaoInitRecord) -> Result<(), OpenbaoSetupError> {
+    pub(crate) async fn unseal(&self, record: &OpenbaoInitRecord) -> Result<(), OpenbaoSetupError> {
         for key in &record.unseal_keys {
             let (status, value) = self
                 .send(
@@ -748,7 +820,7 @@ impl OpenbaoSetup {
         Ok(())
     }
 
-    async fn ensure_policy(
+    pub(crate) async fn ensure_policy(
         &self,
         token: &str,
         policy: &OpenbaoPolicy,
@@ -997,6 +1069,7 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let record = OpenbaoInitRecord {
             unseal_keys: vec!["KEY-SECRET".into()],
+            recovery_keys: vec!["RECOVERY-SECRET".into()],
             root_token: "s.ROOTSECRET".into(),
             userpass_password_sha256: BTreeMap::from([("u".into(), "HASHVALUE".into())]),
         };
@@ -1006,7 +1079,13 @@ mod tests {
             policies: vec![],
         };
         let shown = format!("{record:?} {user:?}");
-        for secret in ["KEY-SECRET", "ROOTSECRET", "HASHVALUE", "PASSWORD-SECRET"] {
+        for secret in [
+            "KEY-SECRET",
+            "RECOVERY-SECRET",
+            "ROOTSECRET",
+            "HASHVALUE",
+            "PASSWORD-SECRET",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }
@@ -1045,6 +1124,7 @@ mod tests {
         assert_eq!(store.load().await.unwrap(), None);
         let record = OpenbaoInitRecord {
             unseal_keys: vec!["a".into()],
+            recovery_keys: vec![],
             root_token: "t".into(),
             userpass_password_sha256: BTreeMap::new(),
         };

@@ -387,6 +387,21 @@ impl Inner {
         }
     }
 
+    /// The seal type of a server that unseals itself (`sys/seal-status` says `recovery_seal`),
+    /// e.g. `transit`; `None` for Shamir or when it cannot be read.
+    async fn auto_unseal_type(&self) -> Option<String> {
+        let resp = self
+            .http
+            .send(Method::GET, "sys/seal-status", None, None, None)
+            .await
+            .ok()?;
+        let body = &resp.body;
+        if body["recovery_seal"].as_bool() != Some(true) {
+            return None;
+        }
+        body["type"].as_str().map(str::to_string)
+    }
+
     /// `GET sys/health`: Unreachable / Sealed / not initialized become errors.
     async fn check_health(&self) -> Result<(), SecretStoreError> {
         let resp = self
@@ -398,6 +413,7 @@ impl Inner {
             200 | 429 | 472 | 473 => Ok(()),
             503 => Err(SecretStoreError::Sealed {
                 store: self.describe(),
+                auto_unseal: self.auto_unseal_type().await,
             }),
             501 => Err(SecretStoreError::NotInitialized {
                 store: self.describe(),
@@ -566,7 +582,7 @@ impl Inner {
     fn is_about_me(&self, e: &SecretStoreError) -> bool {
         match e {
             SecretStoreError::Unreachable { store, .. }
-            | SecretStoreError::Sealed { store }
+            | SecretStoreError::Sealed { store, .. }
             | SecretStoreError::NotInitialized { store } => *store == self.describe(),
             _ => false,
         }
@@ -579,10 +595,11 @@ impl Inner {
         result: Result<T, SecretStoreError>,
     ) -> Result<T, SecretStoreError> {
         match result {
-            Err(SecretStoreError::Sealed { store }) if store == self.describe() => {
+            Err(SecretStoreError::Sealed { store, auto_unseal }) if store == self.describe() => {
                 match self.check_health().await {
                     Err(e @ SecretStoreError::NotInitialized { .. }) => Err(e),
-                    _ => Err(SecretStoreError::Sealed { store }),
+                    Err(e @ SecretStoreError::Sealed { .. }) => Err(e),
+                    _ => Err(SecretStoreError::Sealed { store, auto_unseal }),
                 }
             }
             other => other,

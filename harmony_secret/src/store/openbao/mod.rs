@@ -206,6 +206,7 @@ impl Inner {
             },
             503 if message.to_lowercase().contains("sealed") => SecretStoreError::Sealed {
                 store: self.describe(),
+                auto_unseal: None,
             },
             429 | 502 | 503 | 504 => SecretStoreError::Unreachable {
                 store: self.describe(),
