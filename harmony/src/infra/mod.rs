@@ -8,3 +8,5 @@ pub mod helm;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;
+pub mod existing_stack;
+pub mod k8s_sso_stack;

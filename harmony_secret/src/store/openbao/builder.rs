@@ -167,8 +167,9 @@ impl OpenbaoSecretStoreBuilder {
         self
     }
 
-    /// DNS override for the identity provider's host only (see
-    /// [`ZitadelOidcAuth::with_resolve_to`]). OpenBao's address is not affected.
+    /// DNS override for the identity provider's host (see
+    /// [`ZitadelOidcAuth::with_resolve_to`]), and for OpenBao's host only when it is under
+    /// `.localhost` (a local ingress); any other OpenBao address uses normal DNS.
     pub fn resolve_to(mut self, addr: Option<SocketAddr>) -> Self {
         self.resolve_to = addr;
         self
@@ -309,10 +310,19 @@ impl OpenbaoSecretStoreBuilder {
                 "no way to log in: set OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth)".to_string(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(self.request_timeout.min(Duration::from_secs(1)))
             .timeout(self.request_timeout)
-            .danger_accept_invalid_certs(self.skip_tls)
+            .danger_accept_invalid_certs(self.skip_tls);
+        // A `.localhost` OpenBao host (RFC 6761: always loopback, e.g. behind a local k3d
+        // ingress) goes to `resolve_to` too, as not every system resolver knows `.localhost`.
+        if let (Some(addr), Some(host)) = (self.resolve_to, parsed.host_str())
+            && host.ends_with(".localhost")
+        {
+            debug!("openbao: resolving {host} to {addr} (resolve_to, .localhost host)");
+            http = http.resolve(host, addr);
+        }
+        let http = http
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
         let auth = AuthConfig {
