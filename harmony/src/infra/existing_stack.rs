@@ -47,7 +47,10 @@ impl std::fmt::Debug for ExistingStackConfig {
             .field("jwt_role", &self.jwt_role)
             .field("jwt_mount", &self.jwt_mount)
             .field("kv_mount", &self.kv_mount)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

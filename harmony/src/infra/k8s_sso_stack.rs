@@ -91,7 +91,7 @@ async fn run_step<S: Score<K8sAnywhereTopology>>(
         .await;
     spinner.finish_and_clear();
     let outcome = result.map_err(|e| format!("{name}: {e}"))?;
-    eprintln!("  [{}] {name}: {}", outcome.status, outcome.message);
+    crate::progress::suspend(|| eprintln!("  [{}] {name}: {}", outcome.status, outcome.message));
     steps.push(CapabilityStep::new(
         name,
         outcome.status == InterpretStatus::Success,
@@ -116,16 +116,18 @@ impl IdentityProvider for K8sAnywhereTopology {
             ..ZitadelSetupScore::for_deployment(&stack.zitadel)
         };
         let outcome = run_step(&setup, self, &mut steps).await?;
-        let client_id = outcome
-            .details
-            .get("client_id")
-            .cloned()
-            .ok_or_else(|| format!("{} did not report a client_id", Score::<Self>::name(&setup)))?;
+        let client_id =
+            outcome.details.get("client_id").cloned().ok_or_else(|| {
+                format!("{} did not report a client_id", Score::<Self>::name(&setup))
+            })?;
         Ok(DeviceClient {
             issuer: stack.issuer(),
             audience: client_id.clone(),
             client_id,
-            device_authorization_endpoint: Some(format!("{}/oauth/v2/device_authorization", stack.issuer())),
+            device_authorization_endpoint: Some(format!(
+                "{}/oauth/v2/device_authorization",
+                stack.issuer()
+            )),
             steps,
         })
     }
@@ -188,7 +190,10 @@ mod tests {
     #[test]
     fn local_stack_uses_localhost_hosts_behind_the_k3d_ingress() {
         let stack = K8sSsoStack::default();
-        assert_eq!(stack.openbao.external_url(), "http://bao.harmony.localhost:8080");
+        assert_eq!(
+            stack.openbao.external_url(),
+            "http://bao.harmony.localhost:8080"
+        );
         assert_eq!(stack.issuer(), "http://zitadel.harmony.localhost:8080");
         assert_eq!(stack.ingress_addr().to_string(), "127.0.0.1:8080");
         assert!(stack.coredns_rewrite().validate().is_ok());
