@@ -155,3 +155,149 @@ impl Cli {
 
 /// The command to show when the local stack cannot run (no Docker engine).
 pub const EXISTING_STACK_HINT: &str = "cargo run -p harmony_sso -- --openbao-url https://bao.example.com --issuer https://idp.example.com --client-id <client-id>";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("harmony_sso").chain(args.iter().copied()))
+    }
+
+    const STACK: [&str; 6] = [
+        "--openbao-url",
+        "https://bao.example.com/",
+        "--issuer",
+        "https://idp.example.com",
+        "--client-id",
+        "cli-1",
+    ];
+
+    #[test]
+    fn no_flags_is_the_local_stack_with_zitadel() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(
+            cli.mode().unwrap(),
+            Mode::LocalK3d {
+                skip_zitadel: false
+            }
+        );
+        assert!(!cli.yes && !cli.cleanup && cli.command.is_none());
+        let cli = parse(&["--skip-zitadel", "-y"]).unwrap();
+        assert_eq!(cli.mode().unwrap(), Mode::LocalK3d { skip_zitadel: true });
+        assert!(cli.yes);
+    }
+
+    #[test]
+    fn cluster_needs_cleanup() {
+        assert!(parse(&["--cluster"]).is_err());
+        let cli = parse(&["--cleanup", "--cluster"]).unwrap();
+        assert!(cli.cleanup && cli.cluster);
+    }
+
+    #[test]
+    fn existing_stack_flags_give_the_existing_mode_with_defaults_and_overrides() {
+        let cli = parse(&STACK).unwrap();
+        let Mode::Existing(c) = cli.mode().unwrap() else {
+            panic!("expected the existing stack")
+        };
+        assert_eq!(c.openbao_url, "https://bao.example.com");
+        assert_eq!(c.issuer, "https://idp.example.com");
+        assert_eq!(c.client_id, "cli-1");
+        assert_eq!(
+            (
+                c.jwt_role.as_str(),
+                c.jwt_mount.as_str(),
+                c.kv_mount.as_str()
+            ),
+            ("harmony-developer", "jwt", "secret")
+        );
+        assert_eq!(c.admin_token, None);
+
+        let mut args = STACK.to_vec();
+        args.extend([
+            "--jwt-role",
+            "dev",
+            "--jwt-mount",
+            "/oidc/",
+            "--kv-mount",
+            "kv",
+            "--admin-token",
+            "s.ADMIN",
+        ]);
+        let Mode::Existing(c) = parse(&args).unwrap().mode().unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                c.jwt_role.as_str(),
+                c.jwt_mount.as_str(),
+                c.kv_mount.as_str()
+            ),
+            ("dev", "oidc", "kv")
+        );
+        assert_eq!(c.admin_token.as_deref(), Some("s.ADMIN"));
+        assert!(!format!("{c:?}").contains("s.ADMIN"));
+    }
+
+    #[test]
+    fn subcommands_take_the_stack_flags_after_them() {
+        let mut args = vec!["whoami"];
+        args.extend(STACK);
+        let cli = parse(&args).unwrap();
+        assert_eq!(cli.command, Some(Command::Whoami));
+        assert!(matches!(cli.mode().unwrap(), Mode::Existing(_)));
+        assert_eq!(parse(&["login"]).unwrap().command, Some(Command::Login));
+        assert_eq!(parse(&["logout"]).unwrap().command, Some(Command::Logout));
+    }
+
+    #[test]
+    fn partial_or_contradictory_stack_flags_say_what_is_wrong() {
+        let err = parse(&STACK[..2]).unwrap().mode().unwrap_err();
+        assert!(
+            err.contains(
+                "missing: --issuer (HARMONY_SSO_ISSUER), --client-id (HARMONY_SSO_CLIENT_ID)"
+            ),
+            "{err}"
+        );
+        let mut args = STACK.to_vec();
+        args.push("--skip-zitadel");
+        assert!(
+            parse(&args)
+                .unwrap()
+                .mode()
+                .unwrap_err()
+                .contains("--skip-zitadel")
+        );
+        let mut args = STACK.to_vec();
+        args.push("--cleanup");
+        assert!(
+            parse(&args)
+                .unwrap()
+                .mode()
+                .unwrap_err()
+                .contains("never touches an existing stack")
+        );
+        let err = parse(&["--admin-token", "t"]).unwrap().mode().unwrap_err();
+        assert!(err.contains("--openbao-url"), "{err}");
+    }
+
+    #[test]
+    fn help_lists_flags_subcommands_and_env_vars() {
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        for needle in [
+            "--skip-zitadel",
+            "--cleanup",
+            "--cluster",
+            "--yes",
+            "login",
+            "logout",
+            "whoami",
+            "OPENBAO_URL",
+            "HARMONY_SSO_CLIENT_ID",
+            "OPENBAO_JWT_ROLE",
+        ] {
+            assert!(help.contains(needle), "{needle} missing in:\n{help}");
+        }
+    }
+}
