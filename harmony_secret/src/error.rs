@@ -45,6 +45,17 @@ pub enum SecretStoreError {
         reason: String,
     },
 
+    /// Every configured way to log in failed, not all of them by a rejection (one line each).
+    #[error("cannot log in to {store}: {}", attempts.join("; "))]
+    LoginFailed {
+        store: String,
+        attempts: Vec<String>,
+    },
+
+    /// Signing in needs a person (a browser login) and none can be reached from here.
+    #[error("{store} needs a person to sign in, but {reason}")]
+    InteractionRequired { store: String, reason: String },
+
     #[error("{store} is not configured correctly: {message}")]
     Config { store: String, message: String },
 

@@ -321,7 +321,10 @@ async fn without_a_terminal_sso_is_skipped_at_once_and_userpass_is_used() {
         .await
         .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, SecretStoreError::Config { .. }), "{e:?}");
+    assert!(
+        matches!(e, SecretStoreError::InteractionRequired { .. }),
+        "{e:?}"
+    );
     assert!(
         msg.contains("terminal") && msg.contains("OPENBAO_TOKEN"),
         "{msg}"
@@ -330,16 +333,20 @@ async fn without_a_terminal_sso_is_skipped_at_once_and_userpass_is_used() {
 }
 
 /// `resolve_to` sends the issuer's host name to a given address (a k3d ingress, say) and only
-/// that host.
+/// that host. The provider names itself with that host name (as Zitadel behind an ingress does).
 #[tokio::test]
 async fn resolve_to_overrides_dns_for_the_issuer_host() {
-    let idp = harmony_test_support::Idp::start(IdpOptions::fast()).await;
-    let addr: std::net::SocketAddr = idp.issuer().trim_start_matches("http://").parse().unwrap();
-    let auth = harmony_secret::ZitadelOidcAuth::new(
-        format!("http://sso.harmony.invalid:{}", addr.port()),
-        idp.client_id(),
-    )
-    .with_resolve_to(Some(addr));
+    let idp = harmony_test_support::Idp::start(IdpOptions {
+        extra_env: vec![(
+            "IDP_ISSUER".into(),
+            "http://sso.harmony.invalid:{port}".into(),
+        )],
+        ..IdpOptions::fast()
+    })
+    .await;
+    let port = url::Url::parse(idp.issuer()).unwrap().port().unwrap();
+    let auth = harmony_secret::ZitadelOidcAuth::new(idp.issuer(), idp.client_id())
+        .with_resolve_to(Some(([127, 0, 0, 1], port).into()));
     let endpoints = auth.discover().await.unwrap();
     assert!(endpoints.device_authorization_endpoint.is_some());
     // oidc-provider builds endpoint URLs from the Host header it was asked with.
@@ -349,4 +356,20 @@ async fn resolve_to_overrides_dns_for_the_issuer_host() {
             .starts_with("http://sso.harmony.invalid:"),
         "{endpoints:?}"
     );
+}
+
+/// OIDC Discovery §4.3: a document naming another issuer than the configured one is refused
+/// (here: the provider is asked as `localhost`, calls itself `127.0.0.1`).
+#[tokio::test]
+async fn a_discovery_document_of_another_issuer_is_refused() {
+    let idp = harmony_test_support::Idp::start(IdpOptions::fast()).await;
+    let asked = idp.issuer().replace("127.0.0.1", "localhost");
+    let e = harmony_secret::ZitadelOidcAuth::new(&asked, idp.client_id())
+        .discover()
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SecretStoreError::Config { .. }), "{e:?}");
+    assert!(msg.contains(idp.issuer()) && msg.contains(&asked), "{msg}");
+    assert!(msg.contains("HARMONY_SSO_ISSUER"), "{msg}");
 }

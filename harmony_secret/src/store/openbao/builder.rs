@@ -8,11 +8,11 @@ use std::time::Duration;
 use log::debug;
 
 use super::auth::{AuthConfig, SsoConfig};
-use super::session_cache::SessionCache;
+use super::session_cache::{SessionCache, SessionKey};
 use super::{Inner, OpenbaoSecretStore, STORE};
 use crate::SecretStoreError;
+use crate::auth::oidc::{DeviceCodePrompt, ZitadelOidcAuth};
 use crate::redacted::Secret;
-use crate::store::zitadel::{DeviceCodePrompt, ZitadelOidcAuth};
 
 /// Default timeout of one OpenBao request (reads, writes).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -282,7 +282,19 @@ impl OpenbaoSecretStoreBuilder {
                     if dir.is_none() {
                         debug!("openbao: no home folder, the SSO session will not be cached");
                     }
-                    dir.map(|d| SessionCache::new(&d, &addr, &self.jwt_mount, role))
+                    dir.map(|d| {
+                        SessionCache::new(
+                            &d,
+                            SessionKey {
+                                bao_addr: addr.clone(),
+                                auth_mount: self.jwt_mount.clone(),
+                                role: role.clone(),
+                                issuer: oidc.issuer().to_string(),
+                                client_id: oidc.client_id().to_string(),
+                                scopes: oidc.scopes(),
+                            },
+                        )
+                    })
                 } else {
                     None
                 };

@@ -29,6 +29,7 @@
 mod auth;
 pub(crate) mod builder;
 pub(crate) mod env;
+mod logout_whoami;
 pub mod session_cache;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use auth::{ActiveToken, AuthConfig, TokenSource, errors_of};
 pub use builder::{
     DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
 };
+pub use logout_whoami::{LogoutReport, WhoAmI};
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
 pub const ENVELOPE_KEY: &str = "__harmony_value__";
@@ -169,9 +171,9 @@ impl Inner {
         }
         match stale.source {
             TokenSource::Explicit => self.explicit_rejected.store(true, Ordering::SeqCst),
-            TokenSource::Cached | TokenSource::Sso => {
+            TokenSource::Cached | TokenSource::Sso | TokenSource::Refreshed => {
                 if let Some(cache) = self.auth.sso.as_ref().and_then(|s| s.cache.as_ref())
-                    && let Err(e) = cache.drop_token_if(&stale.token)
+                    && let Err(e) = drop_cached_token_if(cache, &stale.token).await
                 {
                     log::warn!(
                         "openbao: cannot update the session cache {}: {e}",
@@ -302,6 +304,16 @@ impl Inner {
     }
 }
 
+/// [`SessionCache::drop_token_if`] under the session lock, so it cannot undo a session another
+/// process is saving.
+async fn drop_cached_token_if(
+    cache: &session_cache::SessionCache,
+    stale: &Secret,
+) -> std::io::Result<()> {
+    let _lock = cache.lock_async().await?;
+    cache.drop_token_if(stale)
+}
+
 #[async_trait]
 impl SecretStore for OpenbaoSecretStore {
     fn describe(&self) -> String {
@@ -403,18 +415,29 @@ impl OpenbaoSecretStore {
 #[cfg(test)]
 mod tests {
     use super::auth::SsoConfig;
-    use super::session_cache::{SessionCache, SessionEntry};
+    use super::session_cache::{SessionCache, SessionEntry, SessionKey};
     use super::*;
     use crate::ZitadelOidcAuth;
 
     fn inner_with_cache(dir: &std::path::Path) -> (Inner, SessionCache) {
-        let cache = SessionCache::new(dir, "http://127.0.0.1:9", "jwt", "dev");
+        let oidc = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli");
+        let cache = SessionCache::new(
+            dir,
+            SessionKey {
+                bao_addr: "http://127.0.0.1:9".into(),
+                auth_mount: "jwt".into(),
+                role: "dev".into(),
+                issuer: oidc.issuer().into(),
+                client_id: oidc.client_id().into(),
+                scopes: oidc.scopes(),
+            },
+        );
         let auth = AuthConfig {
             token: None,
             userpass: None,
             userpass_mount: "userpass".into(),
             sso: Some(SsoConfig {
-                oidc: ZitadelOidcAuth::new("http://127.0.0.1:9", "cli"),
+                oidc,
                 role: "dev".into(),
                 mount: "jwt".into(),
                 cache: Some(cache.clone()),
@@ -444,6 +467,7 @@ mod tests {
                 token_endpoint: None,
                 issuer: "http://127.0.0.1:9".into(),
                 client_id: "cli".into(),
+                scopes: cache.key().scopes.clone(),
             })
             .unwrap();
     }
