@@ -7,7 +7,7 @@ use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::topology::{HelmCommand, K8sclient};
 use k8s_openapi::api::core::v1::Namespace;
 
-use crate::session::{StackFile, session_cache};
+use crate::session::{StackFile, logout};
 use crate::sso_loop::LoopSettings;
 
 /// Runs the cleanup; returns one line per thing removed (or already absent).
@@ -27,10 +27,7 @@ pub async fn run(
     if let Some(path) = &settings.stack_file
         && let Ok(conn) = StackFile::load(path)
     {
-        if let Some(cache) = session_cache(&conn, settings) {
-            cache.remove().map_err(|e| e.to_string())?;
-            done.push(format!("session {} removed", cache.path().display()));
-        }
+        done.push(logout(&conn, settings).await?);
         std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
         done.push(format!("{} removed", path.display()));
     }

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use harmony_secret::OpenbaoSecretStore;
-use harmony_secret::store::openbao::session_cache::SessionCache;
+use harmony_secret::{OpenbaoSecretStore, WhoAmI};
 
 use crate::cli::Command;
 use crate::sso_loop::{Connection, LoopSettings, build_store};
@@ -41,23 +40,51 @@ impl StackFile {
     }
 }
 
-/// The session cache file of `conn` (same place the store uses).
-pub fn session_cache(conn: &Connection, settings: &LoopSettings) -> Option<SessionCache> {
-    let dir = settings.session_dir.clone().or_else(|| {
-        directories::ProjectDirs::from("", "", "harmony").map(|d| d.data_dir().join("sessions"))
-    })?;
-    Some(SessionCache::new(
-        &dir,
-        conn.openbao_url.trim_end_matches('/'),
-        &conn.jwt_mount,
-        &conn.jwt_role,
-    ))
-}
-
 /// Who the store's token belongs to, as OpenBao says (`None` when it cannot tell).
 pub async fn identity_of(store: &OpenbaoSecretStore) -> Option<Identity> {
-    let _ = store;
-    None
+    match store.whoami().await {
+        Ok(w) => Some(identity(&w)),
+        Err(e) => {
+            log::warn!("cannot tell who is signed in: {e}");
+            None
+        }
+    }
+}
+
+fn identity(w: &WhoAmI) -> Identity {
+    Identity {
+        display_name: w.display_name.clone(),
+        policies: w.policies.clone(),
+        ttl_secs: w.ttl.map(|t| t.as_secs()).unwrap_or(u64::MAX),
+        auth_method: w.auth_method.clone(),
+    }
+}
+
+/// Ends the session of `conn`: revokes the OpenBao token and the refresh token, deletes the
+/// cached session. Never signs in.
+pub async fn logout(conn: &Connection, settings: &LoopSettings) -> Result<String, String> {
+    let store = build_store(conn, settings, Arc::default(), None).await?;
+    let r = store.logout().await.map_err(|e| e.to_string())?;
+    let mut lines = vec![format!(
+        "signed out of {}: OpenBao token {}, refresh token {}, session file {}",
+        conn.openbao_url,
+        if r.openbao_token_revoked {
+            "revoked"
+        } else {
+            "not revoked"
+        },
+        if r.refresh_token_revoked {
+            "revoked"
+        } else {
+            "not revoked"
+        },
+        match &r.session_file_removed {
+            Some(p) => format!("{} removed", p.display()),
+            None => "absent".to_string(),
+        }
+    )];
+    lines.extend(r.notes.iter().map(|n| format!("  note: {n}")));
+    Ok(lines.join("\n"))
 }
 
 /// Runs `login`, `logout` or `whoami` against `conn`; returns the text to print.
@@ -82,23 +109,21 @@ pub async fn run_command(
             })
         }
         Command::Whoami => {
+            // whoami signs in when there is no session (that is what "who would I be" means
+            // for a device flow); say so when it happened.
             let store = build_store(conn, settings, device_flow.clone(), None).await?;
-            let _ = store;
-            Err("whoami is not available yet".into())
+            let w = store.whoami().await.map_err(|e| e.to_string())?;
+            let mut text = render_identity(&identity(&w));
+            if device_flow.load(Ordering::SeqCst) {
+                text.push_str("\n  (no session was cached: signed in now)");
+            }
+            Ok(text)
         }
-        Command::Logout => {
-            let cache = session_cache(conn, settings)
-                .ok_or("no session folder (no home folder): nothing to forget")?;
-            cache.remove().map_err(|e| e.to_string())?;
-            Ok(format!(
-                "session forgotten ({} removed)",
-                cache.path().display()
-            ))
-        }
+        Command::Logout => logout(conn, settings).await,
     }
 }
 
-/// `3h59m left`, for whoami.
+/// The `whoami` answer.
 pub fn render_identity(id: &Identity) -> String {
     format!(
         "{}\n  policies: {}\n  time left: {}\n  auth method: {}",

@@ -21,7 +21,7 @@ use harmony_config::{
     Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, SqliteSource,
     StoreSource,
 };
-use harmony_secret::store::zitadel::print_device_code;
+use harmony_secret::auth::oidc::print_device_code;
 use harmony_secret::{DeviceCodeInfo, DeviceCodePrompt, OpenbaoSecretStore};
 
 use crate::app_config::{DemoDatabase, DemoService};

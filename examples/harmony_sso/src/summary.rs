@@ -189,6 +189,9 @@ impl RunReport {
 
 /// `3h59m`, `42s`.
 pub fn human_secs(secs: u64) -> String {
+    if secs == u64::MAX {
+        return "no expiry".to_string();
+    }
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
     match (h, m) {
         (0, 0) => format!("{s}s"),

@@ -160,9 +160,29 @@ async fn first_run_signs_in_and_stores_second_run_asks_nothing_logout_needs_a_ne
     assert_eq!(stored(&bao, &init, "HarmonySsoDemoDatabase").await, db);
 
     eprintln!("--- second run ---\n{second}");
-    // logout, then a run needs a new device authorization.
+    assert!(second.contains("logged in: jwt-alice@"), "{second}");
+
+    // whoami: who, policies, time left, auth method; no sign-in needed.
+    let who = run(command(home.path(), &bao, &idp, &["whoami"]), &human);
+    assert!(who.contains("jwt-alice@"), "{who}");
+    assert!(who.contains("policies: default, harmony-dev"), "{who}");
+    assert!(who.contains("time left: "), "{who}");
+    assert!(who.contains("auth method: oidc device flow"), "{who}");
+    assert_eq!(device_authorizations(&idp), 1, "{who}");
+
+    // logout revokes both tokens (the IdP saw the revocation), then a run needs a new device
+    // authorization.
     let out = run(command(home.path(), &bao, &idp, &["logout"]), &human);
-    assert!(out.contains("session"), "{out}");
+    assert!(
+        out.contains("OpenBao token revoked, refresh token revoked"),
+        "{out}"
+    );
+    let revocations = idp
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/token/revocation" && r.status == 200)
+        .count();
+    assert_eq!(revocations, 1, "{out}");
     let third = run(command(home.path(), &bao, &idp, &["--yes"]), &human);
     assert_eq!(device_authorizations(&idp), 2, "{third}");
     assert!(third.contains("via device flow"), "{third}");
