@@ -1,5 +1,5 @@
 //! [`SecretVault`] and [`IdentityProvider`]: the two capabilities behind team-scale single
-//! sign-on for configuration (see `docs/adr/021-secret-vault-and-identity-provider.md`).
+//! sign-on for configuration (see `docs/adr/025-secret-vault-and-identity-provider.md`).
 //!
 //! They name industry concepts, not tools: "a secret vault with a key-value store that trusts
 //! an OpenID issuer" (OpenBao, HashiCorp Vault, ...) and "an OpenID provider with a public
