@@ -100,13 +100,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.cleanup {
                 return cleanup(&topology, &settings, cli.cluster, cli.yes).await;
             }
-            run_loop(topology, settings, cli.yes, started).await
+            if !settings.sso && cli.yes {
+                userpass_default().await?;
+            }
+            let urls = local_urls(&topology, settings.sso);
+            run_loop(topology, settings, cli.yes, started, urls).await
         }
         Mode::Existing(config) => {
             let topology = ExistingStackTopology::new(config).map_err(anyhow::Error::msg)?;
             // Nothing is deployed: no confirmation to ask.
-            run_loop(topology, settings, true, started).await
+            run_loop(topology, settings, true, started, Vec::new()).await
         }
+    }
+}
+
+/// What a person opens in the browser on the local stack (no secret: where to find them).
+fn local_urls(topology: &K8sAnywhereTopology, sso: bool) -> Vec<(String, String)> {
+    let stack = topology.sso_stack();
+    let mut urls = vec![(
+        "OpenBao UI".to_string(),
+        format!("{}/ui", stack.openbao.external_url()),
+    )];
+    if sso {
+        let z = &stack.zitadel;
+        urls.push((
+            "Zitadel console".to_string(),
+            format!("{}/ui/console", stack.issuer()),
+        ));
+        urls.push((
+            "Zitadel admin".to_string(),
+            format!(
+                "{} (password: kubectl -n {} get secret {} -o jsonpath='{{.data.password}}' | base64 -d)",
+                z.admin_login_name(),
+                z.namespace,
+                z.admin_secret_name()
+            ),
+        ));
+    }
+    urls
+}
+
+/// `--skip-zitadel --yes`: no question, so the OpenBao userpass user takes a default (user
+/// `harmony`, a random password) unless harmony_config already has one.
+async fn userpass_default() -> anyhow::Result<()> {
+    use harmony::modules::openbao::OpenbaoUserpassConfig;
+    match harmony_config::get::<OpenbaoUserpassConfig>().await {
+        Ok(_) => Ok(()),
+        Err(harmony_config::ConfigError::NotFound { .. }) => {
+            let generated = harmony_sso::app_config::DemoDatabase::generated().password;
+            let location = harmony_config::set(&OpenbaoUserpassConfig {
+                username: "harmony".to_string(),
+                password: generated,
+            })
+            .await?;
+            eprintln!(
+                "==> OpenBao userpass user `harmony` with a generated password, kept in {location}"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -115,6 +167,7 @@ async fn run_loop<T: Topology + SecretVault + IdentityProvider + 'static>(
     settings: LoopSettings,
     yes: bool,
     started: Instant,
+    urls: Vec<(String, String)>,
 ) -> anyhow::Result<()> {
     let score = SsoConfigLoopScore::new(settings);
     let scores: Vec<Box<dyn Score<T>>> = vec![Box::new(score.clone())];
@@ -141,6 +194,7 @@ async fn run_loop<T: Topology + SecretVault + IdentityProvider + 'static>(
     let mut report = score
         .take_report()
         .context("the loop finished without a report")?;
+    report.urls = urls;
     report.wall_time = started.elapsed();
     print!("{}", report.render());
     Ok(())
