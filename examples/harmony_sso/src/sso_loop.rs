@@ -177,11 +177,19 @@ pub async fn build_store(
 /// then reads it back and reports where it came from.
 async fn round_trip<T: Config>(
     manager: &ConfigManager,
+    team_store: &dyn ConfigSource,
     yes: bool,
     default: impl FnOnce() -> T,
 ) -> Result<ValueReport, ConfigError> {
     let stored_from = match manager.get_with_source::<T>().await {
-        Ok(_) => None,
+        Ok(found) if found.source == team_store.location(T::KEY) => None,
+        // An environment override wins for this run and is not copied to the team store.
+        Ok(found) if found.source.contains(&harmony_config::env_var_name(T::KEY)) => None,
+        // Only the local SQLite copy has it (OpenBao was down when it was saved): share it.
+        Ok(found) => {
+            manager.set(&found.value).await?;
+            Some(found.source)
+        }
         Err(ConfigError::NotFound { .. }) if yes => {
             let value = default();
             manager.set(&value).await?;
@@ -295,18 +303,23 @@ impl<T: Topology + SecretVault + IdentityProvider + 'static> Interpret<T> for Ss
             None => SqliteSource::default().await,
         }
         .map_err(|e| failed("SQLite")(e.to_string()))?;
-        let mut sources: Vec<Arc<dyn ConfigSource>> = vec![
-            Arc::new(EnvSource),
-            Arc::new(StoreSource::new(NAMESPACE, store.clone())),
-            Arc::new(sqlite),
-        ];
+        let team_store: Arc<dyn ConfigSource> =
+            Arc::new(StoreSource::new(NAMESPACE, store.clone()));
+        let mut sources: Vec<Arc<dyn ConfigSource>> =
+            vec![Arc::new(EnvSource), team_store.clone(), Arc::new(sqlite)];
         if !s.yes {
             sources.push(Arc::new(PromptSource::new()));
         }
         let manager = ConfigManager::new(sources);
         for value in [
-            round_trip(&manager, s.yes, DemoService::default).await,
-            round_trip(&manager, s.yes, DemoDatabase::generated).await,
+            round_trip(&manager, team_store.as_ref(), s.yes, DemoService::default).await,
+            round_trip(
+                &manager,
+                team_store.as_ref(),
+                s.yes,
+                DemoDatabase::generated,
+            )
+            .await,
         ] {
             report
                 .values

@@ -138,3 +138,53 @@ async fn test_config_round_trip() {
     assert_read_back_from_openbao(&second);
     assert!(second.values.iter().all(|v| v.stored_from.is_none()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_only_in_the_local_sqlite_copy_is_shared_to_openbao() {
+    use harmony_config::{Config, ConfigSource, SqliteSource};
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, init) = OpenBao::start_ready().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Saved locally while OpenBao was unreachable, say.
+    let sqlite = SqliteSource::open(dir.path().join("config.db"))
+        .await
+        .unwrap();
+    sqlite
+        .set(
+            DemoService::KEY,
+            &serde_json::json!({"url": "https://from.sqlite", "replicas": 7}),
+        )
+        .await
+        .unwrap();
+    drop(sqlite);
+
+    let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
+    config.admin_token = Some(init.root_token.clone());
+    let topology = ExistingStackTopology::new(config).unwrap();
+    let human = Human::new("alice");
+    let h = human.clone();
+    let mut score = SsoConfigLoopScore::new(settings(dir.path(), true));
+    score.device_prompt = Some(Arc::new(move |i: &DeviceCodeInfo| {
+        h.start(i.url(), HumanAction::Approve, Duration::ZERO)
+    }));
+    let report = run_loop(&score, &topology).await;
+    assert_read_back_from_openbao(&report);
+    let service = &report.values[0];
+    assert!(
+        service
+            .stored_from
+            .as_deref()
+            .unwrap()
+            .contains("config.db"),
+        "{service:?}"
+    );
+    let raw = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "secret/data/harmony/HarmonySsoDemoService",
+            None,
+        )
+        .await;
+    assert_eq!(raw["data"]["data"]["replicas"], 7);
+}
