@@ -125,8 +125,9 @@ impl ExistingStackTopology {
         }
     }
 
-    /// The JWT auth mount answers a login without a token: 400 ("missing jwt"/"missing role")
-    /// when it exists, 404/405 ("no handler for route") when it does not.
+    /// The JWT auth mount answers a login without a token: 400 ("missing jwt") when it exists;
+    /// without it the path is not an unauthenticated one and OpenBao answers 403 (404/405 on
+    /// some versions).
     async fn check_jwt_mount(&self) -> Result<(), String> {
         let mount = &self.config.jwt_mount;
         let url = format!("{}/v1/auth/{mount}/login", self.config.openbao_url);
@@ -139,7 +140,7 @@ impl ExistingStackTopology {
             .map_err(|e| format!("OpenBao auth/{mount}/login: {}", e.without_url()))?;
         match response.status().as_u16() {
             400 => Ok(()),
-            404 | 405 => Err(format!(
+            403 | 404 | 405 => Err(format!(
                 "OpenBao at {} has no JWT auth at {mount}/: enable it (`bao auth enable -path={mount} jwt`) \
                  or pass --admin-token so harmony_sso configures it",
                 self.config.openbao_url
