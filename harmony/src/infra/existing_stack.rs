@@ -140,7 +140,7 @@ impl ExistingStackTopology {
             .map_err(|e| format!("OpenBao auth/{mount}/login: {}", e.without_url()))?;
         match response.status().as_u16() {
             400 => Ok(()),
-            403 | 404 | 405 => Err(format!(
+            403..=405 => Err(format!(
                 "OpenBao at {} has no JWT auth at {mount}/: enable it (`bao auth enable -path={mount} jwt`) \
                  or pass --admin-token so harmony_sso configures it",
                 self.config.openbao_url
