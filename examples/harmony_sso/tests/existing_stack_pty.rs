@@ -276,3 +276,69 @@ fn without_docker_it_stops_at_once_and_shows_the_existing_stack_command() {
     // Stopped before downloading anything (no pinned k3d/helm fetched).
     assert!(!home.path().join(".local/share/harmony/k3d").exists());
 }
+
+/// Waits for `needle`, keeping everything printed in `seen`.
+fn expect(p: &mut PtySession, seen: &mut String, needle: &str) {
+    let before = p
+        .exp_string(needle)
+        .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}\nso far:\n{seen}"));
+    seen.push_str(&before);
+    seen.push_str(needle);
+}
+
+fn answer(p: &mut PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_yes_the_first_run_asks_each_field_once_and_hides_the_password() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, init) = OpenBao::start_ready().await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("alice");
+    let mut cmd = command(home.path(), &bao, &idp, &[]);
+    cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token);
+
+    let mut p = spawn(cmd);
+    let mut seen = String::new();
+    let (before, found) = p
+        .exp_regex(r"open this address in a browser:\s+(\S+)")
+        .unwrap_or_else(|e| panic!("no device code: {e}"));
+    seen.push_str(&before);
+    human.start(
+        found.split_whitespace().last().unwrap(),
+        HumanAction::Approve,
+        Duration::ZERO,
+    );
+    expect(&mut p, &mut seen, "The service's public URL");
+    answer(&mut p, "https://svc.team\r");
+    expect(&mut p, &mut seen, "How many replicas to run");
+    answer(&mut p, "3\r");
+    expect(&mut p, &mut seen, "Database host");
+    answer(&mut p, "pg.team\r");
+    expect(&mut p, &mut seen, "Database port");
+    answer(&mut p, "6543\r");
+    expect(&mut p, &mut seen, "Database user");
+    answer(&mut p, "app\r");
+    expect(&mut p, &mut seen, "Database password");
+    answer(&mut p, "typed-Secret-42\r");
+    expect(&mut p, &mut seen, "harmony_sso summary");
+    seen.push_str(&p.exp_eof().unwrap());
+    assert!(
+        !seen.contains("typed-Secret-42"),
+        "the password was shown:\n{seen}"
+    );
+    assert!(
+        seen.contains("(stored this run; value from your answers)"),
+        "{seen}"
+    );
+
+    let db = stored(&bao, &init, "HarmonySsoDemoDatabase").await;
+    assert_eq!(db["password"], "typed-Secret-42");
+    assert_eq!(db["port"], 6543);
+    assert_eq!(
+        stored(&bao, &init, "HarmonySsoDemoService").await["replicas"],
+        3
+    );
+}
