@@ -23,6 +23,7 @@
 pub mod auth;
 pub mod error;
 pub mod manager;
+pub mod openbao_http;
 pub mod private_file;
 pub mod redact;
 pub mod redacted;

@@ -280,7 +280,44 @@ async fn denied_sso_falls_back_to_userpass_and_all_failures_are_listed() {
         "{msg}"
     );
     assert!(msg.contains("userpass") && msg.contains("invalid"), "{msg}");
+    assert!(
+        msg.contains("rejected the single sign-on and userpass credentials"),
+        "{msg}"
+    );
     assert!(!msg.contains("not-franks-pw"));
+}
+
+/// No terminal for the device flow and a wrong userpass password: not a rejection of both, so
+/// the error says it could not log in and why, each in its own words.
+#[tokio::test]
+async fn no_terminal_and_a_wrong_password_are_told_apart() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let root = sso.init.root_token.clone();
+    sso.bao
+        .enable_userpass(&root, "userpass", "ivy", "ivy-pw", &["app-rw"])
+        .await;
+    let e = harmony_secret::OpenbaoSecretStore::builder()
+        .url(sso.bao.addr())
+        .zitadel_sso(sso.idp.issuer(), sso.idp.client_id())
+        .jwt_auth(common::ROLE, "jwt")
+        .session_cache_dir(sso.cache_dir.path())
+        .open_browser(Some(false))
+        .terminal_probe(|| false)
+        .userpass("ivy", "not-ivys-pw")
+        .build()
+        .await
+        .unwrap()
+        .get_json("app", "K")
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SecretStoreError::LoginFailed { .. }), "{e:?}");
+    assert!(msg.starts_with("cannot log in to OpenBao at"), "{msg}");
+    assert!(msg.contains("needs a person to sign in"), "{msg}");
+    assert!(msg.contains("userpass") && msg.contains("invalid"), "{msg}");
+    assert!(!msg.contains("not configured correctly"), "{msg}");
+    assert!(!msg.contains("not-ivys-pw"));
+    assert_eq!(sso.device_grants(), 0);
 }
 
 /// Without a terminal (CI) and without a custom device-code prompt, the device flow is refused at

@@ -33,6 +33,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod recording_server;
+pub use recording_server::{RecordedRequest, RecordingServer, Reply};
+
 /// The repository root (the folder holding `test-support/`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -176,6 +179,23 @@ pub struct OpenBao {
     cluster_port: u16,
     child: Option<Child>,
     addr: String,
+    /// Set by [`OpenBao::start_tls`].
+    tls: Option<BaoTls>,
+}
+
+/// PEM files for a TLS listener (see [`OpenBao::start_tls`]).
+#[derive(Debug, Clone, Default)]
+pub struct BaoTls {
+    /// The server certificate (chain); must be valid for `127.0.0.1`.
+    pub cert_pem: PathBuf,
+    pub key_pem: PathBuf,
+    /// The CA that signed it: the fixture's own client trusts it.
+    pub ca_pem: PathBuf,
+    /// Set: the listener requires a client certificate signed by this CA
+    /// (`tls_require_and_verify_client_cert`); the fixture presents `fixture_client`.
+    pub client_ca_pem: Option<PathBuf>,
+    /// The fixture's own client certificate and key (PEM files), with `client_ca_pem`.
+    pub fixture_client: Option<(PathBuf, PathBuf)>,
 }
 
 impl std::fmt::Debug for OpenBao {
@@ -202,7 +222,17 @@ impl OpenBao {
 
     /// [`OpenBao::start`], with `port` as the API port of the first attempt (to test the retry).
     #[doc(hidden)]
-    pub async fn start_trying_port_first(mut port: Option<u16>) -> OpenBao {
+    pub async fn start_trying_port_first(port: Option<u16>) -> OpenBao {
+        Self::start_with(port, None).await
+    }
+
+    /// Like [`OpenBao::start`], with a TLS listener: [`OpenBao::addr`] is
+    /// `https://127.0.0.1:PORT` and the fixture's own calls trust `tls.ca_pem`.
+    pub async fn start_tls(tls: BaoTls) -> OpenBao {
+        Self::start_with(None, Some(tls)).await
+    }
+
+    async fn start_with(mut port: Option<u16>, tls: Option<BaoTls>) -> OpenBao {
         let deps = ensure_test_deps();
         let dir = tempfile::Builder::new()
             .prefix("harmony-bao-")
@@ -216,6 +246,7 @@ impl OpenBao {
             port: 0,
             cluster_port: 0,
             child: None,
+            tls,
         };
         for attempt in 1..=Self::START_ATTEMPTS {
             bao.port = port.take().unwrap_or_else(free_port);
@@ -223,7 +254,8 @@ impl OpenBao {
             while bao.cluster_port == bao.port {
                 bao.cluster_port = free_port();
             }
-            bao.addr = format!("http://127.0.0.1:{}", bao.port);
+            let scheme = if bao.tls.is_some() { "https" } else { "http" };
+            bao.addr = format!("{scheme}://127.0.0.1:{}", bao.port);
             bao.write_config();
             match bao.try_spawn().await {
                 Ok(()) => return bao,
@@ -259,6 +291,24 @@ impl OpenBao {
 
     fn write_config(&self) {
         let d = self.dir.path().display();
+        let (tls, scheme) = match &self.tls {
+            None => ("tls_disable     = true".to_string(), "http"),
+            Some(t) => (
+                format!(
+                    "tls_cert_file   = \"{}\"\n  tls_key_file    = \"{}\"{}",
+                    t.cert_pem.display(),
+                    t.key_pem.display(),
+                    t.client_ca_pem
+                        .as_ref()
+                        .map(|ca| format!(
+                            "\n  tls_require_and_verify_client_cert = true\n  tls_client_ca_file = \"{}\"",
+                            ca.display()
+                        ))
+                        .unwrap_or_default()
+                ),
+                "https",
+            ),
+        };
         let config = format!(
             r#"storage "raft" {{
   path    = "{d}/data"
@@ -269,9 +319,9 @@ cluster_addr = "https://127.0.0.1:{cp}"
 listener "tcp" {{
   address         = "127.0.0.1:{p}"
   cluster_address = "127.0.0.1:{cp}"
-  tls_disable     = true
+  {tls}
 }}
-api_addr  = "http://127.0.0.1:{p}"
+api_addr  = "{scheme}://127.0.0.1:{p}"
 ui        = false
 log_level = "warn"
 disable_mlock = true
@@ -325,7 +375,24 @@ disable_mlock = true
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// The fixture's client: trusts the CA of a TLS listener.
+    fn http(&self) -> reqwest::Client {
+        let Some(tls) = &self.tls else {
+            return http();
+        };
+        let pem = std::fs::read(&tls.ca_pem).expect("read the CA PEM");
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"));
+        if let Some((cert, key)) = &tls.fixture_client {
+            let mut pem = std::fs::read(cert).expect("read the fixture's client cert");
+            pem.extend(std::fs::read(key).expect("read the fixture's client key"));
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("client identity"));
+        }
+        builder.build().expect("reqwest client")
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` with [`OpenBao::start_tls`])
     pub fn addr(&self) -> &str {
         &self.addr
     }
@@ -347,7 +414,7 @@ disable_mlock = true
     /// HTTP status of `GET /v1/sys/health` (501 uninitialized, 503 sealed, 429 standby, 200
     /// active), `None` when nothing answers.
     pub async fn health(&self) -> Option<u16> {
-        http()
+        self.http()
             .get(format!("{}/v1/sys/health", self.addr))
             .timeout(Duration::from_secs(2))
             .send()
@@ -366,7 +433,9 @@ disable_mlock = true
         body: Option<Value>,
     ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
-        let mut req = http().request(method, format!("{}/v1/{}", self.addr, path));
+        let mut req = self
+            .http()
+            .request(method, format!("{}/v1/{}", self.addr, path));
         if let Some(t) = token {
             req = req.header("X-Vault-Token", t);
         }

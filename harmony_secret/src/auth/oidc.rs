@@ -24,6 +24,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
+use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -137,7 +138,7 @@ pub struct ZitadelOidcAuth {
     project_id: Option<String>,
     extra_scopes: Vec<String>,
     resolve_to: Option<SocketAddr>,
-    skip_tls: bool,
+    tls: TlsOptions,
     open_browser: Option<bool>,
     prompt: Option<DeviceCodePrompt>,
     request_timeout: Duration,
@@ -158,7 +159,7 @@ impl std::fmt::Debug for ZitadelOidcAuth {
             .field("client_id", &self.client_id)
             .field("project_id", &self.project_id)
             .field("resolve_to", &self.resolve_to)
-            .field("skip_tls", &self.skip_tls)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -174,7 +175,7 @@ impl ZitadelOidcAuth {
             project_id: None,
             extra_scopes: Vec::new(),
             resolve_to: None,
-            skip_tls: false,
+            tls: TlsOptions::default(),
             open_browser: None,
             prompt: None,
             request_timeout: Duration::from_secs(10),
@@ -208,7 +209,13 @@ impl ZitadelOidcAuth {
 
     /// Accept any TLS certificate from the provider (development only).
     pub fn with_skip_tls(mut self, skip: bool) -> Self {
-        self.skip_tls = skip;
+        self.tls.skip_verify = skip;
+        self
+    }
+
+    /// The provider's TLS options (CA, client certificate, …), separate from OpenBao's.
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -270,12 +277,12 @@ impl ZitadelOidcAuth {
     }
 
     fn http_client(&self) -> Result<reqwest::Client, SecretStoreError> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = client_builder(&self.tls)
+            .map_err(|e| self.config_error(e))?
             // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))
-            .timeout(self.request_timeout)
-            .danger_accept_invalid_certs(self.skip_tls);
+            .timeout(self.request_timeout);
         if let Some(addr) = self.resolve_to {
             let host = url::Url::parse(&self.issuer)
                 .ok()
@@ -317,11 +324,12 @@ impl ZitadelOidcAuth {
     ) -> Result<OidcEndpoints, SecretStoreError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&format!("discovery: {}", error_chain(&e))))?;
+        let resp = http.get(&url).send().await.map_err(|e| {
+            self.unreachable(&format!(
+                "discovery: {}",
+                describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+            ))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(SecretStoreError::Backend {
@@ -516,7 +524,12 @@ impl ZitadelOidcAuth {
             ])
             .send()
             .await
-            .map_err(|e| self.unreachable(&format!("revocation: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                self.unreachable(&format!(
+                    "revocation: {}",
+                    describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+                ))
+            })?;
         let status = resp.status().as_u16();
         if status != 200 {
             let body: serde_json::Value = resp.json().await.unwrap_or_default();

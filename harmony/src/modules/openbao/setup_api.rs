@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use harmony_secret::openbao_http::{OpenbaoHttp, OpenbaoHttpOptions, errors_of};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -409,7 +410,7 @@ pub struct SealStatus {
 
 /// Talks to one OpenBao server at `base_url` (e.g. a port-forward `http://127.0.0.1:40123`).
 pub struct OpenbaoSetup {
-    http: reqwest::Client,
+    http: OpenbaoHttp,
     base_url: String,
     store: Arc<dyn OpenbaoKeyStore>,
     ready_timeout: Duration,
@@ -434,10 +435,14 @@ impl OpenbaoSetup {
         let base_url = base_url.into().trim_end_matches('/').to_string();
         url::Url::parse(&base_url)
             .map_err(|e| OpenbaoSetupError::Settings(format!("base URL {base_url:?}: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| OpenbaoSetupError::Settings(e.to_string()))?;
+        let http = OpenbaoHttp::new(
+            &base_url,
+            &OpenbaoHttpOptions {
+                timeout: Duration::from_secs(30),
+                ..OpenbaoHttpOptions::default()
+            },
+        )
+        .map_err(OpenbaoSetupError::Settings)?;
         Ok(Self {
             http,
             base_url,
@@ -471,36 +476,15 @@ impl OpenbaoSetup {
                 .expect("writes lock")
                 .push(request.clone());
         }
-        let mut builder = self
+        let response = self
             .http
-            .request(method, format!("{}/v1/{}", self.base_url, path));
-        if let Some(token) = token {
-            builder = builder.header("X-Vault-Token", token);
-        }
-        if let Some(body) = body {
-            builder = builder.json(body);
-        }
-        let response = builder
-            .send()
+            .send(method, path, token, body, None)
             .await
             .map_err(|e| OpenbaoSetupError::Transport {
                 request: request.clone(),
-                message: e.without_url().to_string(),
+                message: e.to_string(),
             })?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| OpenbaoSetupError::Transport {
-                request: request.clone(),
-                message: e.without_url().to_string(),
-            })?;
-        let value = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        Ok((status, value))
+        Ok((response.status, response.body))
     }
 
     /// Like `send`, but only 2xx (and, for reads, 404 as `None`) are accepted.
@@ -926,21 +910,11 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn api_error(request: String, status: u16, body: &Value) -> OpenbaoSetupError {
-    let message = body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| match status {
-            501 => "not initialised".to_string(),
-            503 => "sealed".to_string(),
-            _ => "no error message".to_string(),
-        });
+    let message = errors_of(body).unwrap_or_else(|| match status {
+        501 => "not initialised".to_string(),
+        503 => "sealed".to_string(),
+        _ => "no error message".to_string(),
+    });
     OpenbaoSetupError::Api {
         request,
         status,

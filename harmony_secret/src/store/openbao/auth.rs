@@ -5,12 +5,14 @@
 use std::time::Duration;
 
 use log::{debug, warn};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::Inner;
 use super::session_cache::{SessionCache, SessionEntry, now_secs};
 use crate::SecretStoreError;
 use crate::auth::oidc::{OidcTokens, ZitadelOidcAuth};
+use crate::openbao_http::errors_of;
 use crate::redacted::Secret;
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub(crate) struct AuthConfig {
     pub userpass_mount: String,
     pub sso: Option<SsoConfig>,
     pub login_timeout: Duration,
+    /// Added to login errors (e.g. "VAULT_TOKEN was ignored: set OPENBAO_TOKEN").
+    pub hint: Option<String>,
 }
 
 /// Where the token in use came from.
@@ -197,13 +201,26 @@ impl Inner {
                 other => other,
             };
         }
+        // Which variable to set instead, when a token of another env family was ignored.
+        let hint = super::builder::hint_suffix(&self.auth.hint);
         if attempts.errors.len() == 1 {
-            return attempts.errors.pop().expect("one error");
+            return match attempts.errors.pop().expect("one error") {
+                SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason,
+                } => SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason: format!("{reason}{hint}"),
+                },
+                other => other,
+            };
         }
         if attempts.errors.is_empty() {
             return SecretStoreError::Config {
                 store: self.describe(),
-                message: "no way to log in is configured".to_string(),
+                message: format!("no way to log in is configured{hint}"),
             };
         }
         let all_rejected = attempts
@@ -214,9 +231,12 @@ impl Inner {
             SecretStoreError::BadCredentials {
                 store: self.describe(),
                 method: join_plain(&attempts.methods),
-                reason: attempts.notes.join("; "),
+                reason: format!("{}{hint}", attempts.notes.join("; ")),
             }
         } else {
+            if let Some(last) = attempts.notes.last_mut() {
+                last.push_str(&hint);
+            }
             SecretStoreError::LoginFailed {
                 store: self.describe(),
                 attempts: attempts.notes,
@@ -366,14 +386,12 @@ impl Inner {
 
     /// `GET sys/health`: Unreachable / Sealed / not initialized become errors.
     async fn check_health(&self) -> Result<(), SecretStoreError> {
-        let url = format!("{}/v1/sys/health?standbyok=true", self.addr);
         let resp = self
             .http
-            .get(&url)
-            .send()
+            .send(Method::GET, "sys/health?standbyok=true", None, None, None)
             .await
             .map_err(|e| self.transport_error(&e))?;
-        match resp.status().as_u16() {
+        match resp.status {
             200 | 429 | 472 | 473 => Ok(()),
             503 => Err(SecretStoreError::Sealed {
                 store: self.describe(),
@@ -453,18 +471,18 @@ impl Inner {
         body: Value,
         method: &str,
     ) -> Result<Login, SecretStoreError> {
-        let url = format!("{}/v1/{path}", self.addr);
         let resp = self
             .http
-            .post(&url)
-            .timeout(self.auth.login_timeout)
-            .json(&body)
-            .send()
+            .send(
+                Method::POST,
+                path,
+                None,
+                Some(&body),
+                Some(self.auth.login_timeout),
+            )
             .await
-            .map_err(|e| self.transport_error_after(&e, self.auth.login_timeout))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            .map_err(|e| self.transport_error(&e))?;
+        let (status, v) = (resp.status, resp.body);
         match status {
             200 => {
                 let token = v["auth"]["client_token"].as_str().ok_or_else(|| {
@@ -510,15 +528,16 @@ impl Inner {
     pub(crate) async fn token_is_valid(&self, token: &Secret) -> Result<bool, SecretStoreError> {
         let resp = self
             .http
-            .get(format!("{}/v1/auth/token/lookup-self", self.addr))
-            .header("X-Vault-Token", token.expose())
-            .send()
+            .send(
+                Method::GET,
+                "auth/token/lookup-self",
+                Some(token.expose()),
+                None,
+                None,
+            )
             .await
             .map_err(|e| self.transport_error(&e))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(!token_rejected(status, &v))
+        Ok(!token_rejected(resp.status, &resp.body))
     }
 }
 
@@ -576,16 +595,6 @@ pub(crate) fn token_rejected(status: u16, v: &Value) -> bool {
         .iter()
         .any(|e| e.contains("invalid token") || e.contains("bad token"))
         || errors == ["permission denied"]
-}
-
-/// OpenBao's `{"errors": [...]}` joined, if any.
-pub(crate) fn errors_of(v: &Value) -> Option<String> {
-    let errs: Vec<&str> = v["errors"]
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    (!errs.is_empty()).then(|| errs.join("; "))
 }
 
 #[cfg(test)]

@@ -148,8 +148,13 @@ impl Inner {
                 .push("no OpenBao token was held or cached".to_string());
         }
 
-        if let (Some(sso), Some(rt)) = (sso, entry.as_ref().and_then(|e| e.refresh_token.as_ref()))
-        {
+        let refresh_token = entry.as_ref().and_then(|e| e.refresh_token.as_ref());
+        if sso.is_some() && refresh_token.is_none() {
+            report
+                .notes
+                .push("no refresh token was cached, so none was revoked".to_string());
+        }
+        if let (Some(sso), Some(rt)) = (sso, refresh_token) {
             match sso.oidc.revoke_refresh_token(rt).await {
                 Ok(true) => report.refresh_token_revoked = true,
                 Ok(false) => report.notes.push(format!(
