@@ -188,3 +188,35 @@ async fn a_value_only_in_the_local_sqlite_copy_is_shared_to_openbao() {
         .await;
     assert_eq!(raw["data"]["data"]["replicas"], 7);
 }
+
+/// The local stack's OpenBao address is `http://bao.harmony.localhost:8080`, which not every
+/// system resolver knows: `resolve_to` must carry it (the port stays the URL's).
+#[tokio::test]
+async fn a_localhost_openbao_host_is_reached_through_resolve_to() {
+    use harmony_secret::{OpenbaoSecretStore, SecretStore};
+    let (bao, init) = OpenBao::start_ready().await;
+    let url = format!("http://bao.harmony-test.localhost:{}", bao.port());
+    let store = OpenbaoSecretStore::builder()
+        .url(url)
+        .token(&init.root_token)
+        .resolve_to(Some(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            bao.port(),
+        ))))
+        .build()
+        .await
+        .unwrap();
+    store
+        .set_json("harmony", "ResolveTo", &serde_json::json!({"ok": true}))
+        .await
+        .unwrap();
+    let raw = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "secret/data/harmony/ResolveTo",
+            None,
+        )
+        .await;
+    assert_eq!(raw["data"]["data"]["ok"], true);
+}
