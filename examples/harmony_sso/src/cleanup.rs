@@ -27,7 +27,10 @@ pub async fn run(
     if let Some(path) = &settings.stack_file
         && let Ok(conn) = StackFile::load(path)
     {
-        done.push(logout(&conn, settings).await?);
+        // Userpass (`--skip-zitadel`) keeps no session: nothing to revoke.
+        if conn.issuer.is_some() {
+            done.push(logout(&conn, settings).await?);
+        }
         std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
         done.push(format!("{} removed", path.display()));
     }
