@@ -50,7 +50,8 @@ pub enum Command {
 }
 
 /// An existing OpenBao + OpenID provider (all three of url, issuer, client id, or none).
-#[derive(Debug, Clone, PartialEq, Eq, Args)]
+/// `Debug` hides the admin token.
+#[derive(Clone, PartialEq, Eq, Args)]
 pub struct StackArgs {
     /// OpenBao address of an existing stack.
     #[arg(long, env = "OPENBAO_URL", global = true)]
@@ -89,6 +90,23 @@ pub struct StackArgs {
         global = true
     )]
     pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for StackArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackArgs")
+            .field("openbao_url", &self.openbao_url)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("jwt_role", &self.jwt_role)
+            .field("jwt_mount", &self.jwt_mount)
+            .field("kv_mount", &self.kv_mount)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// Where the loop runs.
@@ -238,6 +256,9 @@ mod tests {
         );
         assert_eq!(c.admin_token.as_deref(), Some("s.ADMIN"));
         assert!(!format!("{c:?}").contains("s.ADMIN"));
+        let cli = parse(&args).unwrap();
+        assert!(!format!("{cli:?}").contains("s.ADMIN"), "{cli:?}");
+        assert!(format!("{cli:?}").contains("<redacted>"), "{cli:?}");
     }
 
     #[test]
