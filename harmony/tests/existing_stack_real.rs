@@ -5,7 +5,7 @@ use harmony::topology::{
     DeviceClientRequest, ExistingStackConfig, ExistingStackTopology, IdentityProvider, JwtTrust,
     SecretVault, SecretVaultRequest, Topology,
 };
-use harmony_test_support::{Idp, IdpOptions, OpenBao};
+use harmony_test_support::{Idp, IdpOptions, OpenBao, RecordingServer, Reply};
 
 fn request(idp: &Idp) -> SecretVaultRequest {
     SecretVaultRequest {
@@ -111,7 +111,12 @@ async fn with_an_admin_token_the_vault_is_configured_once_then_unchanged() {
     let idp = Idp::start(IdpOptions::fast()).await;
     let bao = OpenBao::start().await;
     let init = bao.init_unseal().await; // no KV mount, no policy, no auth yet
-    let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
+    // Every request to OpenBao goes through a recording proxy: what the server saw.
+    let proxy = RecordingServer::start(Reply::Proxy {
+        base_url: bao.addr().to_string(),
+    })
+    .await;
+    let mut config = ExistingStackConfig::new(proxy.url(), idp.issuer(), idp.client_id());
     config.admin_token = Some(init.root_token.clone());
     let topology = ExistingStackTopology::new(config).unwrap();
     assert!(!format!("{topology:?}").contains(&init.root_token));
@@ -150,8 +155,24 @@ async fn with_an_admin_token_the_vault_is_configured_once_then_unchanged() {
         serde_json::json!([idp.client_id()])
     );
 
+    let writes = |from: usize| -> Vec<String> {
+        proxy.requests()[from..]
+            .iter()
+            .filter(|r| r.method != "GET" && r.method != "LIST")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    };
+    assert!(
+        !writes(0).is_empty(),
+        "the first run wrote nothing to OpenBao"
+    );
+    let before_second = proxy.requests().len();
+
     let second = topology.ensure_secret_vault(&request(&idp)).await.unwrap();
     assert!(second.steps.iter().all(|s| !s.changed), "{second:?}");
+    // OpenBao saw reads only: the second run changed nothing on the server.
+    assert!(proxy.requests().len() > before_second);
+    assert_eq!(writes(before_second), Vec::<String>::new());
     for step in first.steps.iter().chain(&second.steps) {
         assert!(!step.message.contains(&init.root_token));
     }
