@@ -417,6 +417,9 @@ pub struct OpenbaoHttpOptions {
     pub timeout: Duration,
     /// Timeout of the TCP/TLS connect alone.
     pub connect_timeout: Option<Duration>,
+    /// Sends the address's host to this socket address instead of asking DNS (e.g. a
+    /// `*.localhost` host behind a local k3d ingress).
+    pub resolve_to: Option<std::net::SocketAddr>,
 }
 
 impl Default for OpenbaoHttpOptions {
@@ -426,6 +429,7 @@ impl Default for OpenbaoHttpOptions {
             namespace: None,
             timeout: Duration::from_secs(30),
             connect_timeout: None,
+            resolve_to: None,
         }
     }
 }
@@ -488,6 +492,9 @@ impl OpenbaoHttp {
         // exported HTTP(S)_PROXY: the token would leave the machine for nothing.
         if parsed.host().is_some_and(|h| is_loopback_host(&h)) {
             builder = builder.no_proxy();
+        }
+        if let (Some(to), Some(host)) = (options.resolve_to, parsed.host_str()) {
+            builder = builder.resolve(host, to);
         }
         let client = builder
             .build()

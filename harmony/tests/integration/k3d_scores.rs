@@ -5,9 +5,6 @@
 //!
 //! Each deploys, runs its setup Score twice and checks that the second run changed nothing.
 
-use std::sync::Arc;
-
-use harmony::infra::k8s::PortForwardTarget;
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::interpret::{InterpretStatus, Outcome};
 use harmony::inventory::Inventory;
@@ -16,11 +13,8 @@ use harmony::modules::openbao::{OpenbaoScore, OpenbaoSetupScore};
 use harmony::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
 use harmony::score::Score;
 use harmony::topology::{K8sclient, Topology};
-use harmony_config::{ConfigManager, StoreSource};
-use harmony_secret::OpenbaoSecretStore;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const USERPASS_ENV: &str = "HARMONY_CONFIG_OpenbaoUserpassConfig";
@@ -320,46 +314,8 @@ async fn test_coredns_rewrite_resolves_in_pods_and_reruns_change_nothing() {
     client.delete::<Pod>("dns-probe", Some(NS)).await.unwrap();
 }
 
-#[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, harmony_config::Config,
-)]
-#[config(key = "IntegrationRoundTrip")]
-struct RoundTrip {
-    host: String,
-    port: u16,
-}
-
-#[tokio::test]
-#[ignore = "needs Docker + k3d (deploys OpenBao)"]
-async fn test_config_round_trip() {
-    let topology = ready_topology().await;
-    let setup = deploy_openbao(&topology).await;
-    run(&setup, &topology).await;
-
-    let client = topology.k8s_client().await.unwrap();
-    let forward = client
-        .port_forward(
-            &setup.namespace,
-            PortForwardTarget::Pod(format!("{}-0", setup.fullname())),
-            8200,
-        )
-        .await
-        .unwrap();
-    let store = OpenbaoSecretStore::builder()
-        .url(forward.local_url.clone())
-        .userpass(TEST_USER, TEST_PASSWORD)
-        .no_session_cache()
-        .build()
-        .await
-        .unwrap();
-    let manager = ConfigManager::new(vec![Arc::new(StoreSource::new("harmony", store))]);
-    let value = RoundTrip {
-        host: "db.example".into(),
-        port: 5432,
-    };
-    manager.set(&value).await.unwrap();
-    assert_eq!(manager.get::<RoundTrip>().await.unwrap(), value);
-}
+// test_config_round_trip lives in examples/harmony_sso/tests/config_round_trip.rs: it runs the
+// harmony_sso loop Score, on k3d (ignored) and on an existing stack (normal suite).
 
 #[tokio::test]
 #[ignore = "needs Docker + k3d (leaves a helm install pending, then reruns)"]

@@ -295,7 +295,8 @@ where
             "Zitadel at {url}: log in as {login}, password in Secret {ns}/{} (key password)",
             score.admin_secret_name()
         );
-        if flavor == ZitadelFlavor::Plain {
+        // `*.localhost` names resolve to loopback in browsers (RFC 6761): nothing to add.
+        if flavor == ZitadelFlavor::Plain && !score.host.ends_with(".localhost") {
             message.push_str(&format!("; add \"127.0.0.1 {}\" to /etc/hosts", score.host));
         }
         let outcome = if changed.is_empty() {

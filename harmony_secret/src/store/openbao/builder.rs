@@ -227,8 +227,9 @@ impl OpenbaoSecretStoreBuilder {
         self
     }
 
-    /// DNS override for the identity provider's host only (see
-    /// [`ZitadelOidcAuth::with_resolve_to`]). OpenBao's address is not affected.
+    /// DNS override for the identity provider's host (see
+    /// [`ZitadelOidcAuth::with_resolve_to`]), and for OpenBao's host only when it is under
+    /// `.localhost` (a local ingress); any other OpenBao address uses normal DNS.
     pub fn resolve_to(mut self, addr: Option<SocketAddr>) -> Self {
         self.resolve_to = addr;
         self
@@ -412,6 +413,14 @@ impl OpenbaoSecretStoreBuilder {
                 namespace: self.namespace.clone(),
                 timeout: self.request_timeout,
                 connect_timeout: Some(self.request_timeout.min(Duration::from_secs(1))),
+                // A `.localhost` OpenBao host (RFC 6761: loopback, e.g. behind a local k3d
+                // ingress) goes to `resolve_to` too: not every system resolver knows `.localhost`.
+                resolve_to: self.resolve_to.filter(|_| {
+                    url::Url::parse(&addr)
+                        .ok()
+                        .and_then(|u| u.host_str().map(|h| h.ends_with(".localhost")))
+                        .unwrap_or(false)
+                }),
             },
         )
         .map_err(config)?;
