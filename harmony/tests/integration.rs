@@ -8,5 +8,7 @@
 
 #[path = "integration/k3d_scores.rs"]
 mod k3d_scores;
+#[path = "integration/openbao_role_binding_real.rs"]
+mod openbao_role_binding_real;
 #[path = "integration/openbao_setup_real.rs"]
 mod openbao_setup_real;

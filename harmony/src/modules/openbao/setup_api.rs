@@ -174,10 +174,37 @@ pub struct OpenbaoJwtAuth {
     /// e.g. "4h", "15m", "3600".
     pub token_ttl: String,
     pub token_max_ttl: String,
+    /// Claims the id_token must carry, exactly (OpenBao `bound_claims`, `bound_claims_type =
+    /// string`). A key starting with `/` is a JSON pointer into the claims, which is how a
+    /// value inside a map claim is reached (see [`OpenbaoJwtAuth::require_zitadel_project_role`]).
+    #[serde(default)]
+    pub bound_claims: BTreeMap<String, Value>,
+}
+
+/// The id_token claim in which Zitadel lists the user's project roles (with
+/// `projectRoleAssertion`): `{"<role key>": {"<org id>": "<org primary domain>"}}`.
+pub const ZITADEL_PROJECT_ROLES_CLAIM: &str = "urn:zitadel:iam:org:project:roles";
+
+/// Escapes one JSON-pointer segment (RFC 6901).
+fn pointer_segment(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// The `bound_claims` key that requires Zitadel project role `role_key` granted by org
+/// `org_id`. OpenBao matches bound claims only on strings, booleans, numbers or lists, never
+/// on a map, so the pointer goes down to the org entry, whose value is the org's domain.
+pub fn zitadel_role_claim_pointer(role_key: &str, org_id: &str) -> String {
+    format!(
+        "/{}/{}/{}",
+        ZITADEL_PROJECT_ROLES_CLAIM,
+        pointer_segment(role_key),
+        pointer_segment(org_id)
+    )
 }
 
 impl OpenbaoJwtAuth {
-    /// Issuer and discovery URL are the same string; `user_claim = email`, 4h/24h TTLs.
+    /// Issuer and discovery URL are the same string; `user_claim = email`, 4h/24h TTLs, and
+    /// the email must be verified (`email_verified = true`): the token is named after it.
     pub fn for_issuer(
         issuer: impl Into<String>,
         client_id: impl Into<String>,
@@ -194,7 +221,24 @@ impl OpenbaoJwtAuth {
             policies,
             token_ttl: "4h".to_string(),
             token_max_ttl: "24h".to_string(),
+            bound_claims: BTreeMap::from([("email_verified".to_string(), Value::Bool(true))]),
         }
+    }
+
+    /// Only users granted Zitadel project role `role_key` (by org `org_id`, whose primary
+    /// domain is `org_domain`) may log in. The project needs `projectRoleAssertion` so the role
+    /// is in the id_token (`ZitadelSetupScore` sets it, with `projectRoleCheck`).
+    pub fn require_zitadel_project_role(
+        mut self,
+        role_key: &str,
+        org_id: &str,
+        org_domain: &str,
+    ) -> Self {
+        self.bound_claims.insert(
+            zitadel_role_claim_pointer(role_key, org_id),
+            Value::String(org_domain.to_string()),
+        );
+        self
     }
 }
 
@@ -875,6 +919,8 @@ impl OpenbaoSetup {
                     == Some(sorted(jwt.policies.clone()))
                 && d["token_ttl"].as_u64() == Some(ttl)
                 && d["token_max_ttl"].as_u64() == Some(max_ttl)
+                && same_bound_claims(&d["bound_claims"], &jwt.bound_claims)
+                && d["bound_claims_type"].as_str().unwrap_or("string") == "string"
         });
         if !role_ok {
             self.call(
@@ -888,6 +934,8 @@ impl OpenbaoSetup {
                     "token_policies": jwt.policies,
                     "token_ttl": ttl,
                     "token_max_ttl": max_ttl,
+                    "bound_claims_type": "string",
+                    "bound_claims": jwt.bound_claims,
                 })),
             )
             .await?;
@@ -901,6 +949,17 @@ fn unwrap_data(v: &Value) -> &Value {
     match v.get("data") {
         Some(d) if d.is_object() => d,
         _ => v,
+    }
+}
+
+/// OpenBao answers `null` for a role without bound claims.
+fn same_bound_claims(current: &Value, wanted: &BTreeMap<String, Value>) -> bool {
+    match current {
+        Value::Null => wanted.is_empty(),
+        Value::Object(map) => {
+            map.len() == wanted.len() && wanted.iter().all(|(k, v)| map.get(k) == Some(v))
+        }
+        _ => false,
     }
 }
 

@@ -28,6 +28,7 @@
 
 mod auth;
 pub(crate) mod builder;
+mod claim_refusal;
 pub(crate) mod env;
 pub mod session_cache;
 
