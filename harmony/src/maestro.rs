@@ -18,6 +18,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::interpret::InterpretStatus;
 use crate::inventory::Inventory;
+use crate::plan::ChangeKind;
 use crate::score::Score;
 use crate::topology::{PreparationError, PreparationOutcome, Topology};
 
@@ -32,12 +33,17 @@ pub struct Args {
     pub filter: Option<String>,
     /// `--help` / `-h`.
     pub help: bool,
+    /// `--plan` / `-p`: show what each Score would change and exit; changes nothing (the
+    /// topology is not prepared either).
+    pub plan: bool,
 }
 
 pub const USAGE: &str = "\
-Usage: <binary> [--list] [--yes] [--filter <substring>]
+Usage: <binary> [--list] [--plan] [--yes] [--filter <substring>]
 
   -l, --list             list the Scores that would run, change nothing
+  -p, --plan             show what each Score would change (+ create, ~ change,
+                         = unchanged), change nothing
   -y, --yes              run without asking for confirmation
   -f, --filter <text>    only Scores whose name contains <text>
   -h, --help             this help";
@@ -55,6 +61,7 @@ impl Args {
             match arg.as_str() {
                 "--yes" | "-y" => parsed.yes = true,
                 "--list" | "-l" => parsed.list = true,
+                "--plan" | "-p" => parsed.plan = true,
                 "--help" | "-h" => parsed.help = true,
                 "--filter" | "-f" => {
                     parsed.filter = Some(
@@ -192,6 +199,11 @@ pub enum MaestroError {
 /// Asks whether to go ahead.
 pub trait Confirm: Send + Sync {
     fn confirm(&self, question: &str) -> Result<bool, MaestroError>;
+
+    /// Whether anybody can answer; when not, the runner refuses before planning. Default: yes.
+    fn can_ask(&self) -> bool {
+        true
+    }
 }
 
 /// Asks on the terminal (`[y/N]`); refuses when stdin is not a terminal instead of hanging.
@@ -209,6 +221,10 @@ impl TerminalConfirm {
 }
 
 impl Confirm for TerminalConfirm {
+    fn can_ask(&self) -> bool {
+        self.interactive
+    }
+
     fn confirm(&self, question: &str) -> Result<bool, MaestroError> {
         if !self.interactive {
             return Err(MaestroError::NoTerminal);
@@ -299,11 +315,30 @@ impl<T: Topology> Maestro<T> {
             });
         }
 
+        let interprets: Vec<_> = selected
+            .iter()
+            .map(|s| (s.name(), s.create_interpret()))
+            .collect();
+
+        if args.plan {
+            writeln!(
+                out,
+                "Plan for topology {topology} (nothing is changed; the topology is not prepared):"
+            )?;
+            self.write_plans(&interprets, out).await?;
+            return Ok(RunSummary {
+                topology,
+                preparation: None,
+                reports: vec![],
+            });
+        }
+
         if !args.yes {
-            writeln!(out, "About to run on topology {topology}:")?;
-            for s in &selected {
-                writeln!(out, "  {}", s.name())?;
+            if !self.confirm.can_ask() {
+                return Err(MaestroError::NoTerminal);
             }
+            writeln!(out, "About to run on topology {topology}:")?;
+            self.write_plans(&interprets, out).await?;
             out.flush()?;
             let question = format!("Run {} score(s)?", selected.len());
             if !self.confirm.confirm(&question)? {
@@ -312,10 +347,6 @@ impl<T: Topology> Maestro<T> {
         }
 
         // Questions first (credentials...), before any long wait.
-        let interprets: Vec<_> = selected
-            .iter()
-            .map(|s| (s.name(), s.create_interpret()))
-            .collect();
         for (i, (name, interpret)) in interprets.iter().enumerate() {
             if let Err(e) = interpret.prepare(&self.inventory).await {
                 let reports = interprets
@@ -425,6 +456,40 @@ impl<T: Topology> Maestro<T> {
     }
 }
 
+impl<T: Topology> Maestro<T> {
+    /// Each Score's [`crate::interpret::Interpret::plan`], written as `terraform plan`-like lines.
+    /// A Score whose plan fails is shown with the reason; the others are still planned.
+    async fn write_plans(
+        &self,
+        interprets: &[(String, Box<dyn crate::interpret::Interpret<T>>)],
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), MaestroError> {
+        let mut totals = [0usize; 4];
+        for (name, interpret) in interprets {
+            let spinner = crate::progress::spinner(format!("planning {name}"));
+            let plan = interpret.plan(&self.inventory, &self.topology).await;
+            spinner.finish_and_clear();
+            writeln!(out, "  {name}:")?;
+            match plan {
+                Ok(plan) => {
+                    write!(out, "{}", plan.render("    "))?;
+                    totals[0] += plan.count(ChangeKind::Create);
+                    totals[1] += plan.count(ChangeKind::Change);
+                    totals[2] += plan.count(ChangeKind::Unchanged);
+                    totals[3] += plan.count(ChangeKind::Delete);
+                }
+                Err(e) => writeln!(out, "    ? unknown   (cannot plan: {e})")?,
+            }
+        }
+        writeln!(
+            out,
+            "Plan: {} to create, {} to change, {} to delete, {} unchanged.",
+            totals[0], totals[1], totals[3], totals[2]
+        )?;
+        Ok(())
+    }
+}
+
 /// The entry point of a Harmony binary: parses `std::env::args()` unless `args` is given,
 /// runs the Scores on `topology` and prints to stdout.
 pub async fn run<T: Topology>(
@@ -456,7 +521,8 @@ mod tests {
                 yes: true,
                 list: true,
                 filter: Some("pg".into()),
-                help: false
+                help: false,
+                plan: false,
             }
         );
         assert_eq!(
