@@ -8,6 +8,8 @@
 
 #[path = "integration/k3d_scores.rs"]
 mod k3d_scores;
+#[path = "integration/openbao_plan_real.rs"]
+mod openbao_plan_real;
 #[path = "integration/openbao_role_binding_real.rs"]
 mod openbao_role_binding_real;
 #[path = "integration/openbao_setup_real.rs"]

@@ -170,6 +170,8 @@ pub struct JwtSetup<'a> {
 
 /// A real, non-dev OpenBao server process with raft storage in a temp dir.
 pub struct OpenBao {
+    /// Declares a file audit device (config.hcl) writing to `audit.log` in the temp dir.
+    audit: bool,
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
@@ -202,7 +204,25 @@ impl OpenBao {
 
     /// [`OpenBao::start`], with `port` as the API port of the first attempt (to test the retry).
     #[doc(hidden)]
-    pub async fn start_trying_port_first(mut port: Option<u16>) -> OpenBao {
+    pub async fn start_trying_port_first(port: Option<u16>) -> OpenBao {
+        Self::start_with(port, false).await
+    }
+
+    /// [`OpenBao::start`] with a file audit device declared in `config.hcl`: bao logs every
+    /// request it handles (after it is initialised and unsealed) to [`OpenBao::audit_log_path`],
+    /// so a test can count what reached the server. (OpenBao refuses enabling audit devices
+    /// through the API.)
+    pub async fn start_with_file_audit() -> OpenBao {
+        Self::start_with(None, true).await
+    }
+
+    /// The audit log of [`OpenBao::start_with_file_audit`] (JSON lines; strings are HMAC'd,
+    /// operations and paths are not).
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.dir.path().join("audit.log")
+    }
+
+    async fn start_with(mut port: Option<u16>, audit: bool) -> OpenBao {
         let deps = ensure_test_deps();
         let dir = tempfile::Builder::new()
             .prefix("harmony-bao-")
@@ -210,6 +230,7 @@ impl OpenBao {
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         let mut bao = OpenBao {
+            audit,
             addr: String::new(),
             dir,
             bin: deps.bao,
@@ -279,6 +300,13 @@ disable_mlock = true
             p = self.port,
             cp = self.cluster_port
         );
+        let mut config = config;
+        if self.audit {
+            config.push_str(&format!(
+                "audit \"file\" \"file\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                self.audit_log_path().display()
+            ));
+        }
         std::fs::write(self.dir.path().join("config.hcl"), config).expect("write config.hcl");
     }
 

@@ -458,6 +458,8 @@ pub struct OpenbaoSetup {
     store: Arc<dyn OpenbaoKeyStore>,
     ready_timeout: Duration,
     writes: Mutex<Vec<String>>,
+    /// Planning: write requests are recorded in `writes` but never sent.
+    dry_run: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for OpenbaoSetup {
@@ -488,6 +490,7 @@ impl OpenbaoSetup {
             store,
             ready_timeout: Duration::from_secs(120),
             writes: Mutex::new(Vec::new()),
+            dry_run: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -514,6 +517,9 @@ impl OpenbaoSetup {
                 .lock()
                 .expect("writes lock")
                 .push(request.clone());
+            if self.dry_run.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok((200, Value::Null));
+            }
         }
         let mut builder = self
             .http
@@ -680,6 +686,72 @@ impl OpenbaoSetup {
 
         report.writes = self.writes.lock().expect("writes lock").clone();
         Ok(report)
+    }
+
+    /// The write requests [`OpenbaoSetup::run`] would send, sending only reads (`GET`): the
+    /// server and the key store are left as they are. On an uninitialised server every step
+    /// would write; on a sealed one only the unseal is known (its configuration cannot be read).
+    pub async fn plan(
+        &self,
+        desired: &OpenbaoDesiredState,
+    ) -> Result<OpenbaoPlan, OpenbaoSetupError> {
+        desired.validate()?;
+        let status = self.seal_status().await?;
+        let mut plan = OpenbaoPlan {
+            initialized: status.initialized,
+            sealed: status.sealed,
+            ..Default::default()
+        };
+        if !status.initialized {
+            plan.writes = all_writes(desired);
+            plan.configuration_known = true;
+            return Ok(plan);
+        }
+        let record = self.store.load().await.map_err(|m| self.store_error(m))?;
+        let Some(record) = record else {
+            return Err(OpenbaoSetupError::State(format!(
+                "OpenBao at {} is initialised, but its unseal keys and root token are not in {}",
+                self.base_url,
+                self.store.describe()
+            )));
+        };
+        if status.sealed {
+            plan.writes = vec!["PUT sys/unseal".to_string()];
+            return Ok(plan);
+        }
+        self.writes.lock().expect("writes lock").clear();
+        self.dry_run
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let result = self.configure(desired, &record).await;
+        self.dry_run
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        result?;
+        plan.writes = std::mem::take(&mut *self.writes.lock().expect("writes lock"));
+        plan.configuration_known = true;
+        Ok(plan)
+    }
+
+    /// The configuration steps of `run`, without saving password fingerprints (planning).
+    async fn configure(
+        &self,
+        desired: &OpenbaoDesiredState,
+        record: &OpenbaoInitRecord,
+    ) -> Result<(), OpenbaoSetupError> {
+        let token = record.root_token.clone();
+        self.ensure_kv(&token, &desired.kv_mount).await?;
+        for policy in &desired.policies {
+            self.ensure_policy(&token, policy).await?;
+        }
+        if let Some(user) = &desired.userpass {
+            self.ensure_auth_mount(&token, "userpass", "userpass")
+                .await?;
+            self.ensure_userpass_user(&token, user, record).await?;
+        }
+        if let Some(jwt) = &desired.jwt {
+            self.ensure_auth_mount(&token, "jwt", "jwt").await?;
+            self.ensure_jwt(&token, jwt).await?;
+        }
+        Ok(())
     }
 
     async fn init(
@@ -942,6 +1014,39 @@ impl OpenbaoSetup {
         }
         Ok(())
     }
+}
+
+/// What [`OpenbaoSetup::plan`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenbaoPlan {
+    /// The write requests a run would send, as "METHOD path" (no values).
+    pub writes: Vec<String>,
+    pub initialized: bool,
+    pub sealed: bool,
+    /// False on a sealed server: only the unseal is known, the configuration cannot be read.
+    pub configuration_known: bool,
+}
+
+/// Every write a run on an uninitialised server sends.
+fn all_writes(desired: &OpenbaoDesiredState) -> Vec<String> {
+    let mut w = vec![
+        "PUT sys/init".to_string(),
+        "PUT sys/unseal".to_string(),
+        format!("POST sys/mounts/{}", desired.kv_mount),
+    ];
+    for p in &desired.policies {
+        w.push(format!("PUT sys/policies/acl/{}", p.name));
+    }
+    if let Some(u) = &desired.userpass {
+        w.push("POST sys/auth/userpass".into());
+        w.push(format!("POST auth/userpass/users/{}", u.username));
+    }
+    if let Some(j) = &desired.jwt {
+        w.push("POST sys/auth/jwt".into());
+        w.push("POST auth/jwt/config".into());
+        w.push(format!("POST auth/jwt/role/{}", j.role));
+    }
+    w
 }
 
 /// OpenBao wraps answers in `{"data": {...}}` (sys/mounts also repeats them at the top level).
