@@ -14,11 +14,12 @@ use harmony::infra::k8s::K8sClient;
 use harmony::inventory::Inventory;
 use harmony::modules::k8s::coredns::CoreDNSRewriteScore;
 use harmony::modules::k8s::resource::K8sResourceScore;
+use harmony::modules::postgresql::PostgreSQLScore;
 use harmony::plan::ChangeKind;
 use harmony::score::Score;
 use harmony::topology::{
-    K8sDistribution, K8sDistributionProbe, K8sclient, PreparationError, PreparationOutcome,
-    Topology,
+    HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL, PostgreSQLConfig,
+    PostgreSQLEndpoint, PreparationError, PreparationOutcome, Topology,
 };
 use serde_json::{Value, json};
 
@@ -106,6 +107,34 @@ async fn configmap(
     Ok(Json(object))
 }
 
+async fn namespace(
+    State(s): State<Shared>,
+    method: Method,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let query = query.unwrap_or_default();
+    s.lock()
+        .unwrap()
+        .requests
+        .push(format!("{method} /api/v1/namespaces/{name}?{query}"));
+    if method == Method::GET {
+        return Err(not_found());
+    }
+    Ok(Json(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    ))
+}
+
+async fn apis(State(s): State<Shared>) -> Json<Value> {
+    s.lock().unwrap().requests.push("GET /apis".into());
+    Json(
+        json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+        {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+         "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]}),
+    )
+}
+
 async fn coredns_deployment(State(s): State<Shared>) -> Json<Value> {
     s.lock()
         .unwrap()
@@ -120,6 +149,8 @@ async fn coredns_deployment(State(s): State<Shared>) -> Json<Value> {
 
 struct FakeK3s {
     client: Arc<K8sClient>,
+    helm_calls: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 #[async_trait]
@@ -139,6 +170,35 @@ impl K8sclient for FakeK3s {
     }
 }
 
+impl HelmCommand for FakeK3s {
+    /// A `helm` that lists no release (and records nothing else: a plan runs only `list`).
+    fn helm_command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "echo \"$*\" >> \"$HELM_CALLS\"; echo '[]'", "helm"]);
+        cmd.env("HELM_CALLS", &self.helm_calls);
+        cmd
+    }
+}
+
+#[async_trait]
+impl PostgreSQL for FakeK3s {
+    async fn deploy_postgres(
+        &self,
+        _config: &PostgreSQLConfig,
+    ) -> Result<PostgreSQLEndpoint, String> {
+        Err("a plan must not deploy".into())
+    }
+
+    async fn plan_postgres(
+        &self,
+        config: &PostgreSQLConfig,
+    ) -> Result<(Vec<harmony::plan::PlannedChange>, PostgreSQLEndpoint), String> {
+        harmony::modules::postgresql::cnpg_plan::plan_with_cloudnative_pg(self, config)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[async_trait]
 impl K8sDistributionProbe for FakeK3s {
     async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
@@ -151,6 +211,8 @@ async fn start() -> (FakeK3s, Shared) {
     let app = Router::new()
         .route("/api/v1", get(core_v1))
         .route("/apis/apps/v1", get(apps_v1))
+        .route("/apis", get(apis))
+        .route("/api/v1/namespaces/{name}", get(namespace).patch(namespace))
         .route(
             "/api/v1/namespaces/{ns}/configmaps/{name}",
             get(configmap).patch(configmap),
@@ -164,9 +226,12 @@ async fn start() -> (FakeK3s, Shared) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let client = K8sClient::from_url(&format!("http://{addr}")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     (
         FakeK3s {
             client: Arc::new(client),
+            helm_calls: dir.path().join("helm-calls"),
+            _dir: dir,
         },
         state,
     )
@@ -293,5 +358,36 @@ async fn a_coredns_plan_shows_the_key_diff_and_the_restart_with_reads_only() {
         non_plan_requests(&state, 0).is_empty(),
         "{:?}",
         state.lock().unwrap().requests
+    );
+}
+
+#[tokio::test]
+async fn a_database_plan_lists_operator_namespace_and_cluster_with_reads_and_dry_runs_only() {
+    let (topology, state) = start().await;
+    let score = PostgreSQLScore::new(PostgreSQLConfig::new("app-pg", "app"));
+    let plan = Score::<FakeK3s>::create_interpret(&score)
+        .plan(&Inventory::empty(), &topology)
+        .await
+        .unwrap();
+    let text = plan.render("");
+    assert!(
+        text.contains("+ create    helm release cnpg-system/cnpg (cnpg/cloudnative-pg"),
+        "{text}"
+    );
+    assert!(text.contains("+ create    Namespace app"), "{text}");
+    // The CRD is not served before the operator is installed: planned without a dry run.
+    assert!(
+        text.contains("+ create    Cluster app/app-pg (kind not served yet"),
+        "{text}"
+    );
+    assert!(
+        non_plan_requests(&state, 0).is_empty(),
+        "{:?}",
+        state.lock().unwrap().requests
+    );
+    let helm = std::fs::read_to_string(&topology.helm_calls).unwrap();
+    assert!(
+        helm.lines().all(|l| l.starts_with("list ")),
+        "helm ran more than list: {helm}"
     );
 }
