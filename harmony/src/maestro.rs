@@ -465,6 +465,7 @@ impl<T: Topology> Maestro<T> {
         out: &mut (dyn Write + Send),
     ) -> Result<(), MaestroError> {
         let mut totals = [0usize; 4];
+        let mut unknown = 0usize;
         for (name, interpret) in interprets {
             let spinner = crate::progress::spinner(format!("planning {name}"));
             let plan = interpret.plan(&self.inventory, &self.topology).await;
@@ -477,15 +478,24 @@ impl<T: Topology> Maestro<T> {
                     totals[1] += plan.count(ChangeKind::Change);
                     totals[2] += plan.count(ChangeKind::Unchanged);
                     totals[3] += plan.count(ChangeKind::Delete);
+                    unknown +=
+                        plan.count(ChangeKind::Unknown) + usize::from(plan.unsupported.is_some());
                 }
-                Err(e) => writeln!(out, "    ? unknown   (cannot plan: {e})")?,
+                Err(e) => {
+                    unknown += 1;
+                    writeln!(out, "    ? unknown   (cannot plan: {e})")?
+                }
             }
         }
-        writeln!(
+        write!(
             out,
-            "Plan: {} to create, {} to change, {} to delete, {} unchanged.",
+            "Plan: {} to create, {} to change, {} to delete, {} unchanged",
             totals[0], totals[1], totals[3], totals[2]
         )?;
+        if unknown > 0 {
+            write!(out, ", {unknown} unknown")?;
+        }
+        writeln!(out, ".")?;
         Ok(())
     }
 }

@@ -406,7 +406,7 @@ async fn plan_shows_every_score_and_neither_prepares_nor_runs_anything() {
     assert!(text.contains("= unchanged object of dns"), "{text}");
     assert!(text.contains("cannot plan: cluster unreachable"), "{text}");
     assert!(
-        text.contains("Plan: 0 to create, 1 to change, 0 to delete, 1 unchanged."),
+        text.contains("Plan: 0 to create, 1 to change, 0 to delete, 1 unchanged, 1 unknown."),
         "{text}"
     );
 }
