@@ -6,6 +6,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::inventory::Inventory;
+use crate::plan::Plan;
 use crate::topology::Topology;
 
 #[async_trait]
@@ -20,6 +21,14 @@ pub trait Interpret<T: Topology>: Send + Sync {
     /// topology (not ready yet). Default: nothing to ask.
     async fn prepare(&self, _inventory: &Inventory) -> Result<(), InterpretError> {
         Ok(())
+    }
+
+    /// Says what [`Interpret::execute`] would change, changing nothing: only reads and
+    /// dry-run requests reach the topology (see [`crate::plan`]). The runner calls it for
+    /// `--plan` and before its confirmation question, after preparing the topology.
+    /// Default: the Score cannot tell in advance.
+    async fn plan(&self, _inventory: &Inventory, _topology: &T) -> Result<Plan, InterpretError> {
+        Ok(Plan::unsupported("this Score cannot plan yet"))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod interpret;
 pub mod inventory;
 pub mod maestro;
 pub mod modules;
+pub mod plan;
 pub mod progress;
 pub mod score;
 pub mod topology;

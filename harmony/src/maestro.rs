@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::interpret::InterpretStatus;
 use crate::inventory::Inventory;
+use crate::plan::ChangeKind;
 use crate::score::Score;
 use crate::topology::{PreparationError, PreparationOutcome, Topology};
 
@@ -33,12 +34,17 @@ pub struct Args {
     pub filter: Option<String>,
     /// `--help` / `-h`.
     pub help: bool,
+    /// `--plan` / `-p`: show what each Score would change and exit; changes nothing (the
+    /// topology is not prepared either).
+    pub plan: bool,
 }
 
 pub const USAGE: &str = "\
-Usage: <binary> [--list] [--yes] [--filter <substring>]
+Usage: <binary> [--list] [--plan] [--yes] [--filter <substring>]
 
   -l, --list             list the Scores that would run, change nothing
+  -p, --plan             show what each Score would change (+ create, ~ change,
+                         = unchanged), change nothing
   -y, --yes              run without asking for confirmation
   -f, --filter <text>    only Scores whose name contains <text>
   -h, --help             this help";
@@ -56,6 +62,7 @@ impl Args {
             match arg.as_str() {
                 "--yes" | "-y" => parsed.yes = true,
                 "--list" | "-l" => parsed.list = true,
+                "--plan" | "-p" => parsed.plan = true,
                 "--help" | "-h" => parsed.help = true,
                 "--filter" | "-f" => {
                     parsed.filter = Some(
@@ -199,6 +206,11 @@ pub trait Confirm: Send + Sync {
     fn answers_automatically(&self) -> bool {
         false
     }
+
+    /// Whether anybody can answer; when not, the runner refuses before planning. Default: yes.
+    fn can_ask(&self) -> bool {
+        true
+    }
 }
 
 /// Asks on the terminal (`[y/N]`); refuses when stdin is not a terminal instead of hanging.
@@ -216,6 +228,10 @@ impl TerminalConfirm {
 }
 
 impl Confirm for TerminalConfirm {
+    fn can_ask(&self) -> bool {
+        self.interactive
+    }
+
     fn confirm(&self, question: &str) -> Result<bool, MaestroError> {
         if !self.interactive {
             return Err(MaestroError::NoTerminal);
@@ -343,11 +359,30 @@ impl<T: Topology> Maestro<T> {
             });
         }
 
+        let interprets: Vec<_> = selected
+            .iter()
+            .map(|s| (s.name(), s.create_interpret()))
+            .collect();
+
+        if args.plan {
+            writeln!(
+                out,
+                "Plan for topology {topology} (nothing is changed; the topology is not prepared):"
+            )?;
+            self.write_plans(&interprets, out).await?;
+            return Ok(RunSummary {
+                topology,
+                preparation: None,
+                reports: vec![],
+            });
+        }
+
         if !args.yes {
-            writeln!(out, "About to run on topology {topology}:")?;
-            for s in &selected {
-                writeln!(out, "  {}", s.name())?;
+            if !self.confirm.can_ask() {
+                return Err(MaestroError::NoTerminal);
             }
+            writeln!(out, "About to run on topology {topology}:")?;
+            self.write_plans(&interprets, out).await?;
             out.flush()?;
             let question = format!("Run {} score(s)?", selected.len());
             if !self.confirm.confirm(&question)? {
@@ -356,10 +391,6 @@ impl<T: Topology> Maestro<T> {
         }
 
         // Questions first (credentials...), before any long wait.
-        let interprets: Vec<_> = selected
-            .iter()
-            .map(|s| (s.name(), s.create_interpret()))
-            .collect();
         for (i, (name, interpret)) in interprets.iter().enumerate() {
             if let Err(e) = interpret.prepare(&self.inventory).await {
                 let reports = interprets
@@ -476,6 +507,50 @@ impl<T: Topology> Maestro<T> {
     }
 }
 
+impl<T: Topology> Maestro<T> {
+    /// Each Score's [`crate::interpret::Interpret::plan`], written as `terraform plan`-like lines.
+    /// A Score whose plan fails is shown with the reason; the others are still planned.
+    async fn write_plans(
+        &self,
+        interprets: &[(String, Box<dyn crate::interpret::Interpret<T>>)],
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), MaestroError> {
+        let mut totals = [0usize; 4];
+        let mut unknown = 0usize;
+        for (name, interpret) in interprets {
+            let spinner = crate::progress::spinner(format!("planning {name}"));
+            let plan = interpret.plan(&self.inventory, &self.topology).await;
+            spinner.finish_and_clear();
+            writeln!(out, "  {name}:")?;
+            match plan {
+                Ok(plan) => {
+                    write!(out, "{}", plan.render("    "))?;
+                    totals[0] += plan.count(ChangeKind::Create);
+                    totals[1] += plan.count(ChangeKind::Change);
+                    totals[2] += plan.count(ChangeKind::Unchanged);
+                    totals[3] += plan.count(ChangeKind::Delete);
+                    unknown +=
+                        plan.count(ChangeKind::Unknown) + usize::from(plan.unsupported.is_some());
+                }
+                Err(e) => {
+                    unknown += 1;
+                    writeln!(out, "    ? unknown   (cannot plan: {e})")?
+                }
+            }
+        }
+        write!(
+            out,
+            "Plan: {} to create, {} to change, {} to delete, {} unchanged",
+            totals[0], totals[1], totals[3], totals[2]
+        )?;
+        if unknown > 0 {
+            write!(out, ", {unknown} unknown")?;
+        }
+        writeln!(out, ".")?;
+        Ok(())
+    }
+}
+
 /// The entry point of a Harmony binary: parses `std::env::args()` unless `args` is given,
 /// runs the Scores on `topology` and prints to stdout.
 pub async fn run<T: Topology>(
@@ -507,7 +582,8 @@ mod tests {
                 yes: true,
                 list: true,
                 filter: Some("pg".into()),
-                help: false
+                help: false,
+                plan: false,
             }
         );
         assert_eq!(

@@ -11,5 +11,9 @@
 mod k3d_scores;
 #[path = "integration/openbao_ha_real.rs"]
 mod openbao_ha_real;
+#[path = "integration/openbao_plan_real.rs"]
+mod openbao_plan_real;
+#[path = "integration/openbao_role_binding_real.rs"]
+mod openbao_role_binding_real;
 #[path = "integration/openbao_setup_real.rs"]
 mod openbao_setup_real;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use harmony::interpret::{Interpret, InterpretError, Outcome};
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Confirm, Maestro, MaestroError, ScoreResult, TerminalConfirm};
+use harmony::plan::{KeyChange, Plan, PlannedChange};
 use harmony::score::Score;
 use harmony::topology::{PreparationError, PreparationOutcome, Topology};
 
@@ -88,6 +89,24 @@ impl Interpret<TestTopology> for TestScore {
             }),
             Behaviour::Ask | Behaviour::FailToAsk => Ok(Outcome::success("used the answer")),
         }
+    }
+
+    async fn plan(&self, _: &Inventory, _: &TestTopology) -> Result<Plan, InterpretError> {
+        self.journal.push(format!("plan {}", self.name));
+        Ok(Plan::new(vec![match self.behaviour {
+            Behaviour::Nothing => PlannedChange::unchanged(format!("object of {}", self.name)),
+            Behaviour::Fail => {
+                return Err(InterpretError::Capability("cluster unreachable".into()));
+            }
+            _ => PlannedChange::change(
+                format!("object of {}", self.name),
+                vec![KeyChange {
+                    key: "db.password".into(),
+                    from: Some("(sensitive)".into()),
+                    to: Some("(sensitive)".into()),
+                }],
+            ),
+        }]))
     }
 
     async fn prepare(&self, _: &Inventory) -> Result<(), InterpretError> {
@@ -348,7 +367,7 @@ async fn confirmation_is_asked_and_a_no_changes_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, MaestroError::Declined));
-    assert_eq!(journal.entries(), ["asked: Run 1 score(s)?"]);
+    assert_eq!(journal.entries(), ["plan pg", "asked: Run 1 score(s)?"]);
 
     let (maestro, scores, journal) = setup(&[("pg", Behaviour::Change)]);
     maestro
@@ -357,8 +376,54 @@ async fn confirmation_is_asked_and_a_no_changes_nothing() {
         .unwrap();
     assert_eq!(
         journal.entries(),
-        ["asked: Run 1 score(s)?", "ensure_ready", "execute pg"]
+        [
+            "plan pg",
+            "asked: Run 1 score(s)?",
+            "ensure_ready",
+            "execute pg"
+        ]
     );
+}
+
+#[tokio::test]
+async fn plan_shows_every_score_and_neither_prepares_nor_runs_anything() {
+    let (maestro, scores, journal) = setup(&[
+        ("pg", Behaviour::Change),
+        ("dns", Behaviour::Nothing),
+        ("bao", Behaviour::Fail),
+    ]);
+    let args = Args::parse_from(["--plan"]).unwrap();
+    let mut out = Vec::new();
+    let summary = maestro.run(&scores, &args, &mut out).await.unwrap();
+    assert!(summary.reports.is_empty() && summary.preparation.is_none());
+    assert_eq!(journal.entries(), ["plan pg", "plan dns", "plan bao"]);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("~ change    object of pg"), "{text}");
+    assert!(
+        text.contains("~ db.password: (sensitive) -> (sensitive)"),
+        "{text}"
+    );
+    assert!(text.contains("= unchanged object of dns"), "{text}");
+    assert!(text.contains("cannot plan: cluster unreachable"), "{text}");
+    assert!(
+        text.contains("Plan: 0 to create, 1 to change, 0 to delete, 1 unchanged, 1 unknown."),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_confirmation_shows_the_same_plan() {
+    let (maestro, scores, journal) = setup(&[("pg", Behaviour::Change)]);
+    let maestro = maestro.with_confirm(Answer(false, journal.clone()));
+    let mut out = Vec::new();
+    let err = maestro
+        .run(&scores, &Args::default(), &mut out)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MaestroError::Declined));
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("~ change    object of pg"), "{text}");
+    assert!(text.contains("Plan: 0 to create, 1 to change"), "{text}");
 }
 
 #[tokio::test]

@@ -46,6 +46,12 @@
 //   IDP_SLOW_DOWN_FIRST=1  HARMONY EXTENSION: the FIRST still-pending poll of each
 //                       device_code is answered `slow_down` (interval += 5 s),
 //                       whatever the client's pace (tests the client back-off)
+//   IDP_EXTRA_CLAIMS    HARMONY EXTENSION: JSON {"<account>": {"<claim>": value}}
+//                       merged into that account's claims and released with the
+//                       `openid` scope (so they land in the id_token), e.g.
+//                       {"alice": {"urn:zitadel:iam:org:project:roles":
+//                         {"harmony-developer": {"100": "zitadel.example.test"}}}}
+//                       or {"bob": {"email_verified": false}}
 //
 // Test accounts (username / password -> email):
 //   alice / alice-password -> alice@example.test
@@ -82,6 +88,16 @@ const ACCOUNTS = {
     claims: { email: 'bob@example.test', email_verified: true, name: 'Bob Example', preferred_username: 'bob' },
   },
 };
+
+const EXTRA_CLAIMS = JSON.parse(env.IDP_EXTRA_CLAIMS || '{}');
+for (const [id, claims] of Object.entries(EXTRA_CLAIMS)) {
+  if (!ACCOUNTS[id]) throw new Error(`IDP_EXTRA_CLAIMS names an unknown account ${id}`);
+  Object.assign(ACCOUNTS[id].claims, claims);
+}
+// Extra claim names not released by a standard scope below go with `openid`.
+const STANDARD_CLAIMS = ['sub', 'email', 'email_verified', 'name', 'preferred_username'];
+const EXTRA_OPENID_CLAIMS = [...new Set(Object.values(EXTRA_CLAIMS).flatMap((c) => Object.keys(c)))]
+  .filter((c) => !STANDARD_CLAIMS.includes(c));
 
 async function findAccount(_ctx, id) {
   const account = ACCOUNTS[id];
@@ -142,7 +158,7 @@ function configuration() {
     // put INTO the id_token (the default, true, only puts them into /me
     // (userinfo) whenever an access token is also issued, i.e. always here).
     claims: {
-      openid: ['sub'],
+      openid: ['sub', ...EXTRA_OPENID_CLAIMS],
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
     },

@@ -312,6 +312,24 @@ impl OpenBao {
         nodes
     }
 
+    /// [`OpenBao::start`] with a file audit device declared in `config.hcl`: bao logs every
+    /// request it handles (after it is initialised and unsealed) to [`OpenBao::audit_log_path`],
+    /// so a test can count what reached the server. (OpenBao refuses enabling audit devices
+    /// through the API.)
+    pub async fn start_with_file_audit() -> OpenBao {
+        Self::start_with(BaoOptions {
+            audit: true,
+            ..BaoOptions::default()
+        })
+        .await
+    }
+
+    /// The audit log of a server started with [`BaoOptions::audit`] (JSON lines; strings are
+    /// HMAC'd, operations and paths are not).
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.dir.path().join("audit.log")
+    }
+
     fn unstarted(options: BaoOptions, tls: Option<BaoTls>) -> OpenBao {
         let deps = ensure_test_deps();
         let dir = tempfile::Builder::new()

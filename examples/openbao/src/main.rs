@@ -2,18 +2,22 @@
 //! it (KV v2, policy `harmony-dev`, userpass user from harmony_config).
 //!
 //! ```bash
-//! cargo run -p example-openbao            # asks before running; --yes to skip
+//! cargo run -p example-openbao            # shows the plan, asks before running; --yes to skip
+//! cargo run -p example-openbao -- --plan  # only shows what it would change
 //! ```
 //! Re-run it after a cluster restart: OpenBao comes back sealed and the setup unseals it.
 //!
 //! To also trust Zitadel for single sign-on (after `cargo run -p example-zitadel`, which prints
-//! the client id), set `HARMONY_OPENBAO_JWT_CLIENT_ID=<client_id>` (and optionally
-//! `HARMONY_OPENBAO_JWT_ISSUER`, default `http://zitadel.harmony.local:8080`).
+//! the client id, org id and org domain), set `HARMONY_OPENBAO_JWT_CLIENT_ID=<client_id>`,
+//! `HARMONY_OPENBAO_JWT_ORG_ID=<org_id>` and `HARMONY_OPENBAO_JWT_ORG_DOMAIN=<org_domain>` (and
+//! optionally `HARMONY_OPENBAO_JWT_ISSUER`, default `http://zitadel.harmony.local:8080`). Only
+//! users granted the Zitadel project role `harmony-developer`, with a verified email, get in.
 
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro};
 use harmony::modules::openbao::{OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore};
+use harmony::modules::zitadel::setup::HARMONY_DEVELOPER_ROLE;
 use harmony::score::Score;
 
 #[tokio::main]
@@ -28,19 +32,41 @@ async fn main() -> anyhow::Result<()> {
     // One port (HARMONY_HTTP_PORT, default 8080) for the k3d ingress and every URL.
     let http_port = topology.config().k3d.http_port;
 
-    let jwt = std::env::var("HARMONY_OPENBAO_JWT_CLIENT_ID")
-        .ok()
-        .filter(|id| !id.is_empty())
-        .map(|client_id| {
-            let issuer = std::env::var("HARMONY_OPENBAO_JWT_ISSUER")
-                .unwrap_or_else(|_| format!("http://zitadel.harmony.local:{http_port}"));
-            OpenbaoJwtAuth::for_issuer(
-                issuer,
-                client_id,
-                "harmony-developer",
-                vec!["harmony-dev".to_string()],
-            )
-        });
+    let jwt =
+        match std::env::var("HARMONY_OPENBAO_JWT_CLIENT_ID")
+            .ok()
+            .filter(|id| !id.is_empty())
+        {
+            None => None,
+            Some(client_id) => {
+                let issuer = std::env::var("HARMONY_OPENBAO_JWT_ISSUER")
+                    .unwrap_or_else(|_| format!("http://zitadel.harmony.local:{http_port}"));
+                let org =
+                    |name: &str| {
+                        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{name} is not set: with HARMONY_OPENBAO_JWT_CLIENT_ID, also set \
+                         HARMONY_OPENBAO_JWT_ORG_ID and HARMONY_OPENBAO_JWT_ORG_DOMAIN \
+                         (printed by `cargo run -p example-zitadel`), so only users granted \
+                         the harmony-developer role get in"
+                    )
+                })
+                    };
+                Some(
+                    OpenbaoJwtAuth::for_issuer(
+                        issuer,
+                        client_id,
+                        "harmony-developer",
+                        vec!["harmony-dev".to_string()],
+                    )
+                    .require_zitadel_project_role(
+                        HARMONY_DEVELOPER_ROLE,
+                        &org("HARMONY_OPENBAO_JWT_ORG_ID")?,
+                        &org("HARMONY_OPENBAO_JWT_ORG_DOMAIN")?,
+                    ),
+                )
+            }
+        };
 
     let openbao = OpenbaoScore {
         http_port,

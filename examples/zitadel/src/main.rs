@@ -3,8 +3,11 @@
 //! resolve inside the cluster (CoreDNS rewrite) so OpenBao can later trust it as issuer.
 //!
 //! ```bash
-//! cargo run -p example-zitadel            # asks before running; --yes to skip
+//! cargo run -p example-zitadel            # shows the plan, asks before running; --yes to skip
+//! cargo run -p example-zitadel -- --plan  # only shows what it would change
 //! ```
+//! Only users granted the project role `harmony-developer` can log in; list them (user names
+//! or emails, comma separated) in `HARMONY_ZITADEL_GRANT_TO`, or grant the role in the console.
 
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
@@ -25,7 +28,16 @@ async fn main() -> anyhow::Result<()> {
         k3d_http_port: topology.config().k3d.http_port,
         ..Default::default()
     };
-    let setup = ZitadelSetupScore::for_deployment(&zitadel);
+    let setup = ZitadelSetupScore {
+        grant_to: std::env::var("HARMONY_ZITADEL_GRANT_TO")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .collect(),
+        ..ZitadelSetupScore::for_deployment(&zitadel)
+    };
     let dns = CoreDNSRewriteScore::new(vec![(zitadel.host.clone(), zitadel.service_fqdn())]);
     let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> = vec![
         Box::new(zitadel.clone()),
@@ -60,14 +72,14 @@ async fn main() -> anyhow::Result<()> {
         "  machine PAT: Secret {}/iam-admin-pat (key pat)",
         zitadel.namespace
     );
-    for key in ["project_id", "client_id"] {
+    for key in ["project_id", "client_id", "org_id", "org_domain", "access"] {
         if let Some(value) = setup_report.details.get(key) {
             println!("  {key}: {value}");
         }
     }
     println!(
-        "  OpenBao JWT auth: OpenbaoJwtAuth::for_issuer(\"http://{}:{}\", <client_id>, \"harmony-developer\", vec![\"harmony-dev\".into()])",
-        zitadel.host, zitadel.k3d_http_port
+        "  OpenBao SSO: HARMONY_OPENBAO_JWT_CLIENT_ID=<client_id> HARMONY_OPENBAO_JWT_ORG_ID=<org_id> \
+         HARMONY_OPENBAO_JWT_ORG_DOMAIN=<org_domain> cargo run -p example-openbao"
     );
     Ok(())
 }

@@ -310,6 +310,15 @@ impl PostgreSQL for K8sAnywhereTopology {
             .await
             .map_err(|e| e.to_string())
     }
+
+    async fn plan_postgres(
+        &self,
+        config: &PostgreSQLConfig,
+    ) -> Result<(Vec<crate::plan::PlannedChange>, PostgreSQLEndpoint), String> {
+        crate::modules::postgresql::cnpg_plan::plan_with_cloudnative_pg(self, config)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -123,4 +123,16 @@ pub trait PostgreSQL: Send + Sync {
         &self,
         config: &PostgreSQLConfig,
     ) -> Result<PostgreSQLEndpoint, String>;
+
+    /// What `deploy_postgres` would change (reads and dry runs only), and the endpoint it would
+    /// return. Default: this topology cannot tell.
+    async fn plan_postgres(
+        &self,
+        config: &PostgreSQLConfig,
+    ) -> Result<(Vec<crate::plan::PlannedChange>, PostgreSQLEndpoint), String> {
+        Err(format!(
+            "this topology cannot plan PostgreSQL {}/{}",
+            config.namespace, config.name
+        ))
+    }
 }

@@ -2,6 +2,7 @@
 
 mod client;
 pub mod distribution;
+mod dry_run;
 mod portforward;
 pub mod wait;
 

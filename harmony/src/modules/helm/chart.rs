@@ -560,6 +560,16 @@ impl<T: Topology + HelmCommand> Score<T> for HelmChartScore {
 
 #[async_trait]
 impl<T: Topology + HelmCommand> Interpret<T> for HelmChartScore {
+    async fn plan(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<crate::plan::Plan, InterpretError> {
+        Ok(crate::plan::Plan::new(vec![
+            self.plan_release(topology).await?,
+        ]))
+    }
+
     async fn execute(
         &self,
         _inventory: &Inventory,

@@ -208,6 +208,76 @@ const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[async_trait]
 impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRewriteInterpret {
+    /// The key diff (rewrite lines added or removed) and whether CoreDNS would be restarted;
+    /// reads only.
+    async fn plan(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<crate::plan::Plan, InterpretError> {
+        use crate::plan::{KeyChange, Plan as ChangePlan, PlannedChange};
+        let score = &self.score;
+        score.validate().map_err(InterpretError::InvalidScore)?;
+        let key = score.override_key();
+        let object = format!("ConfigMap {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP} key {key}");
+        let distribution = topology.k8s_distribution().await?;
+        if distribution != K8sDistribution::K3sFamily {
+            return Ok(ChangePlan::new(vec![
+                PlannedChange::unchanged(object)
+                    .with_detail(format!("skipped on {distribution} clusters")),
+            ]));
+        }
+        let client = topology.k8s_client().await?;
+        let current: Option<ConfigMap> = client
+            .get_opt(COREDNS_CUSTOM_CONFIGMAP, Some(COREDNS_NAMESPACE))
+            .await?;
+        let applied = current
+            .and_then(|cm| cm.data)
+            .and_then(|mut d| d.remove(&key));
+        let wanted = score.override_content();
+        let deployment: Deployment = client
+            .get(COREDNS_DEPLOYMENT, Some(COREDNS_NAMESPACE))
+            .await?;
+        let loaded = template_annotation(&deployment, &score.restart_annotation());
+        let mut plan = ChangePlan::default();
+        plan.push(match &applied {
+            None => PlannedChange::create(object),
+            Some(old) => {
+                let lines = |s: &str| s.lines().map(str::to_string).collect::<Vec<_>>();
+                let (old, new) = (lines(old), lines(&wanted));
+                let mut keys: Vec<KeyChange> = old
+                    .iter()
+                    .filter(|l| !new.contains(l))
+                    .map(|l| KeyChange {
+                        key: l.clone(),
+                        from: Some("present".into()),
+                        to: None,
+                    })
+                    .collect();
+                keys.extend(new.iter().filter(|l| !old.contains(l)).map(|l| KeyChange {
+                    key: l.clone(),
+                    from: None,
+                    to: Some("added".into()),
+                }));
+                PlannedChange::change(object, keys)
+            }
+        });
+        let restart = format!("Deployment {COREDNS_NAMESPACE}/{COREDNS_DEPLOYMENT}");
+        plan.push(
+            match self::plan(
+                applied.as_deref(),
+                &wanted,
+                loaded.as_deref(),
+                &score.content_hash(),
+            ) {
+                Plan::Nothing => PlannedChange::unchanged(restart),
+                _ => PlannedChange::new(crate::plan::ChangeKind::Change, restart)
+                    .with_detail("restarted to load the rewrites"),
+            },
+        );
+        Ok(plan)
+    }
+
     async fn execute(
         &self,
         _inventory: &Inventory,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
+use crate::plan::Plan;
 use crate::score::Score;
 use crate::topology::{K8sclient, Topology};
 
@@ -63,6 +64,16 @@ impl<T: Topology + K8sclient> Score<T> for K8sResourceScore {
 
 #[async_trait]
 impl<T: Topology + K8sclient> Interpret<T> for K8sResourceScore {
+    /// A dry-run server-side apply of each object, compared with what is there.
+    async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
+        let client = topology.k8s_client().await?;
+        let mut plan = Plan::default();
+        for resource in &self.resources {
+            plan.push(client.plan_apply(resource, "harmony").await?);
+        }
+        Ok(plan)
+    }
+
     async fn execute(
         &self,
         _inventory: &Inventory,

@@ -326,6 +326,16 @@ struct OpenbaoInterpret {
 
 #[async_trait]
 impl<T: Topology + HelmCommand> Interpret<T> for OpenbaoInterpret {
+    async fn plan(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<crate::plan::Plan, InterpretError> {
+        Ok(crate::plan::Plan::new(vec![
+            self.score.helm_chart_score().plan_release(topology).await?,
+        ]))
+    }
+
     async fn execute(
         &self,
         inventory: &Inventory,

@@ -184,10 +184,37 @@ pub struct OpenbaoJwtAuth {
     /// e.g. "4h", "15m", "3600".
     pub token_ttl: String,
     pub token_max_ttl: String,
+    /// Claims the id_token must carry, exactly (OpenBao `bound_claims`, `bound_claims_type =
+    /// string`). A key starting with `/` is a JSON pointer into the claims, which is how a
+    /// value inside a map claim is reached (see [`OpenbaoJwtAuth::require_zitadel_project_role`]).
+    #[serde(default)]
+    pub bound_claims: BTreeMap<String, Value>,
+}
+
+/// The id_token claim in which Zitadel lists the user's project roles (with
+/// `projectRoleAssertion`): `{"<role key>": {"<org id>": "<org primary domain>"}}`.
+pub const ZITADEL_PROJECT_ROLES_CLAIM: &str = "urn:zitadel:iam:org:project:roles";
+
+/// Escapes one JSON-pointer segment (RFC 6901).
+fn pointer_segment(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// The `bound_claims` key that requires Zitadel project role `role_key` granted by org
+/// `org_id`. OpenBao matches bound claims only on strings, booleans, numbers or lists, never
+/// on a map, so the pointer goes down to the org entry, whose value is the org's domain.
+pub fn zitadel_role_claim_pointer(role_key: &str, org_id: &str) -> String {
+    format!(
+        "/{}/{}/{}",
+        ZITADEL_PROJECT_ROLES_CLAIM,
+        pointer_segment(role_key),
+        pointer_segment(org_id)
+    )
 }
 
 impl OpenbaoJwtAuth {
-    /// Issuer and discovery URL are the same string; `user_claim = email`, 4h/24h TTLs.
+    /// Issuer and discovery URL are the same string; `user_claim = email`, 4h/24h TTLs, and
+    /// the email must be verified (`email_verified = true`): the token is named after it.
     pub fn for_issuer(
         issuer: impl Into<String>,
         client_id: impl Into<String>,
@@ -204,7 +231,24 @@ impl OpenbaoJwtAuth {
             policies,
             token_ttl: "4h".to_string(),
             token_max_ttl: "24h".to_string(),
+            bound_claims: BTreeMap::from([("email_verified".to_string(), Value::Bool(true))]),
         }
+    }
+
+    /// Only users granted Zitadel project role `role_key` (by org `org_id`, whose primary
+    /// domain is `org_domain`) may log in. The project needs `projectRoleAssertion` so the role
+    /// is in the id_token (`ZitadelSetupScore` sets it, with `projectRoleCheck`).
+    pub fn require_zitadel_project_role(
+        mut self,
+        role_key: &str,
+        org_id: &str,
+        org_domain: &str,
+    ) -> Self {
+        self.bound_claims.insert(
+            zitadel_role_claim_pointer(role_key, org_id),
+            Value::String(org_domain.to_string()),
+        );
+        self
     }
 }
 
@@ -429,6 +473,8 @@ pub struct OpenbaoSetup {
     store: Arc<dyn OpenbaoKeyStore>,
     ready_timeout: Duration,
     writes: Mutex<Vec<String>>,
+    /// Planning: write requests are recorded in `writes` but never sent.
+    dry_run: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for OpenbaoSetup {
@@ -463,6 +509,7 @@ impl OpenbaoSetup {
             store,
             ready_timeout: Duration::from_secs(120),
             writes: Mutex::new(Vec::new()),
+            dry_run: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -500,6 +547,9 @@ impl OpenbaoSetup {
                 .lock()
                 .expect("writes lock")
                 .push(request.clone());
+            if self.dry_run.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok((200, Value::Null));
+            }
         }
         let response = self
             .http
@@ -675,7 +725,8 @@ impl OpenbaoSetup {
         if let Some(user) = &desired.userpass {
             self.ensure_auth_mount(&token, "userpass", "userpass")
                 .await?;
-            if self.ensure_userpass_user(&token, user, record).await? {
+            let planning = self.dry_run.load(std::sync::atomic::Ordering::SeqCst);
+            if self.ensure_userpass_user(&token, user, record).await? && !planning {
                 record.userpass_password_sha256.insert(
                     user.username.clone(),
                     password_fingerprint(&user.username, &user.password),
@@ -691,6 +742,49 @@ impl OpenbaoSetup {
             self.ensure_jwt(&token, jwt).await?;
         }
         Ok(())
+    }
+
+    /// The write requests [`OpenbaoSetup::run`] would send, sending only reads (`GET`): the
+    /// server and the key store are left as they are. On an uninitialised server every step
+    /// would write; on a sealed one only the unseal is known (its configuration cannot be read).
+    pub async fn plan(
+        &self,
+        desired: &OpenbaoDesiredState,
+    ) -> Result<OpenbaoPlan, OpenbaoSetupError> {
+        desired.validate()?;
+        let status = self.seal_status().await?;
+        let mut plan = OpenbaoPlan {
+            initialized: status.initialized,
+            sealed: status.sealed,
+            ..Default::default()
+        };
+        if !status.initialized {
+            plan.writes = all_writes(desired);
+            plan.configuration_known = true;
+            return Ok(plan);
+        }
+        let record = self.store.load().await.map_err(|m| self.store_error(m))?;
+        let Some(record) = record else {
+            return Err(OpenbaoSetupError::State(format!(
+                "OpenBao at {} is initialised, but its unseal keys and root token are not in {}",
+                self.base_url,
+                self.store.describe()
+            )));
+        };
+        if status.sealed {
+            plan.writes = vec!["PUT sys/unseal".to_string()];
+            return Ok(plan);
+        }
+        self.writes.lock().expect("writes lock").clear();
+        self.dry_run
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let result = self.configure(desired, &mut record.clone()).await;
+        self.dry_run
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        result?;
+        plan.writes = std::mem::take(&mut *self.writes.lock().expect("writes lock"));
+        plan.configuration_known = true;
+        Ok(plan)
     }
 
     /// `sys/init`: Shamir unseal keys, or recovery keys when the server auto-unseals.
@@ -942,6 +1036,8 @@ impl OpenbaoSetup {
                     == Some(sorted(jwt.policies.clone()))
                 && d["token_ttl"].as_u64() == Some(ttl)
                 && d["token_max_ttl"].as_u64() == Some(max_ttl)
+                && same_bound_claims(&d["bound_claims"], &jwt.bound_claims)
+                && d["bound_claims_type"].as_str().unwrap_or("string") == "string"
         });
         if !role_ok {
             self.call(
@@ -955,6 +1051,8 @@ impl OpenbaoSetup {
                     "token_policies": jwt.policies,
                     "token_ttl": ttl,
                     "token_max_ttl": max_ttl,
+                    "bound_claims_type": "string",
+                    "bound_claims": jwt.bound_claims,
                 })),
             )
             .await?;
@@ -963,11 +1061,55 @@ impl OpenbaoSetup {
     }
 }
 
+/// What [`OpenbaoSetup::plan`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenbaoPlan {
+    /// The write requests a run would send, as "METHOD path" (no values).
+    pub writes: Vec<String>,
+    pub initialized: bool,
+    pub sealed: bool,
+    /// False on a sealed server: only the unseal is known, the configuration cannot be read.
+    pub configuration_known: bool,
+}
+
+/// Every write a run on an uninitialised server sends.
+fn all_writes(desired: &OpenbaoDesiredState) -> Vec<String> {
+    let mut w = vec![
+        "PUT sys/init".to_string(),
+        "PUT sys/unseal".to_string(),
+        format!("POST sys/mounts/{}", desired.kv_mount),
+    ];
+    for p in &desired.policies {
+        w.push(format!("PUT sys/policies/acl/{}", p.name));
+    }
+    if let Some(u) = &desired.userpass {
+        w.push("POST sys/auth/userpass".into());
+        w.push(format!("POST auth/userpass/users/{}", u.username));
+    }
+    if let Some(j) = &desired.jwt {
+        w.push("POST sys/auth/jwt".into());
+        w.push("POST auth/jwt/config".into());
+        w.push(format!("POST auth/jwt/role/{}", j.role));
+    }
+    w
+}
+
 /// OpenBao wraps answers in `{"data": {...}}` (sys/mounts also repeats them at the top level).
 fn unwrap_data(v: &Value) -> &Value {
     match v.get("data") {
         Some(d) if d.is_object() => d,
         _ => v,
+    }
+}
+
+/// OpenBao answers `null` for a role without bound claims.
+fn same_bound_claims(current: &Value, wanted: &BTreeMap<String, Value>) -> bool {
+    match current {
+        Value::Null => wanted.is_empty(),
+        Value::Object(map) => {
+            map.len() == wanted.len() && wanted.iter().all(|(k, v)| map.get(k) == Some(v))
+        }
+        _ => false,
     }
 }
 

@@ -20,6 +20,7 @@ use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migra
 use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
+use crate::plan::{ChangeKind, Plan, PlannedChange};
 use crate::score::Score;
 use crate::topology::{K8sclient, Topology};
 
@@ -341,6 +342,28 @@ impl OpenbaoKeyStore for K8sSecretKeyStore {
     }
 }
 
+/// The key store as a plan sees it: reads the Secret, else the local cache, and never writes
+/// (no restore of a lost Secret, no cache refresh).
+struct ReadOnlyKeyStore(K8sSecretKeyStore);
+
+#[async_trait]
+impl OpenbaoKeyStore for ReadOnlyKeyStore {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+        match self.0.read_secret().await? {
+            Some(record) => Ok(Some(record)),
+            None => self.0.cache.load().await,
+        }
+    }
+
+    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), String> {
+        Err("a plan never saves keys".to_string())
+    }
+
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
 /// The userpass credentials: those read in `prepare`, else from `harmony_config` (prompting
 /// once).
 async fn userpass_credentials(
@@ -502,6 +525,108 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
         }
         Ok(())
+    }
+
+    /// The writes a run would send to OpenBao (reads only, through a port-forward). The
+    /// userpass password is compared only when `harmony_config` has it without asking.
+    async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
+        let score = &self.score;
+        let ns = score.namespace.as_str();
+        let pod = format!("{}-0", score.fullname());
+        let client = topology.k8s_client().await?;
+        let running = client
+            .get_opt::<Pod>(&pod, Some(ns))
+            .await?
+            .and_then(|p| p.status)
+            .and_then(|s| s.phase)
+            .is_some_and(|phase| phase == "Running");
+        if !running {
+            return Ok(Plan::new(vec![
+                PlannedChange::create(format!(
+                    "OpenBao {ns}/{pod}: init, unseal, KV mount {}, policy harmony-dev{}{}",
+                    score.kv_mount,
+                    if score.userpass {
+                        ", userpass user"
+                    } else {
+                        ""
+                    },
+                    if score.jwt.is_some() {
+                        ", JWT auth"
+                    } else {
+                        ""
+                    },
+                ))
+                .with_detail("the pod is not running yet (OpenbaoScore deploys it)"),
+            ]));
+        }
+        let mut unknown_password = false;
+        let userpass = if score.userpass {
+            let prepared = self
+                .prepared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match prepared {
+                Some(c) => Some(c),
+                None => harmony_config::get::<OpenbaoUserpassConfig>().await.ok(),
+            }
+            .map(|c| OpenbaoUserpass {
+                username: c.username,
+                password: c.password,
+                policies: score.userpass_policies.clone(),
+            })
+            .or_else(|| {
+                unknown_password = true;
+                None
+            })
+        } else {
+            None
+        };
+        let forward = client
+            .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
+            .await?;
+        let store = Arc::new(ReadOnlyKeyStore(K8sSecretKeyStore::new(
+            client.clone(),
+            ns,
+            score.init_secret_name(),
+            score.local_cache_path(),
+        )));
+        let setup = OpenbaoSetup::new(forward.local_url.clone(), store)
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let found = setup
+            .plan(&score.desired_state(userpass))
+            .await
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        drop(forward);
+        let mut plan = Plan::default();
+        if found.writes.is_empty() {
+            plan.push(PlannedChange::unchanged(format!(
+                "OpenBao {ns}/{pod} (initialised, unsealed, configured)"
+            )));
+        }
+        for write in &found.writes {
+            let object = format!("OpenBao {write}");
+            plan.push(
+                if write.starts_with("POST sys/") || write == "PUT sys/init" {
+                    PlannedChange::create(object)
+                } else {
+                    PlannedChange::new(ChangeKind::Change, object)
+                },
+            );
+        }
+        if !found.configuration_known {
+            plan.push(PlannedChange::unknown(
+                format!("OpenBao {ns}/{pod} configuration"),
+                "sealed: read after unsealing",
+            ));
+        }
+        if unknown_password {
+            plan.push(PlannedChange::unknown(
+                "OpenBao userpass user",
+                "its credentials are asked when running",
+            ));
+        }
+        Ok(plan)
     }
 
     async fn execute(

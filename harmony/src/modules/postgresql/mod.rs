@@ -2,12 +2,14 @@
 //! [`crate::topology::PostgreSQL`] capability.
 
 pub mod cnpg;
+pub mod cnpg_plan;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
+use crate::plan::Plan;
 use crate::score::Score;
 use crate::topology::{PostgreSQL, PostgreSQLConfig, Topology};
 
@@ -38,6 +40,11 @@ impl<T: Topology + PostgreSQL> Score<T> for PostgreSQLScore {
 
 #[async_trait]
 impl<T: Topology + PostgreSQL> Interpret<T> for PostgreSQLScore {
+    async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
+        let (changes, _) = topology.plan_postgres(&self.config).await?;
+        Ok(Plan::new(changes))
+    }
+
     async fn execute(
         &self,
         _inventory: &Inventory,

@@ -938,5 +938,8 @@ fn decode_error(endpoint: String, status: StatusCode, body: &[u8]) -> ZitadelApi
     }
 }
 
+mod access;
+pub use access::{GrantChange, UpdateProjectRequest, User, UserGrant};
+
 #[cfg(test)]
 pub(crate) mod tests;

@@ -186,6 +186,81 @@ impl<T> Interpret<T> for ZitadelInterpret
 where
     T: Topology + K8sclient + HelmCommand + PostgreSQL + K8sDistributionProbe,
 {
+    /// The namespace (dry run), the database (the capability's plan), the generated Secrets
+    /// (created once, never changed) and the Helm release (values diff), with reads only.
+    async fn plan(
+        &self,
+        _inventory: &Inventory,
+        topology: &T,
+    ) -> Result<crate::plan::Plan, InterpretError> {
+        use crate::plan::{Plan, PlannedChange};
+        let score = &self.score;
+        let ns = score.namespace.as_str();
+        let client = topology.k8s_client().await?;
+        let flavor = score.flavor_for(topology.k8s_distribution().await?);
+        let mut plan = Plan::default();
+        let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                                           "metadata": {"name": ns}});
+        plan.push(client.plan_apply(&namespace, "harmony").await?);
+
+        let mut pg_config = PostgreSQLConfig::new(score.pg_cluster_name.clone(), ns);
+        pg_config.instances = score.pg_instances;
+        pg_config.storage_size = score.pg_storage.clone();
+        pg_config.database = score.database_name.clone();
+        pg_config.owner = score.database_owner.clone();
+        let pg = match topology.plan_postgres(&pg_config).await {
+            Ok((changes, pg)) => {
+                changes.into_iter().for_each(|c| plan.push(c));
+                Some(pg)
+            }
+            Err(e) => {
+                plan.push(PlannedChange::unknown(
+                    format!("PostgreSQL {ns}/{}", score.pg_cluster_name),
+                    e,
+                ));
+                None
+            }
+        };
+        for name in [score.masterkey_secret_name(), score.admin_secret_name()] {
+            let exists = client.get_opt::<Secret>(&name, Some(ns)).await?.is_some();
+            plan.push(if exists {
+                PlannedChange::unchanged(format!("Secret {ns}/{name}"))
+            } else {
+                PlannedChange::create(format!("Secret {ns}/{name}"))
+                    .with_detail("generated once, kept afterwards")
+            });
+        }
+        match pg {
+            Some(pg) => {
+                let superuser = client
+                    .get_opt::<Secret>(&pg.superuser_secret, Some(ns))
+                    .await?
+                    .is_some();
+                let db = DbEndpoint {
+                    host: pg.host.clone(),
+                    port: pg.port,
+                    app_secret: pg.app_secret.clone(),
+                    admin_secret: if superuser {
+                        pg.superuser_secret.clone()
+                    } else {
+                        pg.app_secret.clone()
+                    },
+                };
+                plan.push(
+                    score
+                        .helm_chart_score(&flavor, &db)
+                        .plan_release(topology)
+                        .await?,
+                );
+            }
+            None => plan.push(PlannedChange::unknown(
+                format!("helm release {ns}/{}", score.release_name),
+                "its values depend on the database endpoint",
+            )),
+        }
+        Ok(plan)
+    }
+
     async fn execute(
         &self,
         inventory: &Inventory,

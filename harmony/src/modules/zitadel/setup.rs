@@ -8,17 +8,21 @@ use serde::Serialize;
 
 use super::IAM_ADMIN_PAT_SECRET;
 use super::api::{
-    AddOidcAppRequest, AddProjectRequest, AddProjectRoleRequest, OidcGrantType, Pat,
-    ZitadelApiError, ZitadelClient,
+    AddOidcAppRequest, AddProjectRequest, AddProjectRoleRequest, GrantChange, OidcGrantType, Pat,
+    UpdateProjectRequest, User, ZitadelApiError, ZitadelClient,
 };
 use crate::infra::k8s::PortForwardTarget;
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
+use crate::plan::{KeyChange, Plan, PlannedChange};
 use crate::score::Score;
 use crate::topology::{K8sclient, Topology};
 
-/// Provisions the project and the CLI app in Zitadel (reached through the Management API with
-/// the `iam-admin` PAT). Running it twice creates nothing the second time.
+/// Provisions the project, its roles, the CLI app and who holds the roles in Zitadel (reached
+/// through the Management API with the `iam-admin` PAT). The project has `projectRoleCheck`, so
+/// only users granted a role of the project can log in to its apps; OpenBao additionally binds
+/// the role (`OpenbaoJwtAuth::require_zitadel_project_role`). Running it twice creates nothing
+/// the second time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZitadelSetupScore {
     /// Namespace and release of the Zitadel deployment (to read the PAT Secret and port-forward).
@@ -32,7 +36,12 @@ pub struct ZitadelSetupScore {
     pub roles: Vec<(String, String)>,
     /// The Zitadel Service's port ([`super::ZitadelScore::service_port`]).
     pub service_port: u16,
+    /// Users (user name, or email) granted every role of `roles`. They must exist in Zitadel.
+    pub grant_to: Vec<String>,
 }
+
+/// The project role that gives access to Harmony's secrets.
+pub const HARMONY_DEVELOPER_ROLE: &str = "harmony-developer";
 
 impl Default for ZitadelSetupScore {
     fn default() -> Self {
@@ -42,7 +51,11 @@ impl Default for ZitadelSetupScore {
             host: "zitadel.harmony.local".to_string(),
             project_name: "harmony".to_string(),
             app_name: "harmony-cli".to_string(),
-            roles: vec![("harmony-dev".to_string(), "Harmony developer".to_string())],
+            roles: vec![(
+                HARMONY_DEVELOPER_ROLE.to_string(),
+                "Harmony developer".to_string(),
+            )],
+            grant_to: Vec::new(),
             service_port: crate::infra::k3d::DEFAULT_HTTP_PORT,
         }
     }
@@ -52,45 +65,149 @@ impl Default for ZitadelSetupScore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZitadelApp {
     pub org_id: String,
+    /// The org's primary domain: the value of its entry in the project-roles claim.
+    pub org_domain: String,
     pub project_id: String,
     pub app_id: String,
     /// The OAuth client id; also the id_token audience (`bound_audiences` for OpenBao).
     pub client_id: String,
-    /// What this run created ("project harmony", "role harmony-dev", "app harmony-cli").
+    /// What this run created or changed ("project harmony", "role harmony-developer",
+    /// "app harmony-cli", "grant alice: harmony-developer", "project harmony: projectRoleCheck on").
     pub created: Vec<String>,
 }
 
 impl ZitadelSetupScore {
-    /// Makes the project, its roles and the app exist; returns their ids.
+    /// Makes the project (with role check), its roles, the app and the grants exist; returns
+    /// their ids.
     pub async fn provision(&self, client: &ZitadelClient) -> Result<ZitadelApp, ZitadelApiError> {
+        let mut plan = Plan::default();
+        self.reconcile(client, true, &mut plan).await
+    }
+
+    /// What [`ZitadelSetupScore::provision`] would create or change, sending only reads.
+    pub async fn plan(&self, client: &ZitadelClient) -> Result<Plan, ZitadelApiError> {
+        let mut plan = Plan::default();
+        self.reconcile(client, false, &mut plan).await?;
+        Ok(plan)
+    }
+
+    fn project_request(&self) -> AddProjectRequest {
+        AddProjectRequest {
+            name: self.project_name.clone(),
+            project_role_assertion: true,
+            project_role_check: true,
+            ..Default::default()
+        }
+    }
+
+    fn role_keys(&self) -> Vec<String> {
+        self.roles.iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// One pass over the wanted objects. `apply = false`: reads only, and every write it would
+    /// send is recorded in `plan` instead.
+    async fn reconcile(
+        &self,
+        client: &ZitadelClient,
+        apply: bool,
+        plan: &mut Plan,
+    ) -> Result<ZitadelApp, ZitadelApiError> {
         // Confirms the PAT works (projections may lag right after Zitadel became ready).
         let org = client.my_org().await?;
         let mut created = Vec::new();
+        let project_label = format!("Zitadel project {}", self.project_name);
 
-        let project = client
-            .ensure_project(&AddProjectRequest {
-                name: self.project_name.clone(),
-                project_role_assertion: true,
-                ..Default::default()
-            })
-            .await?;
-        if project.created {
-            created.push(format!("project {}", self.project_name));
+        let existing = client
+            .search_projects_by_name(&self.project_name)
+            .await?
+            .into_iter()
+            .next();
+        let project_id = match existing {
+            None if !apply => {
+                plan.push(
+                    PlannedChange::create(project_label.clone())
+                        .with_detail("projectRoleAssertion, projectRoleCheck"),
+                );
+                for (key, _) in &self.roles {
+                    plan.push(PlannedChange::create(format!("Zitadel role {key}")));
+                }
+                plan.push(PlannedChange::create(format!(
+                    "Zitadel app {} (device code)",
+                    self.app_name
+                )));
+                self.plan_grants_without_project(client, plan).await?;
+                return Ok(ZitadelApp {
+                    org_id: org.id,
+                    org_domain: org.primary_domain,
+                    project_id: String::new(),
+                    app_id: String::new(),
+                    client_id: String::new(),
+                    created: Vec::new(),
+                });
+            }
+            None => {
+                let project = client.ensure_project(&self.project_request()).await?;
+                if project.created {
+                    created.push(format!("project {}", self.project_name));
+                }
+                project.value
+            }
+            Some(p) => p.id,
+        };
+        if !created.iter().any(|c| c.starts_with("project ")) {
+            // Found (or raced): make sure only granted users may log in.
+            let project = client.get_project(&project_id).await?;
+            let mut keys = Vec::new();
+            if !project.project_role_assertion {
+                keys.push(flag_change("projectRoleAssertion"));
+            }
+            if !project.project_role_check {
+                keys.push(flag_change("projectRoleCheck"));
+            }
+            if !keys.is_empty() && apply {
+                client
+                    .update_project(
+                        &project_id,
+                        &UpdateProjectRequest {
+                            name: self.project_name.clone(),
+                            project_role_assertion: true,
+                            project_role_check: true,
+                            has_project_check: project.has_project_check,
+                        },
+                    )
+                    .await?;
+                created.push(format!(
+                    "project {}: {} on",
+                    self.project_name,
+                    keys.iter()
+                        .map(|k| k.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            plan.push(PlannedChange::change(project_label, keys));
         }
-        let project_id = project.value;
 
+        let roles = client.search_project_roles(&project_id).await?;
         for (key, display_name) in &self.roles {
-            let added = client
-                .ensure_project_role(
-                    &project_id,
-                    &AddProjectRoleRequest {
-                        role_key: key.clone(),
-                        display_name: display_name.clone(),
-                        group: String::new(),
-                    },
-                )
-                .await?;
-            if added {
+            let label = format!("Zitadel role {key}");
+            if roles.iter().any(|r| r.key == *key) {
+                plan.push(PlannedChange::unchanged(label));
+                continue;
+            }
+            plan.push(PlannedChange::create(label));
+            if apply
+                && client
+                    .ensure_project_role(
+                        &project_id,
+                        &AddProjectRoleRequest {
+                            role_key: key.clone(),
+                            display_name: display_name.clone(),
+                            group: String::new(),
+                        },
+                    )
+                    .await?
+            {
                 created.push(format!("role {key}"));
             }
         }
@@ -100,38 +217,138 @@ impl ZitadelSetupScore {
         let existing = client
             .search_apps_by_name(&project_id, &self.app_name)
             .await?;
-        if let Some(app) = existing.first() {
-            let grants = app
-                .oidc_config
-                .as_ref()
-                .map(|c| c.grant_types.clone())
-                .unwrap_or_default();
-            if !grants.contains(&OidcGrantType::DeviceCode) {
-                return Err(ZitadelApiError::Decode {
-                    endpoint: format!("POST /management/v1/projects/{project_id}/apps/_search"),
-                    message: format!(
-                        "app {:?} exists without the device-code grant ({grants:?}); delete it in the Zitadel console and run again",
-                        self.app_name
-                    ),
-                });
+        let app_label = format!("Zitadel app {} (device code)", self.app_name);
+        let (app_id, client_id) = match existing.first() {
+            Some(app) => {
+                let grants = app
+                    .oidc_config
+                    .as_ref()
+                    .map(|c| c.grant_types.clone())
+                    .unwrap_or_default();
+                if !grants.contains(&OidcGrantType::DeviceCode) {
+                    return Err(ZitadelApiError::Decode {
+                        endpoint: format!("POST /management/v1/projects/{project_id}/apps/_search"),
+                        message: format!(
+                            "app {:?} exists without the device-code grant ({grants:?}); delete it in the Zitadel console and run again",
+                            self.app_name
+                        ),
+                    });
+                }
+                plan.push(PlannedChange::unchanged(app_label));
+                (
+                    app.id.clone(),
+                    app.client_id().unwrap_or_default().to_string(),
+                )
+            }
+            None if !apply => {
+                plan.push(PlannedChange::create(app_label));
+                (String::new(), String::new())
+            }
+            None => {
+                let app = client
+                    .ensure_oidc_app(
+                        &project_id,
+                        &AddOidcAppRequest::native_device_code(&self.app_name),
+                    )
+                    .await?;
+                if app.created {
+                    created.push(format!("app {}", self.app_name));
+                }
+                (app.value.app_id, app.value.client_id)
+            }
+        };
+
+        let role_keys = self.role_keys();
+        for name in &self.grant_to {
+            let user = self.find_user(client, name).await?;
+            let label = format!("Zitadel grant {name}: {}", role_keys.join(", "));
+            let grants = client.user_grants(&user.id, &project_id).await?;
+            let held: Vec<String> = grants
+                .iter()
+                .flat_map(|g| g.role_keys.iter().cloned())
+                .collect();
+            let missing: Vec<String> = role_keys
+                .iter()
+                .filter(|k| !held.contains(k))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                plan.push(PlannedChange::unchanged(label));
+                continue;
+            }
+            plan.push(if grants.is_empty() {
+                PlannedChange::create(label)
+            } else {
+                PlannedChange::change(
+                    label,
+                    missing
+                        .iter()
+                        .map(|k| KeyChange {
+                            key: "roleKeys".into(),
+                            from: None,
+                            to: Some(k.clone()),
+                        })
+                        .collect(),
+                )
+            });
+            if apply {
+                let change = client
+                    .ensure_user_grant(&user.id, &project_id, &role_keys)
+                    .await?;
+                match change.value {
+                    GrantChange::Created(keys) | GrantChange::Added(keys) => {
+                        created.push(format!("grant {name}: {}", keys.join(", ")))
+                    }
+                    GrantChange::Unchanged => {}
+                }
             }
         }
-        let app = client
-            .ensure_oidc_app(
-                &project_id,
-                &AddOidcAppRequest::native_device_code(&self.app_name),
-            )
-            .await?;
-        if app.created {
-            created.push(format!("app {}", self.app_name));
-        }
+
         Ok(ZitadelApp {
             org_id: org.id,
+            org_domain: org.primary_domain,
             project_id,
-            app_id: app.value.app_id,
-            client_id: app.value.client_id,
+            app_id,
+            client_id,
             created,
         })
+    }
+
+    async fn find_user(&self, client: &ZitadelClient, name: &str) -> Result<User, ZitadelApiError> {
+        client
+            .find_user(name)
+            .await?
+            .ok_or_else(|| ZitadelApiError::Decode {
+                endpoint: "POST /management/v1/users/_search".into(),
+                message: format!(
+                    "user {name:?} (listed in grant_to) does not exist in Zitadel: create it in the console (or fix the name), then run again"
+                ),
+            })
+    }
+
+    /// The grants a plan lists when the project does not exist yet (users still looked up).
+    async fn plan_grants_without_project(
+        &self,
+        client: &ZitadelClient,
+        plan: &mut Plan,
+    ) -> Result<(), ZitadelApiError> {
+        let role_keys = self.role_keys();
+        for name in &self.grant_to {
+            self.find_user(client, name).await?;
+            plan.push(PlannedChange::create(format!(
+                "Zitadel grant {name}: {}",
+                role_keys.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn flag_change(flag: &str) -> KeyChange {
+    KeyChange {
+        key: flag.to_string(),
+        from: Some("false".into()),
+        to: Some("true".into()),
     }
 }
 
@@ -193,8 +410,52 @@ async fn wait_api_ready(client: &ZitadelClient, timeout: Duration) -> Result<(),
     }
 }
 
+impl ZitadelSetupInterpret {
+    /// The PAT from the chart's Secret, `None` when Zitadel is not deployed (yet).
+    async fn pat(
+        &self,
+        client: &crate::infra::k8s::K8sClient,
+    ) -> Result<Option<Pat>, InterpretError> {
+        let ns = self.score.namespace.as_str();
+        let secret: Option<Secret> = client.get_opt(IAM_ADMIN_PAT_SECRET, Some(ns)).await?;
+        Ok(secret
+            .and_then(|s| s.data)
+            .and_then(|mut d| d.remove("pat"))
+            .map(|b| Pat::new(String::from_utf8_lossy(&b.0).into_owned())))
+    }
+}
+
 #[async_trait]
 impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
+    async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
+        let score = &self.score;
+        let ns = score.namespace.as_str();
+        let client = topology.k8s_client().await?;
+        let Some(pat) = self.pat(&client).await? else {
+            let mut plan = Plan::default();
+            plan.push(
+                PlannedChange::create(format!("Zitadel project {}", score.project_name))
+                    .with_detail("Zitadel is not deployed yet: its project, roles, app and grants would all be created"),
+            );
+            return Ok(plan);
+        };
+        let forward = client
+            .port_forward(
+                ns,
+                PortForwardTarget::Service(score.fullname()),
+                score.service_port,
+            )
+            .await?;
+        let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let plan = score
+            .plan(&api)
+            .await
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        drop(forward);
+        Ok(plan)
+    }
+
     async fn execute(
         &self,
         _inventory: &Inventory,
@@ -203,16 +464,11 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
         let score = &self.score;
         let ns = score.namespace.as_str();
         let client = topology.k8s_client().await?;
-        let secret: Option<Secret> = client.get_opt(IAM_ADMIN_PAT_SECRET, Some(ns)).await?;
-        let pat = secret
-            .and_then(|s| s.data)
-            .and_then(|mut d| d.remove("pat"))
-            .map(|b| Pat::new(String::from_utf8_lossy(&b.0).into_owned()))
-            .ok_or_else(|| {
-                InterpretError::Other(format!(
-                    "Secret {ns}/{IAM_ADMIN_PAT_SECRET} (key pat) not found: run ZitadelScore first"
-                ))
-            })?;
+        let pat = self.pat(&client).await?.ok_or_else(|| {
+            InterpretError::Other(format!(
+                "Secret {ns}/{IAM_ADMIN_PAT_SECRET} (key pat) not found: run ZitadelScore first"
+            ))
+        })?;
         let forward = client
             .port_forward(
                 ns,
@@ -243,7 +499,20 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
             .with_detail("project_id", app.project_id)
             .with_detail("client_id", app.client_id)
             .with_detail("app_id", app.app_id)
-            .with_detail("org_id", app.org_id))
+            .with_detail("org_id", app.org_id)
+            .with_detail("org_domain", app.org_domain)
+            .with_detail(
+                "access",
+                format!(
+                    "only users granted {} (granted here: {})",
+                    score.role_keys().join(", "),
+                    if score.grant_to.is_empty() {
+                        "nobody; grant roles in the console or list users in grant_to".to_string()
+                    } else {
+                        score.grant_to.join(", ")
+                    }
+                ),
+            ))
     }
 }
 
@@ -264,7 +533,11 @@ mod tests {
         let first = score.provision(&client).await.unwrap();
         assert_eq!(
             first.created,
-            vec!["project harmony", "role harmony-dev", "app harmony-cli"]
+            vec![
+                "project harmony",
+                "role harmony-developer",
+                "app harmony-cli"
+            ]
         );
         assert_eq!(first.org_id, "100");
         let writes_before = fake.writes();
@@ -273,6 +546,145 @@ mod tests {
         assert_eq!(first.project_id, second.project_id);
         assert_eq!(first.client_id, second.client_id);
         assert_eq!(fake.writes(), writes_before, "second run sent a create");
+    }
+
+    fn granting(users: &[&str]) -> ZitadelSetupScore {
+        ZitadelSetupScore {
+            host: HOST.into(),
+            grant_to: users.iter().map(|u| u.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn access_is_limited_to_granted_users_and_a_rerun_changes_nothing() {
+        let fake = start_fake().await;
+        let alice = fake.add_user("alice", "alice@example.test");
+        let bob = fake.add_user("bob", "bob@example.test");
+        let carol = fake.add_user("carol", "carol@example.test");
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        // bob is named by his email.
+        let score = granting(&["alice", "bob@example.test"]);
+
+        let first = score.provision(&client).await.unwrap();
+        assert_eq!(
+            first.created,
+            vec![
+                "project harmony",
+                "role harmony-developer",
+                "app harmony-cli",
+                "grant alice: harmony-developer",
+                "grant bob@example.test: harmony-developer",
+            ]
+        );
+        assert_eq!(
+            fake.project_flags("harmony"),
+            Some((true, true)),
+            "role assertion and role check must be on"
+        );
+        assert_eq!(fake.granted_roles(&alice), vec!["harmony-developer"]);
+        assert_eq!(fake.granted_roles(&bob), vec!["harmony-developer"]);
+        assert!(fake.granted_roles(&carol).is_empty());
+        assert_eq!(first.org_domain, format!("zitadel.{HOST}"));
+
+        let writes = fake.writes();
+        let second = score.provision(&client).await.unwrap();
+        assert!(second.created.is_empty(), "{:?}", second.created);
+        assert_eq!(fake.writes(), writes, "the rerun wrote something");
+    }
+
+    #[tokio::test]
+    async fn an_old_project_gets_the_role_check_and_an_existing_grant_gets_the_role_added() {
+        let fake = start_fake().await;
+        let alice = fake.add_user("alice", "alice@example.test");
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        // Before: a project with only a `viewer` role, granted to alice, and no role check.
+        ZitadelSetupScore {
+            roles: vec![("viewer".into(), "Viewer".into())],
+            ..granting(&["alice"])
+        }
+        .provision(&client)
+        .await
+        .unwrap();
+        fake.clear_project_flags("harmony");
+
+        let score = granting(&["alice"]);
+        let plan = score.plan(&client).await.unwrap();
+        let text = plan.render("");
+        assert!(
+            text.contains("~ change    Zitadel project harmony"),
+            "{text}"
+        );
+        assert!(text.contains("~ projectRoleCheck: false -> true"), "{text}");
+        assert!(
+            text.contains("+ create    Zitadel role harmony-developer"),
+            "{text}"
+        );
+        assert!(
+            text.contains("~ change    Zitadel grant alice: harmony-developer"),
+            "{text}"
+        );
+
+        let app = score.provision(&client).await.unwrap();
+        assert_eq!(
+            app.created,
+            vec![
+                "project harmony: projectRoleAssertion, projectRoleCheck on",
+                "role harmony-developer",
+                "grant alice: harmony-developer",
+            ]
+        );
+        assert_eq!(fake.project_flags("harmony"), Some((true, true)));
+        assert_eq!(
+            fake.granted_roles(&alice),
+            vec!["viewer", "harmony-developer"],
+            "the role granted by someone else is kept"
+        );
+        assert!(!score.plan(&client).await.unwrap().has_changes());
+    }
+
+    #[tokio::test]
+    async fn a_listed_user_who_does_not_exist_is_named() {
+        let fake = start_fake().await;
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let err = granting(&["nobody@example.test"])
+            .provision(&client)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("\"nobody@example.test\""), "{text}");
+        assert!(text.contains("grant_to"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn plan_lists_what_would_be_created_and_sends_only_reads() {
+        let fake = start_fake().await;
+        fake.add_user("alice", "alice@example.test");
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let score = granting(&["alice"]);
+        let plan = score.plan(&client).await.unwrap();
+        let text = plan.render("");
+        for line in [
+            "+ create    Zitadel project harmony",
+            "+ create    Zitadel role harmony-developer",
+            "+ create    Zitadel app harmony-cli (device code)",
+            "+ create    Zitadel grant alice: harmony-developer",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        assert_eq!(fake.writes(), 0, "a plan wrote: {:?}", fake.requests());
+        assert!(
+            fake.requests()
+                .iter()
+                .all(|r| r.starts_with("GET") || r.ends_with("_search")),
+            "{:?}",
+            fake.requests()
+        );
+
+        score.provision(&client).await.unwrap();
+        let plan = score.plan(&client).await.unwrap();
+        assert!(!plan.has_changes(), "{}", plan.render(""));
+        assert_eq!(plan.count(crate::plan::ChangeKind::Unchanged), 4);
     }
 
     #[tokio::test]

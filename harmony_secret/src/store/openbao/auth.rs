@@ -520,6 +520,9 @@ impl Inner {
             }
             400 | 401 | 403 => {
                 let mut reason = errors_of(&v).unwrap_or_else(|| format!("HTTP {status}"));
+                if let Some(why) = super::claim_refusal::explain(&reason) {
+                    reason = format!("{why} (OpenBao: {reason})");
+                }
                 if status == 403 {
                     reason.push_str(&format!(
                         " (OpenBao also answers this when no auth method is mounted at `{path}`: check the auth mount)"

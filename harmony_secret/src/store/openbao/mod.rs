@@ -29,6 +29,7 @@
 
 mod auth;
 pub(crate) mod builder;
+mod claim_refusal;
 pub(crate) mod env;
 mod logout_whoami;
 pub mod session_cache;

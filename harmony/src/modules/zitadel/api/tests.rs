@@ -36,6 +36,12 @@ struct FakeState {
     hidden_app_searches: u32,
     /// Send totals as JSON numbers instead of strings.
     numeric_totals: bool,
+    /// project id -> (projectRoleAssertion, projectRoleCheck), as last written.
+    project_flags: BTreeMap<String, (bool, bool)>,
+    /// (id, user name, email) of existing users.
+    users: Vec<(String, String, String)>,
+    /// (grant id, user id, project id, role keys).
+    grants: Vec<(String, String, String, Vec<String>)>,
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -167,6 +173,11 @@ async fn add_project(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -
     st.next_id += 1;
     let id = format!("2{:017}", st.next_id);
     st.projects.push((id.clone(), name.to_string()));
+    let flags = (
+        body["projectRoleAssertion"].as_bool().unwrap_or(false),
+        body["projectRoleCheck"].as_bool().unwrap_or(false),
+    );
+    st.project_flags.insert(id.clone(), flags);
     axum::Json(json!({"id": id, "details": details(3)})).into_response()
 }
 
@@ -303,6 +314,186 @@ async fn add_role(
     axum::Json(json!({"details": details(7)})).into_response()
 }
 
+async fn get_project(
+    State(s): State<Shared>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = check(&headers) {
+        return r;
+    }
+    let mut st = s.lock().unwrap();
+    st.requests.push("GET project".into());
+    let Some((id, name)) = st.projects.iter().find(|(id, _)| *id == project).cloned() else {
+        return rpc_error(StatusCode::NOT_FOUND, json!(5), "Project not found");
+    };
+    let (assertion, check) = st.project_flags.get(&id).copied().unwrap_or_default();
+    let mut body =
+        json!({"id": id, "details": details(2), "name": name, "state": "PROJECT_STATE_ACTIVE"});
+    // false booleans are omitted, like the real server.
+    if assertion {
+        body["projectRoleAssertion"] = json!(true);
+    }
+    if check {
+        body["projectRoleCheck"] = json!(true);
+    }
+    axum::Json(json!({ "project": body })).into_response()
+}
+
+async fn update_project(
+    State(s): State<Shared>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = check(&headers) {
+        return r;
+    }
+    let body = parse(&body);
+    let mut st = s.lock().unwrap();
+    st.requests.push("PUT project".into());
+    if !st.projects.iter().any(|(id, _)| *id == project) {
+        return rpc_error(StatusCode::NOT_FOUND, json!(5), "Project not found");
+    }
+    let flags = (
+        body["projectRoleAssertion"].as_bool().unwrap_or(false),
+        body["projectRoleCheck"].as_bool().unwrap_or(false),
+    );
+    if st.project_flags.get(&project) == Some(&flags) {
+        // Zitadel refuses an update that changes nothing.
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            json!(9),
+            "Project has not been changed (PROJECT-LJ0wz)",
+        );
+    }
+    st.project_flags.insert(project, flags);
+    axum::Json(json!({"details": details(8)})).into_response()
+}
+
+async fn search_users(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = check(&headers) {
+        return r;
+    }
+    let body = parse(&body);
+    let mut st = s.lock().unwrap();
+    st.requests.push("POST users/_search".into());
+    let queries = body["queries"].as_array().cloned().unwrap_or_default();
+    let items = st
+        .users
+        .iter()
+        .filter(|(_, user_name, email)| {
+            queries.iter().all(|q| {
+                q["userNameQuery"]["userName"]
+                    .as_str()
+                    .is_none_or(|n| n == user_name)
+                    && q["emailQuery"]["emailAddress"]
+                        .as_str()
+                        .is_none_or(|e| e == email)
+            })
+        })
+        .map(|(id, user_name, email)| {
+            json!({"id": id, "details": details(9), "state": "USER_STATE_ACTIVE", "userName": user_name,
+                   "loginNames": [format!("{user_name}@zitadel.{HOST}")],
+                   "human": {"email": {"email": email, "isEmailVerified": true}}})
+        })
+        .collect();
+    axum::Json(list(&st, items)).into_response()
+}
+
+async fn search_grants(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = check(&headers) {
+        return r;
+    }
+    let body = parse(&body);
+    let mut st = s.lock().unwrap();
+    st.requests.push("POST grants/_search".into());
+    let queries = body["queries"].as_array().cloned().unwrap_or_default();
+    let items = st
+        .grants
+        .iter()
+        .filter(|(_, user, project, _)| {
+            queries.iter().all(|q| {
+                q["userIdQuery"]["userId"].as_str().is_none_or(|u| u == user)
+                    && q["projectIdQuery"]["projectId"]
+                        .as_str()
+                        .is_none_or(|p| p == project)
+            })
+        })
+        .map(|(id, user, project, roles)| {
+            json!({"id": id, "details": details(10), "roleKeys": roles, "state": "USER_GRANT_STATE_ACTIVE",
+                   "userId": user, "projectId": project, "projectName": "harmony"})
+        })
+        .collect();
+    axum::Json(list(&st, items)).into_response()
+}
+
+async fn add_grant(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = check(&headers) {
+        return r;
+    }
+    let body = parse(&body);
+    let mut st = s.lock().unwrap();
+    st.requests.push("POST grants".into());
+    let project = body["projectId"].as_str().unwrap_or_default().to_string();
+    let roles: Vec<String> = body["roleKeys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect();
+    if !st.users.iter().any(|u| u.0 == user) {
+        return rpc_error(StatusCode::NOT_FOUND, json!(5), "User not found");
+    }
+    let known = st.roles.get(&project).cloned().unwrap_or_default();
+    if roles.iter().any(|r| !known.iter().any(|(k, _)| k == r)) {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            json!(9),
+            "Role not found on project",
+        );
+    }
+    if st.grants.iter().any(|g| g.1 == user && g.2 == project) {
+        return rpc_error(StatusCode::CONFLICT, json!(6), "User grant already exists");
+    }
+    st.next_id += 1;
+    let id = format!("4{:017}", st.next_id);
+    st.grants.push((id.clone(), user, project, roles));
+    axum::Json(json!({"userGrantId": id, "details": details(11)})).into_response()
+}
+
+async fn update_grant(
+    State(s): State<Shared>,
+    Path((user, grant)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = check(&headers) {
+        return r;
+    }
+    let body = parse(&body);
+    let mut st = s.lock().unwrap();
+    st.requests.push("PUT grants".into());
+    let roles: Vec<String> = body["roleKeys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect();
+    match st.grants.iter_mut().find(|g| g.0 == grant && g.1 == user) {
+        Some(g) => {
+            g.3 = roles;
+            axum::Json(json!({"details": details(12)})).into_response()
+        }
+        None => rpc_error(StatusCode::NOT_FOUND, json!(5), "User grant not found"),
+    }
+}
+
 pub(crate) struct Fake {
     state: Shared,
     pub(crate) base_url: String,
@@ -328,6 +519,17 @@ pub(crate) async fn start_fake() -> Fake {
             post(search_roles),
         )
         .route("/management/v1/projects/{project}/roles", post(add_role))
+        .route(
+            "/management/v1/projects/{project}",
+            get(get_project).put(update_project),
+        )
+        .route("/management/v1/users/_search", post(search_users))
+        .route("/management/v1/users/grants/_search", post(search_grants))
+        .route("/management/v1/users/{user}/grants", post(add_grant))
+        .route(
+            "/management/v1/users/{user}/grants/{grant}",
+            axum::routing::put(update_grant),
+        )
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -342,15 +544,56 @@ pub(crate) async fn start_fake() -> Fake {
 }
 
 impl Fake {
-    /// Number of create requests received so far.
+    /// Number of create and update requests received so far.
     pub(crate) fn writes(&self) -> usize {
         self.state
             .lock()
             .unwrap()
             .requests
             .iter()
-            .filter(|r| r.starts_with("POST") && !r.ends_with("_search"))
+            .filter(|r| (r.starts_with("POST") && !r.ends_with("_search")) || r.starts_with("PUT"))
             .count()
+    }
+
+    /// Every request received so far, as "METHOD what".
+    pub(crate) fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Adds an existing human user; returns its id.
+    pub(crate) fn add_user(&self, user_name: &str, email: &str) -> String {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        let id = format!("5{:017}", st.next_id);
+        st.users
+            .push((id.clone(), user_name.to_string(), email.to_string()));
+        id
+    }
+
+    /// (projectRoleAssertion, projectRoleCheck) of the project named `name`.
+    pub(crate) fn project_flags(&self, name: &str) -> Option<(bool, bool)> {
+        let st = self.state.lock().unwrap();
+        let (id, _) = st.projects.iter().find(|(_, n)| n == name)?;
+        st.project_flags.get(id).copied()
+    }
+
+    /// The role keys granted to user `user_id`, over all its grants.
+    pub(crate) fn granted_roles(&self, user_id: &str) -> Vec<String> {
+        let st = self.state.lock().unwrap();
+        st.grants
+            .iter()
+            .filter(|g| g.1 == user_id)
+            .flat_map(|g| g.3.clone())
+            .collect()
+    }
+
+    /// Makes an existing project look like one created before the role check existed.
+    pub(crate) fn clear_project_flags(&self, name: &str) {
+        let mut st = self.state.lock().unwrap();
+        let Some((id, _)) = st.projects.iter().find(|(_, n)| n == name).cloned() else {
+            return;
+        };
+        st.project_flags.insert(id, (false, false));
     }
 }
 
