@@ -56,7 +56,9 @@ fn settings(cli: &Cli, mode: &Mode) -> LoopSettings {
             .filter(|d| !d.is_empty())
             .map(Into::into),
         sqlite_path: None,
-        stack_file: Some(StackFile::default_path()),
+        // Only the local stack is remembered: `--cleanup` logs out of the stack this file
+        // names, and an existing stack is never touched by it.
+        stack_file: matches!(mode, Mode::LocalK3d { .. }).then(StackFile::default_path),
     }
 }
 

@@ -220,3 +220,49 @@ async fn a_localhost_openbao_host_is_reached_through_resolve_to() {
         .await;
     assert_eq!(raw["data"]["data"]["ok"], true);
 }
+
+/// `resolve_to` is for `.localhost` hosts only: an OpenBao under any other name keeps its own
+/// DNS. A listener on 127.0.0.2 (same port) stands where `resolve_to` points; it must see no
+/// connection while the real `bao` gets the write.
+#[tokio::test]
+async fn resolve_to_leaves_a_non_localhost_openbao_host_alone() {
+    use harmony_secret::{OpenbaoSecretStore, SecretStore};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (bao, init) = OpenBao::start_ready().await;
+    let decoy = tokio::net::TcpListener::bind(("127.0.0.2", bao.port()))
+        .await
+        .expect("bind 127.0.0.2 (Linux loopback)");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    let accept = tokio::spawn(async move {
+        while decoy.accept().await.is_ok() {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let store = OpenbaoSecretStore::builder()
+        .url(format!("http://localhost:{}", bao.port()))
+        .token(&init.root_token)
+        .resolve_to(Some(std::net::SocketAddr::from((
+            [127, 0, 0, 2],
+            bao.port(),
+        ))))
+        .build()
+        .await
+        .unwrap();
+    store
+        .set_json("harmony", "NoResolveTo", &serde_json::json!({"ok": true}))
+        .await
+        .unwrap();
+    let raw = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "secret/data/harmony/NoResolveTo",
+            None,
+        )
+        .await;
+    assert_eq!(raw["data"]["data"]["ok"], true);
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+    accept.abort();
+}

@@ -142,6 +142,12 @@ async fn first_run_signs_in_and_stores_second_run_asks_nothing_logout_needs_a_ne
     );
     assert!(first.contains("stored this run"), "{first}");
     assert!(first.contains("password = sha256:"), "{first}");
+    // The last-stack file is the local stack's: `--cleanup` logs out of what it names, and it
+    // must never touch an existing stack.
+    let stack_file = home
+        .path()
+        .join(".local/share/harmony/harmony_sso/stack.json");
+    assert!(!stack_file.exists(), "{} was written", stack_file.display());
 
     eprintln!("--- first run ---\n{first}");
     // 2nd run, without --yes: cached session, no device authorization, nothing asked (a

@@ -9,5 +9,4 @@ pub mod helm;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;
-pub mod k8s_sso_stack;
 pub mod proxy;

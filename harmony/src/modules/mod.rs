@@ -4,6 +4,7 @@ pub mod helm;
 pub mod k8s;
 pub mod openbao;
 pub mod postgresql;
+pub mod sso_stack;
 pub mod zitadel;
 
 #[cfg(test)]

@@ -7,12 +7,14 @@
 //! browsers resolve them to loopback, where k3d maps the ingress (port 8080), so nobody edits
 //! `/etc/hosts`. Programs pass `resolve_to(127.0.0.1:8080)` to the OpenBao store; inside the
 //! cluster the CoreDNS rewrite sends the Zitadel host to its Service.
+//!
+//! It lives in `modules/`, not `infra/`, because it composes Scores: adapters never call Scores.
 
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
 
-use super::k8s_anywhere::K8sAnywhereTopology;
+use crate::infra::k8s_anywhere::K8sAnywhereTopology;
 use crate::interpret::{InterpretStatus, Outcome};
 use crate::inventory::Inventory;
 use crate::modules::k8s::coredns::CoreDNSRewriteScore;
