@@ -98,10 +98,8 @@ async fn expired_session_is_renewed_with_the_refresh_token_without_the_browser()
         .unwrap();
     assert_eq!(sso.refresh_grants(), 0);
 
-    let mut cached = sso.cache_json();
-    let old_token = cached["token"].as_str().unwrap().to_string();
-    cached["expires_at"] = json!(1); // long ago
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    let old_token = sso.cache_json()["token"].as_str().unwrap().to_string();
+    sso.edit_cache(|c| c["expires_at"] = json!(1)); // long ago
 
     let store = sso.store().await;
     assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"v": 1}));
@@ -423,10 +421,11 @@ async fn a_rotated_refresh_token_is_kept_when_openbao_is_sealed_during_renewal()
         .set_json("app", "K", &json!({"v": 1}))
         .await
         .unwrap();
-    let mut cached = sso.cache_json();
-    let used = cached["refresh_token"].as_str().unwrap().to_string();
-    cached["expires_at"] = json!(1);
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    let used = sso.cache_json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sso.edit_cache(|c| c["expires_at"] = json!(1));
 
     let root = sso.init.root_token.clone();
     sso.bao.api_ok(&root, "PUT", "sys/seal", None).await;
