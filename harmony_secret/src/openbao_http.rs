@@ -361,10 +361,14 @@ impl HttpError {
         if e.is_timeout() {
             return HttpError::Timeout(timeout);
         }
+        // The variables are read only from the family of the address variable: name each.
         HttpError::Connect(describe_connect_error(
             e,
-            "ca_cert / BAO_CACERT or ca_path / BAO_CAPATH",
-            "tls_server_name / BAO_TLS_SERVER_NAME",
+            "ca_cert / ca_path, or the CACERT / CAPATH variable of the address's family \
+             (OPENBAO_CACERT with OPENBAO_URL, BAO_CACERT with BAO_ADDR, VAULT_CACERT with \
+             VAULT_ADDR)",
+            "tls_server_name, or OPENBAO_TLS_SERVER_NAME with OPENBAO_URL (BAO_TLS_SERVER_NAME \
+             with BAO_ADDR, VAULT_TLS_SERVER_NAME with VAULT_ADDR)",
         ))
     }
 }

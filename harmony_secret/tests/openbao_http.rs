@@ -370,7 +370,7 @@ async fn a_real_tls_openbao_with_a_private_ca() {
     let e = round_trip(base()).await.unwrap_err();
     assert!(
         matches!(e, SecretStoreError::Unreachable { .. })
-            && e.to_string().contains("BAO_CACERT")
+            && e.to_string().contains("OPENBAO_CACERT with OPENBAO_URL")
             && e.to_string().contains("ca_cert"),
         "{e}"
     );

@@ -17,9 +17,7 @@ async fn expired_session_then_idp_down() -> Sso {
         .set_json("app", "K", &json!({"v": 1}))
         .await
         .unwrap();
-    let mut cached = sso.cache_json();
-    cached["expires_at"] = json!(1);
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    sso.edit_cache(|c| c["expires_at"] = json!(1));
     sso.idp.stop();
     sso
 }
@@ -94,10 +92,10 @@ async fn an_ingress_answering_503_for_the_provider_is_an_outage_not_a_new_sign_i
         .await
         .unwrap();
     let ingress = gateway_down(503).await;
-    let mut cached = sso.cache_json();
-    cached["expires_at"] = json!(1);
-    cached["token_endpoint"] = json!(format!("{}/oidc/token", ingress.url()));
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    sso.edit_cache(|c| {
+        c["expires_at"] = json!(1);
+        c["token_endpoint"] = json!(format!("{}/oidc/token", ingress.url()));
+    });
 
     let e = sso.store().await.get_json("app", "K").await.unwrap_err();
     assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e:?}");

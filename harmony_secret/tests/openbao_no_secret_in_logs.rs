@@ -63,9 +63,7 @@ async fn secrets_never_reach_trace_logs_or_debug_output() {
     collect_cache(&mut secrets);
     sso.store().await.get_json("app", "Db").await.unwrap();
     // Expired session renewed with the refresh token.
-    let mut cached = sso.cache_json();
-    cached["expires_at"] = json!(1);
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    sso.edit_cache(|c| c["expires_at"] = json!(1));
     let renewed = sso.store().await;
     renewed.get_json("app", "Db").await.unwrap();
     collect_cache(&mut secrets);

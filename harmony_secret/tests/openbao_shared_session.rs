@@ -133,10 +133,8 @@ async fn eight_processes_share_one_expired_session_without_a_new_sign_in() {
     assert_eq!(sso.human.times_called(), 1);
 
     // The grant is intact: the renewed session still renews.
-    let mut cached = sso.cache_json();
-    assert_ne!(cached["token"].as_str().unwrap(), expired);
-    cached["expires_at"] = json!(1);
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    assert_ne!(sso.cache_json()["token"].as_str().unwrap(), expired);
+    sso.edit_cache(|c| c["expires_at"] = json!(1));
     let again = sso.store().await;
     assert_eq!(
         again.get_json("app", "Shared").await.unwrap(),

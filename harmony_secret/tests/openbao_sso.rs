@@ -98,10 +98,8 @@ async fn expired_session_is_renewed_with_the_refresh_token_without_the_browser()
         .unwrap();
     assert_eq!(sso.refresh_grants(), 0);
 
-    let mut cached = sso.cache_json();
-    let old_token = cached["token"].as_str().unwrap().to_string();
-    cached["expires_at"] = json!(1); // long ago
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    let old_token = sso.cache_json()["token"].as_str().unwrap().to_string();
+    sso.edit_cache(|c| c["expires_at"] = json!(1)); // long ago
 
     let store = sso.store().await;
     assert_eq!(store.get_json("app", "K").await.unwrap(), json!({"v": 1}));
@@ -423,10 +421,11 @@ async fn a_rotated_refresh_token_is_kept_when_openbao_is_sealed_during_renewal()
         .set_json("app", "K", &json!({"v": 1}))
         .await
         .unwrap();
-    let mut cached = sso.cache_json();
-    let used = cached["refresh_token"].as_str().unwrap().to_string();
-    cached["expires_at"] = json!(1);
-    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    let used = sso.cache_json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sso.edit_cache(|c| c["expires_at"] = json!(1));
 
     let root = sso.init.root_token.clone();
     sso.bao.api_ok(&root, "PUT", "sys/seal", None).await;
@@ -452,5 +451,59 @@ async fn a_rotated_refresh_token_is_kept_when_openbao_is_sealed_during_renewal()
     assert_eq!(refreshes.len(), 2, "{refreshes:?}");
     assert!(refreshes.iter().all(|r| r.error.is_none()), "{refreshes:?}");
     assert_eq!(sso.device_grants(), 1);
+    assert_eq!(sso.human.times_called(), 1);
+}
+
+/// The person approves the sign-in while OpenBao gets sealed: the jwt login fails, but the
+/// refresh token is cached, so once OpenBao is back the next run renews without asking the
+/// person again. Before, the sign-in was thrown away.
+#[tokio::test]
+async fn a_sign_in_approved_while_openbao_is_sealed_is_not_lost() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let root = sso.init.root_token.clone();
+    sso.bao
+        .api_ok(
+            &root,
+            "POST",
+            "secret/data/app/K",
+            Some(json!({"data": {"v": 3}})),
+        )
+        .await;
+    let (shown, code) = std::sync::mpsc::channel::<String>();
+    let shown = std::sync::Mutex::new(shown);
+    let store = harmony_secret::OpenbaoSecretStore::builder()
+        .url(sso.bao.addr())
+        .zitadel_sso(sso.idp.issuer(), sso.idp.client_id())
+        .jwt_auth(common::ROLE, "jwt")
+        .session_cache_dir(sso.cache_dir.path())
+        .open_browser(Some(false))
+        .device_code_prompt(std::sync::Arc::new(
+            move |info: &harmony_secret::DeviceCodeInfo| {
+                shown.lock().unwrap().send(info.url().to_string()).unwrap();
+            },
+        ))
+        .build()
+        .await
+        .unwrap();
+    let read = tokio::spawn(async move { store.get_json("app", "K").await });
+    // The code is shown (OpenBao was healthy then); OpenBao is sealed before the approval.
+    let url = tokio::task::spawn_blocking(move || code.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("the device code was never shown");
+    sso.bao.api_ok(&root, "PUT", "sys/seal", None).await;
+    sso.human.start(&url, HumanAction::Approve, Duration::ZERO);
+    let e = read.await.unwrap().unwrap_err();
+    assert!(matches!(e, SecretStoreError::Sealed { .. }), "{e:?}");
+    assert!(sso.cache_json()["refresh_token"].as_str().is_some());
+
+    sso.bao.unseal(&sso.init.unseal_key).await;
+    assert_eq!(
+        sso.store().await.get_json("app", "K").await.unwrap(),
+        json!({"v": 3})
+    );
+    // What the provider saw: one sign-in, then one renewal.
+    assert_eq!(sso.device_grants(), 1);
+    assert_eq!(sso.refresh_grants(), 1);
     assert_eq!(sso.human.times_called(), 1);
 }

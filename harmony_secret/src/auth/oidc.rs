@@ -359,6 +359,13 @@ impl ZitadelOidcAuth {
                 endpoints.issuer, self.issuer
             )));
         }
+        if let Some((name, endpoint)) = plain_http_endpoint(&self.issuer, &endpoints) {
+            return Err(self.config_error(format!(
+                "the discovery document at {url} lists the {name} `{endpoint}` over plain http \
+                 although the issuer is https: device codes and refresh tokens would travel \
+                 unencrypted. Make the provider advertise https URLs (Zitadel: ExternalSecure)"
+            )));
+        }
         Ok(endpoints)
     }
 
@@ -613,6 +620,32 @@ impl ZitadelOidcAuth {
     }
 }
 
+/// The first endpoint that is not https while the issuer is (a downgrade), with its name.
+fn plain_http_endpoint<'a>(
+    issuer: &str,
+    endpoints: &'a OidcEndpoints,
+) -> Option<(&'static str, &'a str)> {
+    if !issuer.starts_with("https://") {
+        return None;
+    }
+    [
+        ("token_endpoint", Some(&endpoints.token_endpoint)),
+        (
+            "device_authorization_endpoint",
+            endpoints.device_authorization_endpoint.as_ref(),
+        ),
+        (
+            "revocation_endpoint",
+            endpoints.revocation_endpoint.as_ref(),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(name, url)| {
+        url.filter(|u| !u.starts_with("https://"))
+            .map(|u| (name, u.as_str()))
+    })
+}
+
 /// A gateway or proxy status: the provider (or what is in front of it, e.g. an ingress whose
 /// backend is down) is not serving. An outage, not an answer about the request.
 fn not_serving(status: u16) -> bool {
@@ -731,6 +764,55 @@ mod tests {
         ] {
             assert!(web_url(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_https_issuer_with_a_plain_http_endpoint_is_a_downgrade() {
+        let endpoints = |token: &str, device: &str, revoke: Option<&str>| OidcEndpoints {
+            issuer: "https://sso.example.com".into(),
+            token_endpoint: token.into(),
+            device_authorization_endpoint: Some(device.into()),
+            revocation_endpoint: revoke.map(str::to_string),
+        };
+        let https = "https://sso.example.com";
+        let good = endpoints(
+            "https://sso.example.com/oauth/v2/token",
+            "https://sso.example.com/oauth/v2/device_authorization",
+            Some("https://sso.example.com/oauth/v2/revoke"),
+        );
+        assert_eq!(plain_http_endpoint(https, &good), None);
+        let bad = endpoints(
+            "https://sso.example.com/oauth/v2/token",
+            "http://sso.example.com/oauth/v2/device_authorization",
+            None,
+        );
+        assert_eq!(
+            plain_http_endpoint(https, &bad),
+            Some((
+                "device_authorization_endpoint",
+                "http://sso.example.com/oauth/v2/device_authorization"
+            ))
+        );
+        let bad = endpoints(
+            "http://sso.example.com/t",
+            "https://sso.example.com/d",
+            None,
+        );
+        assert_eq!(
+            plain_http_endpoint(https, &bad).unwrap().0,
+            "token_endpoint"
+        );
+        let bad = endpoints(
+            "https://sso.example.com/t",
+            "https://sso.example.com/d",
+            Some("http://sso.example.com/r"),
+        );
+        assert_eq!(
+            plain_http_endpoint(https, &bad).unwrap().0,
+            "revocation_endpoint"
+        );
+        // A plain http issuer (a local test provider) has nothing to downgrade.
+        assert_eq!(plain_http_endpoint("http://127.0.0.1:9", &bad), None);
     }
 
     #[test]

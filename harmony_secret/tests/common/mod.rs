@@ -110,6 +110,13 @@ impl Sso {
         serde_json::from_slice(&std::fs::read(self.cache_file()).unwrap()).unwrap()
     }
 
+    /// Changes the cached session file in place (it keeps its 0600 mode), e.g. to expire it.
+    pub fn edit_cache(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut cached = self.cache_json();
+        edit(&mut cached);
+        std::fs::write(self.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+    }
+
     pub fn device_grants(&self) -> usize {
         self.idp
             .requests()

@@ -313,22 +313,19 @@ impl Inner {
                                 "openbao auth: cached session expired; renewing it with the refresh token (no browser)"
                             );
                             match sso.oidc.refresh(endpoint, rt).await {
-                                Ok(tokens) => {
-                                    keep_rotated_refresh_token(cache, &entry, &tokens);
-                                    match self.jwt_login(sso, &tokens).await {
-                                        Ok(mut t) => {
-                                            t.source = TokenSource::Refreshed;
-                                            return SsoEnd::LoggedIn(t);
-                                        }
-                                        Err(e) if e.is_unavailable() => return SsoEnd::Stop(e),
-                                        Err(e) => {
-                                            debug!(
-                                                "openbao auth: jwt login with the refreshed id_token failed: {e}"
-                                            );
-                                            attempts.failed("session renewal", e);
-                                        }
+                                Ok(tokens) => match self.jwt_login(sso, &tokens).await {
+                                    Ok(mut t) => {
+                                        t.source = TokenSource::Refreshed;
+                                        return SsoEnd::LoggedIn(t);
                                     }
-                                }
+                                    Err(e) if e.is_unavailable() => return SsoEnd::Stop(e),
+                                    Err(e) => {
+                                        debug!(
+                                            "openbao auth: jwt login with the refreshed id_token failed: {e}"
+                                        );
+                                        attempts.failed("session renewal", e);
+                                    }
+                                },
                                 Err(e) if e.is_unavailable() => {
                                     // The provider is down: so is the device flow. Not a
                                     // rejection: report an outage (unless userpass works).
@@ -425,50 +422,81 @@ impl Inner {
         }
     }
 
+    /// Logs in at OpenBao with the id_token and caches the session. When OpenBao refuses or
+    /// is down, the refresh token is cached anyway (with no OpenBao token): the person signed
+    /// in, or the provider just rotated it, and the used one may not be accepted again, so the
+    /// next run renews without a new sign-in.
     async fn jwt_login(
         &self,
         sso: &SsoConfig,
         tokens: &OidcTokens,
     ) -> Result<ActiveToken, SecretStoreError> {
-        let login = self
+        let result = self
             .auth_post(
                 &format!("auth/{}/login", sso.mount),
                 json!({"role": sso.role, "jwt": tokens.id_token.expose()}),
                 &format!("jwt (role `{}` on auth/{})", sso.role, sso.mount),
             )
-            .await?;
+            .await;
+        let login = match result {
+            Ok(login) => login,
+            Err(e) => {
+                if tokens.refresh_token.is_some() {
+                    self.save_session(sso, Secret::default(), Some(0), 0, tokens);
+                }
+                return Err(e);
+            }
+        };
         debug!(
             "openbao auth: jwt login OK (token ttl {} s)",
             login.lease_secs
         );
-        if let Some(cache) = &sso.cache {
-            let now = now_secs();
-            let entry = SessionEntry {
-                bao_addr: self.addr.clone(),
-                auth_mount: sso.mount.clone(),
-                role: sso.role.clone(),
-                token: login.token.clone(),
-                expires_at: (login.lease_secs > 0).then(|| now + login.lease_secs),
-                ttl_secs: login.lease_secs,
-                refresh_token: tokens.refresh_token.clone(),
-                token_endpoint: Some(tokens.token_endpoint.clone()),
-                issuer: sso.oidc.issuer().to_string(),
-                client_id: sso.oidc.client_id().to_string(),
-                scopes: sso.oidc.scopes(),
-                namespace: cache.key().namespace.clone(),
-            };
-            match cache.save(&entry) {
-                Ok(()) => debug!("openbao auth: session cached in {}", cache.path().display()),
-                Err(e) => warn!(
-                    "openbao auth: cannot write the session cache {}: {e}",
-                    cache.path().display()
-                ),
-            }
-        }
+        let expires_at = (login.lease_secs > 0).then(|| now_secs() + login.lease_secs);
+        self.save_session(
+            sso,
+            login.token.clone(),
+            expires_at,
+            login.lease_secs,
+            tokens,
+        );
         Ok(ActiveToken {
             token: login.token,
             source: TokenSource::Sso,
         })
+    }
+
+    fn save_session(
+        &self,
+        sso: &SsoConfig,
+        token: Secret,
+        expires_at: Option<u64>,
+        ttl_secs: u64,
+        tokens: &OidcTokens,
+    ) {
+        let Some(cache) = &sso.cache else {
+            return;
+        };
+        let entry = SessionEntry {
+            bao_addr: self.addr.clone(),
+            auth_mount: sso.mount.clone(),
+            role: sso.role.clone(),
+            token,
+            expires_at,
+            ttl_secs,
+            refresh_token: tokens.refresh_token.clone(),
+            token_endpoint: Some(tokens.token_endpoint.clone()),
+            issuer: sso.oidc.issuer().to_string(),
+            client_id: sso.oidc.client_id().to_string(),
+            scopes: sso.oidc.scopes(),
+            namespace: cache.key().namespace.clone(),
+        };
+        match cache.save(&entry) {
+            Ok(()) => debug!("openbao auth: session cached in {}", cache.path().display()),
+            Err(e) => warn!(
+                "openbao auth: cannot write the session cache {}: {e}",
+                cache.path().display()
+            ),
+        }
     }
 
     async fn userpass_login(
@@ -561,23 +589,6 @@ impl Inner {
             .await
             .map_err(|e| self.transport_error(&e))?;
         Ok(!token_rejected(resp.status, &resp.body))
-    }
-}
-
-/// Saves a refresh token the provider rotated at once, before the OpenBao login: the used one
-/// may be refused if presented again (and the provider may revoke the whole grant), so it must
-/// not stay in the cache when that login fails (OpenBao down or sealed).
-fn keep_rotated_refresh_token(cache: &SessionCache, entry: &SessionEntry, tokens: &OidcTokens) {
-    if tokens.refresh_token == entry.refresh_token {
-        return;
-    }
-    let mut renewed = entry.clone();
-    renewed.refresh_token = tokens.refresh_token.clone();
-    if let Err(e) = cache.save(&renewed) {
-        warn!(
-            "openbao auth: cannot write the rotated refresh token to {}: {e}",
-            cache.path().display()
-        );
     }
 }
 
