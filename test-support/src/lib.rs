@@ -731,6 +731,15 @@ disable_mlock = true
         }
     }
 
+    /// Stops the server and starts it again on the same data and ports with other `options`
+    /// (e.g. a transit seal added to a Shamir-sealed server's configuration).
+    pub async fn restart_with(&mut self, options: BaoOptions) {
+        self.stop();
+        self.options = options;
+        self.write_config();
+        self.spawn().await;
+    }
+
     /// Starts the stopped server again (same data and ports); `Err(log)` when it exits at
     /// startup (e.g. a transit seal whose unsealer does not answer).
     pub async fn try_start_again(&mut self) -> Result<(), String> {

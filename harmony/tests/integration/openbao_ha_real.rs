@@ -10,7 +10,9 @@ use harmony::modules::openbao::raft::OpenbaoCluster;
 use harmony::modules::openbao::setup_api::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass,
 };
-use harmony::modules::openbao::transit::{OpenbaoTransitSeal, TransitUnsealerSetup};
+use harmony::modules::openbao::transit::{
+    OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
+};
 use harmony_secret::{OpenbaoSecretStore, SecretStore, SecretStoreError};
 use harmony_test_support::{BaoOptions, OpenBao, TransitSeal};
 use serde_json::json;
@@ -319,5 +321,63 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
     assert!(
         log.contains("Error configuring seal") && log.contains(&seal.address),
         "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_shamir_server_restarted_with_a_transit_seal_is_refused_not_migrated() {
+    let unsealer = OpenBao::start().await;
+    let unsealer_root = unsealer.init_unseal().await.root_token;
+    let seal = OpenbaoTransitSeal::new(unsealer.addr());
+    let token = TransitUnsealerSetup::new(unsealer.addr(), seal.clone())
+        .unwrap()
+        .ensure(&unsealer_root, None)
+        .await
+        .unwrap()
+        .new_token
+        .unwrap();
+
+    let mut server = OpenBao::start_with(BaoOptions {
+        audit: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileKeyStore::new(dir.path().join("shamir.json")));
+    let setup = OpenbaoSetup::new(server.addr(), store.clone())
+        .unwrap()
+        .with_ready_timeout(TIMEOUT);
+    setup.run(&desired()).await.unwrap();
+    let shamir = setup.seal_status().await.unwrap();
+    let err = refuse_seal_migration(server.addr(), &shamir, &seal).unwrap_err();
+    assert!(err.to_string().contains("does not migrate"), "{err}");
+
+    // Restarted with a transit stanza, the server reports type "transit" (and migration): it
+    // must still be refused, at once, and nothing is sent to it.
+    server
+        .restart_with(BaoOptions {
+            transit_seal: Some(TransitSeal {
+                address: seal.address.clone(),
+                mount_path: format!("{}/", seal.mount_path),
+                key_name: seal.key_name.clone(),
+                token,
+            }),
+            audit: true,
+            ..Default::default()
+        })
+        .await;
+    let migrating = setup.seal_status().await.unwrap();
+    assert!(migrating.sealed && migrating.migration, "{migrating:?}");
+    let err = refuse_seal_migration(server.addr(), &migrating, &seal).unwrap_err();
+    assert!(err.to_string().contains("does not migrate"), "{err}");
+    let before = server.audited_writes();
+    let err = setup.run(&desired()).await.unwrap_err().to_string();
+    assert!(err.contains("does not migrate"), "{err}");
+    assert!(!err.contains("still sealed after"), "{err}");
+    assert_eq!(server.audited_writes(), before);
+    let (_, status) = server.api(None, "GET", "sys/seal-status", None).await;
+    assert_eq!(
+        status["sealed"], true,
+        "the setup did not unseal or migrate it"
     );
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::setup_api::{
     OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup, OpenbaoSetupError, SealStatus,
-    valid_path_segment,
+    seal_migration_refused, valid_path_segment,
 };
 
 /// The environment variable the sealed server reads the unsealer token from.
@@ -257,12 +257,16 @@ impl TransitUnsealerSetup {
 
 /// Refuses to turn an initialised Shamir-sealed OpenBao into a transit-sealed one: a seal
 /// migration needs every node restarted with `-migrate` plus the unseal keys, and a mistake
-/// loses the data. Harmony does not do it; the error says what to do instead.
+/// loses the data. Harmony does not do it; the error says what to do instead. Such a server
+/// reports `migration: true` once restarted with the transit stanza, and type `shamir` before.
 pub fn refuse_seal_migration(
     node: &str,
     status: &SealStatus,
     wanted: &OpenbaoTransitSeal,
 ) -> Result<(), OpenbaoSetupError> {
+    if status.migration {
+        return Err(seal_migration_refused(node, &status.seal_type));
+    }
     if status.initialized && status.seal_type == "shamir" {
         return Err(OpenbaoSetupError::State(format!(
             "OpenBao at {node} is already initialised with a Shamir seal; Harmony does not migrate \
@@ -323,6 +327,16 @@ mod tests {
             ..Default::default()
         };
         assert!(refuse_seal_migration("http://bao:8200", &fresh, &seal).is_ok());
+        let migrating = SealStatus {
+            seal_type: "transit".into(),
+            recovery_seal: true,
+            initialized: true,
+            sealed: true,
+            migration: true,
+            ..Default::default()
+        };
+        let err = refuse_seal_migration("http://bao:8200", &migrating, &seal).unwrap_err();
+        assert!(err.to_string().contains("does not migrate"), "{err}");
     }
 
     #[test]
