@@ -381,3 +381,63 @@ async fn a_shamir_server_restarted_with_a_transit_seal_is_refused_not_migrated()
         "the setup did not unseal or migrate it"
     );
 }
+
+#[tokio::test]
+async fn a_seal_token_with_more_rights_or_a_parent_is_replaced_by_a_narrow_one() {
+    let unsealer = OpenBao::start_with(BaoOptions {
+        audit: true,
+        ..Default::default()
+    })
+    .await;
+    let root = unsealer.init_unseal().await.root_token;
+    let seal = OpenbaoTransitSeal::new(unsealer.addr());
+    let transit = TransitUnsealerSetup::new(unsealer.addr(), seal.clone()).unwrap();
+    let narrow = transit
+        .ensure(&root, None)
+        .await
+        .unwrap()
+        .new_token
+        .unwrap();
+    let policy = seal.policy().name;
+    // Tokens someone put in the Secret by hand: each carries the seal policy, but also the
+    // default policy, or dies with the admin token, or expires.
+    let by_hand = [
+        json!({ "policies": [policy], "period": "768h" }),
+        json!({ "policies": [policy], "no_default_policy": true, "period": "768h" }),
+        json!({ "policies": [policy], "no_default_policy": true, "ttl": "1h" }),
+    ];
+    for (i, body) in by_hand.into_iter().enumerate() {
+        let path = if i == 1 {
+            "auth/token/create"
+        } else {
+            "auth/token/create-orphan"
+        };
+        let made = unsealer.api_ok(&root, "POST", path, Some(body)).await;
+        let loose = made["auth"]["client_token"].as_str().unwrap().to_string();
+        let before = unsealer.audited_writes().len();
+        let report = transit.ensure(&root, Some(&loose)).await.unwrap();
+        let replacement = report.new_token.expect("the loose token is replaced");
+        let audited = unsealer.audited_writes();
+        assert_eq!(
+            &audited[before..],
+            ["update auth/token/create-orphan"],
+            "token {i}"
+        );
+        let (_, me) = unsealer
+            .api(Some(&replacement), "GET", "auth/token/lookup-self", None)
+            .await;
+        assert_eq!(me["data"]["policies"], json!([policy]), "{me}");
+        assert_eq!(me["data"]["orphan"], true);
+    }
+    // The narrow token made by the setup is kept: nothing written.
+    let before = unsealer.audited_writes().len();
+    assert!(
+        transit
+            .ensure(&root, Some(&narrow))
+            .await
+            .unwrap()
+            .new_token
+            .is_none()
+    );
+    assert_eq!(unsealer.audited_writes().len(), before);
+}

@@ -235,7 +235,9 @@ impl TransitUnsealerSetup {
         })
     }
 
-    /// `GET auth/token/lookup-self` with the token: valid and carrying `policy`.
+    /// `GET auth/token/lookup-self` with the token: valid, carrying `policy` and nothing else,
+    /// orphan (it survives the revocation of the admin token that made it) and periodic (it
+    /// never expires while the seal renews it). Any other token is replaced by one that is.
     async fn token_is_valid(
         &self,
         token: Option<&str>,
@@ -248,10 +250,13 @@ impl TransitUnsealerSetup {
             .api
             .send(Method::GET, "auth/token/lookup-self", Some(token), None)
             .await?;
+        let data = &value["data"];
         Ok(status == 200
-            && value["data"]["policies"]
+            && data["policies"]
                 .as_array()
-                .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(policy))))
+                .is_some_and(|p| p.len() == 1 && p[0].as_str() == Some(policy))
+            && data["orphan"].as_bool() == Some(true)
+            && data["period"].as_u64().is_some_and(|p| p > 0))
     }
 }
 
