@@ -194,6 +194,20 @@ async fn a_three_node_raft_cluster_is_set_up_survives_its_leader_and_rejoins_a_r
     );
 }
 
+/// A server sealed by `seal` on the unsealer, with `token`, and an audit device.
+fn transit_sealed(seal: &OpenbaoTransitSeal, token: String) -> BaoOptions {
+    BaoOptions {
+        transit_seal: Some(TransitSeal {
+            address: seal.address.clone(),
+            mount_path: format!("{}/", seal.mount_path),
+            key_name: seal.key_name.clone(),
+            token,
+        }),
+        audit: true,
+        ..Default::default()
+    }
+}
+
 /// A store reading `secret/` with `token`; the error of the first read.
 async fn store_error(addr: &str, token: &str) -> SecretStoreError {
     match OpenbaoSecretStore::builder()
@@ -251,17 +265,7 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
         .await;
     assert_eq!(status, 403);
 
-    let mut server = OpenBao::start_with(BaoOptions {
-        transit_seal: Some(TransitSeal {
-            address: seal.address.clone(),
-            mount_path: format!("{}/", seal.mount_path),
-            key_name: seal.key_name.clone(),
-            token,
-        }),
-        audit: true,
-        ..Default::default()
-    })
-    .await;
+    let mut server = OpenBao::start_with(transit_sealed(&seal, token)).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileKeyStore::new(dir.path().join("transit.json")));
     let setup = OpenbaoSetup::new(server.addr(), store.clone())
@@ -354,18 +358,7 @@ async fn a_shamir_server_restarted_with_a_transit_seal_is_refused_not_migrated()
 
     // Restarted with a transit stanza, the server reports type "transit" (and migration): it
     // must still be refused, at once, and nothing is sent to it.
-    server
-        .restart_with(BaoOptions {
-            transit_seal: Some(TransitSeal {
-                address: seal.address.clone(),
-                mount_path: format!("{}/", seal.mount_path),
-                key_name: seal.key_name.clone(),
-                token,
-            }),
-            audit: true,
-            ..Default::default()
-        })
-        .await;
+    server.restart_with(transit_sealed(&seal, token)).await;
     let migrating = setup.seal_status().await.unwrap();
     assert!(migrating.sealed && migrating.migration, "{migrating:?}");
     let err = refuse_seal_migration(server.addr(), &migrating, &seal).unwrap_err();
