@@ -253,7 +253,7 @@ service_registration "kubernetes" {{}}
             server["extraSecretEnvironmentVars"] = json!([{
                 "envName": transit::TRANSIT_TOKEN_ENV,
                 "secretName": self.transit_token_secret_name(),
-                "secretKey": "token",
+                "secretKey": setup_score::TRANSIT_TOKEN_SECRET_KEY,
             }]);
         }
         values
