@@ -49,9 +49,15 @@ impl OpenbaoTransitSeal {
     }
 
     pub fn validate(&self) -> Result<(), OpenbaoSetupError> {
-        if url::Url::parse(&self.address).is_err() {
+        // It goes between quotes in the server's HCL.
+        if url::Url::parse(&self.address).is_err()
+            || self
+                .address
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
             return Err(OpenbaoSetupError::Settings(format!(
-                "transit unsealer address {:?} is not a URL",
+                "transit unsealer address {:?} is not a plain URL (e.g. http://unsealer.ns.svc:8200)",
                 self.address
             )));
         }
