@@ -279,37 +279,70 @@ impl OpenBao {
 
     /// `n` servers forming one raft cluster on loopback: node ids `node-0`.., distinct API and
     /// cluster ports, each with a `retry_join` to every node and the file audit device. All are
-    /// uninitialised; initialise one and unseal all (keys are shared) to form the cluster.
+    /// uninitialised; initialise one and unseal all (keys are shared) to form the cluster. When
+    /// a port is taken before bao binds it, the whole cluster starts again on new ports (every
+    /// node's `retry_join` names them all).
     pub async fn start_raft_cluster(n: usize) -> Vec<OpenBao> {
-        let mut ports: Vec<u16> = Vec::new();
-        while ports.len() < 2 * n {
-            let p = free_port();
-            if !ports.contains(&p) {
-                ports.push(p);
+        Self::start_raft_cluster_trying_port_first(n, None).await
+    }
+
+    /// [`OpenBao::start_raft_cluster`], with `port` as the first node's API port of the first
+    /// attempt (to test the retry).
+    #[doc(hidden)]
+    pub async fn start_raft_cluster_trying_port_first(
+        n: usize,
+        mut port: Option<u16>,
+    ) -> Vec<OpenBao> {
+        for attempt in 1..=Self::START_ATTEMPTS {
+            let mut ports: Vec<u16> = port.take().into_iter().collect();
+            while ports.len() < 2 * n {
+                let p = free_port();
+                if !ports.contains(&p) {
+                    ports.push(p);
+                }
             }
+            let addrs: Vec<String> = (0..n)
+                .map(|i| format!("http://127.0.0.1:{}", ports[2 * i]))
+                .collect();
+            let mut nodes = Vec::new();
+            for i in 0..n {
+                let mut bao = Self::unstarted(
+                    BaoOptions {
+                        node_id: Some(format!("node-{i}")),
+                        retry_join: addrs.clone(),
+                        transit_seal: None,
+                        audit: true,
+                    },
+                    None,
+                );
+                bao.port = ports[2 * i];
+                bao.cluster_port = ports[2 * i + 1];
+                bao.addr = addrs[i].clone();
+                bao.write_config();
+                match bao.try_spawn().await {
+                    Ok(()) => nodes.push(bao),
+                    Err(log) if log.contains("address already in use") => {
+                        eprintln!(
+                            "bao cluster: node-{i}'s port {} or {} was taken before bao bound it \
+                             (attempt {attempt} of {}), starting the cluster on new ports",
+                            bao.port,
+                            bao.cluster_port,
+                            Self::START_ATTEMPTS
+                        );
+                        break;
+                    }
+                    Err(log) => panic!("bao exited during startup; log:\n{log}"),
+                }
+            }
+            if nodes.len() == n {
+                return nodes;
+            }
+            // Dropping the started nodes stops them.
         }
-        let addrs: Vec<String> = (0..n)
-            .map(|i| format!("http://127.0.0.1:{}", ports[2 * i]))
-            .collect();
-        let mut nodes = Vec::new();
-        for i in 0..n {
-            let mut bao = Self::unstarted(
-                BaoOptions {
-                    node_id: Some(format!("node-{i}")),
-                    retry_join: addrs.clone(),
-                    transit_seal: None,
-                    audit: true,
-                },
-                None,
-            );
-            bao.port = ports[2 * i];
-            bao.cluster_port = ports[2 * i + 1];
-            bao.addr = addrs[i].clone();
-            bao.write_config();
-            bao.spawn().await;
-            nodes.push(bao);
-        }
-        nodes
+        panic!(
+            "a {n}-node bao cluster could not bind free ports in {} attempts",
+            Self::START_ATTEMPTS
+        )
     }
 
     /// [`OpenBao::start`] with a file audit device declared in `config.hcl`: bao logs every
@@ -747,6 +780,15 @@ disable_mlock = true
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::from_secs(10));
         }
+    }
+
+    /// Stops the server and starts it again on the same data and ports with other `options`
+    /// (e.g. a transit seal added to a Shamir-sealed server's configuration).
+    pub async fn restart_with(&mut self, options: BaoOptions) {
+        self.stop();
+        self.options = options;
+        self.write_config();
+        self.spawn().await;
     }
 
     /// Starts the stopped server again (same data and ports); `Err(log)` when it exits at

@@ -99,6 +99,19 @@ async fn openbao_start_retries_on_new_ports_when_its_port_was_taken() {
     assert_eq!(bao.health().await, Some(501));
 }
 
+/// Same for a raft cluster: every node names every other in `retry_join`, so all start again on
+/// new ports.
+#[tokio::test]
+async fn openbao_raft_cluster_starts_on_new_ports_when_a_port_was_taken() {
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let nodes = OpenBao::start_raft_cluster_trying_port_first(2, Some(taken)).await;
+    assert!(nodes.iter().all(|n| n.port() != taken));
+    for node in &nodes {
+        assert_eq!(node.health().await, Some(501));
+    }
+}
+
 /// A run that never finishes is killed and reported, instead of hanging the test forever.
 #[tokio::test]
 async fn human_outcomes_reports_a_run_that_never_ends() {

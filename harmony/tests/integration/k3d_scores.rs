@@ -152,8 +152,29 @@ async fn test_openbao_ha_setup_score() {
     assert_eq!(second.details.get("writes").map(String::as_str), Some(""));
     // A restarted pod comes back sealed; the next run unseals only it.
     let client = topology.k8s_client().await.unwrap();
+    let old_uid = client
+        .get_opt::<Pod>("openbao-ha-1", Some("openbao-ha"))
+        .await
+        .unwrap()
+        .and_then(|p| p.metadata.uid);
     client
         .delete::<Pod>("openbao-ha-1", Some("openbao-ha"))
+        .await
+        .unwrap();
+    // Until the StatefulSet made the new pod, the old one is still listed (Terminating) and a
+    // port-forward would reach it: wait for the replacement to run.
+    client
+        .wait_for::<Pod, _>(
+            "openbao-ha-1",
+            Some("openbao-ha"),
+            move |p: Option<&Pod>| {
+                p.is_some_and(|p| {
+                    p.metadata.uid != old_uid
+                        && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                })
+            },
+            std::time::Duration::from_secs(300),
+        )
         .await
         .unwrap();
     let third = run(&setup, &topology).await;

@@ -10,7 +10,9 @@ use harmony::modules::openbao::raft::OpenbaoCluster;
 use harmony::modules::openbao::setup_api::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass,
 };
-use harmony::modules::openbao::transit::{OpenbaoTransitSeal, TransitUnsealerSetup};
+use harmony::modules::openbao::transit::{
+    OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
+};
 use harmony_secret::{OpenbaoSecretStore, SecretStore, SecretStoreError};
 use harmony_test_support::{BaoOptions, OpenBao, TransitSeal};
 use serde_json::json;
@@ -192,6 +194,20 @@ async fn a_three_node_raft_cluster_is_set_up_survives_its_leader_and_rejoins_a_r
     );
 }
 
+/// A server sealed by `seal` on the unsealer, with `token`, and an audit device.
+fn transit_sealed(seal: &OpenbaoTransitSeal, token: String) -> BaoOptions {
+    BaoOptions {
+        transit_seal: Some(TransitSeal {
+            address: seal.address.clone(),
+            mount_path: format!("{}/", seal.mount_path),
+            key_name: seal.key_name.clone(),
+            token,
+        }),
+        audit: true,
+        ..Default::default()
+    }
+}
+
 /// A store reading `secret/` with `token`; the error of the first read.
 async fn store_error(addr: &str, token: &str) -> SecretStoreError {
     match OpenbaoSecretStore::builder()
@@ -249,17 +265,7 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
         .await;
     assert_eq!(status, 403);
 
-    let mut server = OpenBao::start_with(BaoOptions {
-        transit_seal: Some(TransitSeal {
-            address: seal.address.clone(),
-            mount_path: format!("{}/", seal.mount_path),
-            key_name: seal.key_name.clone(),
-            token,
-        }),
-        audit: true,
-        ..Default::default()
-    })
-    .await;
+    let mut server = OpenBao::start_with(transit_sealed(&seal, token)).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileKeyStore::new(dir.path().join("transit.json")));
     let setup = OpenbaoSetup::new(server.addr(), store.clone())
@@ -320,4 +326,111 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
         log.contains("Error configuring seal") && log.contains(&seal.address),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn a_shamir_server_restarted_with_a_transit_seal_is_refused_not_migrated() {
+    let unsealer = OpenBao::start().await;
+    let unsealer_root = unsealer.init_unseal().await.root_token;
+    let seal = OpenbaoTransitSeal::new(unsealer.addr());
+    let token = TransitUnsealerSetup::new(unsealer.addr(), seal.clone())
+        .unwrap()
+        .ensure(&unsealer_root, None)
+        .await
+        .unwrap()
+        .new_token
+        .unwrap();
+
+    let mut server = OpenBao::start_with(BaoOptions {
+        audit: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileKeyStore::new(dir.path().join("shamir.json")));
+    let setup = OpenbaoSetup::new(server.addr(), store.clone())
+        .unwrap()
+        .with_ready_timeout(TIMEOUT);
+    setup.run(&desired()).await.unwrap();
+    let shamir = setup.seal_status().await.unwrap();
+    let err = refuse_seal_migration(server.addr(), &shamir, &seal).unwrap_err();
+    assert!(err.to_string().contains("does not migrate"), "{err}");
+
+    // Restarted with a transit stanza, the server reports type "transit" (and migration): it
+    // must still be refused, at once, and nothing is sent to it.
+    server.restart_with(transit_sealed(&seal, token)).await;
+    let migrating = setup.seal_status().await.unwrap();
+    assert!(migrating.sealed && migrating.migration, "{migrating:?}");
+    let err = refuse_seal_migration(server.addr(), &migrating, &seal).unwrap_err();
+    assert!(err.to_string().contains("does not migrate"), "{err}");
+    let before = server.audited_writes();
+    let err = setup.run(&desired()).await.unwrap_err().to_string();
+    assert!(err.contains("does not migrate"), "{err}");
+    assert!(!err.contains("still sealed after"), "{err}");
+    assert_eq!(server.audited_writes(), before);
+    let (_, status) = server.api(None, "GET", "sys/seal-status", None).await;
+    assert_eq!(
+        status["sealed"], true,
+        "the setup did not unseal or migrate it"
+    );
+}
+
+#[tokio::test]
+async fn a_seal_token_with_more_rights_or_a_parent_is_replaced_by_a_narrow_one() {
+    let unsealer = OpenBao::start_with(BaoOptions {
+        audit: true,
+        ..Default::default()
+    })
+    .await;
+    let root = unsealer.init_unseal().await.root_token;
+    let seal = OpenbaoTransitSeal::new(unsealer.addr());
+    let transit = TransitUnsealerSetup::new(unsealer.addr(), seal.clone()).unwrap();
+    let narrow = transit
+        .ensure(&root, None)
+        .await
+        .unwrap()
+        .new_token
+        .unwrap();
+    let policy = seal.policy().name;
+    // Tokens someone put in the Secret by hand: each carries the seal policy, but also the
+    // default policy, or dies with the admin token, or expires.
+    let by_hand = [
+        json!({ "policies": [policy], "period": "768h" }),
+        json!({ "policies": [policy], "no_default_policy": true, "period": "768h" }),
+        json!({ "policies": [policy], "no_default_policy": true, "ttl": "1h" }),
+    ];
+    for (i, body) in by_hand.into_iter().enumerate() {
+        let path = if i == 1 {
+            "auth/token/create"
+        } else {
+            "auth/token/create-orphan"
+        };
+        let made = unsealer.api_ok(&root, "POST", path, Some(body)).await;
+        let loose = made["auth"]["client_token"].as_str().unwrap().to_string();
+        let before = unsealer.audited_writes().len();
+        let report = transit.ensure(&root, Some(&loose)).await.unwrap();
+        let replacement = report.new_token.expect("the loose token is replaced");
+        let audited = unsealer.audited_writes();
+        assert_eq!(
+            &audited[before..],
+            ["update auth/token/create-orphan"],
+            "token {i}"
+        );
+        let (_, me) = unsealer
+            .api(Some(&replacement), "GET", "auth/token/lookup-self", None)
+            .await;
+        assert_eq!(me["data"]["policies"], json!([policy]), "{me}");
+        assert_eq!(me["data"]["orphan"], true);
+    }
+    // The narrow token made by the setup is kept: nothing written.
+    let before = unsealer.audited_writes().len();
+    assert!(
+        transit
+            .ensure(&root, Some(&narrow))
+            .await
+            .unwrap()
+            .new_token
+            .is_none()
+    );
+    assert_eq!(unsealer.audited_writes().len(), before);
 }

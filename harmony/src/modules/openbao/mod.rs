@@ -102,6 +102,26 @@ impl OpenbaoScore {
         pod_names(&self.fullname(), self.ha)
     }
 
+    /// Settings the chart would take but that make a broken server: an HA size without quorum
+    /// to spare (the chart's PodDisruptionBudget then allows no eviction, so a node drain
+    /// hangs) and a transit seal that does not render as HCL.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(n) = self.ha
+            && (n < 3 || n % 2 == 0)
+        {
+            return Err(format!(
+                "OpenbaoScore.ha = Some({n}): an HA raft cluster needs an odd number of pods, at \
+                 least 3 (it then survives losing one, and its PodDisruptionBudget lets a node \
+                 drain evict one). Use Some(3) or Some(5), or None for one pod"
+            ));
+        }
+        if let Some(seal) = &self.transit_seal {
+            seal.validate()
+                .map_err(|e| format!("OpenbaoScore.transit_seal: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// The Secret holding the transit seal token (key `token`).
     pub fn transit_token_secret_name(&self) -> String {
         transit_token_secret_name(&self.fullname())
@@ -262,7 +282,7 @@ service_registration "kubernetes" {{}}
             server["extraSecretEnvironmentVars"] = json!([{
                 "envName": transit::TRANSIT_TOKEN_ENV,
                 "secretName": self.transit_token_secret_name(),
-                "secretKey": "token",
+                "secretKey": setup_score::TRANSIT_TOKEN_SECRET_KEY,
             }]);
         }
         values
@@ -342,6 +362,7 @@ impl<T: Topology + HelmCommand> Interpret<T> for OpenbaoInterpret {
         topology: &T,
     ) -> Result<Outcome, InterpretError> {
         let score = &self.score;
+        score.validate().map_err(InterpretError::Other)?;
         let helm = score.helm_chart_score();
         let outcome = Score::<T>::create_interpret(&helm)
             .execute(inventory, topology)
@@ -494,6 +515,36 @@ mod tests {
         assert!(
             OpenbaoScore::default().helm_values()["server"]["extraSecretEnvironmentVars"].is_null()
         );
+    }
+
+    #[test]
+    fn ha_sizes_without_spare_quorum_and_unrenderable_seals_are_refused() {
+        for n in [0, 1, 2, 4] {
+            let err = OpenbaoScore {
+                ha: Some(n),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap_err();
+            assert!(err.contains(&format!("ha = Some({n})")), "{err}");
+        }
+        for ha in [None, Some(3), Some(5)] {
+            let score = OpenbaoScore {
+                ha,
+                transit_seal: Some(transit::OpenbaoTransitSeal::new("http://unsealer:8200")),
+                ..Default::default()
+            };
+            assert_eq!(score.validate(), Ok(()));
+        }
+        let err = OpenbaoScore {
+            transit_seal: Some(transit::OpenbaoTransitSeal::new(
+                "http://unsealer:8200/\"\n}\nx",
+            )),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("transit_seal"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::setup_api::{
     OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoSetup, OpenbaoSetupError,
-    SealStatus,
+    SealStatus, seal_migration_refused,
 };
 
 /// A raft member as `sys/storage/raft/configuration` lists it.
@@ -179,6 +179,9 @@ impl OpenbaoCluster {
         let mut last_error = String::new();
         loop {
             last = node.seal_status().await?;
+            if last.migration {
+                return Err(seal_migration_refused(node.base_url(), &last.seal_type));
+            }
             if !last.sealed {
                 break;
             }

@@ -455,6 +455,9 @@ pub struct SealStatus {
     pub recovery_seal: bool,
     pub initialized: bool,
     pub sealed: bool,
+    /// True when the storage was sealed by another seal than the configured one (e.g. a Shamir
+    /// OpenBao restarted with a `seal "transit"` stanza): it then waits for `-migrate`.
+    pub migration: bool,
     /// Threshold.
     pub t: u32,
     /// Shares.
@@ -680,6 +683,9 @@ impl OpenbaoSetup {
         } else {
             status
         };
+        if status.migration {
+            return Err(seal_migration_refused(&self.base_url, &status.seal_type));
+        }
         if status.sealed && status.recovery_seal {
             self.wait_auto_unsealed(&status.seal_type).await?;
         } else if status.sealed {
@@ -1132,6 +1138,18 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// The error for a server that waits for a seal migration (its storage was sealed by another
+/// seal than its configuration names): Harmony does not migrate seals.
+pub(crate) fn seal_migration_refused(node: &str, configured_seal: &str) -> OpenbaoSetupError {
+    OpenbaoSetupError::State(format!(
+        "OpenBao at {node} is already initialised with another seal than the {configured_seal} seal \
+         it is now configured with; Harmony does not migrate it (seal migration restarts every \
+         node with -migrate and the unseal keys, and a mistake loses the data). Deploy it again \
+         with its former seal, or migrate by hand following OpenBao's seal-migration guide, or \
+         start from empty storage with the new seal"
+    ))
 }
 
 fn api_error(request: String, status: u16, body: &Value) -> OpenbaoSetupError {

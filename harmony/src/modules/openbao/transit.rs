@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::setup_api::{
     OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup, OpenbaoSetupError, SealStatus,
-    valid_path_segment,
+    seal_migration_refused, valid_path_segment,
 };
 
 /// The environment variable the sealed server reads the unsealer token from.
@@ -49,9 +49,15 @@ impl OpenbaoTransitSeal {
     }
 
     pub fn validate(&self) -> Result<(), OpenbaoSetupError> {
-        if url::Url::parse(&self.address).is_err() {
+        // It goes between quotes in the server's HCL.
+        if url::Url::parse(&self.address).is_err()
+            || self
+                .address
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
             return Err(OpenbaoSetupError::Settings(format!(
-                "transit unsealer address {:?} is not a URL",
+                "transit unsealer address {:?} is not a plain URL (e.g. http://unsealer.ns.svc:8200)",
                 self.address
             )));
         }
@@ -235,7 +241,9 @@ impl TransitUnsealerSetup {
         })
     }
 
-    /// `GET auth/token/lookup-self` with the token: valid and carrying `policy`.
+    /// `GET auth/token/lookup-self` with the token: valid, carrying `policy` and nothing else,
+    /// orphan (it survives the revocation of the admin token that made it) and periodic (it
+    /// never expires while the seal renews it). Any other token is replaced by one that is.
     async fn token_is_valid(
         &self,
         token: Option<&str>,
@@ -248,21 +256,28 @@ impl TransitUnsealerSetup {
             .api
             .send(Method::GET, "auth/token/lookup-self", Some(token), None)
             .await?;
+        let data = &value["data"];
         Ok(status == 200
-            && value["data"]["policies"]
+            && data["policies"]
                 .as_array()
-                .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(policy))))
+                .is_some_and(|p| p.len() == 1 && p[0].as_str() == Some(policy))
+            && data["orphan"].as_bool() == Some(true)
+            && data["period"].as_u64().is_some_and(|p| p > 0))
     }
 }
 
 /// Refuses to turn an initialised Shamir-sealed OpenBao into a transit-sealed one: a seal
 /// migration needs every node restarted with `-migrate` plus the unseal keys, and a mistake
-/// loses the data. Harmony does not do it; the error says what to do instead.
+/// loses the data. Harmony does not do it; the error says what to do instead. Such a server
+/// reports `migration: true` once restarted with the transit stanza, and type `shamir` before.
 pub fn refuse_seal_migration(
     node: &str,
     status: &SealStatus,
     wanted: &OpenbaoTransitSeal,
 ) -> Result<(), OpenbaoSetupError> {
+    if status.migration {
+        return Err(seal_migration_refused(node, &status.seal_type));
+    }
     if status.initialized && status.seal_type == "shamir" {
         return Err(OpenbaoSetupError::State(format!(
             "OpenBao at {node} is already initialised with a Shamir seal; Harmony does not migrate \
@@ -323,6 +338,16 @@ mod tests {
             ..Default::default()
         };
         assert!(refuse_seal_migration("http://bao:8200", &fresh, &seal).is_ok());
+        let migrating = SealStatus {
+            seal_type: "transit".into(),
+            recovery_seal: true,
+            initialized: true,
+            sealed: true,
+            migration: true,
+            ..Default::default()
+        };
+        let err = refuse_seal_migration("http://bao:8200", &migrating, &seal).unwrap_err();
+        assert!(err.to_string().contains("does not migrate"), "{err}");
     }
 
     #[test]
