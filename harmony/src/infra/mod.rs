@@ -5,6 +5,7 @@
 
 pub mod download;
 pub mod helm;
+pub(crate) mod http_error;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;

@@ -535,7 +535,7 @@ impl OpenbaoSetup {
             .await
             .map_err(|e| OpenbaoSetupError::Transport {
                 request: request.clone(),
-                message: e.without_url().to_string(),
+                message: crate::infra::http_error::transport_message(e),
             })?;
         let status = response.status().as_u16();
         let bytes = response
@@ -543,7 +543,7 @@ impl OpenbaoSetup {
             .await
             .map_err(|e| OpenbaoSetupError::Transport {
                 request: request.clone(),
-                message: e.without_url().to_string(),
+                message: crate::infra::http_error::transport_message(e),
             })?;
         let value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
