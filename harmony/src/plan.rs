@@ -183,6 +183,9 @@ impl Plan {
     }
 }
 
+/// What is shown instead of a value that must not be printed.
+pub const SENSITIVE: &str = "(sensitive)";
+
 /// Key names whose values are never shown.
 pub fn is_sensitive_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
@@ -206,7 +209,7 @@ pub fn is_sensitive_key(key: &str) -> bool {
 
 fn show(path: &str, v: &Value) -> String {
     if path.split('.').any(is_sensitive_key) {
-        return "(sensitive)".to_string();
+        return SENSITIVE.to_string();
     }
     match v {
         Value::Object(map) => format!("{{{}}}", map.keys().cloned().collect::<Vec<_>>().join(", ")),
