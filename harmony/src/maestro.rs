@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 
 use crate::interpret::InterpretStatus;
 use crate::inventory::Inventory;
@@ -200,6 +201,12 @@ pub enum MaestroError {
 pub trait Confirm: Send + Sync {
     fn confirm(&self, question: &str) -> Result<bool, MaestroError>;
 
+    /// Whether every question is answered without anybody reading it (`--yes`): a Score then
+    /// refuses what only a person who knows the situation should accept.
+    fn answers_automatically(&self) -> bool {
+        false
+    }
+
     /// Whether anybody can answer; when not, the runner refuses before planning. Default: yes.
     fn can_ask(&self) -> bool {
         true
@@ -240,11 +247,48 @@ impl Confirm for TerminalConfirm {
     }
 }
 
+/// Answers yes to every question (`--yes`).
+#[derive(Debug, Clone, Copy)]
+pub struct AssumeYes;
+
+impl Confirm for AssumeYes {
+    fn confirm(&self, _question: &str) -> Result<bool, MaestroError> {
+        Ok(true)
+    }
+
+    fn answers_automatically(&self) -> bool {
+        true
+    }
+}
+
+tokio::task_local! {
+    /// Who answers the questions a Score asks while it runs (set by [`Maestro::run`]).
+    static RUN_CONFIRM: Arc<dyn Confirm>;
+}
+
+/// Asks the person running the Scores, from inside a Score (e.g. before repairing a stuck
+/// Helm release). Under [`Maestro::run`] the runner's confirmation answers, and `--yes` answers
+/// yes; elsewhere the terminal is asked (refused without one). Spinners are hidden meanwhile.
+pub fn confirm_during_run(question: &str) -> Result<bool, MaestroError> {
+    crate::progress::suspend(|| {
+        RUN_CONFIRM
+            .try_with(|c| c.confirm(question))
+            .unwrap_or_else(|_| TerminalConfirm::detect().confirm(question))
+    })
+}
+
+/// Whether [`confirm_during_run`] answers without asking anybody (`--yes`).
+pub fn run_answers_automatically() -> bool {
+    RUN_CONFIRM
+        .try_with(|c| c.answers_automatically())
+        .unwrap_or(false)
+}
+
 /// Runs Scores on one topology.
 pub struct Maestro<T: Topology> {
     inventory: Inventory,
     topology: T,
-    confirm: Box<dyn Confirm>,
+    confirm: Arc<dyn Confirm>,
 }
 
 impl<T: Topology> Maestro<T> {
@@ -252,13 +296,13 @@ impl<T: Topology> Maestro<T> {
         Self {
             inventory,
             topology,
-            confirm: Box::new(TerminalConfirm::detect()),
+            confirm: Arc::new(TerminalConfirm::detect()),
         }
     }
 
     /// Replaces the terminal prompt (tests, GUIs).
     pub fn with_confirm(mut self, confirm: impl Confirm + 'static) -> Self {
-        self.confirm = Box::new(confirm);
+        self.confirm = Arc::new(confirm);
         self
     }
 
@@ -408,7 +452,14 @@ impl<T: Topology> Maestro<T> {
                 continue;
             }
             let spinner = crate::progress::spinner(format!("running {name}"));
-            let result = interpret.execute(&self.inventory, &self.topology).await;
+            let answers: Arc<dyn Confirm> = if args.yes {
+                Arc::new(AssumeYes)
+            } else {
+                self.confirm.clone()
+            };
+            let result = RUN_CONFIRM
+                .scope(answers, interpret.execute(&self.inventory, &self.topology))
+                .await;
             spinner.finish_and_clear();
             let report = match result {
                 Ok(outcome) => ScoreReport {

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use harmony::infra::k8s::K8sClient;
 use harmony::interpret::InterpretStatus;
 use harmony::inventory::Inventory;
-use harmony::modules::k8s::coredns::CoreDNSRewriteScore;
+use harmony::modules::k8s::coredns::{CoreDNSRewriteScore, RESTART_PENDING_ANNOTATION};
 use harmony::score::Score;
 use harmony::topology::{
     K8sDistribution, K8sDistributionProbe, K8sclient, PreparationError, PreparationOutcome,
@@ -28,6 +28,8 @@ struct Cluster {
     deployment: Value,
     configmap_patches: Vec<String>,
     deployment_patches: Vec<String>,
+    /// Keys removed by merge patches.
+    removed_keys: Vec<String>,
     /// Refuse the next Deployment patch (a failed restart).
     fail_next_restart: bool,
 }
@@ -75,9 +77,47 @@ async fn configmap_patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Json<Value> {
-    assert_eq!(headers["content-type"], "application/apply-patch+yaml");
+    let merge = headers["content-type"] == "application/merge-patch+json";
+    if !merge {
+        assert_eq!(headers["content-type"], "application/apply-patch+yaml");
+    }
     let body: Value = serde_json::from_slice(&body).unwrap();
     let mut c = s.lock().unwrap();
+    if merge {
+        // Merge patches only remove data keys, and set or remove annotations.
+        let cm = c
+            .configmap
+            .as_mut()
+            .expect("merge patch of a missing ConfigMap");
+        let mut removed = Vec::new();
+        if let Some(data) = body["data"].as_object() {
+            for (k, v) in data {
+                assert!(v.is_null(), "merge patch sets {k}");
+                cm["data"].as_object_mut().unwrap().remove(k);
+                removed.push(k.clone());
+            }
+        }
+        if let Some(annotations) = body["metadata"]["annotations"].as_object() {
+            for (k, v) in annotations {
+                if v.is_null() {
+                    if let Some(a) = cm["metadata"]["annotations"].as_object_mut() {
+                        a.remove(k);
+                    }
+                } else {
+                    cm["metadata"]["annotations"][k] = v.clone();
+                }
+            }
+        }
+        let rv: u64 = cm["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        cm["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
+        let cm = cm.clone();
+        c.removed_keys.extend(removed);
+        return Json(cm);
+    }
     c.configmap_patches.push(q.unwrap_or_default());
     let mut cm = c.configmap.clone().unwrap_or_else(|| {
         json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -123,7 +163,8 @@ async fn deployment_list(State(s): State<Shared>, RawQuery(q): RawQuery) -> Json
                 "items": [d]}))
 }
 
-/// A JSON merge patch of template annotations: a new generation, rolled out at once.
+/// A JSON merge patch of template annotations: like a real API server, a new generation (a
+/// rollout, done at once) only when the pod template changed.
 async fn deployment_patch(
     State(s): State<Shared>,
     RawQuery(q): RawQuery,
@@ -143,9 +184,13 @@ async fn deployment_patch(
     }
     c.deployment_patches.push(q.unwrap_or_default());
     let d = &mut c.deployment;
+    let before = d["spec"]["template"].clone();
     let annotations = &body["spec"]["template"]["metadata"]["annotations"];
     for (k, v) in annotations.as_object().unwrap() {
         d["spec"]["template"]["metadata"]["annotations"][k] = v.clone();
+    }
+    if d["spec"]["template"] == before {
+        return Ok(Json(d.clone()));
     }
     let generation = d["metadata"]["generation"].as_u64().unwrap() + 1;
     d["metadata"]["generation"] = json!(generation);
@@ -298,4 +343,164 @@ async fn a_restart_that_failed_after_the_key_was_written_is_retried_on_the_next_
     let again = run(&topology).await.unwrap();
     assert_eq!(again.status, InterpretStatus::Noop, "{again:?}");
     assert_eq!(state.lock().unwrap().deployment_patches.len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_written_for_an_older_host_list_is_removed_and_coredns_restarted_once() {
+    let (topology, state) = start().await;
+    // Done earlier: the Score listed zitadel AND an old host (another key name), another Score
+    // rewrites bao, and somebody wrote their own key by hand.
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    let other = CoreDNSRewriteScore::new(vec![(
+        "bao.harmony.local".into(),
+        "openbao.openbao.svc.cluster.local".into(),
+    )]);
+    state.lock().unwrap().configmap = Some(json!({
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "coredns-custom", "namespace": "kube-system", "resourceVersion": "7"},
+    "data": {
+        old.override_key(): old.override_content(),
+        other.override_key(): other.override_content(),
+        "mine.override": "rewrite name exact zitadel.harmony.local elsewhere.svc.cluster.local\n",
+    }}));
+    let first = run(&topology).await.unwrap();
+    assert!(first.message.contains(&old.override_key()), "{first:?}");
+    {
+        let c = state.lock().unwrap();
+        assert_eq!(c.removed_keys, vec![old.override_key()]);
+        let data = c.configmap.as_ref().unwrap()["data"]
+            .as_object()
+            .unwrap()
+            .clone();
+        assert!(
+            data.contains_key(&other.override_key()),
+            "another Score's key was removed"
+        );
+        assert!(
+            data.contains_key("mine.override"),
+            "a key Harmony did not write was removed"
+        );
+        assert!(data.contains_key(&score().override_key()));
+        assert_eq!(c.deployment_patches.len(), 1, "one restart");
+    }
+    let second = run(&topology).await.unwrap();
+    assert_eq!(second.status, InterpretStatus::Noop, "{second:?}");
+    let c = state.lock().unwrap();
+    assert_eq!(c.removed_keys.len(), 1);
+    assert_eq!(c.deployment_patches.len(), 1);
+}
+
+#[tokio::test]
+async fn removing_only_a_stale_key_still_restarts_coredns() {
+    let (topology, state) = start().await;
+    run(&topology).await.unwrap();
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    // Another process wrote the old key back after our first run.
+    state.lock().unwrap().configmap.as_mut().unwrap()["data"][old.override_key()] =
+        json!(old.override_content());
+    let outcome = run(&topology).await.unwrap();
+    assert_eq!(outcome.status, InterpretStatus::Success, "{outcome:?}");
+    let c = state.lock().unwrap();
+    assert_eq!(c.removed_keys, vec![old.override_key()]);
+    assert_eq!(
+        c.deployment_patches.len(),
+        2,
+        "CoreDNS restarted to drop the old rewrite"
+    );
+}
+
+fn generation(state: &Shared) -> u64 {
+    state.lock().unwrap().deployment["metadata"]["generation"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_stale_key_written_back_again_restarts_coredns_again() {
+    let (topology, state) = start().await;
+    run(&topology).await.unwrap();
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    // An older copy of the Score (another pipeline) keeps writing its key back.
+    for round in 1..=2 {
+        state.lock().unwrap().configmap.as_mut().unwrap()["data"][old.override_key()] =
+            json!(old.override_content());
+        let before = generation(&state);
+        let outcome = run(&topology).await.unwrap();
+        assert_eq!(outcome.status, InterpretStatus::Success, "{outcome:?}");
+        assert_eq!(state.lock().unwrap().removed_keys.len(), round);
+        assert_eq!(
+            generation(&state),
+            before + 1,
+            "round {round}: the pod template must change, or CoreDNS keeps the removed rewrite"
+        );
+    }
+    assert_eq!(run(&topology).await.unwrap().status, InterpretStatus::Noop);
+}
+
+#[tokio::test]
+async fn a_restart_that_failed_after_a_stale_key_was_removed_is_retried_on_the_next_run() {
+    let (topology, state) = start().await;
+    run(&topology).await.unwrap();
+    let old = CoreDNSRewriteScore::new(vec![
+        (
+            "zitadel.harmony.local".into(),
+            "zitadel.zitadel.svc.cluster.local".into(),
+        ),
+        (
+            "gone.harmony.local".into(),
+            "gone.gone.svc.cluster.local".into(),
+        ),
+    ]);
+    state.lock().unwrap().configmap.as_mut().unwrap()["data"][old.override_key()] =
+        json!(old.override_content());
+    let before = generation(&state);
+    state.lock().unwrap().fail_next_restart = true;
+    let err = run(&topology).await.unwrap_err();
+    assert!(err.contains("request timed out"), "{err}");
+    assert_eq!(
+        state.lock().unwrap().removed_keys,
+        vec![old.override_key()],
+        "the key is gone, but CoreDNS still serves it until it restarts"
+    );
+    assert_eq!(generation(&state), before);
+
+    let retried = run(&topology).await.unwrap();
+    assert_eq!(retried.status, InterpretStatus::Success, "{retried:?}");
+    assert!(retried.message.contains(&old.override_key()), "{retried:?}");
+    assert_eq!(generation(&state), before + 1, "CoreDNS restarted");
+    assert!(
+        state.lock().unwrap().configmap.as_ref().unwrap()["metadata"]["annotations"]
+            [RESTART_PENDING_ANNOTATION]
+            .is_null(),
+        "the pending mark is cleared once the restart is in"
+    );
+    assert_eq!(run(&topology).await.unwrap().status, InterpretStatus::Noop);
+    assert_eq!(generation(&state), before + 1);
 }

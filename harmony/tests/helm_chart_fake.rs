@@ -1,6 +1,8 @@
 //! `HelmChartScore` against a fake `helm` executable (a shell script recording its arguments):
 //! a release already at the pinned version with the same values is a Noop and runs no
 //! upgrade; otherwise `repo add`, `repo update` and `upgrade --install` run with the values file.
+//! A release stuck in `pending-*` (only listed with `--all`) is rolled back or uninstalled
+//! after confirmation before the upgrade.
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -37,6 +39,8 @@ for a in "$@"; do
 done
 case "$*" in
   *" list "*) cat "$d/list.json";;
+  *" history "*) cat "$d/history.json";;
+  *" rollback "*|*" uninstall "*) cp "$d/list-after-repair.json" "$d/list.json";;
   *" get values "*) cat "$d/values.json";;
 esac
 "#,
@@ -46,6 +50,15 @@ esac
         std::fs::write(&helm, script).unwrap();
         std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
         Self { dir }
+    }
+
+    /// A release stuck in a `pending-*` status: `history` prints `history_json`, and after a
+    /// rollback/uninstall `list` prints `list_after_repair`.
+    fn stuck(list_json: &str, history_json: &str, list_after_repair: &str, values: &str) -> Self {
+        let helm = Self::new(list_json, values);
+        std::fs::write(helm.path("history.json"), history_json).unwrap();
+        std::fs::write(helm.path("list-after-repair.json"), list_after_repair).unwrap();
+        helm
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -98,7 +111,7 @@ async fn same_version_and_values_is_a_noop_without_upgrade() {
     assert_eq!(
         helm.calls(),
         [
-            "--kubeconfig /kc.yaml --kube-context k3d-harmony list --namespace openbao --filter ^openbao$ --output json",
+            "--kubeconfig /kc.yaml --kube-context k3d-harmony list --namespace openbao --filter ^openbao$ --all --output json",
             "--kubeconfig /kc.yaml --kube-context k3d-harmony get values openbao --namespace openbao --output json",
         ]
     );
@@ -180,4 +193,254 @@ async fn a_helm_failure_names_the_command() {
     let helm = FakeHelm::new("not json", "");
     let err = score().deploy(&helm).await.unwrap_err();
     assert!(err.to_string().contains("helm list"), "{err}");
+}
+
+struct Answer(bool, std::sync::Mutex<Vec<String>>);
+
+impl Answer {
+    fn new(yes: bool) -> Self {
+        Self(yes, Default::default())
+    }
+    fn questions(&self) -> Vec<String> {
+        self.1.lock().unwrap().clone()
+    }
+}
+
+impl harmony::maestro::Confirm for Answer {
+    fn confirm(&self, question: &str) -> Result<bool, harmony::maestro::MaestroError> {
+        self.1.lock().unwrap().push(question.to_string());
+        Ok(self.0)
+    }
+}
+
+/// `helm history -o json` after an upgrade to revision 3 was interrupted long ago (helm 3.19
+/// shape; dates well in the past, whatever the clock says, so the release counts as stuck).
+const HISTORY_PENDING_UPGRADE: &str = r#"[
+ {"revision":1,"updated":"2020-11-20T10:12:01Z","status":"superseded","chart":"openbao-0.18.0","app_version":"v2.4.0","description":"Install complete"},
+ {"revision":2,"updated":"2020-11-21T10:12:01Z","status":"deployed","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Upgrade complete"},
+ {"revision":3,"updated":"2020-11-22T10:12:01Z","status":"pending-upgrade","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Preparing upgrade"}]"#;
+
+fn list_with_status(status: &str) -> String {
+    LIST.replace("\"deployed\"", &format!("\"{status}\""))
+}
+
+#[tokio::test]
+async fn a_release_stuck_in_pending_upgrade_is_rolled_back_then_upgraded() {
+    let helm = FakeHelm::stuck(
+        &list_with_status("pending-upgrade"),
+        HISTORY_PENDING_UPGRADE,
+        LIST,
+        r#"{"injector":{"enabled":true}}"#,
+    );
+    let answer = Answer::new(true);
+    let outcome = score().deploy_confirming(&helm, &answer).await.unwrap();
+    assert_eq!(outcome.status, InterpretStatus::Success);
+    let calls = helm.calls();
+    let rollback = calls
+        .iter()
+        .position(|c| c.contains(" rollback "))
+        .expect("no rollback");
+    assert!(
+        calls[rollback].ends_with("rollback openbao 2 --namespace openbao --wait --timeout 120s"),
+        "{calls:?}"
+    );
+    let upgrade = calls
+        .iter()
+        .position(|c| c.contains("upgrade --install"))
+        .expect("no upgrade");
+    assert!(rollback < upgrade, "{calls:?}");
+    let questions = answer.questions();
+    assert_eq!(questions.len(), 1);
+    assert!(questions[0].contains("pending-upgrade"), "{questions:?}");
+    assert!(questions[0].contains("revision 2"), "{questions:?}");
+    assert!(
+        outcome.message.contains("rolled back to revision 2"),
+        "{}",
+        outcome.message
+    );
+}
+
+#[tokio::test]
+async fn a_release_stuck_before_ever_deploying_is_uninstalled_then_installed() {
+    let history = r#"[{"revision":1,"updated":"2020-11-20T10:12:01Z","status":"pending-install","chart":"openbao-0.19.0","app_version":"v2.4.1","description":"Initial install underway"}]"#;
+    let helm = FakeHelm::stuck(&list_with_status("pending-install"), history, "[]", "");
+    let outcome = score()
+        .deploy_confirming(&helm, &Answer::new(true))
+        .await
+        .unwrap();
+    let calls = helm.calls();
+    let uninstall = calls
+        .iter()
+        .position(|c| c.contains(" uninstall "))
+        .expect("no uninstall");
+    assert!(calls[uninstall].contains("uninstall openbao --namespace openbao --wait"));
+    assert!(
+        calls.last().unwrap().contains("upgrade --install"),
+        "{calls:?}"
+    );
+    assert!(
+        outcome.message.contains("uninstalled"),
+        "{}",
+        outcome.message
+    );
+}
+
+#[tokio::test]
+async fn a_declined_repair_changes_nothing_and_says_how_to_repair() {
+    let helm = FakeHelm::stuck(
+        &list_with_status("pending-upgrade"),
+        HISTORY_PENDING_UPGRADE,
+        LIST,
+        "",
+    );
+    let err = score()
+        .deploy_confirming(&helm, &Answer::new(false))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pending-upgrade"), "{err}");
+    assert!(
+        err.contains("helm rollback openbao 2 --namespace openbao"),
+        "{err}"
+    );
+    let calls = helm.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains(" rollback ") || c.contains(" upgrade ")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_yes_the_runner_repairs_without_asking() {
+    use harmony::maestro::{Args, Maestro};
+    use harmony::score::Score;
+    // The runner's own confirmation would refuse: --yes must answer every question.
+    struct Refuse;
+    impl harmony::maestro::Confirm for Refuse {
+        fn confirm(&self, q: &str) -> Result<bool, harmony::maestro::MaestroError> {
+            panic!("asked {q:?} despite --yes")
+        }
+    }
+    let helm = FakeHelm::stuck(
+        &list_with_status("pending-upgrade"),
+        HISTORY_PENDING_UPGRADE,
+        LIST,
+        r#"{"injector":{"enabled":true}}"#,
+    );
+    let topology = FakeTopology(helm);
+    let maestro =
+        Maestro::new(harmony::inventory::Inventory::empty(), topology).with_confirm(Refuse);
+    let scores: Vec<Box<dyn Score<FakeTopology>>> = vec![Box::new(score())];
+    let args = Args {
+        yes: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let summary = maestro.run(&scores, &args, &mut out).await.unwrap();
+    assert!(
+        summary.reports[0].message.contains("rolled back"),
+        "{summary:?}"
+    );
+    assert!(
+        maestro
+            .topology()
+            .0
+            .calls()
+            .iter()
+            .any(|c| c.contains(" rollback openbao 2 "))
+    );
+}
+
+struct FakeTopology(FakeHelm);
+
+#[async_trait::async_trait]
+impl harmony::topology::Topology for FakeTopology {
+    fn name(&self) -> &str {
+        "fake-helm"
+    }
+    async fn ensure_ready(
+        &self,
+    ) -> Result<harmony::topology::PreparationOutcome, harmony::topology::PreparationError> {
+        Ok(harmony::topology::PreparationOutcome::Noop)
+    }
+}
+
+impl HelmCommand for FakeTopology {
+    fn helm_command(&self) -> std::process::Command {
+        self.0.helm_command()
+    }
+}
+
+fn pending_just_now() -> FakeHelm {
+    // Another helm (a colleague, a CI job) started this upgrade a moment ago.
+    let just_now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let history = HISTORY_PENDING_UPGRADE.replace("2020-11-22T10:12:01Z", &just_now);
+    FakeHelm::stuck(&list_with_status("pending-upgrade"), &history, LIST, "")
+}
+
+#[tokio::test]
+async fn with_yes_a_release_pending_for_less_than_the_helm_timeout_is_left_alone() {
+    let helm = pending_just_now();
+    let err = score()
+        .deploy_confirming(&helm, &harmony::maestro::AssumeYes)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("may still be running"), "{err}");
+    assert!(err.contains("helm rollback openbao 2"), "{err}");
+    let calls = helm.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains(" rollback ") || c.contains(" upgrade ")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_person_is_warned_that_a_recent_pending_release_may_still_be_running() {
+    let helm = pending_just_now();
+    let answer = Answer::new(true);
+    score().deploy_confirming(&helm, &answer).await.unwrap();
+    let questions = answer.questions();
+    assert_eq!(questions.len(), 1);
+    assert!(
+        questions[0].contains("may still be running"),
+        "{questions:?}"
+    );
+    assert!(
+        helm.calls()
+            .iter()
+            .any(|c| c.contains(" rollback openbao 2 "))
+    );
+}
+
+#[tokio::test]
+async fn the_runner_with_yes_leaves_a_recent_pending_release_alone() {
+    use harmony::maestro::{Args, Maestro};
+    use harmony::score::Score;
+    let topology = FakeTopology(pending_just_now());
+    let maestro = Maestro::new(harmony::inventory::Inventory::empty(), topology)
+        .with_confirm(Answer::new(true));
+    let scores: Vec<Box<dyn Score<FakeTopology>>> = vec![Box::new(score())];
+    let args = Args {
+        yes: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let result = maestro.run(&scores, &args, &mut out).await;
+    assert!(result.is_err(), "{result:?}");
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("may still be running"), "{out}");
+    assert!(
+        !maestro
+            .topology()
+            .0
+            .calls()
+            .iter()
+            .any(|c| c.contains(" rollback ")),
+        "rolled back another helm's upgrade"
+    );
 }

@@ -38,6 +38,7 @@ impl SecretStore for FlakyStore {
         if self.down.load(Ordering::SeqCst) {
             Err(SecretStoreError::Sealed {
                 store: self.describe(),
+                auto_unseal: None,
             })
         } else {
             Err(SecretStoreError::NotFound {

@@ -21,10 +21,13 @@ pub enum SecretStoreError {
     )]
     Unreachable { store: String, reason: String },
 
-    #[error(
-        "{store} is sealed: unseal it (for a Harmony deployment, run OpenbaoSetupScore again) and retry"
-    )]
-    Sealed { store: String },
+    #[error("{store} is sealed: {}", sealed_advice(auto_unseal.as_deref()))]
+    Sealed {
+        store: String,
+        /// The seal type when the server unseals itself (e.g. `transit`), read from
+        /// `sys/seal-status`; `None` for a Shamir seal (someone must unseal it).
+        auto_unseal: Option<String>,
+    },
 
     #[error(
         "{store} is not initialized: initialize and unseal it (for a Harmony deployment, run \
@@ -44,6 +47,17 @@ pub enum SecretStoreError {
         method: String,
         reason: String,
     },
+
+    /// Every configured way to log in failed, not all of them by a rejection (one line each).
+    #[error("cannot log in to {store}: {}", attempts.join("; "))]
+    LoginFailed {
+        store: String,
+        attempts: Vec<String>,
+    },
+
+    /// Signing in needs a person (a browser login) and none can be reached from here.
+    #[error("{store} needs a person to sign in, but {reason}")]
+    InteractionRequired { store: String, reason: String },
 
     #[error("{store} is not configured correctly: {message}")]
     Config { store: String, message: String },
@@ -87,5 +101,19 @@ impl SecretStoreError {
                 | SecretStoreError::Sealed { .. }
                 | SecretStoreError::NotInitialized { .. }
         )
+    }
+}
+
+/// What to do about a sealed OpenBao: unseal it (Shamir), or fix its unsealer (auto-unseal).
+fn sealed_advice(auto_unseal: Option<&str>) -> String {
+    match auto_unseal {
+        None => "unseal it (for a Harmony deployment, run OpenbaoSetupScore again) and retry"
+            .to_string(),
+        Some(seal) => format!(
+            "it auto-unseals with its {seal} seal, so it unseals itself only when its unsealer \
+             (the OpenBao/Vault holding its {seal} key) answers. Check that the unsealer is up \
+             and unsealed and that its token is valid, then restart this OpenBao; running \
+             OpenbaoSetupScore again does not unseal it"
+        ),
     }
 }

@@ -11,23 +11,28 @@
 //!   use through the auth chain explicit token → cached SSO session (renewed with its refresh
 //!   token when expired) → OIDC device flow ([`ZitadelOidcAuth`]) + jwt login → userpass.
 //!   Reads are one HTTP round trip with a 2 s default timeout; failures map onto
-//!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound).
+//!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound, …).
+//!   [`OpenbaoSecretStore::whoami`] and [`OpenbaoSecretStore::logout`] back `login`/`logout`
+//!   commands.
+//! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]).
 //!
 //! [`SecretManager`] is the older typed facade (store chosen by `HARMONY_SECRET_STORE`).
 //! Credentials are held in [`Secret`], whose `Debug`/`Display` print `***`; no token, password,
 //! id_token or refresh token is ever logged.
 
+pub mod auth;
 pub mod error;
 pub mod manager;
+pub mod openbao_http;
 pub mod private_file;
 pub mod redact;
 pub mod redacted;
 pub mod store;
 
+pub use auth::oidc::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};
 pub use error::SecretStoreError;
 pub use manager::SecretManager;
 pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
-pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
-pub use store::zitadel::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};
+pub use store::openbao::{LogoutReport, OpenbaoSecretStore, OpenbaoSecretStoreBuilder, WhoAmI};

@@ -280,7 +280,44 @@ async fn denied_sso_falls_back_to_userpass_and_all_failures_are_listed() {
         "{msg}"
     );
     assert!(msg.contains("userpass") && msg.contains("invalid"), "{msg}");
+    assert!(
+        msg.contains("rejected the single sign-on and userpass credentials"),
+        "{msg}"
+    );
     assert!(!msg.contains("not-franks-pw"));
+}
+
+/// No terminal for the device flow and a wrong userpass password: not a rejection of both, so
+/// the error says it could not log in and why, each in its own words.
+#[tokio::test]
+async fn no_terminal_and_a_wrong_password_are_told_apart() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    let root = sso.init.root_token.clone();
+    sso.bao
+        .enable_userpass(&root, "userpass", "ivy", "ivy-pw", &["app-rw"])
+        .await;
+    let e = harmony_secret::OpenbaoSecretStore::builder()
+        .url(sso.bao.addr())
+        .zitadel_sso(sso.idp.issuer(), sso.idp.client_id())
+        .jwt_auth(common::ROLE, "jwt")
+        .session_cache_dir(sso.cache_dir.path())
+        .open_browser(Some(false))
+        .terminal_probe(|| false)
+        .userpass("ivy", "not-ivys-pw")
+        .build()
+        .await
+        .unwrap()
+        .get_json("app", "K")
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SecretStoreError::LoginFailed { .. }), "{e:?}");
+    assert!(msg.starts_with("cannot log in to OpenBao at"), "{msg}");
+    assert!(msg.contains("needs a person to sign in"), "{msg}");
+    assert!(msg.contains("userpass") && msg.contains("invalid"), "{msg}");
+    assert!(!msg.contains("not configured correctly"), "{msg}");
+    assert!(!msg.contains("not-ivys-pw"));
+    assert_eq!(sso.device_grants(), 0);
 }
 
 /// Without a terminal (CI) and without a custom device-code prompt, the device flow is refused at
@@ -321,7 +358,10 @@ async fn without_a_terminal_sso_is_skipped_at_once_and_userpass_is_used() {
         .await
         .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, SecretStoreError::Config { .. }), "{e:?}");
+    assert!(
+        matches!(e, SecretStoreError::InteractionRequired { .. }),
+        "{e:?}"
+    );
     assert!(
         msg.contains("terminal") && msg.contains("OPENBAO_TOKEN"),
         "{msg}"
@@ -330,16 +370,20 @@ async fn without_a_terminal_sso_is_skipped_at_once_and_userpass_is_used() {
 }
 
 /// `resolve_to` sends the issuer's host name to a given address (a k3d ingress, say) and only
-/// that host.
+/// that host. The provider names itself with that host name (as Zitadel behind an ingress does).
 #[tokio::test]
 async fn resolve_to_overrides_dns_for_the_issuer_host() {
-    let idp = harmony_test_support::Idp::start(IdpOptions::fast()).await;
-    let addr: std::net::SocketAddr = idp.issuer().trim_start_matches("http://").parse().unwrap();
-    let auth = harmony_secret::ZitadelOidcAuth::new(
-        format!("http://sso.harmony.invalid:{}", addr.port()),
-        idp.client_id(),
-    )
-    .with_resolve_to(Some(addr));
+    let idp = harmony_test_support::Idp::start(IdpOptions {
+        extra_env: vec![(
+            "IDP_ISSUER".into(),
+            "http://sso.harmony.invalid:{port}".into(),
+        )],
+        ..IdpOptions::fast()
+    })
+    .await;
+    let port = url::Url::parse(idp.issuer()).unwrap().port().unwrap();
+    let auth = harmony_secret::ZitadelOidcAuth::new(idp.issuer(), idp.client_id())
+        .with_resolve_to(Some(([127, 0, 0, 1], port).into()));
     let endpoints = auth.discover().await.unwrap();
     assert!(endpoints.device_authorization_endpoint.is_some());
     // oidc-provider builds endpoint URLs from the Host header it was asked with.
@@ -349,4 +393,64 @@ async fn resolve_to_overrides_dns_for_the_issuer_host() {
             .starts_with("http://sso.harmony.invalid:"),
         "{endpoints:?}"
     );
+}
+
+/// OIDC Discovery §4.3: a document naming another issuer than the configured one is refused
+/// (here: the provider is asked as `localhost`, calls itself `127.0.0.1`).
+#[tokio::test]
+async fn a_discovery_document_of_another_issuer_is_refused() {
+    let idp = harmony_test_support::Idp::start(IdpOptions::fast()).await;
+    let asked = idp.issuer().replace("127.0.0.1", "localhost");
+    let e = harmony_secret::ZitadelOidcAuth::new(&asked, idp.client_id())
+        .discover()
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SecretStoreError::Config { .. }), "{e:?}");
+    assert!(msg.contains(idp.issuer()) && msg.contains(&asked), "{msg}");
+    assert!(msg.contains("HARMONY_SSO_ISSUER"), "{msg}");
+}
+
+/// The provider rotates the refresh token on renewal, then the OpenBao login fails (sealed):
+/// the new refresh token is kept, so the next run renews with it. Before, the used one stayed
+/// in the cache; presented again, the provider refused it (invalid_grant, grant revoked) and
+/// the person had to sign in again.
+#[tokio::test]
+async fn a_rotated_refresh_token_is_kept_when_openbao_is_sealed_during_renewal() {
+    let sso = Sso::start(IdpOptions::fast(), "15m").await;
+    sso.store()
+        .await
+        .set_json("app", "K", &json!({"v": 1}))
+        .await
+        .unwrap();
+    let mut cached = sso.cache_json();
+    let used = cached["refresh_token"].as_str().unwrap().to_string();
+    cached["expires_at"] = json!(1);
+    std::fs::write(sso.cache_file(), serde_json::to_vec(&cached).unwrap()).unwrap();
+
+    let root = sso.init.root_token.clone();
+    sso.bao.api_ok(&root, "PUT", "sys/seal", None).await;
+    let e = sso.store().await.get_json("app", "K").await.unwrap_err();
+    assert!(matches!(e, SecretStoreError::Sealed { .. }), "{e:?}");
+    assert_eq!(sso.refresh_grants(), 1);
+    let rotated = sso.cache_json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        rotated != used,
+        "the provider rotated it, the cache kept the used one"
+    );
+
+    sso.bao.unseal(&sso.init.unseal_key).await;
+    assert_eq!(
+        sso.store().await.get_json("app", "K").await.unwrap(),
+        json!({"v": 1})
+    );
+    // What the provider saw: two renewals, none refused, no new sign-in.
+    let refreshes = sso.idp.token_requests("refresh_token");
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    assert!(refreshes.iter().all(|r| r.error.is_none()), "{refreshes:?}");
+    assert_eq!(sso.device_grants(), 1);
+    assert_eq!(sso.human.times_called(), 1);
 }

@@ -178,7 +178,17 @@ async fn sealed_openbao_is_reported_as_sealed() {
     store.set_json("app", "K", &json!({"a": 1})).await.unwrap();
     bao.restart().await; // same data, comes back sealed
     let e = store.get_json("app", "K").await.unwrap_err();
-    assert!(matches!(e, SecretStoreError::Sealed { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            SecretStoreError::Sealed {
+                auto_unseal: None,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("run OpenbaoSetupScore again"), "{e}");
     assert!(e.is_unavailable());
     // Unsealed again, the same store works.
     bao.unseal(&init.unseal_key).await;

@@ -18,6 +18,10 @@
 //                       builds every endpoint URL (discovery, verification_uri)
 //                       from the request's Host header: ask via localhost, get
 //                       localhost URLs next to a 127.0.0.1 issuer.
+//   IDP_ISSUER          HARMONY EXTENSION: the issuer string instead of
+//                       http://IDP_HOST:PORT, `{port}` replaced by the bound port
+//                       (e.g. http://sso.harmony.invalid:{port}, reached through a
+//                       DNS override, to test clients that check the issuer)
 //   IDP_CLIENT_ID       client_id of the public device-flow client (default testbed-cli)
 //   IDP_SIGNING_ALG     RS256 (default) | PS256 | ES256 | EdDSA  (id_token alg;
 //                       Ed25519 also works here but OpenBao 2.7.2 rejects that name)
@@ -357,7 +361,7 @@ function installDeviceFlowExtensions(provider) {
 const server = http.createServer();
 server.listen(PORT, HOST, () => {
   const { port } = server.address();
-  const issuer = `http://${HOST}:${port}`;
+  const issuer = env.IDP_ISSUER ? env.IDP_ISSUER.replaceAll('{port}', String(port)) : `http://${HOST}:${port}`;
   const provider = new Provider(issuer, configuration());
   installDeviceFlowExtensions(provider);
   provider.on('server_error', (ctx, err) => console.error('server_error', ctx.method, ctx.path, err));

@@ -33,6 +33,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod recording_server;
+pub use recording_server::{RecordedRequest, RecordingServer, Reply};
+
 /// The repository root (the folder holding `test-support/`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -168,16 +171,71 @@ pub struct JwtSetup<'a> {
     pub token_ttl: &'a str,
 }
 
+/// Extra settings of an [`OpenBao`] server ([`OpenBao::start_with`]): raft cluster membership,
+/// a transit seal, a file audit device. The default is the plain single server of
+/// [`OpenBao::start`].
+#[derive(Debug, Clone, Default)]
+pub struct BaoOptions {
+    /// Raft `node_id` (default `harmony-test`).
+    pub node_id: Option<String>,
+    /// API addresses of the servers to join: one `retry_join { leader_api_addr = .. }` each.
+    pub retry_join: Vec<String>,
+    /// A `seal "transit"` stanza; its token is passed as `BAO_TOKEN`, not written in the config.
+    pub transit_seal: Option<TransitSeal>,
+    /// A file audit device writing `audit.log` in the server's folder, declared in the config
+    /// (same relative path on every node, as a raft cluster requires). See
+    /// [`OpenBao::audited_writes`].
+    pub audit: bool,
+}
+
+/// Where a transit-sealed server gets its key. `Debug` hides the token.
+#[derive(Clone)]
+pub struct TransitSeal {
+    /// The unsealer's API address, e.g. `http://127.0.0.1:8200`.
+    pub address: String,
+    /// e.g. `transit/`.
+    pub mount_path: String,
+    pub key_name: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for TransitSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransitSeal")
+            .field("address", &self.address)
+            .field("mount_path", &self.mount_path)
+            .field("key_name", &self.key_name)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A real, non-dev OpenBao server process with raft storage in a temp dir.
 pub struct OpenBao {
-    /// Declares a file audit device (config.hcl) writing to `audit.log` in the temp dir.
-    audit: bool,
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
     cluster_port: u16,
     child: Option<Child>,
     addr: String,
+    options: BaoOptions,
+    /// Set by [`OpenBao::start_tls`].
+    tls: Option<BaoTls>,
+}
+
+/// PEM files for a TLS listener (see [`OpenBao::start_tls`]).
+#[derive(Debug, Clone, Default)]
+pub struct BaoTls {
+    /// The server certificate (chain); must be valid for `127.0.0.1`.
+    pub cert_pem: PathBuf,
+    pub key_pem: PathBuf,
+    /// The CA that signed it: the fixture's own client trusts it.
+    pub ca_pem: PathBuf,
+    /// Set: the listener requires a client certificate signed by this CA
+    /// (`tls_require_and_verify_client_cert`); the fixture presents `fixture_client`.
+    pub client_ca_pem: Option<PathBuf>,
+    /// The fixture's own client certificate and key (PEM files), with `client_ca_pem`.
+    pub fixture_client: Option<(PathBuf, PathBuf)>,
 }
 
 impl std::fmt::Debug for OpenBao {
@@ -205,7 +263,53 @@ impl OpenBao {
     /// [`OpenBao::start`], with `port` as the API port of the first attempt (to test the retry).
     #[doc(hidden)]
     pub async fn start_trying_port_first(port: Option<u16>) -> OpenBao {
-        Self::start_with(port, false).await
+        Self::start_on(port, BaoOptions::default(), None).await
+    }
+
+    /// Like [`OpenBao::start`], with a TLS listener: [`OpenBao::addr`] is
+    /// `https://127.0.0.1:PORT` and the fixture's own calls trust `tls.ca_pem`.
+    pub async fn start_tls(tls: BaoTls) -> OpenBao {
+        Self::start_on(None, BaoOptions::default(), Some(tls)).await
+    }
+
+    /// [`OpenBao::start`] with `options` (node id, `retry_join`, transit seal, audit device).
+    pub async fn start_with(options: BaoOptions) -> OpenBao {
+        Self::start_on(None, options, None).await
+    }
+
+    /// `n` servers forming one raft cluster on loopback: node ids `node-0`.., distinct API and
+    /// cluster ports, each with a `retry_join` to every node and the file audit device. All are
+    /// uninitialised; initialise one and unseal all (keys are shared) to form the cluster.
+    pub async fn start_raft_cluster(n: usize) -> Vec<OpenBao> {
+        let mut ports: Vec<u16> = Vec::new();
+        while ports.len() < 2 * n {
+            let p = free_port();
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        let addrs: Vec<String> = (0..n)
+            .map(|i| format!("http://127.0.0.1:{}", ports[2 * i]))
+            .collect();
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let mut bao = Self::unstarted(
+                BaoOptions {
+                    node_id: Some(format!("node-{i}")),
+                    retry_join: addrs.clone(),
+                    transit_seal: None,
+                    audit: true,
+                },
+                None,
+            );
+            bao.port = ports[2 * i];
+            bao.cluster_port = ports[2 * i + 1];
+            bao.addr = addrs[i].clone();
+            bao.write_config();
+            bao.spawn().await;
+            nodes.push(bao);
+        }
+        nodes
     }
 
     /// [`OpenBao::start`] with a file audit device declared in `config.hcl`: bao logs every
@@ -213,38 +317,48 @@ impl OpenBao {
     /// so a test can count what reached the server. (OpenBao refuses enabling audit devices
     /// through the API.)
     pub async fn start_with_file_audit() -> OpenBao {
-        Self::start_with(None, true).await
+        Self::start_with(BaoOptions {
+            audit: true,
+            ..BaoOptions::default()
+        })
+        .await
     }
 
-    /// The audit log of [`OpenBao::start_with_file_audit`] (JSON lines; strings are HMAC'd,
-    /// operations and paths are not).
+    /// The audit log of a server started with [`BaoOptions::audit`] (JSON lines; strings are
+    /// HMAC'd, operations and paths are not).
     pub fn audit_log_path(&self) -> PathBuf {
         self.dir.path().join("audit.log")
     }
 
-    async fn start_with(mut port: Option<u16>, audit: bool) -> OpenBao {
+    fn unstarted(options: BaoOptions, tls: Option<BaoTls>) -> OpenBao {
         let deps = ensure_test_deps();
         let dir = tempfile::Builder::new()
             .prefix("harmony-bao-")
             .tempdir()
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        let mut bao = OpenBao {
-            audit,
+        OpenBao {
             addr: String::new(),
             dir,
             bin: deps.bao,
             port: 0,
             cluster_port: 0,
             child: None,
-        };
+            options,
+            tls,
+        }
+    }
+
+    async fn start_on(mut port: Option<u16>, options: BaoOptions, tls: Option<BaoTls>) -> OpenBao {
+        let mut bao = Self::unstarted(options, tls);
         for attempt in 1..=Self::START_ATTEMPTS {
             bao.port = port.take().unwrap_or_else(free_port);
             bao.cluster_port = free_port();
             while bao.cluster_port == bao.port {
                 bao.cluster_port = free_port();
             }
-            bao.addr = format!("http://127.0.0.1:{}", bao.port);
+            let scheme = if bao.tls.is_some() { "https" } else { "http" };
+            bao.addr = format!("{scheme}://127.0.0.1:{}", bao.port);
             bao.write_config();
             match bao.try_spawn().await {
                 Ok(()) => return bao,
@@ -280,19 +394,57 @@ impl OpenBao {
 
     fn write_config(&self) {
         let d = self.dir.path().display();
+        let node_id = self.options.node_id.as_deref().unwrap_or("harmony-test");
+        let mut extra_storage = String::new();
+        for leader in &self.options.retry_join {
+            extra_storage.push_str(&format!(
+                "  retry_join {{\n    leader_api_addr = \"{leader}\"\n  }}\n"
+            ));
+        }
+        let mut extra = String::new();
+        if let Some(seal) = &self.options.transit_seal {
+            extra.push_str(&format!(
+                "seal \"transit\" {{\n  address = \"{}\"\n  mount_path = \"{}\"\n  key_name = \"{}\"\n}}\n",
+                seal.address, seal.mount_path, seal.key_name
+            ));
+        }
+        if self.options.audit {
+            extra.push_str(
+                "audit \"file\" \"harmony-test\" {\n  options {\n    file_path = \"audit.log\"\n  }\n}\n",
+            );
+        }
+        let (tls, scheme) = match &self.tls {
+            None => ("tls_disable     = true".to_string(), "http"),
+            Some(t) => (
+                format!(
+                    "tls_cert_file   = \"{}\"\n  tls_key_file    = \"{}\"{}",
+                    t.cert_pem.display(),
+                    t.key_pem.display(),
+                    t.client_ca_pem
+                        .as_ref()
+                        .map(|ca| format!(
+                            "\n  tls_require_and_verify_client_cert = true\n  tls_client_ca_file = \"{}\"",
+                            ca.display()
+                        ))
+                        .unwrap_or_default()
+                ),
+                "https",
+            ),
+        };
         let config = format!(
             r#"storage "raft" {{
   path    = "{d}/data"
-  node_id = "harmony-test"
+  node_id = "{node_id}"
   performance_multiplier = 1
-}}
+{extra_storage}}}
+{extra}
 cluster_addr = "https://127.0.0.1:{cp}"
 listener "tcp" {{
   address         = "127.0.0.1:{p}"
   cluster_address = "127.0.0.1:{cp}"
-  tls_disable     = true
+  {tls}
 }}
-api_addr  = "http://127.0.0.1:{p}"
+api_addr  = "{scheme}://127.0.0.1:{p}"
 ui        = false
 log_level = "warn"
 disable_mlock = true
@@ -300,13 +452,6 @@ disable_mlock = true
             p = self.port,
             cp = self.cluster_port
         );
-        let mut config = config;
-        if self.audit {
-            config.push_str(&format!(
-                "audit \"file\" \"file\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
-                self.audit_log_path().display()
-            ));
-        }
         std::fs::write(self.dir.path().join("config.hcl"), config).expect("write config.hcl");
     }
 
@@ -334,7 +479,13 @@ disable_mlock = true
             .append(true)
             .open(self.dir.path().join("bao.log"))
             .expect("bao.log");
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        if let Some(seal) = &self.options.transit_seal {
+            command.env("BAO_TOKEN", &seal.token);
+        }
+        let child = command
+            // The audit device's relative `audit.log` lands in the server's own folder.
+            .current_dir(self.dir.path())
             .arg("server")
             .arg(format!(
                 "-config={}",
@@ -368,7 +519,24 @@ disable_mlock = true
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// The fixture's client: trusts the CA of a TLS listener.
+    fn http(&self) -> reqwest::Client {
+        let Some(tls) = &self.tls else {
+            return http();
+        };
+        let pem = std::fs::read(&tls.ca_pem).expect("read the CA PEM");
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"));
+        if let Some((cert, key)) = &tls.fixture_client {
+            let mut pem = std::fs::read(cert).expect("read the fixture's client cert");
+            pem.extend(std::fs::read(key).expect("read the fixture's client key"));
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("client identity"));
+        }
+        builder.build().expect("reqwest client")
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` with [`OpenBao::start_tls`])
     pub fn addr(&self) -> &str {
         &self.addr
     }
@@ -390,7 +558,7 @@ disable_mlock = true
     /// HTTP status of `GET /v1/sys/health` (501 uninitialized, 503 sealed, 429 standby, 200
     /// active), `None` when nothing answers.
     pub async fn health(&self) -> Option<u16> {
-        http()
+        self.http()
             .get(format!("{}/v1/sys/health", self.addr))
             .timeout(Duration::from_secs(2))
             .send()
@@ -409,7 +577,9 @@ disable_mlock = true
         body: Option<Value>,
     ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
-        let mut req = http().request(method, format!("{}/v1/{}", self.addr, path));
+        let mut req = self
+            .http()
+            .request(method, format!("{}/v1/{}", self.addr, path));
         if let Some(t) = token {
             req = req.header("X-Vault-Token", t);
         }
@@ -592,6 +762,45 @@ disable_mlock = true
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::from_secs(10));
         }
+    }
+
+    /// Starts the stopped server again (same data and ports); `Err(log)` when it exits at
+    /// startup (e.g. a transit seal whose unsealer does not answer).
+    pub async fn try_start_again(&mut self) -> Result<(), String> {
+        self.stop();
+        self.try_spawn().await
+    }
+
+    /// Stops the server, deletes its raft data and starts it again: a node replaced with empty
+    /// storage (same node id, address and `retry_join`).
+    pub async fn replace_with_empty_storage(&mut self) {
+        self.stop();
+        let data = self.dir.path().join("data");
+        std::fs::remove_dir_all(&data).expect("remove raft data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        self.spawn().await;
+    }
+
+    /// The requests that could change something, as the server's file audit device saw them
+    /// ([`BaoOptions::audit`]): authenticated requests whose operation is not `read` or `list`,
+    /// as "operation path". `sys/init`, `sys/unseal` and raft's own join handshake are not
+    /// audited by OpenBao (no token), so they are not in this list.
+    pub fn audited_writes(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|entry| entry["type"] == "request")
+            .filter(|entry| {
+                entry["auth"]["client_token"]
+                    .as_str()
+                    .is_some_and(|t| !t.is_empty())
+            })
+            .filter_map(|entry| {
+                let op = entry["request"]["operation"].as_str()?.to_string();
+                let path = entry["request"]["path"].as_str()?.to_string();
+                (op != "read" && op != "list").then(|| format!("{op} {path}"))
+            })
+            .collect()
     }
 }
 

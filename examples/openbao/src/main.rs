@@ -29,6 +29,8 @@ async fn main() -> anyhow::Result<()> {
         .config()
         .effective_context()
         .unwrap_or_else(|| "default".to_string());
+    // One port (HARMONY_HTTP_PORT, default 8080) for the k3d ingress and every URL.
+    let http_port = topology.config().k3d.http_port;
 
     let jwt =
         match std::env::var("HARMONY_OPENBAO_JWT_CLIENT_ID")
@@ -38,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
             None => None,
             Some(client_id) => {
                 let issuer = std::env::var("HARMONY_OPENBAO_JWT_ISSUER")
-                    .unwrap_or_else(|_| "http://zitadel.harmony.local:8080".to_string());
+                    .unwrap_or_else(|_| format!("http://zitadel.harmony.local:{http_port}"));
                 let org =
                     |name: &str| {
                         std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -66,7 +68,10 @@ async fn main() -> anyhow::Result<()> {
             }
         };
 
-    let openbao = OpenbaoScore::default();
+    let openbao = OpenbaoScore {
+        http_port,
+        ..Default::default()
+    };
     let setup = OpenbaoSetupScore {
         jwt: jwt.clone(),
         ..OpenbaoSetupScore::for_deployment(&openbao, cluster_name)

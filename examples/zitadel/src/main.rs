@@ -22,7 +22,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::from_env().map_err(anyhow::Error::msg)?;
     let topology = K8sAnywhereTopology::from_env();
 
-    let zitadel = ZitadelScore::default();
+    // One port (HARMONY_HTTP_PORT, default 8080): k3d's ingress mapping, Zitadel's
+    // ExternalPort and its Service port, so the issuer URL works from the host and from pods.
+    let zitadel = ZitadelScore {
+        k3d_http_port: topology.config().k3d.http_port,
+        ..Default::default()
+    };
     let setup = ZitadelSetupScore {
         grant_to: std::env::var("HARMONY_ZITADEL_GRANT_TO")
             .unwrap_or_default()

@@ -45,12 +45,19 @@ pub fn k3d_asset(os: &str, arch: &str) -> Option<PinnedAsset> {
         })
 }
 
+/// The host port mapped to the cluster's HTTP ingress by default. Zitadel's `ExternalPort` and
+/// Service port must be the same value (see `ZitadelScore::k3d_http_port`).
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+
 /// How the local cluster is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K3dClusterSpec {
     pub name: String,
     pub image: String,
-    /// `host:container@node` mappings, e.g. `8080:80@loadbalancer` (the ingress).
+    /// The host port mapped to the ingress's port 80 (`-p <http_port>:80@loadbalancer`). Pass
+    /// the same value to the Scores' `k3d_http_port`/`http_port` so issuer URLs match.
+    pub http_port: u16,
+    /// Further `host:container@node` mappings, e.g. `8443:443@loadbalancer`.
     pub ports: Vec<String>,
     pub servers: u32,
     pub agents: u32,
@@ -63,12 +70,10 @@ impl Default for K3dClusterSpec {
         Self {
             name: DEFAULT_CLUSTER_NAME.to_string(),
             image: K3S_IMAGE.to_string(),
-            // OpenBao (bao.harmony.local) and Zitadel (sso.harmony.local) are both reached
+            // OpenBao (bao.harmony.local) and Zitadel (zitadel.harmony.local) are both reached
             // through Traefik on this one port, by Host name.
-            ports: vec![
-                "8080:80@loadbalancer".to_string(),
-                "8443:443@loadbalancer".to_string(),
-            ],
+            http_port: DEFAULT_HTTP_PORT,
+            ports: vec!["8443:443@loadbalancer".to_string()],
             servers: 1,
             agents: 0,
             timeout_secs: 300,
@@ -95,6 +100,8 @@ impl K3dClusterSpec {
             "--agents".to_string(),
             self.agents.to_string(),
         ];
+        args.push("-p".to_string());
+        args.push(format!("{}:80@loadbalancer", self.http_port));
         for port in &self.ports {
             args.push("-p".to_string());
             args.push(port.clone());
@@ -256,6 +263,13 @@ mod tests {
         assert!(joined.contains("--wait --timeout 300s"));
         assert!(joined.contains("--kubeconfig-switch-context=false"));
         assert_eq!(K3dClusterSpec::default().context(), "k3d-harmony");
+        let other = K3dClusterSpec {
+            http_port: 8081,
+            ..Default::default()
+        };
+        let joined = other.create_args().join(" ");
+        assert!(joined.contains("-p 8081:80@loadbalancer"), "{joined}");
+        assert!(!joined.contains("8080"), "{joined}");
     }
 
     #[test]

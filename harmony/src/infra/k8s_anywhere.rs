@@ -54,7 +54,8 @@ pub fn harmony_data_dir() -> PathBuf {
 }
 
 impl K8sAnywhereConfig {
-    /// Reads `HARMONY_USE_LOCAL_K3D`, `HARMONY_AUTOINSTALL`, `KUBECONFIG`, `HARMONY_K8S_CONTEXT`.
+    /// Reads `HARMONY_USE_LOCAL_K3D`, `HARMONY_AUTOINSTALL`, `KUBECONFIG`, `HARMONY_K8S_CONTEXT`,
+    /// `HARMONY_HTTP_PORT` (the k3d ingress host port, default 8080).
     pub fn from_env() -> Self {
         Self::from_vars(|k| std::env::var(k).ok())
     }
@@ -69,7 +70,22 @@ impl K8sAnywhereConfig {
                 // KUBECONFIG may list several files; the first is the one written to.
                 .and_then(|s| std::env::split_paths(&s).next()),
             context: var("HARMONY_K8S_CONTEXT").filter(|s| !s.is_empty()),
-            k3d: K3dClusterSpec::default(),
+            k3d: K3dClusterSpec {
+                http_port: var("HARMONY_HTTP_PORT")
+                    .filter(|p| !p.trim().is_empty())
+                    .and_then(|p| match p.trim().parse::<u16>() {
+                        Ok(port) if port > 0 => Some(port),
+                        _ => {
+                            log::warn!(
+                                "HARMONY_HTTP_PORT={p:?} is not a port (1-65535): using {}",
+                                super::k3d::DEFAULT_HTTP_PORT
+                            );
+                            None
+                        }
+                    })
+                    .unwrap_or(super::k3d::DEFAULT_HTTP_PORT),
+                ..K3dClusterSpec::default()
+            },
             data_dir: harmony_data_dir(),
             docker: PathBuf::from("docker"),
         }
@@ -328,6 +344,21 @@ mod tests {
             kubeconfig.ends_with("harmony/k3d/kubeconfig-harmony.yaml"),
             "{kubeconfig:?}"
         );
+    }
+
+    #[test]
+    fn harmony_http_port_sets_the_ingress_host_port() {
+        // 8080 is often taken. (That Zitadel's ports follow: zitadel::values tests.)
+        let c = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "8081")]));
+        assert_eq!(c.k3d.http_port, 8081);
+        let create = c.k3d.create_args().join(" ");
+        assert!(create.contains("-p 8081:80@loadbalancer"), "{create}");
+        // Unset or garbage: the default.
+        let d = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "http")]));
+        assert_eq!(d.k3d.http_port, 8080);
+        // Port 0 would make k3d pick a random host port the issuer URL cannot name.
+        let zero = K8sAnywhereConfig::from_vars(vars(&[("HARMONY_HTTP_PORT", "0")]));
+        assert_eq!(zero.k3d.http_port, 8080);
     }
 
     #[test]

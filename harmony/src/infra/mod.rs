@@ -4,8 +4,11 @@
 //! helm; they only see the types re-exported from here through capabilities.
 
 pub mod download;
+pub mod existing_stack;
 pub mod helm;
 pub(crate) mod http_error;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;
+pub mod k8s_sso_stack;
+pub mod proxy;

@@ -7,9 +7,12 @@
 use async_trait::async_trait;
 
 mod capabilities;
+mod secret_vault;
 
+pub use crate::infra::existing_stack::{ExistingStackConfig, ExistingStackTopology};
 pub use crate::infra::k8s_anywhere::{K8sAnywhereConfig, K8sAnywhereTopology};
 pub use capabilities::*;
+pub use secret_vault::*;
 
 #[async_trait]
 pub trait Topology: Send + Sync {

@@ -295,3 +295,95 @@ async fn unreachable_issuer_is_reported_on_the_jwt_config_write() {
         report.writes
     );
 }
+
+/// `OpenbaoSetup` goes through harmony_secret's OpenBao HTTP layer: every request it sends
+/// says `X-Vault-Request: true` (a Bao Agent/Proxy with `require_request_header` needs it), as
+/// seen by a recording server in front of the real OpenBao.
+#[tokio::test]
+async fn every_setup_request_carries_x_vault_request() {
+    let bao = OpenBao::start().await;
+    let proxy = harmony_test_support::RecordingServer::start(harmony_test_support::Reply::Proxy {
+        base_url: bao.addr().to_string(),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileKeyStore::new(dir.path().join("keys.json")));
+    let report = OpenbaoSetup::new(proxy.url(), store)
+        .unwrap()
+        .with_ready_timeout(Duration::from_secs(30))
+        .run(&OpenbaoDesiredState::default())
+        .await
+        .unwrap();
+    assert!(report.initialized && report.changed());
+    let seen = proxy.requests();
+    assert!(seen.iter().any(|r| r.path == "/v1/sys/init"), "{seen:?}");
+    for r in &seen {
+        assert_eq!(
+            r.header("x-vault-request"),
+            Some("true"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+/// An OpenBao with a TLS listener and a private CA: the setup trusts it through the shared
+/// HTTP layer's options, and refuses it (naming the CA option) without them.
+#[tokio::test]
+async fn a_tls_openbao_with_a_private_ca_is_set_up_with_its_ca() {
+    use harmony_secret::openbao_http::{OpenbaoHttpOptions, TlsOptions};
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let path = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let tls = harmony_test_support::BaoTls {
+        ca_pem: path("ca.pem", ca.pem()),
+        cert_pem: path("server.pem", cert.pem()),
+        key_pem: path("server-key.pem", key.serialize_pem()),
+        ..Default::default()
+    };
+    let bao = OpenBao::start_tls(tls.clone()).await;
+    let store = Arc::new(FileKeyStore::new(dir.path().join("keys.json")));
+    let setup = || {
+        OpenbaoSetup::new(bao.addr(), store.clone())
+            .unwrap()
+            .with_ready_timeout(Duration::from_secs(2))
+    };
+
+    let e = setup()
+        .run(&OpenbaoDesiredState::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("BAO_CACERT"), "{e}");
+    assert_eq!(bao.health().await, Some(501), "nothing was initialised");
+
+    let options = OpenbaoHttpOptions {
+        tls: TlsOptions {
+            ca_cert: Some(tls.ca_pem.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let report = setup()
+        .with_http_options(&options)
+        .unwrap()
+        .run(&OpenbaoDesiredState::default())
+        .await
+        .unwrap();
+    assert!(report.initialized && report.unsealed);
+    assert_eq!(bao.health().await, Some(200));
+}

@@ -2,7 +2,8 @@
 
 pub mod local_file;
 pub mod openbao;
-pub mod zitadel;
+/// The OIDC device flow moved to [`crate::auth::oidc`]; this path stays for existing imports.
+pub use crate::auth::oidc as zitadel;
 
 use std::sync::Arc;
 

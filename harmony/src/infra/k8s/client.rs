@@ -84,6 +84,24 @@ fn api_err(action: impl std::fmt::Display, e: impl std::fmt::Display) -> K8sErro
     K8sError::Api(format!("{action}: {e}"))
 }
 
+/// A kubeconfig loading error. With a proxy set, kube parses `NO_PROXY` and refuses the whole
+/// configuration for one entry it cannot read (an empty one from `NO_PROXY=$NO_PROXY,host`):
+/// say which problem, and what to change.
+fn config_err(action: impl std::fmt::Display, e: &(dyn std::error::Error + 'static)) -> K8sError {
+    let mut message = e.to_string();
+    if message.contains("NO_PROXY") {
+        let mut source = e.source();
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        message.push_str(
+            " (fix NO_PROXY/no_proxy: comma-separated hosts, IPs or CIDRs, no empty entries as in `,a` or `a,,b`)",
+        );
+    }
+    api_err(action, message)
+}
+
 fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
     match namespace {
         Some(ns) => format!("{kind} {ns}/{name}"),
@@ -134,7 +152,7 @@ impl K8sClient {
     pub async fn try_default() -> Result<Self, K8sError> {
         let config = Config::infer()
             .await
-            .map_err(|e| api_err("loading the Kubernetes configuration", e))?;
+            .map_err(|e| config_err("loading the Kubernetes configuration", &e))?;
         Self::from_config(config)
     }
 
@@ -157,21 +175,31 @@ impl K8sClient {
             None => Config::from_kubeconfig(&options).await,
         }
         .map_err(|e| {
-            api_err(
+            config_err(
                 format!(
                     "loading Kubernetes context {}",
                     context.unwrap_or("(current)")
                 ),
-                e,
+                &e,
             )
         })?;
         Self::from_config(config)
     }
 
-    /// A client for an explicit configuration (e.g. `Config::new(url)` in tests).
-    pub fn from_config(config: Config) -> Result<Self, K8sError> {
-        let client =
-            Client::try_from(config).map_err(|e| api_err("creating the Kubernetes client", e))?;
+    /// A client for an explicit configuration (e.g. `Config::new(url)` in tests). A proxy
+    /// kube took from `HTTPS_PROXY` is dropped for a loopback or `NO_PROXY` API server
+    /// ([`crate::infra::proxy::bypass_env_proxy`]).
+    pub fn from_config(mut config: Config) -> Result<Self, K8sError> {
+        crate::infra::proxy::bypass_env_proxy(&mut config, crate::infra::proxy::process_env);
+        let proxy = config.proxy_url.clone();
+        let client = Client::try_from(config).map_err(|e| {
+            // kube names the proxy URL in some errors: never show its password.
+            let message = match &proxy {
+                Some(p) => crate::infra::proxy::redact_proxy_credentials(&e.to_string(), p),
+                None => e.to_string(),
+            };
+            api_err("creating the Kubernetes client", message)
+        })?;
         Ok(Self::new(client))
     }
 
@@ -369,6 +397,37 @@ impl K8sClient {
                     format!(
                         "patching the pod template of {}",
                         describe("Deployment", Some(namespace), name)
+                    ),
+                    e,
+                )
+            })
+    }
+
+    /// A JSON merge patch of a ConfigMap as `field_manager` (e.g. `null` values remove `data`
+    /// keys or annotations, whoever wrote them); `action` names it in errors. Returns the
+    /// ConfigMap as updated.
+    pub async fn merge_patch_configmap(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &serde_json::Value,
+        field_manager: &str,
+        action: &str,
+    ) -> Result<k8s_openapi::api::core::v1::ConfigMap, K8sError> {
+        let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), namespace);
+        let params = PatchParams {
+            field_manager: Some(field_manager.to_string()),
+            ..PatchParams::default()
+        };
+        configmaps
+            .patch(name, &params, &Patch::Merge(patch))
+            .await
+            .map_err(|e| {
+                api_err(
+                    format!(
+                        "{action} in {}",
+                        describe("ConfigMap", Some(namespace), name)
                     ),
                     e,
                 )

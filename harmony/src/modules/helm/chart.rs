@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::infra::helm::run_helm;
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
+use crate::maestro::{Confirm, MaestroError, confirm_during_run};
 use crate::score::Score;
 use crate::topology::{HelmCommand, Topology};
 
@@ -56,6 +57,51 @@ pub struct DeployedRelease {
     pub chart: String,
     pub status: String,
     pub values: serde_json::Value,
+}
+
+/// Release statuses left by an interrupted helm run (killed, timed out, lost connection).
+/// `helm list` hides them without `--all`, and they block the next `upgrade --install` with
+/// "another operation (install/upgrade/rollback) is in progress".
+pub const STUCK_STATUSES: &[&str] = &["pending-install", "pending-upgrade", "pending-rollback"];
+
+/// How a stuck release is repaired before it is upgraded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StuckRepair {
+    /// `helm rollback <release> <revision>`: back to the last revision that was deployed.
+    Rollback { status: String, revision: u64 },
+    /// `helm uninstall <release>`: it never deployed, so there is nothing to go back to.
+    Uninstall { status: String },
+}
+
+impl StuckRepair {
+    fn status(&self) -> &str {
+        match self {
+            StuckRepair::Rollback { status, .. } | StuckRepair::Uninstall { status } => status,
+        }
+    }
+
+    fn action(&self) -> String {
+        match self {
+            StuckRepair::Rollback { revision, .. } => {
+                format!("roll it back to revision {revision} (the last one deployed)")
+            }
+            StuckRepair::Uninstall { .. } => {
+                "uninstall it (no revision was ever deployed) and install it again".to_string()
+            }
+        }
+    }
+
+    /// What was done, for the outcome.
+    fn done(&self) -> String {
+        match self {
+            StuckRepair::Rollback { status, revision } => {
+                format!("was stuck in {status}: rolled back to revision {revision}")
+            }
+            StuckRepair::Uninstall { status } => {
+                format!("was stuck in {status} and never deployed: uninstalled, then installed")
+            }
+        }
+    }
 }
 
 fn normalize_values(v: serde_json::Value) -> serde_json::Value {
@@ -148,9 +194,93 @@ impl HelmChartScore {
             self.namespace.clone(),
             "--filter".into(),
             format!("^{}$", self.release_name),
+            // Without --all, releases stuck in pending-* are not listed.
+            "--all".into(),
             "--output".into(),
             "json".into(),
         ]
+    }
+
+    pub fn history_args(&self) -> Vec<String> {
+        vec![
+            "history".into(),
+            self.release_name.clone(),
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--output".into(),
+            "json".into(),
+        ]
+    }
+
+    /// The helm command that repairs a stuck release.
+    pub fn repair_args(&self, repair: &StuckRepair) -> Vec<String> {
+        let mut args: Vec<String> = match repair {
+            StuckRepair::Rollback { revision, .. } => vec![
+                "rollback".into(),
+                self.release_name.clone(),
+                revision.to_string(),
+            ],
+            StuckRepair::Uninstall { .. } => vec!["uninstall".into(), self.release_name.clone()],
+        };
+        args.extend([
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--wait".into(),
+        ]);
+        if let Some(timeout) = self.wait {
+            args.push("--timeout".into());
+            args.push(format!("{}s", timeout.as_secs()));
+        }
+        args
+    }
+
+    /// Decides how to repair a release stuck in `status`, from `helm history -o json`: roll
+    /// back to the newest revision that was deployed, or uninstall when none ever was.
+    pub fn plan_repair(&self, status: &str, history_json: &str) -> Result<StuckRepair, String> {
+        let history: serde_json::Value = serde_json::from_str(history_json.trim())
+            .map_err(|e| format!("unexpected `helm history` output: {e}"))?;
+        let revision = history
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                matches!(
+                    r.get("status").and_then(|s| s.as_str()),
+                    Some("deployed" | "superseded")
+                )
+            })
+            .filter_map(|r| r.get("revision").and_then(|v| v.as_u64()))
+            .max();
+        Ok(match revision {
+            Some(revision) => StuckRepair::Rollback {
+                status: status.to_string(),
+                revision,
+            },
+            None => StuckRepair::Uninstall {
+                status: status.to_string(),
+            },
+        })
+    }
+
+    /// How long a `pending-*` revision may belong to a helm that is still running: helm gives
+    /// up (and marks the release failed) after its `--timeout` (5 minutes by default), plus a
+    /// margin for clock skew. Only an older pending revision is stuck.
+    pub fn busy_window(&self) -> Duration {
+        self.wait.unwrap_or(Duration::from_secs(300)) + Duration::from_secs(60)
+    }
+
+    /// How long ago the newest revision in `helm history -o json` was last updated, at `now`
+    /// (`None` when helm did not say, or said something unreadable).
+    pub fn pending_age(history_json: &str, now: k8s_openapi::jiff::Timestamp) -> Option<Duration> {
+        let history: serde_json::Value = serde_json::from_str(history_json.trim()).ok()?;
+        let newest = history
+            .as_array()?
+            .iter()
+            .max_by_key(|r| r.get("revision").and_then(|v| v.as_u64()))?;
+        let updated: k8s_openapi::jiff::Timestamp =
+            newest.get("updated")?.as_str()?.parse().ok()?;
+        let age = now.duration_since(updated);
+        Some(Duration::try_from(age).unwrap_or(Duration::ZERO))
     }
 
     pub fn get_values_args(&self) -> Vec<String> {
@@ -238,17 +368,20 @@ impl HelmChartScore {
         run_helm(cmd).await
     }
 
-    /// Installs or upgrades the release unless it is already up to date.
+    /// Installs or upgrades the release unless it is already up to date. A release stuck in
+    /// a `pending-*` status is repaired first, after asking (see
+    /// [`crate::maestro::confirm_during_run`]; `--yes` answers yes).
     pub async fn deploy(&self, topology: &impl HelmCommand) -> Result<Outcome, InterpretError> {
+        self.deploy_confirming(topology, &RunConfirm).await
+    }
+
+    /// [`Self::deploy`], asking `confirm` before repairing a stuck release.
+    pub async fn deploy_confirming(
+        &self,
+        topology: &impl HelmCommand,
+        confirm: &dyn Confirm,
+    ) -> Result<Outcome, InterpretError> {
         self.validate()?;
-        let list = self.helm(topology, &self.list_args()).await?;
-        let deployed = match self.parse_deployed(&list, "null")? {
-            Some(_) => {
-                let values = self.helm(topology, &self.get_values_args()).await?;
-                self.parse_deployed(&list, &values)?
-            }
-            None => None,
-        };
         let release_text = format!(
             "release {}/{} ({} {})",
             self.namespace,
@@ -256,11 +389,74 @@ impl HelmChartScore {
             self.chart_ref(),
             self.chart_version
         );
+        let mut list = self.helm(topology, &self.list_args()).await?;
+        let mut repaired = None;
+        if let Some(stuck) = self.parse_deployed(&list, "null")?
+            && STUCK_STATUSES.contains(&stuck.status.as_str())
+        {
+            let history = self.helm(topology, &self.history_args()).await?;
+            let repair = self.plan_repair(&stuck.status, &history)?;
+            let manual = format!("helm {}", self.repair_args(&repair).join(" "));
+            // A recent pending revision may be another helm (a colleague, a CI job) still at
+            // work: rolling it back would break that run. Helm itself gives up after its
+            // timeout, so an older one is stuck. A person may know better; `--yes` does not.
+            let recent = Self::pending_age(&history, k8s_openapi::jiff::Timestamp::now())
+                .filter(|age| *age < self.busy_window());
+            if let Some(age) = recent
+                && confirm.answers_automatically()
+            {
+                return Err(InterpretError::Other(format!(
+                    "{release_text} has been {} for only {}s: another helm operation may still be running, so it is not repaired without asking. Nothing was changed; re-run in {}s, or without --yes, or if no helm is running, run `{manual}`",
+                    repair.status(),
+                    age.as_secs(),
+                    (self.busy_window() - age).as_secs()
+                )));
+            }
+            let cause = match recent {
+                Some(age) => format!(
+                    "last updated {}s ago: another helm (a colleague, a CI job) may still be running it, and this would break that run",
+                    age.as_secs()
+                ),
+                None => "an earlier helm run was interrupted".to_string(),
+            };
+            let question = format!(
+                "Helm {release_text} is stuck in {} ({cause}) and blocks every upgrade. {}?",
+                repair.status(),
+                capitalize(&repair.action())
+            );
+            let refused = |why: String| {
+                InterpretError::Other(format!(
+                    "{release_text} is stuck in {}: {why}; nothing was changed. Re-run and accept, or run `{manual}` yourself",
+                    repair.status()
+                ))
+            };
+            match confirm.confirm(&question) {
+                Ok(true) => {}
+                Ok(false) => return Err(refused("repair declined".to_string())),
+                Err(e) => return Err(refused(e.to_string())),
+            }
+            self.helm(topology, &self.repair_args(&repair)).await?;
+            log::info!("{release_text} {}", repair.done());
+            repaired = Some(repair.done());
+            list = self.helm(topology, &self.list_args()).await?;
+        }
+        let deployed = match self.parse_deployed(&list, "null")? {
+            Some(_) => {
+                let values = self.helm(topology, &self.get_values_args()).await?;
+                self.parse_deployed(&list, &values)?
+            }
+            None => None,
+        };
         if let Some(deployed) = deployed
             && self.is_up_to_date(&deployed)
         {
-            return Ok(Outcome::noop(format!("{release_text} already deployed"))
-                .with_detail("chart", deployed.chart));
+            return Ok(match repaired {
+                Some(done) => {
+                    Outcome::success(format!("{release_text} {done}")).with_detail("repaired", done)
+                }
+                None => Outcome::noop(format!("{release_text} already deployed")),
+            }
+            .with_detail("chart", deployed.chart));
         }
 
         self.helm(topology, &self.repo_add_args()).await?;
@@ -283,10 +479,34 @@ impl HelmChartScore {
         spinner.finish_and_clear();
         drop(values_file);
         result?;
-        Ok(
-            Outcome::success(format!("{release_text} installed or upgraded"))
-                .with_detail("chart", format!("{}-{}", self.chart, self.chart_version)),
-        )
+        let mut outcome = match &repaired {
+            Some(done) => Outcome::success(format!("{release_text} {done}; installed or upgraded"))
+                .with_detail("repaired", done.clone()),
+            None => Outcome::success(format!("{release_text} installed or upgraded")),
+        };
+        outcome = outcome.with_detail("chart", format!("{}-{}", self.chart, self.chart_version));
+        Ok(outcome)
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Asks through the runner ([`confirm_during_run`]).
+struct RunConfirm;
+
+impl Confirm for RunConfirm {
+    fn confirm(&self, question: &str) -> Result<bool, MaestroError> {
+        confirm_during_run(question)
+    }
+
+    fn answers_automatically(&self) -> bool {
+        crate::maestro::run_answers_automatically()
     }
 }
 
@@ -362,6 +582,23 @@ impl<T: Topology + HelmCommand> Interpret<T> for HelmChartScore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_age_reads_helm_history_timestamps_with_offsets() {
+        // Go's time.Time JSON (RFC 3339 with nanoseconds and the local offset), newest revision.
+        let history = r#"[{"revision":1,"updated":"2026-12-01T10:00:00.5+01:00","status":"deployed"},
+            {"revision":2,"updated":"2026-12-01T10:10:00.123456789+01:00","status":"pending-upgrade"}]"#;
+        let now: k8s_openapi::jiff::Timestamp = "2026-12-01T09:12:00.123456789Z".parse().unwrap();
+        assert_eq!(
+            HelmChartScore::pending_age(history, now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(HelmChartScore::pending_age("[]", now), None);
+        assert_eq!(
+            HelmChartScore::pending_age(r#"[{"revision":1,"updated":""}]"#, now),
+            None
+        );
+    }
     use serde_json::json;
 
     fn cnpg() -> HelmChartScore {
@@ -430,6 +667,7 @@ mod tests {
                 "cnpg-system",
                 "--filter",
                 "^cnpg$",
+                "--all",
                 "--output",
                 "json"
             ]

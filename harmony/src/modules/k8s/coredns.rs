@@ -10,8 +10,21 @@
 //! (`harmony.io/coredns-custom-<key hash>: <content sha256>`); the Score restarts whenever
 //! that annotation differs from the wanted content, so a restart that failed is retried on
 //! the next run, and a run with both in place changes nothing.
+//! Keys this kind of Score wrote earlier for a different host list (a `harmony-*.override`
+//! key rewriting one of this Score's hosts) are removed, so a host dropped from the list stops
+//! resolving and no two keys fight over one host. A key sharing no host with the current list
+//! (every host renamed) looks like another Score's and is left alone.
 //! On OpenShift the Score does nothing and says so.
+//!
+//! Answer names: glibc's resolver drops answers whose owner name differs from the question, so
+//! the answer must carry the name that was asked, not the rewritten one. CoreDNS's
+//! `plugin/rewrite/name.go` builds every `exact` name rule with `newNameRuleBase(nextAction,
+//! true, ...)` (auto = true), and `responseRuleFor` then reverts the answer's name and values
+//! to the question's. That holds from CoreDNS v1.8.4 on and in v1.12.3, the CoreDNS that k3s
+//! v1.33.4+k3s1 (our pinned image) ships (k3s-io/k3s#12727), so
+//! `rewrite name exact <host> <target>` needs no `answer name` clause (CoreDNS <= v1.8.3 did).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,6 +46,14 @@ pub const FIELD_MANAGER_PREFIX: &str = "harmony-coredns";
 /// Prefix of the pod-template annotation on `kube-system/coredns` holding the content hash
 /// CoreDNS was restarted with, one per key.
 pub const RESTART_ANNOTATION_PREFIX: &str = "harmony.io/coredns-custom-";
+/// Pod-template annotation of `kube-system/coredns` naming the stale keys last removed and the
+/// ConfigMap version that removal produced: each removal gives it a new value, so it restarts
+/// CoreDNS (once) even when the same key is removed again.
+pub const REMOVED_KEYS_ANNOTATION: &str = "harmony.io/coredns-custom-removed";
+/// Annotation of `coredns-custom` set in the same patch that removes stale keys and cleared once
+/// CoreDNS's restart is requested: a restart that failed after the removal is retried on the
+/// next run (CoreDNS still serves the removed rewrites until it restarts).
+pub const RESTART_PENDING_ANNOTATION: &str = "harmony.io/coredns-restart-pending";
 
 /// Rewrites `host` to `target` (usually a Service FQDN) for every in-cluster lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +146,30 @@ impl CoreDNSRewriteScore {
             key.trim_end_matches(".override")
                 .trim_start_matches("harmony-")
         )
+    }
+
+    /// Keys of `data` (the `coredns-custom` ConfigMap) that an earlier run of such a Score wrote
+    /// for another host list: Harmony's `harmony-*.override` keys, other than this Score's, that
+    /// rewrite one of this Score's hosts. Keys of other Scores (other hosts) and keys Harmony
+    /// did not write are left alone.
+    pub fn stale_keys(&self, data: &BTreeMap<String, String>) -> Vec<String> {
+        let own = self.override_key();
+        let hosts: Vec<String> = self
+            .rewrites
+            .iter()
+            .map(|(h, _)| h.to_ascii_lowercase())
+            .collect();
+        data.iter()
+            .filter(|(k, _)| **k != own && k.starts_with("harmony-") && k.ends_with(".override"))
+            .filter(|(_, content)| {
+                content.lines().any(|line| {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    matches!(words.as_slice(), ["rewrite", "name", "exact", host, ..]
+                        if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The ConfigMap body for server-side apply: only this Score's key.
@@ -263,19 +308,37 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         let current: Option<ConfigMap> = client
             .get_opt(COREDNS_CUSTOM_CONFIGMAP, Some(COREDNS_NAMESPACE))
             .await?;
-        let applied_content = current
-            .and_then(|cm| cm.data)
-            .and_then(|mut d| d.remove(&key));
+        let pending = current
+            .as_ref()
+            .and_then(|cm| cm.metadata.annotations.as_ref())
+            .and_then(|a| a.get(RESTART_PENDING_ANNOTATION))
+            .cloned();
+        let current_version = current
+            .as_ref()
+            .and_then(|cm| cm.metadata.resource_version.clone())
+            .unwrap_or_default();
+        let mut data = current.and_then(|cm| cm.data).unwrap_or_default();
+        let stale = score.stale_keys(&data);
+        let applied_content = data.remove(&key);
         let deployment: Deployment = client
             .get(COREDNS_DEPLOYMENT, Some(COREDNS_NAMESPACE))
             .await?;
         let loaded_hash = template_annotation(&deployment, &annotation);
-        let plan = plan(
+        let mut plan = plan(
             applied_content.as_deref(),
             &content,
             loaded_hash.as_deref(),
             &wanted_hash,
         );
+        // Keys removed now, or by an earlier run whose restart failed.
+        let mut removal = pending.map(|keys| format!("{keys}@{current_version}"));
+        if !stale.is_empty() {
+            let version = remove_keys(&client, &stale, &score.field_manager()).await?;
+            removal = Some(format!("{}@{version}", stale.join(",")));
+        }
+        if removal.is_some() && plan == Plan::Nothing {
+            plan = Plan::Restart;
+        }
 
         if plan == Plan::Nothing {
             // A restart from an earlier run may still be rolling out.
@@ -299,14 +362,32 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         // CoreDNS's reload plugin only watches the main Corefile: restart it by changing a pod
         // template annotation that records the content loaded, so a restart that failed (or
         // never happened) is retried on the next run, and a second run changes nothing.
+        let mut annotations: BTreeMap<String, String> = [(annotation, wanted_hash)].into();
+        if let Some(removal) = &removal {
+            annotations.insert(REMOVED_KEYS_ANNOTATION.to_string(), removal.clone());
+        }
         client
             .patch_deployment_template_annotations(
                 COREDNS_NAMESPACE,
                 COREDNS_DEPLOYMENT,
-                &[(annotation, wanted_hash)].into(),
+                &annotations,
                 &score.field_manager(),
             )
             .await?;
+        if removal.is_some() {
+            // The new template is in: Kubernetes finishes the rollout even if this run stops.
+            client
+                .merge_patch_configmap(
+                    COREDNS_NAMESPACE,
+                    COREDNS_CUSTOM_CONFIGMAP,
+                    &serde_json::json!({
+                        "metadata": { "annotations": { RESTART_PENDING_ANNOTATION: null } }
+                    }),
+                    &score.field_manager(),
+                    &format!("clearing {RESTART_PENDING_ANNOTATION}"),
+                )
+                .await?;
+        }
         wait_rollout(&client, ROLLOUT_TIMEOUT).await?;
 
         let what = if plan == Plan::ApplyAndRestart {
@@ -314,8 +395,16 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         } else {
             "restarted to load the already written rewrites"
         };
+        let removed = match (&removal, stale.is_empty()) {
+            (_, false) => format!("; removed stale key(s) {}", stale.join(", ")),
+            (Some(earlier), true) => format!(
+                "; key(s) {} removed by an earlier run",
+                earlier.split('@').next().unwrap_or_default()
+            ),
+            (None, true) => String::new(),
+        };
         Ok(Outcome::success(format!(
-            "CoreDNS {what} {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}); CoreDNS restarted",
+            "CoreDNS {what} {} (key {key} in {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}){removed}; CoreDNS restarted",
             score
                 .rewrites
                 .iter()
@@ -325,6 +414,38 @@ impl<T: Topology + K8sclient + K8sDistributionProbe> Interpret<T> for CoreDNSRew
         ))
         .with_detail("configmap_key", key))
     }
+}
+
+/// Removes `keys` from `coredns-custom` and marks the restart that must follow
+/// ([`RESTART_PENDING_ANNOTATION`]) in one merge patch; returns the ConfigMap's new
+/// resourceVersion.
+async fn remove_keys(
+    client: &crate::infra::k8s::K8sClient,
+    keys: &[String],
+    field_manager: &str,
+) -> Result<String, InterpretError> {
+    let nulls: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.clone(), serde_json::Value::Null))
+        .collect();
+    let patch = serde_json::json!({
+        "metadata": { "annotations": { RESTART_PENDING_ANNOTATION: keys.join(",") } },
+        "data": nulls,
+    });
+    let updated = client
+        .merge_patch_configmap(
+            COREDNS_NAMESPACE,
+            COREDNS_CUSTOM_CONFIGMAP,
+            &patch,
+            field_manager,
+            &format!("removing key(s) {}", keys.join(", ")),
+        )
+        .await?;
+    log::info!(
+        "removed stale CoreDNS rewrite key(s) {} from {COREDNS_NAMESPACE}/{COREDNS_CUSTOM_CONFIGMAP}",
+        keys.join(", ")
+    );
+    Ok(updated.metadata.resource_version.unwrap_or_default())
 }
 
 /// What a run has to do.

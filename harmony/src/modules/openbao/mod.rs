@@ -1,12 +1,16 @@
 //! OpenBao: the secret store behind Harmony's team-scale configuration.
 //!
-//! - [`OpenbaoScore`] deploys the pinned `openbao/openbao` chart (single node, raft storage,
-//!   agent injector off, ingress on k3d or a Route on OpenShift);
+//! - [`OpenbaoScore`] deploys the pinned `openbao/openbao` chart (single node or HA raft,
+//!   optional transit seal, agent injector off, ingress on k3d or a Route on OpenShift);
 //! - [`OpenbaoSetupScore`] initialises, unseals and configures it through the HTTP API
-//!   ([`setup_api::OpenbaoSetup`]) over a port-forward.
+//!   ([`setup_api::OpenbaoSetup`], [`raft::OpenbaoCluster`] for HA) over a port-forward per pod;
+//!   [`transit`] prepares the transit key and seal token on the unsealer.
 
+pub mod raft;
 pub mod setup_api;
 pub mod setup_score;
+pub mod transit;
+pub mod transit_score;
 
 use std::time::Duration;
 
@@ -20,11 +24,16 @@ use crate::modules::helm::{HelmChartScore, HelmRepository};
 use crate::score::Score;
 use crate::topology::{HelmCommand, Topology};
 
+pub use raft::{ClusterReport, OpenbaoCluster};
 pub use setup_api::{
     OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
     OpenbaoUserpass, SetupReport, harmony_dev_policy,
 };
-pub use setup_score::{OpenbaoSetupScore, OpenbaoUserpassConfig};
+pub use setup_score::{
+    OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode, OpenbaoUserpassConfig,
+};
+pub use transit::{OpenbaoTransitSeal, TransitUnsealerSetup};
+pub use transit_score::OpenbaoTransitSealScore;
 
 /// Chart repository of the `openbao` chart.
 pub const OPENBAO_CHART_REPO: &str = "https://openbao.github.io/openbao-helm";
@@ -53,6 +62,11 @@ pub struct OpenbaoScore {
     pub ingress_class: String,
     /// Host port mapped to the ingress (k3d `-p 8080:80@loadbalancer`), for the printed URL.
     pub http_port: u16,
+    /// HA raft with this many pods (`None`: one pod, the default). Use an odd number (3, 5).
+    pub ha: Option<u8>,
+    /// Transit auto-unseal; the token is read from the Secret
+    /// [`OpenbaoScore::transit_token_secret_name`] (key `token`), never from chart values.
+    pub transit_seal: Option<transit::OpenbaoTransitSeal>,
 }
 
 impl Default for OpenbaoScore {
@@ -67,6 +81,8 @@ impl Default for OpenbaoScore {
             storage_size: "1Gi".to_string(),
             ingress_class: "traefik".to_string(),
             http_port: 8080,
+            ha: None,
+            transit_seal: None,
         }
     }
 }
@@ -81,10 +97,21 @@ impl OpenbaoScore {
         }
     }
 
+    /// The pods' names: `<fullname>-0` .. `<fullname>-(n-1)`.
+    pub fn pod_names(&self) -> Vec<String> {
+        pod_names(&self.fullname(), self.ha)
+    }
+
+    /// The Secret holding the transit seal token (key `token`).
+    pub fn transit_token_secret_name(&self) -> String {
+        transit_token_secret_name(&self.fullname())
+    }
+
     /// The server's configuration: single-node raft (OpenBao 2.7 removed `file` storage),
-    /// `performance_multiplier = 1` so `init` does not wait ~6 s for leader election.
+    /// `performance_multiplier = 1` so `init` does not wait ~6 s for leader election. In HA mode
+    /// see [`OpenbaoScore::ha_config_hcl`].
     pub fn server_config_hcl(&self) -> String {
-        r#"ui = true
+        let mut hcl = r#"ui = true
 
 listener "tcp" {
   tls_disable = 1
@@ -100,7 +127,44 @@ storage "raft" {
 api_addr = "http://127.0.0.1:8200"
 cluster_addr = "http://127.0.0.1:8201"
 "#
-        .to_string()
+        .to_string();
+        if let Some(seal) = &self.transit_seal {
+            hcl.push_str(&seal.seal_stanza_hcl());
+        }
+        hcl
+    }
+
+    /// HA raft: one `retry_join` per pod through the headless service (`api_addr` and
+    /// `cluster_addr` come from the chart's env: pod IP and `<pod>.<fullname>-internal:8201`).
+    pub fn ha_config_hcl(&self) -> String {
+        let fullname = self.fullname();
+        let mut retry_join = String::new();
+        for pod in self.pod_names() {
+            retry_join.push_str(&format!(
+                "  retry_join {{\n    leader_api_addr = \"http://{pod}.{fullname}-internal:8200\"\n  }}\n"
+            ));
+        }
+        let mut hcl = format!(
+            r#"ui = true
+
+listener "tcp" {{
+  tls_disable = 1
+  address = "[::]:8200"
+  cluster_address = "[::]:8201"
+}}
+
+storage "raft" {{
+  path = "/openbao/data"
+  performance_multiplier = 1
+{retry_join}}}
+
+service_registration "kubernetes" {{}}
+"#
+        );
+        if let Some(seal) = &self.transit_seal {
+            hcl.push_str(&seal.seal_stanza_hcl());
+        }
+        hcl
     }
 
     /// Helm values (JSON is valid YAML).
@@ -126,7 +190,7 @@ cluster_addr = "http://127.0.0.1:8201"
         } else {
             json!({ "enabled": false })
         };
-        json!({
+        let mut values = json!({
             "global": { "enabled": true, "tlsDisable": true, "openshift": self.openshift },
             "injector": { "enabled": false },
             "server": {
@@ -145,8 +209,17 @@ cluster_addr = "http://127.0.0.1:8201"
                     "accessMode": "ReadWriteOnce",
                 },
                 "auditStorage": { "enabled": false },
+                // The chart's default `OnDelete` keeps the old pod running after a changed
+                // config, image or chart ("deployed", but nothing restarted), and helm's
+                // `--wait` skips StatefulSets that do not use RollingUpdate. With RollingUpdate
+                // a changed pod template recreates the pod and `--wait` waits for it.
+                "updateStrategyType": "RollingUpdate",
+                // A config-only change edits the ConfigMap, not the pod template: this checksum
+                // annotation puts it in the template so it restarts the pod too.
+                "configAnnotation": true,
                 // Ready while sealed/uninitialised (the default `bao status` probe is not), so
-                // `helm --wait` returns and the setup Score can init/unseal through the API.
+                // the rolled pod becomes ready, `--wait` returns, and OpenbaoSetupScore can
+                // init/unseal it through the API.
                 "readinessProbe": {
                     "enabled": true,
                     "path": READINESS_PATH,
@@ -157,7 +230,42 @@ cluster_addr = "http://127.0.0.1:8201"
                 "route": route,
             },
             "ui": { "enabled": true },
-        })
+        });
+        let server = &mut values["server"];
+        if let Some(replicas) = self.ha {
+            server["standalone"] = json!({ "enabled": false });
+            server["ha"] = json!({
+                "enabled": true,
+                "replicas": replicas,
+                "raft": { "enabled": true, "setNodeId": true, "config": self.ha_config_hcl() },
+                // maxUnavailable defaults to (n/2)-1: quorum survives a voluntary eviction.
+                "disruptionBudget": { "enabled": true },
+            });
+            // Preferred, not required: a one-node k3d still schedules every pod.
+            server["affinity"] = json!({
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [{
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": { "matchLabels": {
+                                "app.kubernetes.io/name": "openbao",
+                                "app.kubernetes.io/instance": self.release_name,
+                                "component": "server",
+                            }},
+                            "topologyKey": "kubernetes.io/hostname",
+                        },
+                    }],
+                },
+            });
+        }
+        if self.transit_seal.is_some() {
+            server["extraSecretEnvironmentVars"] = json!([{
+                "envName": transit::TRANSIT_TOKEN_ENV,
+                "secretName": self.transit_token_secret_name(),
+                "secretKey": "token",
+            }]);
+        }
+        values
     }
 
     /// The URL users reach OpenBao at.
@@ -171,6 +279,17 @@ cluster_addr = "http://127.0.0.1:8201"
             format!("http://{}:{}", self.host, k3d_http_port)
         }
     }
+}
+
+/// `<fullname>-0` .. `<fullname>-(n-1)` (one pod when `ha` is `None`).
+pub(crate) fn pod_names(fullname: &str, ha: Option<u8>) -> Vec<String> {
+    (0..ha.unwrap_or(1).max(1))
+        .map(|i| format!("{fullname}-{i}"))
+        .collect()
+}
+
+pub(crate) fn transit_token_secret_name(fullname: &str) -> String {
+    format!("{fullname}-transit-seal")
 }
 
 impl OpenbaoScore {
@@ -233,7 +352,7 @@ impl<T: Topology + HelmCommand> Interpret<T> for OpenbaoInterpret {
             if outcome.status == crate::interpret::InterpretStatus::Noop {
                 "unchanged"
             } else {
-                "deployed"
+                "deployed (a changed pod template restarts the pod, sealed)"
             },
             score.chart_version,
             score.image_tag,
@@ -248,7 +367,7 @@ impl<T: Topology + HelmCommand> Interpret<T> for OpenbaoInterpret {
         Ok(result
             .with_detail("url", url)
             .with_detail("host", score.host.clone())
-            .with_detail("pod", format!("{}-0", score.fullname()))
+            .with_detail("pods", score.pod_names().join(","))
             .with_detail(
                 "service",
                 format!(
@@ -284,6 +403,9 @@ mod tests {
         assert_eq!(v["server"]["route"]["enabled"], false);
         assert_eq!(score.chart_version, "0.29.2");
         assert_eq!(v["server"]["readinessProbe"]["path"], READINESS_PATH);
+        // Not the chart's OnDelete: upgrades must restart the pod, and `--wait` wait for it.
+        assert_eq!(v["server"]["updateStrategyType"], "RollingUpdate");
+        assert_eq!(v["server"]["configAnnotation"], true);
         let helm = score.helm_chart_score();
         assert_eq!(helm.chart_version, "0.29.2");
         assert!(helm.wait.is_some());
@@ -303,6 +425,75 @@ mod tests {
         assert_eq!(v["server"]["route"]["enabled"], true);
         assert_eq!(v["server"]["route"]["host"], "bao.apps.example.com");
         assert_eq!(score.external_url(), "https://bao.apps.example.com");
+    }
+
+    #[test]
+    fn ha_values_enable_raft_retry_join_pdb_and_preferred_anti_affinity() {
+        let score = OpenbaoScore {
+            ha: Some(3),
+            ..Default::default()
+        };
+        let v = score.helm_values();
+        let server = &v["server"];
+        assert_eq!(server["standalone"]["enabled"], false);
+        assert_eq!(server["ha"]["enabled"], true);
+        assert_eq!(server["ha"]["replicas"], 3);
+        assert_eq!(server["ha"]["raft"]["enabled"], true);
+        assert_eq!(server["ha"]["raft"]["setNodeId"], true);
+        assert_eq!(server["ha"]["disruptionBudget"]["enabled"], true);
+        let config = server["ha"]["raft"]["config"].as_str().unwrap();
+        for pod in ["openbao-0", "openbao-1", "openbao-2"] {
+            let join = format!("leader_api_addr = \"http://{pod}.openbao-internal:8200\"");
+            assert_eq!(config.matches(&join).count(), 1, "{config}");
+        }
+        assert_eq!(config.matches("retry_join").count(), 3);
+        assert!(
+            !config.contains("127.0.0.1"),
+            "api/cluster addr come from the chart"
+        );
+        let anti = &server["affinity"]["podAntiAffinity"];
+        assert!(anti["requiredDuringSchedulingIgnoredDuringExecution"].is_null());
+        let term = &anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"];
+        assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+        assert_eq!(
+            term["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"],
+            "openbao"
+        );
+        assert_eq!(score.pod_names(), ["openbao-0", "openbao-1", "openbao-2"]);
+        // Single pod stays the default and unchanged.
+        let single = OpenbaoScore::default().helm_values();
+        assert_eq!(single["server"]["ha"]["enabled"], false);
+        assert_eq!(single["server"]["standalone"]["enabled"], true);
+        assert!(single["server"]["affinity"].is_null());
+        assert_eq!(OpenbaoScore::default().pod_names(), ["openbao-0"]);
+    }
+
+    #[test]
+    fn transit_seal_goes_in_the_config_and_its_token_comes_from_a_secret() {
+        let seal = transit::OpenbaoTransitSeal::new("http://unsealer.unsealer.svc:8200");
+        for ha in [None, Some(3)] {
+            let score = OpenbaoScore {
+                ha,
+                transit_seal: Some(seal.clone()),
+                ..Default::default()
+            };
+            let v = score.helm_values();
+            let config = if ha.is_some() {
+                v["server"]["ha"]["raft"]["config"].as_str().unwrap()
+            } else {
+                v["server"]["standalone"]["config"].as_str().unwrap()
+            };
+            assert!(config.contains("seal \"transit\""), "{config}");
+            assert!(config.contains("http://unsealer.unsealer.svc:8200"));
+            let env = &v["server"]["extraSecretEnvironmentVars"][0];
+            assert_eq!(env["envName"], "BAO_TOKEN");
+            assert_eq!(env["secretName"], "openbao-transit-seal");
+            assert_eq!(env["secretKey"], "token");
+            assert!(!v.to_string().contains("client_token"));
+        }
+        assert!(
+            OpenbaoScore::default().helm_values()["server"]["extraSecretEnvironmentVars"].is_null()
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use harmony_secret::openbao_http::{OpenbaoHttp, OpenbaoHttpOptions, errors_of};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,8 +31,13 @@ use sha2::{Digest, Sha256};
 /// What `sys/init` returned, plus the password fingerprints. Never printed.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenbaoInitRecord {
-    /// Unseal keys, base64 (OpenBao accepts base64 or hex).
+    /// Unseal keys, base64 (OpenBao accepts base64 or hex). Empty for an auto-unsealed
+    /// (transit) server.
     pub unseal_keys: Vec<String>,
+    /// Recovery keys, base64, of an auto-unsealed (transit) server: they cannot unseal it, they
+    /// authorise operations such as generating a new root token.
+    #[serde(default)]
+    pub recovery_keys: Vec<String>,
     pub root_token: String,
     /// username -> sha256("user:password"), to detect a changed userpass password.
     #[serde(default)]
@@ -44,6 +50,10 @@ impl fmt::Debug for OpenbaoInitRecord {
             .field(
                 "unseal_keys",
                 &format_args!("<{} redacted>", self.unseal_keys.len()),
+            )
+            .field(
+                "recovery_keys",
+                &format_args!("<{} redacted>", self.recovery_keys.len()),
             )
             .field("root_token", &"<redacted>")
             .field(
@@ -348,7 +358,7 @@ impl OpenbaoDesiredState {
     }
 }
 
-fn valid_path_segment(s: &str) -> bool {
+pub(crate) fn valid_path_segment(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '@')
@@ -438,6 +448,11 @@ pub enum OpenbaoSetupError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct SealStatus {
+    /// `shamir`, or the auto-unseal type (e.g. `transit`).
+    #[serde(rename = "type")]
+    pub seal_type: String,
+    /// True for an auto-unsealed server: `sys/init` then hands out recovery keys.
+    pub recovery_seal: bool,
     pub initialized: bool,
     pub sealed: bool,
     /// Threshold.
@@ -453,7 +468,7 @@ pub struct SealStatus {
 
 /// Talks to one OpenBao server at `base_url` (e.g. a port-forward `http://127.0.0.1:40123`).
 pub struct OpenbaoSetup {
-    http: reqwest::Client,
+    http: OpenbaoHttp,
     base_url: String,
     store: Arc<dyn OpenbaoKeyStore>,
     ready_timeout: Duration,
@@ -480,10 +495,14 @@ impl OpenbaoSetup {
         let base_url = base_url.into().trim_end_matches('/').to_string();
         url::Url::parse(&base_url)
             .map_err(|e| OpenbaoSetupError::Settings(format!("base URL {base_url:?}: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| OpenbaoSetupError::Settings(e.to_string()))?;
+        let http = OpenbaoHttp::new(
+            &base_url,
+            &OpenbaoHttpOptions {
+                timeout: Duration::from_secs(30),
+                ..OpenbaoHttpOptions::default()
+            },
+        )
+        .map_err(OpenbaoSetupError::Settings)?;
         Ok(Self {
             http,
             base_url,
@@ -492,6 +511,17 @@ impl OpenbaoSetup {
             writes: Mutex::new(Vec::new()),
             dry_run: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// TLS (CA, client certificate, server name, …), namespace and timeout of the HTTP client
+    /// (default: OS trust store, 30 s). Same options as the secret store's.
+    pub fn with_http_options(
+        mut self,
+        options: &OpenbaoHttpOptions,
+    ) -> Result<Self, OpenbaoSetupError> {
+        self.http =
+            OpenbaoHttp::new(&self.base_url, options).map_err(OpenbaoSetupError::Settings)?;
+        Ok(self)
     }
 
     /// How long to wait for the server to answer and to become active (default 120 s).
@@ -504,7 +534,7 @@ impl OpenbaoSetup {
         &self.base_url
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -521,40 +551,19 @@ impl OpenbaoSetup {
                 return Ok((200, Value::Null));
             }
         }
-        let mut builder = self
+        let response = self
             .http
-            .request(method, format!("{}/v1/{}", self.base_url, path));
-        if let Some(token) = token {
-            builder = builder.header("X-Vault-Token", token);
-        }
-        if let Some(body) = body {
-            builder = builder.json(body);
-        }
-        let response = builder
-            .send()
+            .send(method, path, token, body, None)
             .await
             .map_err(|e| OpenbaoSetupError::Transport {
                 request: request.clone(),
-                message: crate::infra::http_error::transport_message(e),
+                message: e.to_string(),
             })?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| OpenbaoSetupError::Transport {
-                request: request.clone(),
-                message: crate::infra::http_error::transport_message(e),
-            })?;
-        let value = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        Ok((status, value))
+        Ok((response.status, response.body))
     }
 
     /// Like `send`, but only 2xx (and, for reads, 404 as `None`) are accepted.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -591,7 +600,7 @@ impl OpenbaoSetup {
     }
 
     /// Waits until `sys/health` answers 200 (right after unseal it is briefly 429/503).
-    async fn wait_active(&self) -> Result<(), OpenbaoSetupError> {
+    pub(crate) async fn wait_active(&self) -> Result<(), OpenbaoSetupError> {
         let deadline = Instant::now() + self.ready_timeout;
         loop {
             if let Ok((200, _)) = self.send(Method::GET, "sys/health", None, None).await {
@@ -625,7 +634,24 @@ impl OpenbaoSetup {
         desired.validate()?;
         self.writes.lock().expect("writes lock").clear();
         let mut report = SetupReport::default();
+        let mut record = self.init_and_unseal(desired, &mut report).await?;
+        self.configure(desired, &mut record).await?;
+        report.writes = self.writes.lock().expect("writes lock").clone();
+        Ok(report)
+    }
 
+    /// The write requests sent since the last `run` (or the last call of this), cleared.
+    pub(crate) fn take_writes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.writes.lock().expect("writes lock"))
+    }
+
+    /// Initialises the server when it is not, unseals it (Shamir) or waits for it to unseal
+    /// itself (auto-unseal), then waits until it is active.
+    pub(crate) async fn init_and_unseal(
+        &self,
+        desired: &OpenbaoDesiredState,
+        report: &mut SetupReport,
+    ) -> Result<OpenbaoInitRecord, OpenbaoSetupError> {
         let status = self.seal_status().await?;
         let mut record = self.store.load().await.map_err(|m| self.store_error(m))?;
 
@@ -637,10 +663,10 @@ impl OpenbaoSetup {
                     self.store.describe()
                 );
             }
-            record = Some(self.init(desired).await?);
+            record = Some(self.init(desired, status.recovery_seal).await?);
             report.initialized = true;
         }
-        let Some(mut record) = record else {
+        let Some(record) = record else {
             return Err(OpenbaoSetupError::State(format!(
                 "OpenBao at {} is initialised, but its unseal keys and root token are not in {}. \
                  Restore them there, or reset OpenBao's data (delete the PVC) to initialise it again.",
@@ -654,12 +680,43 @@ impl OpenbaoSetup {
         } else {
             status
         };
-        if status.sealed {
+        if status.sealed && status.recovery_seal {
+            self.wait_auto_unsealed(&status.seal_type).await?;
+        } else if status.sealed {
             self.unseal(&record).await?;
             report.unsealed = true;
         }
         self.wait_active().await?;
+        Ok(record)
+    }
 
+    /// An auto-unsealed server unseals itself; only wait for it.
+    async fn wait_auto_unsealed(&self, seal_type: &str) -> Result<(), OpenbaoSetupError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        loop {
+            if !self.seal_status().await?.sealed {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(OpenbaoSetupError::State(format!(
+                    "OpenBao at {} uses a {seal_type} seal and is still sealed after {}s: it unseals \
+                     itself only when its unsealer answers. Check that the unsealer is up and \
+                     unsealed and that its token is valid (the server log names the failing \
+                     request), then restart OpenBao",
+                    self.base_url,
+                    self.ready_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// KV mount, policies, userpass user and JWT auth, read first and written on a difference.
+    pub(crate) async fn configure(
+        &self,
+        desired: &OpenbaoDesiredState,
+        record: &mut OpenbaoInitRecord,
+    ) -> Result<(), OpenbaoSetupError> {
         let token = record.root_token.clone();
         self.ensure_kv(&token, &desired.kv_mount).await?;
         for policy in &desired.policies {
@@ -668,13 +725,14 @@ impl OpenbaoSetup {
         if let Some(user) = &desired.userpass {
             self.ensure_auth_mount(&token, "userpass", "userpass")
                 .await?;
-            if self.ensure_userpass_user(&token, user, &record).await? {
+            let planning = self.dry_run.load(std::sync::atomic::Ordering::SeqCst);
+            if self.ensure_userpass_user(&token, user, record).await? && !planning {
                 record.userpass_password_sha256.insert(
                     user.username.clone(),
                     password_fingerprint(&user.username, &user.password),
                 );
                 self.store
-                    .save(&record)
+                    .save(record)
                     .await
                     .map_err(|m| self.store_error(m))?;
             }
@@ -683,9 +741,7 @@ impl OpenbaoSetup {
             self.ensure_auth_mount(&token, "jwt", "jwt").await?;
             self.ensure_jwt(&token, jwt).await?;
         }
-
-        report.writes = self.writes.lock().expect("writes lock").clone();
-        Ok(report)
+        Ok(())
     }
 
     /// The write requests [`OpenbaoSetup::run`] would send, sending only reads (`GET`): the
@@ -722,7 +778,7 @@ impl OpenbaoSetup {
         self.writes.lock().expect("writes lock").clear();
         self.dry_run
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let result = self.configure(desired, &record).await;
+        let result = self.configure(desired, &mut record.clone()).await;
         self.dry_run
             .store(false, std::sync::atomic::Ordering::SeqCst);
         result?;
@@ -731,32 +787,11 @@ impl OpenbaoSetup {
         Ok(plan)
     }
 
-    /// The configuration steps of `run`, without saving password fingerprints (planning).
-    async fn configure(
+    /// `sys/init`: Shamir unseal keys, or recovery keys when the server auto-unseals.
+    pub(crate) async fn init(
         &self,
         desired: &OpenbaoDesiredState,
-        record: &OpenbaoInitRecord,
-    ) -> Result<(), OpenbaoSetupError> {
-        let token = record.root_token.clone();
-        self.ensure_kv(&token, &desired.kv_mount).await?;
-        for policy in &desired.policies {
-            self.ensure_policy(&token, policy).await?;
-        }
-        if let Some(user) = &desired.userpass {
-            self.ensure_auth_mount(&token, "userpass", "userpass")
-                .await?;
-            self.ensure_userpass_user(&token, user, record).await?;
-        }
-        if let Some(jwt) = &desired.jwt {
-            self.ensure_auth_mount(&token, "jwt", "jwt").await?;
-            self.ensure_jwt(&token, jwt).await?;
-        }
-        Ok(())
-    }
-
-    async fn init(
-        &self,
-        desired: &OpenbaoDesiredState,
+        recovery_seal: bool,
     ) -> Result<OpenbaoInitRecord, OpenbaoSetupError> {
         #[derive(Deserialize)]
         struct InitResponse {
@@ -764,12 +799,21 @@ impl OpenbaoSetup {
             keys_base64: Vec<String>,
             #[serde(default)]
             keys: Vec<String>,
+            #[serde(default)]
+            recovery_keys_base64: Vec<String>,
             root_token: String,
         }
-        let body = json!({
-            "secret_shares": desired.secret_shares,
-            "secret_threshold": desired.secret_threshold,
-        });
+        let body = if recovery_seal {
+            json!({
+                "recovery_shares": desired.secret_shares,
+                "recovery_threshold": desired.secret_threshold,
+            })
+        } else {
+            json!({
+                "secret_shares": desired.secret_shares,
+                "secret_threshold": desired.secret_threshold,
+            })
+        };
         let (status, value) = self
             .send(Method::PUT, "sys/init", None, Some(&body))
             .await?;
@@ -786,6 +830,7 @@ impl OpenbaoSetup {
         };
         let record = OpenbaoInitRecord {
             unseal_keys: keys,
+            recovery_keys: init.recovery_keys_base64,
             root_token: init.root_token,
             userpass_password_sha256: BTreeMap::new(),
         };
@@ -804,7 +849,7 @@ impl OpenbaoSetup {
         Ok(record)
     }
 
-    async fn unseal(&self, record: &OpenbaoInitRecord) -> Result<(), OpenbaoSetupError> {
+    pub(crate) async fn unseal(&self, record: &OpenbaoInitRecord) -> Result<(), OpenbaoSetupError> {
         for key in &record.unseal_keys {
             let (status, value) = self
                 .send(
@@ -869,7 +914,7 @@ impl OpenbaoSetup {
         Ok(())
     }
 
-    async fn ensure_policy(
+    pub(crate) async fn ensure_policy(
         &self,
         token: &str,
         policy: &OpenbaoPolicy,
@@ -1090,21 +1135,11 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn api_error(request: String, status: u16, body: &Value) -> OpenbaoSetupError {
-    let message = body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| match status {
-            501 => "not initialised".to_string(),
-            503 => "sealed".to_string(),
-            _ => "no error message".to_string(),
-        });
+    let message = errors_of(body).unwrap_or_else(|| match status {
+        501 => "not initialised".to_string(),
+        503 => "sealed".to_string(),
+        _ => "no error message".to_string(),
+    });
     OpenbaoSetupError::Api {
         request,
         status,
@@ -1176,6 +1211,7 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let record = OpenbaoInitRecord {
             unseal_keys: vec!["KEY-SECRET".into()],
+            recovery_keys: vec!["RECOVERY-SECRET".into()],
             root_token: "s.ROOTSECRET".into(),
             userpass_password_sha256: BTreeMap::from([("u".into(), "HASHVALUE".into())]),
         };
@@ -1185,7 +1221,13 @@ mod tests {
             policies: vec![],
         };
         let shown = format!("{record:?} {user:?}");
-        for secret in ["KEY-SECRET", "ROOTSECRET", "HASHVALUE", "PASSWORD-SECRET"] {
+        for secret in [
+            "KEY-SECRET",
+            "RECOVERY-SECRET",
+            "ROOTSECRET",
+            "HASHVALUE",
+            "PASSWORD-SECRET",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }
@@ -1224,6 +1266,7 @@ mod tests {
         assert_eq!(store.load().await.unwrap(), None);
         let record = OpenbaoInitRecord {
             unseal_keys: vec!["a".into()],
+            recovery_keys: vec![],
             root_token: "t".into(),
             userpass_password_sha256: BTreeMap::new(),
         };

@@ -1,4 +1,5 @@
-//! [`OpenbaoSetupScore`]: init/unseal/configure a deployed OpenBao through a port-forward.
+//! [`OpenbaoSetupScore`]: init/unseal/configure a deployed OpenBao through a port-forward per pod
+//! (one pod, or every pod of an HA raft cluster), with Shamir keys or a transit seal.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,10 +11,12 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+use super::raft::OpenbaoCluster;
 use super::setup_api::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore,
     OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
 };
+use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
 use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
@@ -23,6 +26,31 @@ use crate::topology::{K8sclient, Topology};
 
 /// Key of the init record inside the admin-only Secret.
 pub const INIT_SECRET_KEY: &str = "init.json";
+
+/// Key of the seal token inside the transit seal Secret.
+pub const TRANSIT_TOKEN_SECRET_KEY: &str = "token";
+
+/// How the OpenBao being set up is unsealed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub enum OpenbaoUnsealMode {
+    /// Unseal keys kept in the `-init` Secret and a 0600 cache; every run unseals.
+    #[default]
+    Shamir,
+    /// A `seal "transit"` on another OpenBao/Vault: the server unseals itself.
+    Transit(OpenbaoTransitUnseal),
+}
+
+/// Transit auto-unseal settings of the setup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenbaoTransitUnseal {
+    /// Same value as [`super::OpenbaoScore::transit_seal`].
+    pub seal: OpenbaoTransitSeal,
+    /// Admin access to the unsealer: a Harmony OpenBao in this cluster (namespace, release),
+    /// whose root token is in its `-init` Secret. With it the setup creates the transit mount,
+    /// key, policy and seal token, and writes the token Secret. Without it, the Secret
+    /// `<fullname>-transit-seal` (key `token`) must already hold a valid token.
+    pub unsealer: Option<(String, String)>,
+}
 
 /// Initialises, unseals and configures the OpenBao deployed by
 /// [`super::OpenbaoScore`] (same namespace and release).
@@ -43,6 +71,10 @@ pub struct OpenbaoSetupScore {
     /// Scopes the local key cache (`~/.local/share/harmony/openbao/<cluster>/...`); usually the
     /// kube context, e.g. `k3d-harmony`.
     pub cluster_name: String,
+    /// Same as [`super::OpenbaoScore::ha`]: the number of raft pods (`None`: one pod).
+    pub ha: Option<u8>,
+    /// Shamir (default) or transit auto-unseal.
+    pub unseal: OpenbaoUnsealMode,
 }
 
 impl Default for OpenbaoSetupScore {
@@ -57,6 +89,8 @@ impl Default for OpenbaoSetupScore {
             userpass_policies: vec!["harmony-dev".to_string()],
             jwt: None,
             cluster_name: "k3d-harmony".to_string(),
+            ha: None,
+            unseal: OpenbaoUnsealMode::Shamir,
         }
     }
 }
@@ -69,6 +103,14 @@ impl OpenbaoSetupScore {
             namespace: openbao.namespace.clone(),
             release_name: openbao.release_name.clone(),
             cluster_name: cluster_name.into(),
+            ha: openbao.ha,
+            unseal: match &openbao.transit_seal {
+                Some(seal) => OpenbaoUnsealMode::Transit(OpenbaoTransitUnseal {
+                    seal: seal.clone(),
+                    unsealer: None,
+                }),
+                None => OpenbaoUnsealMode::Shamir,
+            },
             ..Default::default()
         }
     }
@@ -88,14 +130,12 @@ impl OpenbaoSetupScore {
 
     /// `~/.local/share/harmony/openbao/<cluster>/<namespace>-<release>.json`.
     pub fn local_cache_path(&self) -> PathBuf {
-        crate::infra::k8s_anywhere::harmony_data_dir()
-            .join("openbao")
-            .join(sanitize(&self.cluster_name))
-            .join(format!(
-                "{}-{}.json",
-                sanitize(&self.namespace),
-                sanitize(&self.release_name)
-            ))
+        cache_path(&self.cluster_name, &self.namespace, &self.release_name)
+    }
+
+    /// The pods to unseal: `<fullname>-0` .. `<fullname>-(n-1)`.
+    pub fn pod_names(&self) -> Vec<String> {
+        super::pod_names(&self.fullname(), self.ha)
     }
 
     /// The wanted state, given the userpass credentials.
@@ -108,6 +148,25 @@ impl OpenbaoSetupScore {
             userpass,
             jwt: self.jwt.clone(),
         }
+    }
+}
+
+fn cache_path(cluster: &str, namespace: &str, release: &str) -> PathBuf {
+    crate::infra::k8s_anywhere::harmony_data_dir()
+        .join("openbao")
+        .join(sanitize(cluster))
+        .join(format!(
+            "{}-{}.json",
+            sanitize(namespace),
+            sanitize(release)
+        ))
+}
+
+fn fullname_of(release: &str) -> String {
+    if release.contains("openbao") {
+        release.to_string()
+    } else {
+        format!("{release}-openbao")
     }
 }
 
@@ -337,6 +396,101 @@ async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError>
         })
 }
 
+/// Makes sure the transit seal token Secret holds a valid token: with admin access to the
+/// unsealer, sets up its transit mount/key/policy and creates the token when needed.
+pub(crate) async fn ensure_transit_token(
+    client: &Arc<K8sClient>,
+    score: &OpenbaoSetupScore,
+    transit: &OpenbaoTransitUnseal,
+) -> Result<Vec<String>, InterpretError> {
+    let ns = score.namespace.as_str();
+    let secret_name = super::transit_token_secret_name(&score.fullname());
+    let current: Option<String> = client
+        .get_opt::<Secret>(&secret_name, Some(ns))
+        .await?
+        .and_then(|s| s.data)
+        .and_then(|mut d| d.remove(TRANSIT_TOKEN_SECRET_KEY))
+        .and_then(|b| String::from_utf8(b.0).ok());
+    let Some((unsealer_ns, unsealer_release)) = &transit.unsealer else {
+        return match current {
+            Some(_) => Ok(Vec::new()),
+            None => Err(InterpretError::Other(format!(
+                "transit seal: Secret {ns}/{secret_name} (key {TRANSIT_TOKEN_SECRET_KEY}) is missing. \
+                 Create it with a token of the unsealer {} allowed to update {}/encrypt/{} and \
+                 {}/decrypt/{}, or give the setup admin access to the unsealer",
+                transit.seal.address,
+                transit.seal.mount_path,
+                transit.seal.key_name,
+                transit.seal.mount_path,
+                transit.seal.key_name
+            ))),
+        };
+    };
+    let unsealer_fullname = fullname_of(unsealer_release);
+    let unsealer_keys = K8sSecretKeyStore::new(
+        client.clone(),
+        unsealer_ns.clone(),
+        format!("{unsealer_fullname}-init"),
+        cache_path(&score.cluster_name, unsealer_ns, unsealer_release),
+    );
+    let admin = unsealer_keys
+        .load()
+        .await
+        .map_err(InterpretError::Other)?
+        .ok_or_else(|| {
+            InterpretError::Other(format!(
+                "transit seal: the unsealer's root token is not in {}; run its OpenbaoSetupScore first",
+                unsealer_keys.describe()
+            ))
+        })?;
+    let forward = client
+        .port_forward(
+            unsealer_ns,
+            PortForwardTarget::Pod(format!("{unsealer_fullname}-0")),
+            8200,
+        )
+        .await?;
+    let report = TransitUnsealerSetup::new(forward.local_url.clone(), transit.seal.clone())
+        .map_err(|e| InterpretError::Other(e.to_string()))?
+        .ensure(&admin.root_token, current.as_deref())
+        .await
+        .map_err(|e| InterpretError::Other(format!("transit seal on the unsealer: {e}")))?;
+    drop(forward);
+    let mut writes: Vec<String> = report
+        .writes
+        .iter()
+        .map(|w| format!("unsealer: {w}"))
+        .collect();
+    if let Some(token) = &report.new_token {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(secret_name.clone()),
+                namespace: Some(ns.to_string()),
+                labels: Some(
+                    [(
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "harmony".to_string(),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            type_: Some("Opaque".to_string()),
+            data: Some(
+                [(
+                    TRANSIT_TOKEN_SECRET_KEY.to_string(),
+                    ByteString(token.clone().into_bytes()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        client.apply(&secret).await?;
+        writes.push(format!("Secret {ns}/{secret_name}"));
+    }
+    Ok(writes)
+}
+
 #[derive(Debug)]
 struct OpenbaoSetupInterpret {
     score: OpenbaoSetupScore,
@@ -500,23 +654,33 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
                 "namespace {ns} does not exist: run OpenbaoScore first"
             )));
         }
+        let mut writes = Vec::new();
+        if let OpenbaoUnsealMode::Transit(transit) = &score.unseal {
+            writes.extend(ensure_transit_token(&client, score, transit).await?);
+        }
         // A sealed or uninitialised server is Running but not Ready (its probe is `bao status`).
-        let pod = format!("{}-0", score.fullname());
-        client
-            .wait_for::<Pod, _>(
-                &pod,
-                Some(ns),
-                |p: Option<&Pod>| {
-                    p.and_then(|p| p.status.as_ref())
-                        .and_then(|s| s.phase.as_deref())
-                        == Some("Running")
-                },
-                Duration::from_secs(300),
-            )
-            .await?;
-        let forward = client
-            .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
-            .await?;
+        let pods = score.pod_names();
+        let mut forwards = Vec::new();
+        for pod in &pods {
+            client
+                .wait_for::<Pod, _>(
+                    pod,
+                    Some(ns),
+                    |p: Option<&Pod>| {
+                        p.and_then(|p| p.status.as_ref())
+                            .and_then(|s| s.phase.as_deref())
+                            == Some("Running")
+                    },
+                    Duration::from_secs(300),
+                )
+                .await?;
+            forwards.push(
+                client
+                    .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
+                    .await?,
+            );
+        }
+        let urls: Vec<String> = forwards.iter().map(|f| f.local_url.clone()).collect();
 
         let store = Arc::new(K8sSecretKeyStore::new(
             client.clone(),
@@ -524,27 +688,52 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             score.init_secret_name(),
             score.local_cache_path(),
         ));
-        let setup = OpenbaoSetup::new(forward.local_url.clone(), store.clone())
-            .map_err(|e| InterpretError::Other(e.to_string()))?;
-        let report = setup
-            .run(&score.desired_state(userpass))
-            .await
-            .map_err(|e| InterpretError::Other(e.to_string()))?;
-        drop(forward);
+        let other = |e: super::setup_api::OpenbaoSetupError| InterpretError::Other(e.to_string());
+        if let OpenbaoUnsealMode::Transit(transit) = &score.unseal {
+            for (pod, url) in pods.iter().zip(&urls) {
+                let status = OpenbaoSetup::new(url.clone(), store.clone())
+                    .map_err(other)?
+                    .seal_status()
+                    .await
+                    .map_err(other)?;
+                refuse_seal_migration(&format!("{ns}/{pod}"), &status, &transit.seal)
+                    .map_err(other)?;
+            }
+        }
+        let desired = score.desired_state(userpass);
+        let (initialized, unsealed) = if score.ha.is_some() {
+            let report = OpenbaoCluster::new(urls, store.clone())
+                .map_err(other)?
+                .run(&desired)
+                .await
+                .map_err(other)?;
+            writes.extend(report.writes);
+            (report.initialized.is_some(), !report.unsealed.is_empty())
+        } else {
+            let report = OpenbaoSetup::new(urls[0].clone(), store.clone())
+                .map_err(other)?
+                .run(&desired)
+                .await
+                .map_err(other)?;
+            writes.extend(report.writes);
+            (report.initialized, report.unsealed)
+        };
+        drop(forwards);
 
-        let outcome = if report.changed() {
+        let pod = pods.join(",");
+        let outcome = if !writes.is_empty() {
             let mut did = Vec::new();
-            if report.initialized {
+            if initialized {
                 did.push("initialised");
             }
-            if report.unsealed {
-                did.push("unsealed");
+            if unsealed {
+                did.push(unsealed_text(initialized));
             }
             did.push("configured");
             Outcome::success(format!(
                 "OpenBao {ns}/{pod} {} ({} write requests)",
                 did.join(", "),
-                report.writes.len()
+                writes.len()
             ))
         } else {
             Outcome::noop(format!(
@@ -552,16 +741,41 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             ))
         };
         Ok(outcome
-            .with_detail("writes", report.writes.join(", "))
+            .with_detail("writes", writes.join(", "))
             .with_detail("keys", store.describe())
             .with_detail("kv_mount", score.kv_mount.clone())
             .with_detail("policy", "harmony-dev"))
     }
 }
 
+/// An initialised server found sealed had restarted (an upgrade rolled its pod, a node
+/// restart): the summary says so.
+fn unsealed_text(initialized: bool) -> &'static str {
+    if initialized {
+        "unsealed"
+    } else {
+        "restarted (found sealed) and unsealed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_initialised_server_is_reported_as_restarted() {
+        let after_restart = super::super::SetupReport {
+            writes: vec!["PUT sys/unseal".into()],
+            initialized: false,
+            unsealed: true,
+        };
+        assert!(unsealed_text(after_restart.initialized).contains("restarted"));
+        let fresh = super::super::SetupReport {
+            initialized: true,
+            ..after_restart
+        };
+        assert_eq!(unsealed_text(fresh.initialized), "unsealed");
+    }
 
     #[test]
     fn cache_path_is_scoped_per_cluster_and_instance() {
@@ -580,6 +794,22 @@ mod tests {
             ..Default::default()
         };
         assert!(!other.local_cache_path().to_string_lossy().contains(".."));
+    }
+
+    #[test]
+    fn setup_follows_the_deployment_ha_and_transit_settings() {
+        let openbao = super::super::OpenbaoScore {
+            ha: Some(3),
+            transit_seal: Some(OpenbaoTransitSeal::new("http://unsealer:8200")),
+            ..Default::default()
+        };
+        let setup = OpenbaoSetupScore::for_deployment(&openbao, "k3d-harmony");
+        assert_eq!(setup.pod_names(), ["openbao-0", "openbao-1", "openbao-2"]);
+        assert!(matches!(setup.unseal, OpenbaoUnsealMode::Transit(ref t)
+            if t.seal.address == "http://unsealer:8200" && t.unsealer.is_none()));
+        let single = OpenbaoSetupScore::for_deployment(&Default::default(), "k3d-harmony");
+        assert_eq!(single.pod_names(), ["openbao-0"]);
+        assert_eq!(single.unseal, OpenbaoUnsealMode::Shamir);
     }
 
     #[test]
@@ -671,6 +901,7 @@ mod tests {
     fn record(token: &str) -> OpenbaoInitRecord {
         OpenbaoInitRecord {
             unseal_keys: vec!["k1".into()],
+            recovery_keys: vec![],
             root_token: token.into(),
             userpass_password_sha256: Default::default(),
         }
@@ -742,6 +973,40 @@ mod tests {
         assert!(err.contains("openbao/openbao-init"), "{err}");
         assert!(err.contains("not a valid init record"), "{err}");
         assert!(!err.contains("UNSEAL-SECRET-1"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn transit_without_unsealer_access_needs_the_token_secret_and_never_rewrites_it() {
+        let (api, url) = fake_k8s::start().await;
+        let client = Arc::new(K8sClient::from_url(&url).unwrap());
+        let transit = OpenbaoTransitUnseal {
+            seal: OpenbaoTransitSeal::new("http://unsealer:8200"),
+            unsealer: None,
+        };
+        let score = OpenbaoSetupScore {
+            unseal: OpenbaoUnsealMode::Transit(transit.clone()),
+            ..Default::default()
+        };
+        let err = ensure_transit_token(&client, &score, &transit)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("openbao/openbao-transit-seal"), "{err}");
+        assert!(err.contains("transit/encrypt/harmony-autounseal"), "{err}");
+        assert!(err.contains("http://unsealer:8200"), "{err}");
+
+        let token = serde_json::to_value(ByteString(b"s.SEALTOKEN".to_vec())).unwrap();
+        api.lock().unwrap().secrets.insert(
+            ("openbao".into(), "openbao-transit-seal".into()),
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "openbao-transit-seal", "namespace": "openbao"},
+                "data": {TRANSIT_TOKEN_SECRET_KEY: token}}),
+        );
+        let writes = ensure_transit_token(&client, &score, &transit)
+            .await
+            .unwrap();
+        assert!(writes.is_empty(), "{writes:?}");
+        assert_eq!(api.lock().unwrap().writes, 0);
     }
 
     #[test]

@@ -120,6 +120,15 @@ pub enum ZitadelApiError {
     Decode { endpoint: String, message: String },
     #[error("invalid Zitadel client settings: {0}")]
     Settings(String),
+    /// A create answered 409 but the search still did not find the object after the window.
+    #[error(
+        "Zitadel says {what} already exists ({conflict}), but its search did not return it within {seconds}s (search projections lag behind writes); re-run, and check that the token's user can see it"
+    )]
+    Lagging {
+        what: String,
+        seconds: u64,
+        conflict: Box<ZitadelApiError>,
+    },
 }
 
 impl ZitadelApiError {
@@ -518,7 +527,12 @@ pub struct ZitadelClient {
     base_url: String,
     host: String,
     pat: Pat,
+    /// How long to keep searching for an object whose creation answered 409.
+    search_lag_window: Duration,
 }
+
+/// Default of [`ZitadelClient::with_search_lag_window`].
+pub const DEFAULT_SEARCH_LAG_WINDOW: Duration = Duration::from_secs(15);
 
 impl fmt::Debug for ZitadelClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -554,7 +568,8 @@ impl ZitadelClient {
                 "the personal access token is empty".to_string(),
             ));
         }
-        let http = reqwest::Client::builder()
+        // Usually a port-forward on 127.0.0.1: never through a proxy.
+        let http = crate::infra::proxy::client_builder_for(&base_url)
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ZitadelApiError::Settings(e.to_string()))?;
@@ -563,7 +578,63 @@ impl ZitadelClient {
             base_url,
             host,
             pat,
+            search_lag_window: DEFAULT_SEARCH_LAG_WINDOW,
         })
+    }
+
+    /// After a create answers 409 (name taken), Zitadel's search reads a projection that can
+    /// lag the write: the search is retried with backoff for at most `window` before failing.
+    pub fn with_search_lag_window(mut self, window: Duration) -> Self {
+        self.search_lag_window = window;
+        self
+    }
+
+    /// Runs `search` until it finds something, with exponential backoff bounded by the
+    /// search-lag window. `Ok(None)`: still not found when the window closed.
+    async fn search_after_conflict<T, F, Fut>(
+        &self,
+        mut search: F,
+    ) -> Result<Option<T>, ZitadelApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, ZitadelApiError>>,
+    {
+        use backon::{ExponentialBuilder, Retryable};
+        enum Miss {
+            NotYet,
+            Failed(ZitadelApiError),
+        }
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(2))
+            .without_max_times()
+            .with_total_delay(Some(self.search_lag_window));
+        let found = (|| {
+            let attempt = search();
+            async move {
+                match attempt.await {
+                    Ok(Some(found)) => Ok(found),
+                    Ok(None) => Err(Miss::NotYet),
+                    Err(e) => Err(Miss::Failed(e)),
+                }
+            }
+        })
+        .retry(backoff)
+        .when(|miss| matches!(miss, Miss::NotYet))
+        .await;
+        match found {
+            Ok(found) => Ok(Some(found)),
+            Err(Miss::NotYet) => Ok(None),
+            Err(Miss::Failed(e)) => Err(e),
+        }
+    }
+
+    fn lagging_search_error(&self, what: String, conflict: ZitadelApiError) -> ZitadelApiError {
+        ZitadelApiError::Lagging {
+            what,
+            seconds: self.search_lag_window.as_secs(),
+            conflict: Box::new(conflict),
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -656,7 +727,8 @@ impl ZitadelClient {
     }
 
     /// Finds the project by exact name, creates it when absent. A concurrent creation (409)
-    /// is resolved by searching again.
+    /// is resolved by searching again, with backoff while the search lags (see
+    /// [`Self::with_search_lag_window`]).
     pub async fn ensure_project(
         &self,
         request: &AddProjectRequest,
@@ -678,15 +750,23 @@ impl ZitadelClient {
                 created: true,
             }),
             Err(e) if e.is_already_exists() => {
-                let found = self.search_projects_by_name(&request.name).await?;
+                let found = self
+                    .search_after_conflict(|| async {
+                        Ok(self
+                            .search_projects_by_name(&request.name)
+                            .await?
+                            .into_iter()
+                            .next())
+                    })
+                    .await?;
                 found
-                    .into_iter()
-                    .next()
                     .map(|p| Ensured {
                         value: p.id,
                         created: false,
                     })
-                    .ok_or(e)
+                    .ok_or_else(|| {
+                        self.lagging_search_error(format!("project {:?}", request.name), e)
+                    })
             }
             Err(e) => Err(e),
         }
@@ -721,7 +801,8 @@ impl ZitadelClient {
         self.call(Method::POST, &path, Some(request)).await
     }
 
-    /// Finds the app by exact name in the project, creates it when absent.
+    /// Finds the app by exact name in the project, creates it when absent (a 409 is resolved
+    /// like in [`Self::ensure_project`]).
     pub async fn ensure_oidc_app(
         &self,
         project_id: &str,
@@ -758,12 +839,20 @@ impl ZitadelClient {
                 created: true,
             }),
             Err(e) if e.is_already_exists() => {
-                match existing(self.search_apps_by_name(project_id, &request.name).await?)? {
+                let found = self
+                    .search_after_conflict(|| async {
+                        existing(self.search_apps_by_name(project_id, &request.name).await?)
+                    })
+                    .await?;
+                match found {
                     Some(app) => Ok(Ensured {
                         value: app,
                         created: false,
                     }),
-                    None => Err(e),
+                    None => Err(self.lagging_search_error(
+                        format!("app {:?} of project {project_id}", request.name),
+                        e,
+                    )),
                 }
             }
             Err(e) => Err(e),

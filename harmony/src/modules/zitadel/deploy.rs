@@ -153,10 +153,10 @@ async fn wait_zitadel_answers(
         .port_forward(
             &score.namespace,
             PortForwardTarget::Service(score.fullname()),
-            8080,
+            score.service_port(),
         )
         .await?;
-    let http = reqwest::Client::builder()
+    let http = crate::infra::proxy::client_builder_for(&forward.local_url)
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| InterpretError::Other(e.to_string()))?;
@@ -370,7 +370,8 @@ where
             "Zitadel at {url}: log in as {login}, password in Secret {ns}/{} (key password)",
             score.admin_secret_name()
         );
-        if flavor == ZitadelFlavor::Plain {
+        // `*.localhost` names resolve to loopback in browsers (RFC 6761): nothing to add.
+        if flavor == ZitadelFlavor::Plain && !score.host.ends_with(".localhost") {
             message.push_str(&format!("; add \"127.0.0.1 {}\" to /etc/hosts", score.host));
         }
         let outcome = if changed.is_empty() {

@@ -30,7 +30,10 @@ pub struct ZitadelScore {
     pub release_name: String,
     /// `ExternalDomain`: the hostname users and tokens use.
     pub host: String,
-    /// Host port mapped to the ingress on k3d (`k3d cluster create -p 8080:80@loadbalancer`).
+    /// The one HTTP port of the issuer URL: the host port k3d maps to the ingress
+    /// (`K3dClusterSpec::http_port`, `-p 8080:80@loadbalancer`), Zitadel's `ExternalPort` on
+    /// plain clusters, and the Service's port, so that `http://<host>:<port>` works from the host
+    /// (through the ingress) and from pods (CoreDNS rewrites `host` to the Service).
     pub k3d_http_port: u16,
     pub chart_version: String,
     pub image_tag: String,
@@ -54,7 +57,7 @@ impl Default for ZitadelScore {
             namespace: "zitadel".to_string(),
             release_name: "zitadel".to_string(),
             host: "zitadel.harmony.local".to_string(),
-            k3d_http_port: 8080,
+            k3d_http_port: crate::infra::k3d::DEFAULT_HTTP_PORT,
             chart_version: ZITADEL_CHART_VERSION.to_string(),
             image_tag: ZITADEL_IMAGE_TAG.to_string(),
             pg_cluster_name: "zitadel-pg".to_string(),
@@ -89,7 +92,13 @@ impl ZitadelScore {
         format!("{}-admin-credentials", self.fullname())
     }
 
-    /// The in-cluster Service FQDN (port 8080), e.g. for a CoreDNS rewrite of `host`.
+    /// The Service's port: [`Self::k3d_http_port`] (the pods listen on 8080 behind it).
+    pub fn service_port(&self) -> u16 {
+        self.k3d_http_port
+    }
+
+    /// The in-cluster Service FQDN (port [`Self::service_port`]), e.g. for a CoreDNS rewrite
+    /// of `host`.
     pub fn service_fqdn(&self) -> String {
         format!("{}.{}.svc.cluster.local", self.fullname(), self.namespace)
     }

@@ -34,6 +34,8 @@ pub struct ZitadelSetupScore {
     pub app_name: String,
     /// (role key, display name) pairs added to the project.
     pub roles: Vec<(String, String)>,
+    /// The Zitadel Service's port ([`super::ZitadelScore::service_port`]).
+    pub service_port: u16,
     /// Users (user name, or email) granted every role of `roles`. They must exist in Zitadel.
     pub grant_to: Vec<String>,
 }
@@ -54,6 +56,7 @@ impl Default for ZitadelSetupScore {
                 "Harmony developer".to_string(),
             )],
             grant_to: Vec::new(),
+            service_port: crate::infra::k3d::DEFAULT_HTTP_PORT,
         }
     }
 }
@@ -356,6 +359,7 @@ impl ZitadelSetupScore {
             namespace: zitadel.namespace.clone(),
             release_name: zitadel.release_name.clone(),
             host: zitadel.host.clone(),
+            service_port: zitadel.service_port(),
             ..Default::default()
         }
     }
@@ -436,7 +440,11 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
             return Ok(plan);
         };
         let forward = client
-            .port_forward(ns, PortForwardTarget::Service(score.fullname()), 8080)
+            .port_forward(
+                ns,
+                PortForwardTarget::Service(score.fullname()),
+                score.service_port,
+            )
             .await?;
         let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
             .map_err(|e| InterpretError::Other(e.to_string()))?;
@@ -462,7 +470,11 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
             ))
         })?;
         let forward = client
-            .port_forward(ns, PortForwardTarget::Service(score.fullname()), 8080)
+            .port_forward(
+                ns,
+                PortForwardTarget::Service(score.fullname()),
+                score.service_port,
+            )
             .await?;
         let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
             .map_err(|e| InterpretError::Other(e.to_string()))?;

@@ -196,6 +196,9 @@ impl ZitadelScore {
             "initJob": { "command": "zitadel" },
             "ingress": ingress,
             "login": login,
+            // Same port as the issuer URL, so in-cluster clients reach `http://<host>:<port>`
+            // through the CoreDNS rewrite to this Service.
+            "service": { "port": self.service_port() },
         })
     }
 }
@@ -203,6 +206,38 @@ impl ZitadelScore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_http_port_maps_the_ingress_and_sets_zitadel_external_and_service_port() {
+        use crate::infra::k8s_anywhere::K8sAnywhereConfig;
+        use crate::modules::zitadel::ZitadelSetupScore;
+        // 8080 is often taken.
+        let c = K8sAnywhereConfig::from_vars(|k| {
+            (k == "HARMONY_HTTP_PORT").then(|| "8081".to_string())
+        });
+        let zitadel = ZitadelScore {
+            k3d_http_port: c.k3d.http_port,
+            ..Default::default()
+        };
+        // From the host: k3d's 8081 → ingress → Zitadel, which must call itself :8081.
+        assert!(
+            c.k3d
+                .create_args()
+                .join(" ")
+                .contains("-p 8081:80@loadbalancer")
+        );
+        let issuer = zitadel.issuer_url(&ZitadelFlavor::Plain);
+        assert_eq!(issuer, "http://zitadel.harmony.local:8081");
+        let values = zitadel.helm_values(&ZitadelFlavor::Plain, &db());
+        assert_eq!(values["zitadel"]["configmapConfig"]["ExternalPort"], 8081);
+        // From pods (OpenBao fetching the discovery document): CoreDNS sends the host to the
+        // Service, which must listen on the issuer's port.
+        assert_eq!(values["service"]["port"], 8081);
+        assert_eq!(
+            ZitadelSetupScore::for_deployment(&zitadel).service_port,
+            8081
+        );
+    }
 
     fn db() -> DbEndpoint {
         DbEndpoint {
@@ -221,6 +256,7 @@ mod tests {
         assert_eq!(c["ExternalDomain"], "zitadel.harmony.local");
         assert_eq!(c["ExternalSecure"], false);
         assert_eq!(c["ExternalPort"], 8080);
+        assert_eq!(v["service"]["port"], 8080);
         assert_eq!(
             c["DefaultInstance"]["Features"]["LoginV2"]["Required"],
             false

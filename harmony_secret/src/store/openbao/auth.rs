@@ -5,13 +5,15 @@
 use std::time::Duration;
 
 use log::{debug, warn};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::Inner;
 use super::session_cache::{SessionCache, SessionEntry, now_secs};
 use crate::SecretStoreError;
+use crate::auth::oidc::{OidcTokens, ZitadelOidcAuth};
+use crate::openbao_http::errors_of;
 use crate::redacted::Secret;
-use crate::store::zitadel::{OidcTokens, ZitadelOidcAuth};
 
 #[derive(Debug, Clone)]
 pub(crate) struct SsoConfig {
@@ -28,6 +30,8 @@ pub(crate) struct AuthConfig {
     pub userpass_mount: String,
     pub sso: Option<SsoConfig>,
     pub login_timeout: Duration,
+    /// Added to login errors (e.g. "VAULT_TOKEN was ignored: set OPENBAO_TOKEN").
+    pub hint: Option<String>,
 }
 
 /// Where the token in use came from.
@@ -36,7 +40,31 @@ pub(crate) enum TokenSource {
     Explicit,
     Cached,
     Sso,
+    /// The cached session was renewed with its refresh token.
+    Refreshed,
     Userpass,
+}
+
+impl TokenSource {
+    /// How the token was obtained, for people (`whoami`).
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            TokenSource::Explicit => "token",
+            TokenSource::Cached => "oidc device flow (cached session)",
+            TokenSource::Sso => "oidc device flow",
+            TokenSource::Refreshed => "oidc device flow (session renewed with the refresh token)",
+            TokenSource::Userpass => "userpass",
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_plain(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,13 +79,42 @@ struct Login {
     lease_secs: u64,
 }
 
+/// What the steps of the chain that failed said (never a secret).
+#[derive(Default)]
+struct Attempts {
+    /// Plain names of the methods tried ("single sign-on", "userpass", ...).
+    methods: Vec<&'static str>,
+    /// One "method: error" line each.
+    notes: Vec<String>,
+    errors: Vec<SecretStoreError>,
+    /// The identity provider could not be reached: an outage, not a rejection.
+    idp_down: Option<SecretStoreError>,
+}
+
+impl Attempts {
+    fn failed(&mut self, method: &'static str, e: SecretStoreError) {
+        if !self.methods.contains(&method) {
+            self.methods.push(method);
+        }
+        self.notes.push(format!("{method}: {e}"));
+        self.errors.push(e);
+    }
+}
+
+/// How the single sign-on part of the chain ended.
+enum SsoEnd {
+    LoggedIn(ActiveToken),
+    /// OpenBao itself is down or sealed: the chain stops.
+    Stop(SecretStoreError),
+    /// Go on with the next method.
+    Failed,
+}
+
 impl Inner {
     /// Runs the chain. `skip_explicit`: the explicit token was found invalid earlier.
     pub(crate) async fn login(&self, skip_explicit: bool) -> Result<ActiveToken, SecretStoreError> {
         let auth = &self.auth;
-        let mut notes: Vec<String> = Vec::new();
-        let mut last_err: Option<SecretStoreError> = None;
-        let mut tried = 0;
+        let mut attempts = Attempts::default();
 
         // 1. explicit token
         match (&auth.token, skip_explicit) {
@@ -70,102 +127,24 @@ impl Inner {
             }
             (Some(_), true) => {
                 debug!("openbao auth: explicit token skipped: OpenBao said it is invalid");
-                notes.push("token: rejected by OpenBao (invalid or expired)".to_string());
-                tried += 1;
-                last_err = Some(SecretStoreError::BadCredentials {
-                    store: self.describe(),
-                    method: "token".to_string(),
-                    reason: "the token is invalid or expired".to_string(),
-                });
+                attempts.failed(
+                    "token",
+                    SecretStoreError::BadCredentials {
+                        store: self.describe(),
+                        method: "token".to_string(),
+                        reason: "the token is invalid or expired".to_string(),
+                    },
+                );
             }
             (None, _) => debug!("openbao auth: no explicit token, skipped"),
         }
 
+        // 2. and 3. cached session (renewed with its refresh token) or device flow
         if let Some(sso) = &auth.sso {
-            // 2. cached session
-            match &sso.cache {
-                None => debug!("openbao auth: session cache disabled, skipped"),
-                Some(cache) => match cache.load() {
-                    Err(e) => {
-                        warn!(
-                            "openbao auth: cannot read the session cache {}: {e}",
-                            cache.path().display()
-                        );
-                    }
-                    Ok(None) => debug!(
-                        "openbao auth: no cached session in {}, skipped",
-                        cache.path().display()
-                    ),
-                    Ok(Some(entry)) if entry.token_is_fresh(now_secs()) => {
-                        debug!(
-                            "openbao auth: using the cached session from {} (expires {})",
-                            cache.path().display(),
-                            entry
-                                .expires_at
-                                .map(|t| format!("in {} s", t.saturating_sub(now_secs())))
-                                .unwrap_or_else(|| "never".to_string())
-                        );
-                        return Ok(ActiveToken {
-                            token: entry.token,
-                            source: TokenSource::Cached,
-                        });
-                    }
-                    Ok(Some(entry)) => match (&entry.refresh_token, &entry.token_endpoint) {
-                        (Some(rt), Some(endpoint)) => {
-                            debug!(
-                                "openbao auth: cached session expired; renewing it with the refresh token (no browser)"
-                            );
-                            tried += 1;
-                            match sso.oidc.refresh(endpoint, rt).await {
-                                Ok(tokens) => match self.jwt_login(sso, &tokens).await {
-                                    Ok(t) => return Ok(t),
-                                    Err(e) if e.is_unavailable() => return Err(e),
-                                    Err(e) => {
-                                        debug!(
-                                            "openbao auth: jwt login with the refreshed id_token failed: {e}"
-                                        );
-                                        notes.push(format!("session refresh: {e}"));
-                                    }
-                                },
-                                Err(e) => {
-                                    debug!(
-                                        "openbao auth: refresh failed ({e}); falling back to the device flow"
-                                    );
-                                    notes.push(format!("session refresh: {e}"));
-                                }
-                            }
-                        }
-                        _ => debug!(
-                            "openbao auth: cached session expired and has no refresh token, skipped"
-                        ),
-                    },
-                },
-            }
-
-            // 3. device flow + jwt login. Check OpenBao first: never make a person sign in while
-            // OpenBao is down or sealed.
-            self.check_health().await?;
-            debug!(
-                "openbao auth: starting the OIDC device flow at {} (jwt role `{}` on auth/{})",
-                sso.oidc.issuer(),
-                sso.role,
-                sso.mount
-            );
-            tried += 1;
-            let result = match sso.oidc.device_login().await {
-                Ok(tokens) => self.jwt_login(sso, &tokens).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(t) => return Ok(t),
-                // OpenBao itself down or sealed: stop here. (The identity provider being down
-                // falls through to userpass.)
-                Err(e) if e.is_unavailable() && self.is_about_me(&e) => return Err(e),
-                Err(e) => {
-                    debug!("openbao auth: single sign-on failed: {e}");
-                    notes.push(format!("single sign-on: {e}"));
-                    last_err = Some(e);
-                }
+            match self.sso_login(sso, &mut attempts).await {
+                SsoEnd::LoggedIn(t) => return Ok(t),
+                SsoEnd::Stop(e) => return Err(e),
+                SsoEnd::Failed => {}
             }
         } else {
             debug!(
@@ -179,7 +158,6 @@ impl Inner {
                 "openbao auth: logging in as `{user}` with userpass at auth/{}",
                 auth.userpass_mount
             );
-            tried += 1;
             match self.userpass_login(user, password).await {
                 Ok(login) => {
                     return Ok(ActiveToken {
@@ -188,42 +166,254 @@ impl Inner {
                     });
                 }
                 Err(e) if e.is_unavailable() => return Err(e),
-                Err(e) => {
-                    notes.push(format!("userpass: {e}"));
-                    last_err = Some(e);
-                }
+                Err(e) => attempts.failed("userpass", e),
             }
         } else {
             debug!("openbao auth: no userpass credentials, skipped");
         }
 
-        match (tried, last_err) {
-            (1, Some(e)) => Err(e),
-            (_, _) if notes.is_empty() => Err(SecretStoreError::Config {
-                store: self.describe(),
-                message: "no way to log in is configured".to_string(),
-            }),
-            _ => Err(SecretStoreError::BadCredentials {
-                store: self.describe(),
-                method: "every configured".to_string(),
-                reason: notes.join("; "),
-            }),
+        Err(self.combined_error(attempts))
+    }
+
+    /// One error for a chain where every step failed.
+    fn combined_error(&self, mut attempts: Attempts) -> SecretStoreError {
+        if let Some(down) = attempts.idp_down.take() {
+            // An outage: the store is unavailable (a config chain goes on to its next source).
+            let others: Vec<&String> = attempts
+                .notes
+                .iter()
+                .filter(|n| !n.starts_with("single sign-on"))
+                .collect();
+            return match down {
+                SecretStoreError::Unreachable { store, reason } if !others.is_empty() => {
+                    SecretStoreError::Unreachable {
+                        store,
+                        reason: format!(
+                            "{reason} (also tried: {})",
+                            others
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                    }
+                }
+                other => other,
+            };
         }
+        // Which variable to set instead, when a token of another env family was ignored.
+        let hint = super::builder::hint_suffix(&self.auth.hint);
+        if attempts.errors.len() == 1 {
+            return match attempts.errors.pop().expect("one error") {
+                SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason,
+                } => SecretStoreError::BadCredentials {
+                    store,
+                    method,
+                    reason: format!("{reason}{hint}"),
+                },
+                other => other,
+            };
+        }
+        if attempts.errors.is_empty() {
+            return SecretStoreError::Config {
+                store: self.describe(),
+                message: format!("no way to log in is configured{hint}"),
+            };
+        }
+        let all_rejected = attempts
+            .errors
+            .iter()
+            .all(|e| matches!(e, SecretStoreError::BadCredentials { .. }));
+        if all_rejected {
+            SecretStoreError::BadCredentials {
+                store: self.describe(),
+                method: join_plain(&attempts.methods),
+                reason: format!("{}{hint}", attempts.notes.join("; ")),
+            }
+        } else {
+            if let Some(last) = attempts.notes.last_mut() {
+                last.push_str(&hint);
+            }
+            SecretStoreError::LoginFailed {
+                store: self.describe(),
+                attempts: attempts.notes,
+            }
+        }
+    }
+
+    /// A still valid cached token, read without the lock (the fast path of every run).
+    fn fresh_cached(&self, cache: &SessionCache) -> Option<ActiveToken> {
+        match cache.load() {
+            Err(e) => {
+                warn!(
+                    "openbao auth: cannot read the session cache {}: {e}",
+                    cache.path().display()
+                );
+                None
+            }
+            Ok(None) => {
+                debug!(
+                    "openbao auth: no cached session in {}",
+                    cache.path().display()
+                );
+                None
+            }
+            Ok(Some(entry)) if entry.token_is_fresh(now_secs()) => {
+                debug!(
+                    "openbao auth: using the cached session from {} (expires {})",
+                    cache.path().display(),
+                    entry
+                        .expires_at
+                        .map(|t| format!("in {} s", t.saturating_sub(now_secs())))
+                        .unwrap_or_else(|| "never".to_string())
+                );
+                Some(ActiveToken {
+                    token: entry.token,
+                    source: TokenSource::Cached,
+                })
+            }
+            Ok(Some(_)) => None,
+        }
+    }
+
+    /// Cached session → refresh → device flow. Renewing and logging in happen under the
+    /// session's file lock, after reading the cache again: of many processes that start with an
+    /// expired session, one renews it and the others use what it saved (a rotated refresh token
+    /// presented twice could make the provider revoke the whole grant).
+    async fn sso_login(&self, sso: &SsoConfig, attempts: &mut Attempts) -> SsoEnd {
+        let mut _lock = None;
+        match &sso.cache {
+            None => debug!("openbao auth: session cache disabled, skipped"),
+            Some(cache) => {
+                if let Some(t) = self.fresh_cached(cache) {
+                    return SsoEnd::LoggedIn(t);
+                }
+                debug!(
+                    "openbao auth: waiting for the session lock {}",
+                    cache.lock_path().display()
+                );
+                match cache.lock_async().await {
+                    Ok(guard) => _lock = Some(guard),
+                    Err(e) => warn!(
+                        "openbao auth: cannot lock {} ({e}); going on without the lock",
+                        cache.lock_path().display()
+                    ),
+                }
+                // Another process may have renewed the session while this one waited.
+                if let Some(t) = self.fresh_cached(cache) {
+                    return SsoEnd::LoggedIn(t);
+                }
+                if let Ok(Some(entry)) = cache.load() {
+                    match (&entry.refresh_token, &entry.token_endpoint) {
+                        (Some(rt), Some(endpoint)) => {
+                            debug!(
+                                "openbao auth: cached session expired; renewing it with the refresh token (no browser)"
+                            );
+                            match sso.oidc.refresh(endpoint, rt).await {
+                                Ok(tokens) => {
+                                    keep_rotated_refresh_token(cache, &entry, &tokens);
+                                    match self.jwt_login(sso, &tokens).await {
+                                        Ok(mut t) => {
+                                            t.source = TokenSource::Refreshed;
+                                            return SsoEnd::LoggedIn(t);
+                                        }
+                                        Err(e) if e.is_unavailable() => return SsoEnd::Stop(e),
+                                        Err(e) => {
+                                            debug!(
+                                                "openbao auth: jwt login with the refreshed id_token failed: {e}"
+                                            );
+                                            attempts.failed("session renewal", e);
+                                        }
+                                    }
+                                }
+                                Err(e) if e.is_unavailable() => {
+                                    // The provider is down: so is the device flow. Not a
+                                    // rejection: report an outage (unless userpass works).
+                                    debug!("openbao auth: cannot renew the session: {e}");
+                                    attempts.notes.push(format!("single sign-on: {e}"));
+                                    attempts.idp_down = Some(e);
+                                    return SsoEnd::Failed;
+                                }
+                                Err(e) => {
+                                    debug!(
+                                        "openbao auth: refresh failed ({e}); falling back to the device flow"
+                                    );
+                                    attempts.failed("session renewal", e);
+                                }
+                            }
+                        }
+                        _ => debug!(
+                            "openbao auth: cached session expired and has no refresh token, skipped"
+                        ),
+                    }
+                }
+            }
+        }
+
+        // Device flow + jwt login. Check OpenBao first: never make a person sign in while
+        // OpenBao is down or sealed.
+        if let Err(e) = self.check_health().await {
+            return SsoEnd::Stop(e);
+        }
+        debug!(
+            "openbao auth: starting the OIDC device flow at {} (jwt role `{}` on auth/{})",
+            sso.oidc.issuer(),
+            sso.role,
+            sso.mount
+        );
+        let result = match sso.oidc.device_login().await {
+            Ok(tokens) => self.jwt_login(sso, &tokens).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(t) => SsoEnd::LoggedIn(t),
+            // OpenBao itself down or sealed: stop here.
+            Err(e) if e.is_unavailable() && self.is_about_me(&e) => SsoEnd::Stop(e),
+            // The identity provider is down: an outage (userpass may still work).
+            Err(e) if e.is_unavailable() => {
+                debug!("openbao auth: single sign-on failed: {e}");
+                attempts.notes.push(format!("single sign-on: {e}"));
+                attempts.idp_down = Some(e);
+                SsoEnd::Failed
+            }
+            Err(e) => {
+                debug!("openbao auth: single sign-on failed: {e}");
+                attempts.failed("single sign-on", e);
+                SsoEnd::Failed
+            }
+        }
+    }
+
+    /// The seal type of a server that unseals itself (`sys/seal-status` says `recovery_seal`),
+    /// e.g. `transit`; `None` for Shamir or when it cannot be read.
+    async fn auto_unseal_type(&self) -> Option<String> {
+        let resp = self
+            .http
+            .send(Method::GET, "sys/seal-status", None, None, None)
+            .await
+            .ok()?;
+        let body = &resp.body;
+        if body["recovery_seal"].as_bool() != Some(true) {
+            return None;
+        }
+        body["type"].as_str().map(str::to_string)
     }
 
     /// `GET sys/health`: Unreachable / Sealed / not initialized become errors.
     async fn check_health(&self) -> Result<(), SecretStoreError> {
-        let url = format!("{}/v1/sys/health?standbyok=true", self.addr);
         let resp = self
             .http
-            .get(&url)
-            .send()
+            .send(Method::GET, "sys/health?standbyok=true", None, None, None)
             .await
             .map_err(|e| self.transport_error(&e))?;
-        match resp.status().as_u16() {
+        match resp.status {
             200 | 429 | 472 | 473 => Ok(()),
             503 => Err(SecretStoreError::Sealed {
                 store: self.describe(),
+                auto_unseal: self.auto_unseal_type().await,
             }),
             501 => Err(SecretStoreError::NotInitialized {
                 store: self.describe(),
@@ -264,6 +454,8 @@ impl Inner {
                 token_endpoint: Some(tokens.token_endpoint.clone()),
                 issuer: sso.oidc.issuer().to_string(),
                 client_id: sso.oidc.client_id().to_string(),
+                scopes: sso.oidc.scopes(),
+                namespace: cache.key().namespace.clone(),
             };
             match cache.save(&entry) {
                 Ok(()) => debug!("openbao auth: session cached in {}", cache.path().display()),
@@ -299,18 +491,18 @@ impl Inner {
         body: Value,
         method: &str,
     ) -> Result<Login, SecretStoreError> {
-        let url = format!("{}/v1/{path}", self.addr);
         let resp = self
             .http
-            .post(&url)
-            .timeout(self.auth.login_timeout)
-            .json(&body)
-            .send()
+            .send(
+                Method::POST,
+                path,
+                None,
+                Some(&body),
+                Some(self.auth.login_timeout),
+            )
             .await
-            .map_err(|e| self.transport_error_after(&e, self.auth.login_timeout))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            .map_err(|e| self.transport_error(&e))?;
+        let (status, v) = (resp.status, resp.body);
         match status {
             200 => {
                 let token = v["auth"]["client_token"].as_str().ok_or_else(|| {
@@ -359,15 +551,33 @@ impl Inner {
     pub(crate) async fn token_is_valid(&self, token: &Secret) -> Result<bool, SecretStoreError> {
         let resp = self
             .http
-            .get(format!("{}/v1/auth/token/lookup-self", self.addr))
-            .header("X-Vault-Token", token.expose())
-            .send()
+            .send(
+                Method::GET,
+                "auth/token/lookup-self",
+                Some(token.expose()),
+                None,
+                None,
+            )
             .await
             .map_err(|e| self.transport_error(&e))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(!token_rejected(status, &v))
+        Ok(!token_rejected(resp.status, &resp.body))
+    }
+}
+
+/// Saves a refresh token the provider rotated at once, before the OpenBao login: the used one
+/// may be refused if presented again (and the provider may revoke the whole grant), so it must
+/// not stay in the cache when that login fails (OpenBao down or sealed).
+fn keep_rotated_refresh_token(cache: &SessionCache, entry: &SessionEntry, tokens: &OidcTokens) {
+    if tokens.refresh_token == entry.refresh_token {
+        return;
+    }
+    let mut renewed = entry.clone();
+    renewed.refresh_token = tokens.refresh_token.clone();
+    if let Err(e) = cache.save(&renewed) {
+        warn!(
+            "openbao auth: cannot write the rotated refresh token to {}: {e}",
+            cache.path().display()
+        );
     }
 }
 
@@ -375,7 +585,7 @@ impl Inner {
     fn is_about_me(&self, e: &SecretStoreError) -> bool {
         match e {
             SecretStoreError::Unreachable { store, .. }
-            | SecretStoreError::Sealed { store }
+            | SecretStoreError::Sealed { store, .. }
             | SecretStoreError::NotInitialized { store } => *store == self.describe(),
             _ => false,
         }
@@ -388,10 +598,11 @@ impl Inner {
         result: Result<T, SecretStoreError>,
     ) -> Result<T, SecretStoreError> {
         match result {
-            Err(SecretStoreError::Sealed { store }) if store == self.describe() => {
+            Err(SecretStoreError::Sealed { store, auto_unseal }) if store == self.describe() => {
                 match self.check_health().await {
                     Err(e @ SecretStoreError::NotInitialized { .. }) => Err(e),
-                    _ => Err(SecretStoreError::Sealed { store }),
+                    Err(e @ SecretStoreError::Sealed { .. }) => Err(e),
+                    _ => Err(SecretStoreError::Sealed { store, auto_unseal }),
                 }
             }
             other => other,
@@ -425,16 +636,6 @@ pub(crate) fn token_rejected(status: u16, v: &Value) -> bool {
         .iter()
         .any(|e| e.contains("invalid token") || e.contains("bad token"))
         || errors == ["permission denied"]
-}
-
-/// OpenBao's `{"errors": [...]}` joined, if any.
-pub(crate) fn errors_of(v: &Value) -> Option<String> {
-    let errs: Vec<&str> = v["errors"]
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    (!errs.is_empty()).then(|| errs.join("; "))
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@ use std::time::Duration;
 use log::debug;
 
 use super::auth::{AuthConfig, SsoConfig};
-use super::session_cache::SessionCache;
+use super::session_cache::{SessionCache, SessionKey};
 use super::{Inner, OpenbaoSecretStore, STORE};
 use crate::SecretStoreError;
+use crate::auth::oidc::{DeviceCodePrompt, ZitadelOidcAuth};
+use crate::openbao_http::{ClientCert, OpenbaoHttp, OpenbaoHttpOptions, TlsOptions};
 use crate::redacted::Secret;
-use crate::store::zitadel::{DeviceCodePrompt, ZitadelOidcAuth};
 
 /// Default timeout of one OpenBao request (reads, writes).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,7 +42,11 @@ pub const DEFAULT_DEVICE_FLOW_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct OpenbaoSecretStoreBuilder {
     pub(crate) url: Option<String>,
     pub(crate) kv_mount: String,
-    pub(crate) skip_tls: bool,
+    pub(crate) tls: TlsOptions,
+    pub(crate) namespace: Option<String>,
+    pub(crate) sso_tls: TlsOptions,
+    /// Said in login errors: e.g. a token of another environment family that was ignored.
+    pub(crate) login_hint: Option<String>,
     pub(crate) token: Option<Secret>,
     pub(crate) userpass: Option<(String, Secret)>,
     pub(crate) auth_mount: String,
@@ -64,7 +69,10 @@ impl Default for OpenbaoSecretStoreBuilder {
         OpenbaoSecretStoreBuilder {
             url: None,
             kv_mount: "secret".to_string(),
-            skip_tls: false,
+            tls: TlsOptions::default(),
+            namespace: None,
+            sso_tls: TlsOptions::default(),
+            login_hint: None,
             token: None,
             userpass: None,
             auth_mount: "userpass".to_string(),
@@ -89,7 +97,9 @@ impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
         f.debug_struct("OpenbaoSecretStoreBuilder")
             .field("url", &self.url)
             .field("kv_mount", &self.kv_mount)
-            .field("skip_tls", &self.skip_tls)
+            .field("tls", &self.tls)
+            .field("namespace", &self.namespace)
+            .field("sso_tls", &self.sso_tls)
             .field("token", &self.token) // Secret: prints ***
             .field("userpass", &self.userpass.as_ref().map(|(u, p)| (u, p)))
             .field("auth_mount", &self.auth_mount)
@@ -122,9 +132,59 @@ impl OpenbaoSecretStoreBuilder {
         self
     }
 
-    /// Accept any TLS certificate from OpenBao and the identity provider (development only).
+    /// Accept any TLS certificate from OpenBao (development only; `VAULT_SKIP_VERIFY`). The
+    /// identity provider is not affected: see [`Self::sso_tls`].
     pub fn skip_tls(mut self, skip: bool) -> Self {
-        self.skip_tls = skip;
+        self.tls.skip_verify = skip;
+        self
+    }
+
+    /// Trust only the CA certificates in this PEM file for OpenBao (`VAULT_CACERT`).
+    pub fn ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.ca_cert = Some(path.into());
+        self
+    }
+
+    /// Trust only the CA certificates in the PEM files of this folder for OpenBao
+    /// (`VAULT_CAPATH`).
+    pub fn ca_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tls.ca_path = Some(dir.into());
+        self
+    }
+
+    /// Check OpenBao's certificate against this name instead of the URL's host
+    /// (`VAULT_TLS_SERVER_NAME`), e.g. when the URL is an IP or a port-forward.
+    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls.server_name = Some(name.into());
+        self
+    }
+
+    /// Present this client certificate (PEM chain and key files) to OpenBao
+    /// (`VAULT_CLIENT_CERT` / `VAULT_CLIENT_KEY`).
+    pub fn client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls.client_cert = Some(ClientCert {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// All of OpenBao's TLS options at once (replaces the ones set before).
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// TLS options of the identity provider (single sign-on), separate from OpenBao's.
+    pub fn sso_tls(mut self, tls: TlsOptions) -> Self {
+        self.sso_tls = tls;
+        self
+    }
+
+    /// The OpenBao namespace, sent as `X-Vault-Namespace` on every request (`VAULT_NAMESPACE`).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        let ns = namespace.into().trim_matches('/').to_string();
+        self.namespace = (!ns.is_empty()).then_some(ns);
         self
     }
 
@@ -167,8 +227,9 @@ impl OpenbaoSecretStoreBuilder {
         self
     }
 
-    /// DNS override for the identity provider's host only (see
-    /// [`ZitadelOidcAuth::with_resolve_to`]). OpenBao's address is not affected.
+    /// DNS override for the identity provider's host (see
+    /// [`ZitadelOidcAuth::with_resolve_to`]), and for OpenBao's host only when it is under
+    /// `.localhost` (a local ingress); any other OpenBao address uses normal DNS.
     pub fn resolve_to(mut self, addr: Option<SocketAddr>) -> Self {
         self.resolve_to = addr;
         self
@@ -228,6 +289,12 @@ impl OpenbaoSecretStoreBuilder {
         super::env::builder_from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Like [`Self::from_env`], reading the variables through `get` (a map, a config file,
+    /// a test) instead of the process environment.
+    pub fn from_env_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SecretStoreError> {
+        super::env::builder_from_lookup(get)
+    }
+
     /// Checks the options and builds the store. Does not contact OpenBao.
     pub async fn build(self) -> Result<OpenbaoSecretStore, SecretStoreError> {
         let config = |message: String| SecretStoreError::Config {
@@ -236,7 +303,7 @@ impl OpenbaoSecretStoreBuilder {
         };
         let url = self.url.clone().ok_or_else(|| {
             config(
-                "no address: set OPENBAO_URL (or VAULT_ADDR / BAO_ADDR), or call .url(..)"
+                "no address: set OPENBAO_URL (or BAO_ADDR, or VAULT_ADDR), or call .url(..)"
                     .to_string(),
             )
         })?;
@@ -257,7 +324,7 @@ impl OpenbaoSecretStoreBuilder {
             (Some((issuer, client_id)), Some(role)) => {
                 let oidc = ZitadelOidcAuth::new(issuer.clone(), client_id.clone())
                     .with_resolve_to(self.resolve_to)
-                    .with_skip_tls(self.skip_tls)
+                    .with_tls(self.sso_tls.clone())
                     .with_browser(self.open_browser)
                     .with_device_flow_timeout(Some(self.device_flow_timeout));
                 let oidc = match &self.sso_project_id {
@@ -281,7 +348,20 @@ impl OpenbaoSecretStoreBuilder {
                     if dir.is_none() {
                         debug!("openbao: no home folder, the SSO session will not be cached");
                     }
-                    dir.map(|d| SessionCache::new(&d, &addr, &self.jwt_mount, role))
+                    dir.map(|d| {
+                        SessionCache::new(
+                            &d,
+                            SessionKey {
+                                bao_addr: addr.clone(),
+                                auth_mount: self.jwt_mount.clone(),
+                                role: role.clone(),
+                                issuer: oidc.issuer().to_string(),
+                                client_id: oidc.client_id().to_string(),
+                                scopes: oidc.scopes(),
+                                namespace: self.namespace.clone(),
+                            },
+                        )
+                    })
                 } else {
                     None
                 };
@@ -305,16 +385,45 @@ impl OpenbaoSecretStoreBuilder {
             (None, None) => None,
         };
         if self.token.is_none() && self.userpass.is_none() && sso.is_none() {
-            return Err(config(
-                "no way to log in: set OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth)".to_string(),
-            ));
+            return Err(config(format!(
+                "no way to log in: set OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth){}",
+                hint_suffix(&self.login_hint)
+            )));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.request_timeout.min(Duration::from_secs(1)))
-            .timeout(self.request_timeout)
-            .danger_accept_invalid_certs(self.skip_tls)
-            .build()
-            .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+        // Never silently: anyone on the path can read and change what goes over these. (Plain
+        // http has no certificate to skip; the testbed's examples set the option anyway.)
+        if self.tls.skip_verify && parsed.scheme() == "https" {
+            log::warn!(
+                "openbao: TLS certificate verification of OpenBao at {addr} is OFF \
+                 (skip_tls / *_SKIP_VERIFY / OPENBAO_SKIP_TLS): tokens go to whoever answers"
+            );
+        }
+        if let (true, Some((issuer, _))) = (self.sso_tls.skip_verify, &self.sso)
+            && issuer.starts_with("https://")
+        {
+            log::warn!(
+                "openbao: TLS certificate verification of the identity provider at {issuer} is \
+                 OFF (sso_tls / HARMONY_SSO_SKIP_TLS): refresh tokens go to whoever answers"
+            );
+        }
+        let http = OpenbaoHttp::new(
+            &addr,
+            &OpenbaoHttpOptions {
+                tls: self.tls.clone(),
+                namespace: self.namespace.clone(),
+                timeout: self.request_timeout,
+                connect_timeout: Some(self.request_timeout.min(Duration::from_secs(1))),
+                // A `.localhost` OpenBao host (RFC 6761: loopback, e.g. behind a local k3d
+                // ingress) goes to `resolve_to` too: not every system resolver knows `.localhost`.
+                resolve_to: self.resolve_to.filter(|_| {
+                    url::Url::parse(&addr)
+                        .ok()
+                        .and_then(|u| u.host_str().map(|h| h.ends_with(".localhost")))
+                        .unwrap_or(false)
+                }),
+            },
+        )
+        .map_err(config)?;
         let auth = AuthConfig {
             token: self.token.clone(),
             userpass: self.userpass.clone(),
@@ -323,6 +432,7 @@ impl OpenbaoSecretStoreBuilder {
             // Logins are one round trip like any other request: the same timeout, so a dead
             // OpenBao costs the configured time, not 10 s.
             login_timeout: self.request_timeout,
+            hint: self.login_hint.clone(),
         };
         Ok(OpenbaoSecretStore {
             inner: Arc::new(Inner::new(
@@ -334,6 +444,11 @@ impl OpenbaoSecretStoreBuilder {
             )),
         })
     }
+}
+
+/// `". {hint}"`, or nothing.
+pub(crate) fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!(". {h}")).unwrap_or_default()
 }
 
 #[cfg(test)]

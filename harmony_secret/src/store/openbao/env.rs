@@ -1,16 +1,27 @@
 //! `from_env`: the OpenBao store configured by environment variables.
 //!
+//! The address picks the family, and a token, TLS option or namespace is only read from the same
+//! family, so a token is never sent to another family's server (a leftover corporate
+//! `VAULT_TOKEN` does not go to `OPENBAO_URL`). Families, first set address wins:
+//!
+//! | family | address | token | TLS / namespace variables |
+//! | --- | --- | --- | --- |
+//! | `OPENBAO_` | `OPENBAO_URL` | `OPENBAO_TOKEN` | `OPENBAO_CACERT`, `OPENBAO_CAPATH`, `OPENBAO_SKIP_TLS`, `OPENBAO_TLS_SERVER_NAME`, `OPENBAO_CLIENT_CERT` + `OPENBAO_CLIENT_KEY`, `OPENBAO_NAMESPACE` |
+//! | `BAO_` (bao CLI) | `BAO_ADDR` | `BAO_TOKEN` | `BAO_CACERT`, `BAO_CAPATH`, `BAO_SKIP_VERIFY`, `BAO_TLS_SERVER_NAME`, `BAO_CLIENT_CERT` + `BAO_CLIENT_KEY`, `BAO_NAMESPACE` |
+//! | `VAULT_` (vault CLI) | `VAULT_ADDR` | `VAULT_TOKEN` | `VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_SKIP_VERIFY`, `VAULT_TLS_SERVER_NAME`, `VAULT_CLIENT_CERT` + `VAULT_CLIENT_KEY`, `VAULT_NAMESPACE` |
+//!
+//! Other variables:
+//!
 //! | variable | default | meaning |
 //! | --- | --- | --- |
-//! | `OPENBAO_URL` (or `VAULT_ADDR`, `BAO_ADDR`) | required | OpenBao address |
-//! | `OPENBAO_TOKEN` (or `VAULT_TOKEN`, `BAO_TOKEN`) | | token auth |
 //! | `OPENBAO_USERNAME` + `OPENBAO_PASSWORD` | | userpass auth (both or neither) |
 //! | `OPENBAO_KV_MOUNT` | `secret` | KV v2 mount |
 //! | `OPENBAO_AUTH_MOUNT` | `userpass` | userpass auth mount (NOT the KV mount) |
-//! | `OPENBAO_SKIP_TLS` | `false` | `true`/`1`/`yes`: accept any certificate |
 //! | `HARMONY_SSO_ISSUER` + `HARMONY_SSO_CLIENT_ID` | | OIDC device-flow SSO (both or neither) |
 //! | `HARMONY_SSO_PROJECT_ID` | | Zitadel project-audience scope |
 //! | `HARMONY_SSO_RESOLVE_TO` | | `IP:PORT`: DNS override for the issuer host |
+//! | `HARMONY_SSO_CACERT` | | CA file for the identity provider (not OpenBao) |
+//! | `HARMONY_SSO_SKIP_TLS` | `false` | accept any certificate from the identity provider (not OpenBao) |
 //! | `OPENBAO_JWT_ROLE` | `harmony-developer` | OpenBao jwt role (with SSO) |
 //! | `OPENBAO_JWT_MOUNT` | `jwt` | OpenBao jwt auth mount |
 //! | `HARMONY_SESSION_DIR` | `~/.local/share/harmony/sessions` | SSO session cache folder |
@@ -20,9 +31,53 @@
 
 use std::time::Duration;
 
+use log::debug;
+
 use super::STORE;
 use super::builder::OpenbaoSecretStoreBuilder;
 use crate::SecretStoreError;
+use crate::openbao_http::TlsOptions;
+
+/// An address variable, the token variable that goes with it, and the prefix of its TLS and
+/// namespace variables. In this order: `OPENBAO_*` first, then OpenBao's own order (`BAO_`
+/// before `VAULT_`).
+struct Family {
+    addr: &'static str,
+    token: &'static str,
+    prefix: &'static str,
+    skip_verify: &'static str,
+}
+
+const FAMILIES: [Family; 3] = [
+    Family {
+        addr: "OPENBAO_URL",
+        token: "OPENBAO_TOKEN",
+        prefix: "OPENBAO",
+        skip_verify: "OPENBAO_SKIP_TLS",
+    },
+    Family {
+        addr: "BAO_ADDR",
+        token: "BAO_TOKEN",
+        prefix: "BAO",
+        skip_verify: "BAO_SKIP_VERIFY",
+    },
+    Family {
+        addr: "VAULT_ADDR",
+        token: "VAULT_TOKEN",
+        prefix: "VAULT",
+        skip_verify: "VAULT_SKIP_VERIFY",
+    },
+];
+
+/// TLS and namespace variables, after the family prefix.
+const TLS_SUFFIXES: [&str; 6] = [
+    "CACERT",
+    "CAPATH",
+    "TLS_SERVER_NAME",
+    "CLIENT_CERT",
+    "CLIENT_KEY",
+    "NAMESPACE",
+];
 
 fn first(get: &impl Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
     names
@@ -52,13 +107,96 @@ pub(crate) fn builder_from_lookup(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<OpenbaoSecretStoreBuilder, SecretStoreError> {
     let mut b = OpenbaoSecretStoreBuilder::new();
-    let url = first(&get, &["OPENBAO_URL", "VAULT_ADDR", "BAO_ADDR"]).ok_or_else(|| {
-        config("OPENBAO_URL is not set (nor VAULT_ADDR or BAO_ADDR): set it to the OpenBao address, e.g. http://127.0.0.1:8200".to_string())
-    })?;
-    b = b.url(url);
-    if let Some(token) = first(&get, &["OPENBAO_TOKEN", "VAULT_TOKEN", "BAO_TOKEN"]) {
-        b = b.token(token);
+    let family = FAMILIES
+        .iter()
+        .find(|f| first(&get, &[f.addr]).is_some())
+        .ok_or_else(|| {
+            config("no OpenBao address: set OPENBAO_URL (or BAO_ADDR, or VAULT_ADDR), e.g. http://127.0.0.1:8200".to_string())
+        })?;
+    b = b.url(first(&get, &[family.addr]).unwrap_or_default());
+    let var = |suffix: &str| format!("{}_{suffix}", family.prefix);
+    match first(&get, &[family.token]) {
+        Some(token) => {
+            debug!(
+                "openbao env: address from {}, token from {}",
+                family.addr, family.token
+            );
+            b = b.token(token);
+        }
+        None => {
+            debug!(
+                "openbao env: address from {}, no {}",
+                family.addr, family.token
+            );
+            // A token of another family is never sent to this address: it may belong to
+            // another server (a leftover corporate VAULT_TOKEN, say).
+            let ignored: Vec<&str> = FAMILIES
+                .iter()
+                .filter(|f| f.token != family.token && first(&get, &[f.token]).is_some())
+                .map(|f| f.token)
+                .collect();
+            if !ignored.is_empty() {
+                let hint = format!(
+                    "{} is set but was not used: it only goes with its own address variable, and the address came from {}; to use a token with this address, set {}",
+                    ignored.join(" and "),
+                    family.addr,
+                    family.token
+                );
+                debug!("openbao env: {hint}");
+                b.login_hint = Some(hint);
+            }
+        }
     }
+    for other in FAMILIES.iter().filter(|f| f.prefix != family.prefix) {
+        for suffix in TLS_SUFFIXES {
+            let name = format!("{}_{suffix}", other.prefix);
+            if first(&get, &[&name]).is_some() {
+                debug!(
+                    "openbao env: {name} ignored: the address came from {}, use {}",
+                    family.addr,
+                    var(suffix)
+                );
+            }
+        }
+    }
+    if let Some(path) = first(&get, &[&var("CACERT")]) {
+        b = b.ca_cert(path);
+    }
+    if let Some(dir) = first(&get, &[&var("CAPATH")]) {
+        b = b.ca_path(dir);
+    }
+    if let Some(name) = first(&get, &[&var("TLS_SERVER_NAME")]) {
+        b = b.tls_server_name(name);
+    }
+    match (
+        first(&get, &[&var("CLIENT_CERT")]),
+        first(&get, &[&var("CLIENT_KEY")]),
+    ) {
+        (Some(cert), Some(key)) => b = b.client_cert(cert, key),
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(config(format!(
+                "set both {} and {} (a client certificate and its key), or neither",
+                var("CLIENT_CERT"),
+                var("CLIENT_KEY")
+            )));
+        }
+    }
+    if let Some(ns) = first(&get, &[&var("NAMESPACE")]) {
+        b = b.namespace(ns);
+    }
+    let skip = family.skip_verify;
+    if let Some(v) = get(skip) {
+        b = b.skip_tls(parse_bool(skip, &v)?);
+    }
+    let mut sso_tls = TlsOptions::default();
+    if let Some(path) = first(&get, &["HARMONY_SSO_CACERT"]) {
+        sso_tls.ca_cert = Some(path.into());
+    }
+    if let Some(v) = get("HARMONY_SSO_SKIP_TLS") {
+        sso_tls.skip_verify = parse_bool("HARMONY_SSO_SKIP_TLS", &v)?;
+    }
+    b = b.sso_tls(sso_tls);
     match (
         first(&get, &["OPENBAO_USERNAME"]),
         first(&get, &["OPENBAO_PASSWORD"]),
@@ -81,9 +219,6 @@ pub(crate) fn builder_from_lookup(
     }
     if let Some(m) = first(&get, &["OPENBAO_AUTH_MOUNT"]) {
         b = b.auth_mount(m);
-    }
-    if let Some(v) = get("OPENBAO_SKIP_TLS") {
-        b = b.skip_tls(parse_bool("OPENBAO_SKIP_TLS", &v)?);
     }
     match (
         first(&get, &["HARMONY_SSO_ISSUER"]),
@@ -155,12 +290,103 @@ mod tests {
     }
 
     #[test]
-    fn fallbacks_for_address_and_token() {
-        let b = from(&[("BAO_ADDR", "http://a:1"), ("VAULT_TOKEN", "t")]).unwrap();
-        assert_eq!(b.url.as_deref(), Some("http://a:1"));
-        assert_eq!(b.token.as_ref().map(|t| t.expose()), Some("t"));
-        let b = from(&[("OPENBAO_URL", "http://o:1"), ("VAULT_ADDR", "http://v:1")]).unwrap();
-        assert_eq!(b.url.as_deref(), Some("http://o:1"));
+    fn address_and_token_come_from_one_family_in_order() {
+        let token =
+            |b: &OpenbaoSecretStoreBuilder| b.token.as_ref().map(|t| t.expose().to_string());
+        // OPENBAO_ first, then BAO_, then VAULT_.
+        let all = [
+            ("OPENBAO_URL", "http://o:1"),
+            ("OPENBAO_TOKEN", "o"),
+            ("BAO_ADDR", "http://b:1"),
+            ("BAO_TOKEN", "b"),
+            ("VAULT_ADDR", "http://v:1"),
+            ("VAULT_TOKEN", "v"),
+        ];
+        let b = from(&all).unwrap();
+        assert_eq!(
+            (b.url.as_deref(), token(&b).as_deref()),
+            (Some("http://o:1"), Some("o"))
+        );
+        let b = from(&all[2..]).unwrap();
+        assert_eq!(
+            (b.url.as_deref(), token(&b).as_deref()),
+            (Some("http://b:1"), Some("b"))
+        );
+        let b = from(&all[4..]).unwrap();
+        assert_eq!(
+            (b.url.as_deref(), token(&b).as_deref()),
+            (Some("http://v:1"), Some("v"))
+        );
+        // A token never crosses families; the hint says what to set.
+        let b = from(&[
+            ("BAO_ADDR", "http://b:1"),
+            ("VAULT_TOKEN", "v"),
+            ("OPENBAO_TOKEN", "o"),
+        ])
+        .unwrap();
+        assert_eq!(token(&b), None);
+        let hint = b.login_hint.unwrap();
+        assert!(
+            hint.contains("OPENBAO_TOKEN and VAULT_TOKEN") && hint.contains("set BAO_TOKEN"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn tls_and_namespace_come_from_the_address_family() {
+        let b = from(&[
+            ("VAULT_ADDR", "https://v:1"),
+            ("VAULT_CACERT", "/v/ca.pem"),
+            ("VAULT_CAPATH", "/v/cas"),
+            ("VAULT_TLS_SERVER_NAME", "vault.internal"),
+            ("VAULT_CLIENT_CERT", "/v/c.pem"),
+            ("VAULT_CLIENT_KEY", "/v/k.pem"),
+            ("VAULT_NAMESPACE", "team/"),
+            ("BAO_CACERT", "/b/ca.pem"),
+            ("BAO_SKIP_VERIFY", "true"),
+        ])
+        .unwrap();
+        assert_eq!(
+            b.tls.ca_cert.as_deref(),
+            Some(std::path::Path::new("/v/ca.pem"))
+        );
+        assert_eq!(
+            b.tls.ca_path.as_deref(),
+            Some(std::path::Path::new("/v/cas"))
+        );
+        assert_eq!(b.tls.server_name.as_deref(), Some("vault.internal"));
+        assert_eq!(
+            b.tls
+                .client_cert
+                .as_ref()
+                .map(|c| (c.cert.clone(), c.key.clone())),
+            Some(("/v/c.pem".into(), "/v/k.pem".into()))
+        );
+        assert_eq!(b.namespace.as_deref(), Some("team"));
+        assert!(
+            !b.tls.skip_verify,
+            "BAO_SKIP_VERIFY is not VAULT_ADDR's family"
+        );
+        let e = from(&[("BAO_ADDR", "https://b:1"), ("BAO_CLIENT_CERT", "/c.pem")]).unwrap_err();
+        assert!(e.to_string().contains("BAO_CLIENT_KEY"), "{e}");
+    }
+
+    #[test]
+    fn openbao_and_identity_provider_tls_are_separate() {
+        let b = from(&[("OPENBAO_URL", "https://o:1"), ("OPENBAO_SKIP_TLS", "true")]).unwrap();
+        assert!(b.tls.skip_verify && !b.sso_tls.skip_verify);
+        let b = from(&[
+            ("OPENBAO_URL", "https://o:1"),
+            ("HARMONY_SSO_SKIP_TLS", "true"),
+            ("HARMONY_SSO_CACERT", "/idp-ca.pem"),
+        ])
+        .unwrap();
+        assert!(!b.tls.skip_verify && b.sso_tls.skip_verify);
+        assert_eq!(b.tls.ca_cert, None);
+        assert_eq!(
+            b.sso_tls.ca_cert.as_deref(),
+            Some(std::path::Path::new("/idp-ca.pem"))
+        );
     }
 
     /// The seed's bug: the KV mount was used as the userpass auth mount.
@@ -218,7 +444,7 @@ mod tests {
         .unwrap();
         assert_eq!(b.jwt_role.as_deref(), Some("harmony-developer"));
         assert_eq!(b.jwt_mount, "jwt");
-        assert!(b.skip_tls);
+        assert!(b.tls.skip_verify);
     }
 
     #[tokio::test]

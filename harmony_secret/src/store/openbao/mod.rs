@@ -5,15 +5,16 @@
 //! wrapped in the envelope `{"__harmony_value__": <value>}`, which reads unwrap transparently.
 //! (Do not store objects whose only key is `__harmony_value__`.)
 //!
-//! HTTP: plain `reqwest` rather than `vaultrs`, because the store needs the raw status and error
-//! body of every answer (to tell sealed, invalid-token, permission-denied and not-found apart),
-//! per-request timeouts, and exactly one round trip per read; the KV v2 and login calls are four
-//! small JSON requests. One client with a connect timeout (≤ 1 s) and a request timeout
-//! (default 2 s); errors are classified like this:
+//! HTTP: [`crate::openbao_http::OpenbaoHttp`] (shared with harmony's `OpenbaoSetup`) rather than
+//! `vaultrs`, because the store needs the raw status and error body of every answer (to tell
+//! sealed, invalid-token, permission-denied and not-found apart), per-request timeouts, and
+//! exactly one round trip per read. That layer owns TLS, the token / `X-Vault-Request` /
+//! `X-Vault-Namespace` headers and the redirect rule (one hop, never https → http). Connect
+//! timeout ≤ 1 s, request timeout default 2 s; errors are classified like this:
 //!
 //! | what happened | error |
 //! | --- | --- |
-//! | connection refused, timeout | [`SecretStoreError::Unreachable`] |
+//! | connection refused, timeout, TLS failure, refused redirect | [`SecretStoreError::Unreachable`] |
 //! | HTTP 503 "sealed" | [`SecretStoreError::Sealed`] |
 //! | HTTP 503 "sealed" and `sys/health` 501 | [`SecretStoreError::NotInitialized`] |
 //! | HTTP 403 (token valid) | [`SecretStoreError::PermissionDenied`] naming the path |
@@ -30,6 +31,7 @@ mod auth;
 pub(crate) mod builder;
 mod claim_refusal;
 pub(crate) mod env;
+mod logout_whoami;
 pub mod session_cache;
 
 use std::sync::Arc;
@@ -41,12 +43,14 @@ use log::debug;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::openbao_http::{HttpError, OpenbaoHttp, errors_of};
 use crate::redacted::Secret;
 use crate::{SecretStore, SecretStoreError};
-use auth::{ActiveToken, AuthConfig, TokenSource, errors_of};
+use auth::{ActiveToken, AuthConfig, TokenSource};
 pub use builder::{
     DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
 };
+pub use logout_whoami::{LogoutReport, WhoAmI};
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
 pub const ENVELOPE_KEY: &str = "__harmony_value__";
@@ -63,7 +67,7 @@ pub struct OpenbaoSecretStore {
 pub(crate) struct Inner {
     addr: String,
     kv_mount: String,
-    http: reqwest::Client,
+    http: OpenbaoHttp,
     auth: AuthConfig,
     request_timeout: Duration,
     session: tokio::sync::Mutex<Option<ActiveToken>>,
@@ -92,13 +96,16 @@ impl OpenbaoSecretStore {
         OpenbaoSecretStoreBuilder::new()
     }
 
-    /// A store configured by environment variables:
-    /// `OPENBAO_URL` (or `VAULT_ADDR`, `BAO_ADDR`), `OPENBAO_TOKEN` (or `VAULT_TOKEN`,
-    /// `BAO_TOKEN`), `OPENBAO_USERNAME` + `OPENBAO_PASSWORD`, `OPENBAO_KV_MOUNT` (`secret`),
-    /// `OPENBAO_AUTH_MOUNT` (`userpass`), `OPENBAO_SKIP_TLS`, `HARMONY_SSO_ISSUER` +
+    /// A store configured by environment variables. The first address set of `OPENBAO_URL`,
+    /// `BAO_ADDR`, `VAULT_ADDR` picks a family, and the token (`OPENBAO_TOKEN` / `BAO_TOKEN` /
+    /// `VAULT_TOKEN`), TLS options (`*_CACERT`, `*_CAPATH`, `*_SKIP_VERIFY` (`OPENBAO_SKIP_TLS`),
+    /// `*_TLS_SERVER_NAME`, `*_CLIENT_CERT` + `*_CLIENT_KEY`) and namespace (`*_NAMESPACE`) come
+    /// only from that family. Also `OPENBAO_USERNAME` + `OPENBAO_PASSWORD`, `OPENBAO_KV_MOUNT`
+    /// (`secret`), `OPENBAO_AUTH_MOUNT` (`userpass`), `HARMONY_SSO_ISSUER` +
     /// `HARMONY_SSO_CLIENT_ID`, `HARMONY_SSO_PROJECT_ID`, `HARMONY_SSO_RESOLVE_TO`,
-    /// `OPENBAO_JWT_ROLE` (`harmony-developer`), `OPENBAO_JWT_MOUNT` (`jwt`),
-    /// `HARMONY_SESSION_DIR`, `OPENBAO_REQUEST_TIMEOUT_MS`. A missing or malformed variable is a
+    /// `HARMONY_SSO_CACERT`, `HARMONY_SSO_SKIP_TLS`, `OPENBAO_JWT_ROLE` (`harmony-developer`),
+    /// `OPENBAO_JWT_MOUNT` (`jwt`), `HARMONY_SESSION_DIR`, `OPENBAO_REQUEST_TIMEOUT_MS`. See
+    /// `docs/openbao-connection.md`. A missing or malformed variable is a
     /// [`SecretStoreError::Config`] naming it. Does not contact OpenBao.
     pub async fn from_env() -> Result<Self, SecretStoreError> {
         OpenbaoSecretStoreBuilder::from_env()?.build().await
@@ -124,7 +131,7 @@ impl Inner {
     pub(crate) fn new(
         addr: String,
         kv_mount: String,
-        http: reqwest::Client,
+        http: OpenbaoHttp,
         auth: AuthConfig,
         request_timeout: Duration,
     ) -> Self {
@@ -170,9 +177,9 @@ impl Inner {
         }
         match stale.source {
             TokenSource::Explicit => self.explicit_rejected.store(true, Ordering::SeqCst),
-            TokenSource::Cached | TokenSource::Sso => {
+            TokenSource::Cached | TokenSource::Sso | TokenSource::Refreshed => {
                 if let Some(cache) = self.auth.sso.as_ref().and_then(|s| s.cache.as_ref())
-                    && let Err(e) = cache.drop_token_if(&stale.token)
+                    && let Err(e) = drop_cached_token_if(cache, &stale.token).await
                 {
                     log::warn!(
                         "openbao: cannot update the session cache {}: {e}",
@@ -184,26 +191,10 @@ impl Inner {
         }
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> SecretStoreError {
-        self.transport_error_after(e, self.request_timeout)
-    }
-
-    /// Like `transport_error`, for a request that was given `timeout`.
-    fn transport_error_after(&self, e: &reqwest::Error, timeout: Duration) -> SecretStoreError {
-        let reason = if e.is_timeout() {
-            format!("no answer within {timeout:?} (timeout)")
-        } else {
-            let mut msg = String::from("cannot connect");
-            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-            while let Some(s) = source {
-                msg = format!("{msg}: {s}");
-                source = s.source();
-            }
-            msg
-        };
+    fn transport_error(&self, e: &HttpError) -> SecretStoreError {
         SecretStoreError::Unreachable {
             store: self.describe(),
-            reason,
+            reason: e.to_string(),
         }
     }
 
@@ -216,6 +207,7 @@ impl Inner {
             },
             503 if message.to_lowercase().contains("sealed") => SecretStoreError::Sealed {
                 store: self.describe(),
+                auto_unseal: None,
             },
             429 | 502 | 503 | 504 => SecretStoreError::Unreachable {
                 store: self.describe(),
@@ -244,17 +236,12 @@ impl Inner {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), SecretStoreError> {
-        let mut req = self
+        let r = self
             .http
-            .request(method, format!("{}/v1/{path}", self.addr))
-            .header("X-Vault-Token", token.expose());
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| self.transport_error(&e))?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+            .send(method, path, Some(token.expose()), body, None)
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        Ok((r.status, r.body))
     }
 
     /// One authenticated request; on 403 checks once whether the token itself went bad and, if
@@ -301,6 +288,16 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// [`SessionCache::drop_token_if`] under the session lock, so it cannot undo a session another
+/// process is saving.
+async fn drop_cached_token_if(
+    cache: &session_cache::SessionCache,
+    stale: &Secret,
+) -> std::io::Result<()> {
+    let _lock = cache.lock_async().await?;
+    cache.drop_token_if(stale)
 }
 
 #[async_trait]
@@ -404,28 +401,41 @@ impl OpenbaoSecretStore {
 #[cfg(test)]
 mod tests {
     use super::auth::SsoConfig;
-    use super::session_cache::{SessionCache, SessionEntry};
+    use super::session_cache::{SessionCache, SessionEntry, SessionKey};
     use super::*;
     use crate::ZitadelOidcAuth;
 
     fn inner_with_cache(dir: &std::path::Path) -> (Inner, SessionCache) {
-        let cache = SessionCache::new(dir, "http://127.0.0.1:9", "jwt", "dev");
+        let oidc = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli");
+        let cache = SessionCache::new(
+            dir,
+            SessionKey {
+                bao_addr: "http://127.0.0.1:9".into(),
+                auth_mount: "jwt".into(),
+                role: "dev".into(),
+                issuer: oidc.issuer().into(),
+                client_id: oidc.client_id().into(),
+                scopes: oidc.scopes(),
+                namespace: None,
+            },
+        );
         let auth = AuthConfig {
             token: None,
             userpass: None,
             userpass_mount: "userpass".into(),
             sso: Some(SsoConfig {
-                oidc: ZitadelOidcAuth::new("http://127.0.0.1:9", "cli"),
+                oidc,
                 role: "dev".into(),
                 mount: "jwt".into(),
                 cache: Some(cache.clone()),
             }),
             login_timeout: Duration::from_secs(1),
+            hint: None,
         };
         let inner = Inner::new(
             "http://127.0.0.1:9".into(),
             "secret".into(),
-            reqwest::Client::new(),
+            OpenbaoHttp::new("http://127.0.0.1:9", &Default::default()).unwrap(),
             auth,
             Duration::from_secs(1),
         );
@@ -445,6 +455,8 @@ mod tests {
                 token_endpoint: None,
                 issuer: "http://127.0.0.1:9".into(),
                 client_id: "cli".into(),
+                scopes: cache.key().scopes.clone(),
+                namespace: None,
             })
             .unwrap();
     }

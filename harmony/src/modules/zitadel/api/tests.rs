@@ -30,8 +30,10 @@ struct FakeState {
     roles: BTreeMap<String, Vec<(String, String)>>,
     /// Every authorised request, as "METHOD path".
     requests: Vec<String>,
-    /// The next project search pretends nothing exists (a concurrent creation race).
-    hide_next_project_search: bool,
+    /// The next N project searches pretend nothing exists (a projection lagging the writes).
+    hidden_project_searches: u32,
+    /// The next N app searches pretend nothing exists.
+    hidden_app_searches: u32,
     /// Send totals as JSON numbers instead of strings.
     numeric_totals: bool,
     /// project id -> (projectRoleAssertion, projectRoleCheck), as last written.
@@ -133,7 +135,8 @@ async fn search_projects(State(s): State<Shared>, headers: HeaderMap, body: Byte
     let mut st = s.lock().unwrap();
     st.requests.push("POST projects/_search".into());
     let wanted = name_query(&parse(&body));
-    let hide = std::mem::take(&mut st.hide_next_project_search);
+    let hide = st.hidden_project_searches > 0;
+    st.hidden_project_searches = st.hidden_project_searches.saturating_sub(1);
     let items: Vec<Value> = if hide {
         Vec::new()
     } else {
@@ -192,7 +195,11 @@ async fn search_apps(
     if !st.projects.iter().any(|(id, _)| *id == project) {
         return rpc_error(StatusCode::NOT_FOUND, json!(5), "Not Found");
     }
-    let apps = st.apps.get(&project).cloned().unwrap_or_default();
+    let mut apps = st.apps.get(&project).cloned().unwrap_or_default();
+    if st.hidden_app_searches > 0 {
+        st.hidden_app_searches -= 1;
+        apps.clear();
+    }
     let wanted = name_query(&parse(&body));
     let items = apps
         .iter()
@@ -691,10 +698,78 @@ async fn concurrent_creation_409_is_resolved_by_searching_again() {
         ..Default::default()
     };
     let created = c.create_project(&request).await.unwrap();
-    fake.state.lock().unwrap().hide_next_project_search = true;
+    fake.state.lock().unwrap().hidden_project_searches = 1;
     let ensured = c.ensure_project(&request).await.unwrap();
     assert!(!ensured.created);
     assert_eq!(ensured.value, created.id);
+}
+
+impl Fake {
+    fn searches(&self, kind: &str) -> usize {
+        let wanted = format!("POST {kind}/_search");
+        let st = self.state.lock().unwrap();
+        st.requests.iter().filter(|r| **r == wanted).count()
+    }
+}
+
+#[tokio::test]
+async fn a_lagging_project_search_after_409_is_retried_until_it_finds_the_project() {
+    let fake = start_fake().await;
+    let c = client(&fake);
+    let request = AddProjectRequest {
+        name: "lagging".into(),
+        ..Default::default()
+    };
+    let created = c.create_project(&request).await.unwrap();
+    // The search before the create and the next two after its 409 miss the project.
+    fake.state.lock().unwrap().hidden_project_searches = 3;
+    let ensured = c.ensure_project(&request).await.unwrap();
+    assert!(!ensured.created);
+    assert_eq!(ensured.value, created.id);
+    assert_eq!(fake.searches("projects"), 4);
+    assert_eq!(fake.writes(), 2, "one create, one refused create");
+}
+
+#[tokio::test]
+async fn a_lagging_app_search_after_409_is_retried_until_it_finds_the_app() {
+    let fake = start_fake().await;
+    let c = client(&fake);
+    let project = c
+        .create_project(&AddProjectRequest {
+            name: "p".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let request = AddOidcAppRequest::native_device_code("cli");
+    let first = c.ensure_oidc_app(&project, &request).await.unwrap();
+    fake.state.lock().unwrap().hidden_app_searches = 3;
+    let again = c.ensure_oidc_app(&project, &request).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.value.client_id, first.value.client_id);
+    assert_eq!(fake.searches("apps"), 5);
+}
+
+#[tokio::test]
+async fn a_search_that_never_catches_up_fails_after_the_window_naming_the_project() {
+    let fake = start_fake().await;
+    let c = client(&fake).with_search_lag_window(Duration::from_millis(700));
+    let request = AddProjectRequest {
+        name: "ghost".into(),
+        ..Default::default()
+    };
+    c.create_project(&request).await.unwrap();
+    fake.state.lock().unwrap().hidden_project_searches = u32::MAX;
+    let err = c.ensure_project(&request).await.unwrap_err();
+    assert!(matches!(err, ZitadelApiError::Lagging { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("\"ghost\""), "{text}");
+    assert!(text.contains("409"), "{text}");
+    assert!(text.contains("re-run"), "{text}");
+    // Retried, but bounded: a handful of searches, not a busy loop.
+    let searches = fake.searches("projects");
+    assert!((3..=10).contains(&searches), "{searches} searches");
 }
 
 #[tokio::test]

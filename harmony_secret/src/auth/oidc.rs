@@ -6,7 +6,9 @@
 //! auth method. The access token is never sent to OpenBao (it may be opaque, and it is meant for
 //! the provider's own APIs).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,14 +18,16 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, Client, ClientId, DeviceAuthorizationUrl, DeviceCodeErrorResponseType,
-    EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken, RequestTokenError, Scope,
+    AsyncHttpClient, AuthType, Client, ClientId, DeviceAuthorizationUrl,
+    DeviceCodeErrorResponseType, EndpointNotSet, EndpointSet, ExtraTokenFields, HttpClientError,
+    HttpRequest, HttpResponse, RefreshToken, RequestTokenError, Scope,
     StandardDeviceAuthorizationResponse, StandardRevocableToken, StandardTokenResponse,
     TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
+use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -74,6 +78,9 @@ pub struct OidcEndpoints {
     pub issuer: String,
     pub token_endpoint: String,
     pub device_authorization_endpoint: Option<String>,
+    /// RFC 7009 token revocation, when the provider offers it.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
 }
 
 /// Tokens from the identity provider. `Debug` hides them.
@@ -134,7 +141,7 @@ pub struct ZitadelOidcAuth {
     project_id: Option<String>,
     extra_scopes: Vec<String>,
     resolve_to: Option<SocketAddr>,
-    skip_tls: bool,
+    tls: TlsOptions,
     open_browser: Option<bool>,
     prompt: Option<DeviceCodePrompt>,
     request_timeout: Duration,
@@ -155,7 +162,7 @@ impl std::fmt::Debug for ZitadelOidcAuth {
             .field("client_id", &self.client_id)
             .field("project_id", &self.project_id)
             .field("resolve_to", &self.resolve_to)
-            .field("skip_tls", &self.skip_tls)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -171,7 +178,7 @@ impl ZitadelOidcAuth {
             project_id: None,
             extra_scopes: Vec::new(),
             resolve_to: None,
-            skip_tls: false,
+            tls: TlsOptions::default(),
             open_browser: None,
             prompt: None,
             request_timeout: Duration::from_secs(10),
@@ -205,7 +212,13 @@ impl ZitadelOidcAuth {
 
     /// Accept any TLS certificate from the provider (development only).
     pub fn with_skip_tls(mut self, skip: bool) -> Self {
-        self.skip_tls = skip;
+        self.tls.skip_verify = skip;
+        self
+    }
+
+    /// The provider's TLS options (CA, client certificate, …), separate from OpenBao's.
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -263,16 +276,16 @@ impl ZitadelOidcAuth {
     }
 
     fn store_name(&self) -> String {
-        format!("identity provider {}", self.issuer)
+        format!("the identity provider at {}", self.issuer)
     }
 
     fn http_client(&self) -> Result<reqwest::Client, SecretStoreError> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = client_builder(&self.tls)
+            .map_err(|e| self.config_error(e))?
             // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))
-            .timeout(self.request_timeout)
-            .danger_accept_invalid_certs(self.skip_tls);
+            .timeout(self.request_timeout);
         if let Some(addr) = self.resolve_to {
             let host = url::Url::parse(&self.issuer)
                 .ok()
@@ -314,12 +327,16 @@ impl ZitadelOidcAuth {
     ) -> Result<OidcEndpoints, SecretStoreError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        let resp = http.get(&url).send().await.map_err(|e| {
+            self.unreachable(&format!(
+                "discovery: {}",
+                describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+            ))
+        })?;
         let status = resp.status();
+        if not_serving(status.as_u16()) {
+            return Err(self.unreachable(&format!("discovery: {url} answered HTTP {status}")));
+        }
         if !status.is_success() {
             return Err(SecretStoreError::Backend {
                 store: self.store_name(),
@@ -332,11 +349,15 @@ impl ZitadelOidcAuth {
             .json()
             .await
             .map_err(|e| self.config_error(format!("{url} is not an OpenID configuration: {e}")))?;
+        // OIDC Discovery 1.0 §4.3: the issuer in the document MUST be identical to the one used
+        // to fetch it, or the document must not be used.
         if endpoints.issuer.trim_end_matches('/') != self.issuer {
-            warn!(
-                "sso: the provider calls itself `{}`, configured issuer is `{}`: OpenBao's bound_issuer must match the former",
+            return Err(self.config_error(format!(
+                "the discovery document at {url} names the issuer `{}`, not the configured `{}`. \
+                 Configure the issuer exactly as the provider names itself (HARMONY_SSO_ISSUER / \
+                 .zitadel_sso), and bind OpenBao's jwt auth (bound_issuer) to the same string",
                 endpoints.issuer, self.issuer
-            );
+            )));
         }
         Ok(endpoints)
     }
@@ -378,16 +399,17 @@ impl ZitadelOidcAuth {
     ///
     /// With the default prompt (the code printed on stderr) and neither stdin nor stderr a
     /// terminal (CI, a cron job), no one can see the code: it fails at once with
-    /// [`SecretStoreError::Config`] instead of waiting for the code to expire.
+    /// [`SecretStoreError::InteractionRequired`] instead of waiting for the code to expire.
     pub async fn device_login(&self) -> Result<OidcTokens, SecretStoreError> {
         if self.prompt.is_none() && !(self.terminal_probe)() {
-            return Err(self.config_error(
-                "a browser login (OIDC device flow) is needed, but neither stdin nor stderr is a \
-                 terminal, so no one would see the sign-in code. To run non-interactively set \
-                 OPENBAO_TOKEN (or OPENBAO_USERNAME and OPENBAO_PASSWORD); or run once in a \
-                 terminal to sign in and cache a session that later runs reuse"
+            return Err(SecretStoreError::InteractionRequired {
+                store: self.store_name(),
+                reason: "neither stdin nor stderr is a terminal, so no one would see the sign-in \
+                         code of the browser login (OIDC device flow). To run non-interactively \
+                         set OPENBAO_TOKEN (or OPENBAO_USERNAME and OPENBAO_PASSWORD); or run \
+                         once in a terminal to sign in and cache a session that later runs reuse"
                     .to_string(),
-            ));
+            });
         }
         let http = self.http_client()?;
         let endpoints = self.discover_with(&http).await?;
@@ -410,7 +432,7 @@ impl ZitadelOidcAuth {
         let details: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
             .add_scopes(self.scopes().into_iter().map(Scope::new))
-            .request_async(&http)
+            .request_async(&outage_aware(&http))
             .await
             .map_err(|e| self.request_error("device authorization", e))?;
         let info = DeviceCodeInfo {
@@ -431,8 +453,16 @@ impl ZitadelOidcAuth {
             None => print_device_code(&info),
         }
         if self.should_open_browser() {
-            if let Err(e) = webbrowser::open(info.url()) {
-                debug!("sso: could not open a browser ({e}); open the address by hand");
+            match web_url(info.url()) {
+                Some(url) => {
+                    if let Err(e) = webbrowser::open(url) {
+                        debug!("sso: could not open a browser ({e}); open the address by hand");
+                    }
+                }
+                None => warn!(
+                    "sso: the provider's sign-in address `{}` is not an http(s) URL: not opening it",
+                    info.url()
+                ),
             }
         } else {
             debug!("sso: not opening a browser (headless, HARMONY_NO_BROWSER or builder option)");
@@ -444,7 +474,7 @@ impl ZitadelOidcAuth {
         };
         let token: OidcTokenResponse = client
             .exchange_device_access_token(&details)
-            .request_async(&http, tokio::time::sleep, Some(wait))
+            .request_async(&outage_aware(&http), tokio::time::sleep, Some(wait))
             .await
             .map_err(|e| self.request_error("device flow", e))?;
         debug!("sso: device flow approved");
@@ -463,7 +493,7 @@ impl ZitadelOidcAuth {
         let rt = RefreshToken::new(refresh_token.expose().to_string());
         let token: OidcTokenResponse = client
             .exchange_refresh_token(&rt)
-            .request_async(&http)
+            .request_async(&outage_aware(&http))
             .await
             .map_err(|e| self.request_error("refresh", e))?;
         let mut tokens = self.tokens_from(token, token_endpoint.to_string())?;
@@ -472,6 +502,58 @@ impl ZitadelOidcAuth {
             tokens.refresh_token = Some(refresh_token.clone());
         }
         Ok(tokens)
+    }
+
+    /// RFC 7009: revokes `refresh_token` at the provider's `revocation_endpoint` (found by
+    /// discovery). `Ok(false)` when the provider offers no revocation endpoint. Per RFC 7009 a
+    /// token the provider no longer knows is answered 200 too, so `Ok(true)` means "the provider
+    /// will not accept it any more".
+    pub async fn revoke_refresh_token(
+        &self,
+        refresh_token: &Secret,
+    ) -> Result<bool, SecretStoreError> {
+        let http = self.http_client()?;
+        let endpoints = self.discover_with(&http).await?;
+        let Some(url) = endpoints.revocation_endpoint else {
+            debug!("sso: the provider has no revocation_endpoint; refresh token not revoked");
+            return Ok(false);
+        };
+        // A plain form POST (RFC 7009 §2.1; public client: client_id in the body). The oauth2
+        // crate refuses http:// revocation URLs, which local and test providers use.
+        debug!("sso: revoking the refresh token at {url}");
+        let resp = http
+            .post(&url)
+            .form(&[
+                ("token", refresh_token.expose()),
+                ("token_type_hint", "refresh_token"),
+                ("client_id", self.client_id.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| {
+                self.unreachable(&format!(
+                    "revocation: {}",
+                    describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+                ))
+            })?;
+        let status = resp.status().as_u16();
+        if not_serving(status) {
+            return Err(self.unreachable(&format!("revocation: {url} answered HTTP {status}")));
+        }
+        if status != 200 {
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            let code = body["error"]
+                .as_str()
+                .unwrap_or("no error code")
+                .to_string();
+            return Err(SecretStoreError::Backend {
+                store: self.store_name(),
+                status,
+                path: url,
+                message: format!("the revocation was refused ({code})"),
+            });
+        }
+        Ok(true)
     }
 
     fn tokens_from(
@@ -520,13 +602,69 @@ impl ZitadelOidcAuth {
                     reason,
                 }
             }
-            RequestTokenError::Request(e) => self.unreachable(&format!("{what}: {e}")),
+            RequestTokenError::Request(e) => {
+                self.unreachable(&format!("{what}: {}", error_chain(&e)))
+            }
             RequestTokenError::Parse(e, _body) => {
                 self.config_error(format!("{what}: unexpected answer from the provider: {e}"))
             }
             RequestTokenError::Other(msg) => self.config_error(format!("{what}: {msg}")),
         }
     }
+}
+
+/// A gateway or proxy status: the provider (or what is in front of it, e.g. an ingress whose
+/// backend is down) is not serving. An outage, not an answer about the request.
+fn not_serving(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
+/// Why a request to the provider got no usable answer.
+#[derive(Debug, thiserror::Error)]
+enum ProviderHttpError {
+    #[error(transparent)]
+    Http(#[from] HttpClientError<reqwest::Error>),
+    #[error("{0} answered HTTP {1}")]
+    NotServing(String, u16),
+}
+
+type ProviderFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, ProviderHttpError>> + Send>>;
+
+/// The oauth2 crate's HTTP client, except that a 502/503/504 is a transport error (so it
+/// becomes [`SecretStoreError::Unreachable`]): oauth2 itself drops the status of an error answer
+/// and would report an ingress's HTML error page as an unparsable token response.
+fn outage_aware(http: &reqwest::Client) -> impl Fn(HttpRequest) -> ProviderFuture + use<> {
+    let http = http.clone();
+    move |request: HttpRequest| {
+        let http = http.clone();
+        Box::pin(async move {
+            let uri = request.uri().to_string();
+            let response = http.call(request).await?;
+            let status = response.status().as_u16();
+            if not_serving(status) {
+                return Err(ProviderHttpError::NotServing(uri, status));
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// `url` when it is an absolute http(s) URL: the only kind handed to the browser (the address
+/// comes from the provider; a `file:` or custom-scheme URL could start a local program).
+fn web_url(url: &str) -> Option<&str> {
+    let parsed = url::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then_some(url)
+}
+
+/// An error and its causes, `: `-separated (reqwest's own message omits the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    msg
 }
 
 /// The OAuth error code of an error response (for both basic and device-code responses).
@@ -558,7 +696,10 @@ mod tests {
         let auth = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli").with_terminal_probe(|| false);
         let e = auth.device_login().await.unwrap_err();
         let text = e.to_string();
-        assert!(matches!(e, SecretStoreError::Config { .. }), "{text}");
+        assert!(
+            matches!(e, SecretStoreError::InteractionRequired { .. }),
+            "{text}"
+        );
         assert!(text.contains("browser login"), "{text}");
         assert!(text.contains("terminal"), "{text}");
         assert!(text.contains("OPENBAO_TOKEN"), "{text}");
@@ -576,6 +717,21 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn only_http_and_https_addresses_go_to_the_browser() {
+        assert!(web_url("https://sso.example.com/device?user_code=AB").is_some());
+        assert!(web_url("http://127.0.0.1:9000/device").is_some());
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "smb://host/share",
+            "/device",
+            "",
+        ] {
+            assert!(web_url(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn scopes_include_offline_access_and_project_audience() {

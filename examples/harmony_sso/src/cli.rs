@@ -1,0 +1,324 @@
+//! Command-line flags and subcommands (clap).
+
+use clap::{Args, Parser, Subcommand};
+use harmony::topology::ExistingStackConfig;
+
+/// The whole SSO config loop in one run.
+///
+/// Without the existing-stack flags it deploys OpenBao and Zitadel on a local k3d cluster
+/// (needs Docker). With `--openbao-url`, `--issuer` and `--client-id` it deploys nothing and
+/// uses the given servers.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(name = "harmony_sso", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// OpenBao only, logging in with the userpass user kept by harmony_config (local stack).
+    #[arg(long)]
+    pub skip_zitadel: bool,
+
+    /// Remove what harmony_sso deployed (OpenBao, Zitadel releases and namespaces) and its local
+    /// caches (session, key cache, last-stack file).
+    #[arg(long)]
+    pub cleanup: bool,
+
+    /// With --cleanup: also delete the k3d cluster.
+    #[arg(long, requires = "cleanup")]
+    pub cluster: bool,
+
+    /// No questions: skip the confirmation; config values take their defaults.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// Do not open a browser for the device flow (print the address only).
+    #[arg(long, global = true, env = "HARMONY_SSO_NO_BROWSER")]
+    pub no_browser: bool,
+
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Sign in now (device flow unless a session is cached).
+    Login,
+    /// Revoke the OpenBao token and the refresh token, and forget the session.
+    Logout,
+    /// Who is signed in: name, policies, time left, auth method.
+    Whoami,
+}
+
+/// An existing OpenBao + OpenID provider (all three of url, issuer, client id, or none).
+/// `Debug` hides the admin token.
+#[derive(Clone, PartialEq, Eq, Args)]
+pub struct StackArgs {
+    /// OpenBao address of an existing stack.
+    #[arg(long, env = "OPENBAO_URL", global = true)]
+    pub openbao_url: Option<String>,
+    /// OpenID issuer of an existing stack (exactly the tokens' `iss`).
+    #[arg(long, env = "HARMONY_SSO_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// Public device-code client id registered at the issuer.
+    #[arg(long, env = "HARMONY_SSO_CLIENT_ID", global = true)]
+    pub client_id: Option<String>,
+    /// OpenBao JWT role to log in with.
+    #[arg(
+        long,
+        env = "OPENBAO_JWT_ROLE",
+        default_value = "harmony-developer",
+        global = true
+    )]
+    pub jwt_role: String,
+    /// OpenBao JWT auth mount.
+    #[arg(long, env = "OPENBAO_JWT_MOUNT", default_value = "jwt", global = true)]
+    pub jwt_mount: String,
+    /// OpenBao KV v2 mount holding the config.
+    #[arg(
+        long,
+        env = "OPENBAO_KV_MOUNT",
+        default_value = "secret",
+        global = true
+    )]
+    pub kv_mount: String,
+    /// A token allowed to configure OpenBao: then harmony_sso sets up the KV mount, the
+    /// policy and the JWT auth trusting the issuer itself. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "OPENBAO_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for StackArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackArgs")
+            .field("openbao_url", &self.openbao_url)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("jwt_role", &self.jwt_role)
+            .field("jwt_mount", &self.jwt_mount)
+            .field("kv_mount", &self.kv_mount)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Where the loop runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Deploy OpenBao (+ Zitadel unless `skip_zitadel`) on the local k3d cluster.
+    LocalK3d { skip_zitadel: bool },
+    /// Use the given servers; deploy nothing.
+    Existing(ExistingStackConfig),
+}
+
+impl Cli {
+    /// The mode the flags ask for, or what is missing / contradictory.
+    pub fn mode(&self) -> Result<Mode, String> {
+        let s = &self.stack;
+        let given = [
+            ("--openbao-url (OPENBAO_URL)", s.openbao_url.as_deref()),
+            ("--issuer (HARMONY_SSO_ISSUER)", s.issuer.as_deref()),
+            (
+                "--client-id (HARMONY_SSO_CLIENT_ID)",
+                s.client_id.as_deref(),
+            ),
+        ];
+        let missing: Vec<&str> = given
+            .iter()
+            .filter(|(_, v)| v.is_none_or(str::is_empty))
+            .map(|(name, _)| *name)
+            .collect();
+        if missing.len() == given.len() {
+            if s.admin_token.is_some() {
+                return Err(
+                    "--admin-token is for an existing stack: also give --openbao-url, --issuer and --client-id"
+                        .into(),
+                );
+            }
+            return Ok(Mode::LocalK3d {
+                skip_zitadel: self.skip_zitadel,
+            });
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "an existing stack needs --openbao-url, --issuer and --client-id; missing: {}",
+                missing.join(", ")
+            ));
+        }
+        if self.skip_zitadel {
+            return Err("--skip-zitadel is for the local stack; an existing stack signs in with its OpenID provider".into());
+        }
+        if self.cleanup {
+            return Err("--cleanup removes what harmony_sso deployed on k3d; it never touches an existing stack (use `logout` to forget the session)".into());
+        }
+        let mut config = ExistingStackConfig::new(
+            s.openbao_url.clone().unwrap_or_default(),
+            s.issuer.clone().unwrap_or_default(),
+            s.client_id.clone().unwrap_or_default(),
+        );
+        config.jwt_role = s.jwt_role.clone();
+        config.jwt_mount = s.jwt_mount.trim_matches('/').to_string();
+        config.kv_mount = s.kv_mount.trim_matches('/').to_string();
+        config.admin_token = s.admin_token.clone().filter(|t| !t.is_empty());
+        Ok(Mode::Existing(config))
+    }
+}
+
+/// The command to show when the local stack cannot run (no Docker engine).
+pub const EXISTING_STACK_HINT: &str = "cargo run -p harmony_sso -- --openbao-url https://bao.example.com --issuer https://idp.example.com --client-id <client-id>";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("harmony_sso").chain(args.iter().copied()))
+    }
+
+    const STACK: [&str; 6] = [
+        "--openbao-url",
+        "https://bao.example.com/",
+        "--issuer",
+        "https://idp.example.com",
+        "--client-id",
+        "cli-1",
+    ];
+
+    #[test]
+    fn no_flags_is_the_local_stack_with_zitadel() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(
+            cli.mode().unwrap(),
+            Mode::LocalK3d {
+                skip_zitadel: false
+            }
+        );
+        assert!(!cli.yes && !cli.cleanup && cli.command.is_none());
+        let cli = parse(&["--skip-zitadel", "-y"]).unwrap();
+        assert_eq!(cli.mode().unwrap(), Mode::LocalK3d { skip_zitadel: true });
+        assert!(cli.yes);
+    }
+
+    #[test]
+    fn cluster_needs_cleanup() {
+        assert!(parse(&["--cluster"]).is_err());
+        let cli = parse(&["--cleanup", "--cluster"]).unwrap();
+        assert!(cli.cleanup && cli.cluster);
+    }
+
+    #[test]
+    fn existing_stack_flags_give_the_existing_mode_with_defaults_and_overrides() {
+        let cli = parse(&STACK).unwrap();
+        let Mode::Existing(c) = cli.mode().unwrap() else {
+            panic!("expected the existing stack")
+        };
+        assert_eq!(c.openbao_url, "https://bao.example.com");
+        assert_eq!(c.issuer, "https://idp.example.com");
+        assert_eq!(c.client_id, "cli-1");
+        assert_eq!(
+            (
+                c.jwt_role.as_str(),
+                c.jwt_mount.as_str(),
+                c.kv_mount.as_str()
+            ),
+            ("harmony-developer", "jwt", "secret")
+        );
+        assert_eq!(c.admin_token, None);
+
+        let mut args = STACK.to_vec();
+        args.extend([
+            "--jwt-role",
+            "dev",
+            "--jwt-mount",
+            "/oidc/",
+            "--kv-mount",
+            "kv",
+            "--admin-token",
+            "s.ADMIN",
+        ]);
+        let Mode::Existing(c) = parse(&args).unwrap().mode().unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                c.jwt_role.as_str(),
+                c.jwt_mount.as_str(),
+                c.kv_mount.as_str()
+            ),
+            ("dev", "oidc", "kv")
+        );
+        assert_eq!(c.admin_token.as_deref(), Some("s.ADMIN"));
+        assert!(!format!("{c:?}").contains("s.ADMIN"));
+        let cli = parse(&args).unwrap();
+        assert!(!format!("{cli:?}").contains("s.ADMIN"), "{cli:?}");
+        assert!(format!("{cli:?}").contains("<redacted>"), "{cli:?}");
+    }
+
+    #[test]
+    fn subcommands_take_the_stack_flags_after_them() {
+        let mut args = vec!["whoami"];
+        args.extend(STACK);
+        let cli = parse(&args).unwrap();
+        assert_eq!(cli.command, Some(Command::Whoami));
+        assert!(matches!(cli.mode().unwrap(), Mode::Existing(_)));
+        assert_eq!(parse(&["login"]).unwrap().command, Some(Command::Login));
+        assert_eq!(parse(&["logout"]).unwrap().command, Some(Command::Logout));
+    }
+
+    #[test]
+    fn partial_or_contradictory_stack_flags_say_what_is_wrong() {
+        let err = parse(&STACK[..2]).unwrap().mode().unwrap_err();
+        assert!(
+            err.contains(
+                "missing: --issuer (HARMONY_SSO_ISSUER), --client-id (HARMONY_SSO_CLIENT_ID)"
+            ),
+            "{err}"
+        );
+        let mut args = STACK.to_vec();
+        args.push("--skip-zitadel");
+        assert!(
+            parse(&args)
+                .unwrap()
+                .mode()
+                .unwrap_err()
+                .contains("--skip-zitadel")
+        );
+        let mut args = STACK.to_vec();
+        args.push("--cleanup");
+        assert!(
+            parse(&args)
+                .unwrap()
+                .mode()
+                .unwrap_err()
+                .contains("never touches an existing stack")
+        );
+        let err = parse(&["--admin-token", "t"]).unwrap().mode().unwrap_err();
+        assert!(err.contains("--openbao-url"), "{err}");
+    }
+
+    #[test]
+    fn help_lists_flags_subcommands_and_env_vars() {
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        for needle in [
+            "--skip-zitadel",
+            "--cleanup",
+            "--cluster",
+            "--yes",
+            "login",
+            "logout",
+            "whoami",
+            "OPENBAO_URL",
+            "HARMONY_SSO_CLIENT_ID",
+            "OPENBAO_JWT_ROLE",
+        ] {
+            assert!(help.contains(needle), "{needle} missing in:\n{help}");
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `harmony_sso` in existing-stack mode, run as a real process in a pseudo-terminal against a
+//! real OpenBao (`bao`) and a real OpenID provider with the device flow; a scripted person
+//! approves in the "browser". What the servers saw is checked: the IdP's request log (device
+//! authorizations) and OpenBao's KV (read with the root token).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use harmony_test_support::{BaoInit, Human, HumanAction, Idp, IdpOptions, JwtSetup, OpenBao};
+use rexpect::reader::Options;
+use rexpect::session::PtySession;
+
+const POLICY: &str = r#"path "secret/data/harmony/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "secret/metadata/harmony/*" { capabilities = ["list", "read", "delete"] }"#;
+
+fn command(home: &Path, bao: &OpenBao, idp: &Idp, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harmony_sso"));
+    cmd.args(args)
+        .args(["--openbao-url", bao.addr()])
+        .args(["--issuer", idp.issuer()])
+        .args(["--client-id", idp.client_id()])
+        .arg("--no-browser")
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("TERM", "xterm-256color")
+        .env("RUST_LOG", "warn");
+    for var in [
+        "OPENBAO_URL",
+        "OPENBAO_TOKEN",
+        "VAULT_TOKEN",
+        "BAO_TOKEN",
+        "OPENBAO_ADMIN_TOKEN",
+        "HARMONY_SESSION_DIR",
+        "HARMONY_SSO_ISSUER",
+        "HARMONY_SSO_CLIENT_ID",
+        "OPENBAO_JWT_ROLE",
+        "OPENBAO_JWT_MOUNT",
+        "OPENBAO_KV_MOUNT",
+        "HARMONY_CONFIG_HarmonySsoDemoService",
+        "HARMONY_CONFIG_HarmonySsoDemoDatabase",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn spawn(cmd: Command) -> PtySession {
+    rexpect::spawn_with_options(
+        cmd,
+        Options::new()
+            .timeout_ms(Some(60_000))
+            .strip_ansi_escape_codes(true),
+    )
+    .expect("spawn harmony_sso in a pty")
+}
+
+/// Runs to the end; the person approves every device code shown. Returns all output.
+fn run(cmd: Command, human: &Human) -> String {
+    let mut p = spawn(cmd);
+    let mut seen = String::new();
+    loop {
+        match p.exp_regex(r"open this address in a browser:\s+(\S+)") {
+            Ok((before, found)) => {
+                seen.push_str(&before);
+                seen.push_str(&found);
+                let url = found.split_whitespace().last().unwrap().to_string();
+                human.start(&url, HumanAction::Approve, Duration::ZERO);
+            }
+            Err(rexpect::error::Error::EOF { got, .. }) => {
+                seen.push_str(&got);
+                break;
+            }
+            Err(e) => panic!("harmony_sso did not finish: {e}\nso far:\n{seen}"),
+        }
+    }
+    let status = p.process().wait().expect("wait");
+    // WaitStatus::Exited(pid, code); rexpect does not re-export the type.
+    assert!(
+        format!("{status:?}").starts_with("Exited(") && format!("{status:?}").ends_with(", 0)"),
+        "harmony_sso failed ({status:?}):\n{seen}"
+    );
+    seen
+}
+
+fn device_authorizations(idp: &Idp) -> usize {
+    idp.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/device/auth")
+        .count()
+}
+
+async fn stored(bao: &OpenBao, init: &BaoInit, key: &str) -> serde_json::Value {
+    bao.api_ok(
+        &init.root_token,
+        "GET",
+        &format!("secret/data/harmony/{key}"),
+        None,
+    )
+    .await["data"]["data"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_run_signs_in_and_stores_second_run_asks_nothing_logout_needs_a_new_sign_in() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, init) = OpenBao::start_ready().await;
+    bao.write_policy(&init.root_token, "harmony-dev", POLICY)
+        .await;
+    bao.enable_jwt(
+        &init.root_token,
+        &JwtSetup {
+            mount: "jwt",
+            issuer: idp.issuer(),
+            client_id: idp.client_id(),
+            role: "harmony-developer",
+            policies: &["harmony-dev"],
+            token_ttl: "15m",
+        },
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("alice");
+
+    // 1st run: device flow, the defaults are stored in OpenBao and read back.
+    let first = run(command(home.path(), &bao, &idp, &["--yes"]), &human);
+    assert_eq!(human.outcomes(), vec!["approved"], "{first}");
+    assert_eq!(device_authorizations(&idp), 1, "{first}");
+    assert!(first.contains("via device flow"), "{first}");
+    let db = stored(&bao, &init, "HarmonySsoDemoDatabase").await;
+    let service = stored(&bao, &init, "HarmonySsoDemoService").await;
+    assert_eq!(service["replicas"], 2);
+    let password = db["password"]
+        .as_str()
+        .expect("password stored")
+        .to_string();
+    assert_eq!(password.len(), 24);
+    assert!(!first.contains(&password), "the secret leaked:\n{first}");
+    assert!(
+        first.contains("HarmonySsoDemoDatabase <- OpenBao at"),
+        "{first}"
+    );
+    assert!(first.contains("stored this run"), "{first}");
+    assert!(first.contains("password = sha256:"), "{first}");
+
+    eprintln!("--- first run ---\n{first}");
+    // 2nd run, without --yes: cached session, no device authorization, nothing asked (a
+    // question would block until the timeout), values read back from OpenBao.
+    let second = run(command(home.path(), &bao, &idp, &[]), &human);
+    assert_eq!(device_authorizations(&idp), 1, "{second}");
+    assert_eq!(human.times_called(), 1);
+    assert!(second.contains("via cached session"), "{second}");
+    assert!(!second.contains("stored this run"), "{second}");
+    assert!(
+        second.contains("HarmonySsoDemoService <- OpenBao at"),
+        "{second}"
+    );
+    assert!(second.contains("wall time:"), "{second}");
+    assert!(!second.contains(&password), "{second}");
+    assert_eq!(stored(&bao, &init, "HarmonySsoDemoDatabase").await, db);
+
+    eprintln!("--- second run ---\n{second}");
+    assert!(second.contains("logged in: jwt-alice@"), "{second}");
+
+    // whoami: who, policies, time left, auth method; no sign-in needed.
+    let who = run(command(home.path(), &bao, &idp, &["whoami"]), &human);
+    assert!(who.contains("jwt-alice@"), "{who}");
+    assert!(who.contains("policies: default, harmony-dev"), "{who}");
+    assert!(who.contains("time left: "), "{who}");
+    assert!(who.contains("auth method: oidc device flow"), "{who}");
+    assert_eq!(device_authorizations(&idp), 1, "{who}");
+
+    // logout revokes both tokens (the IdP saw the revocation), then a run needs a new device
+    // authorization.
+    let out = run(command(home.path(), &bao, &idp, &["logout"]), &human);
+    assert!(
+        out.contains("OpenBao token revoked, refresh token revoked"),
+        "{out}"
+    );
+    let revocations = idp
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/token/revocation" && r.status == 200)
+        .count();
+    assert_eq!(revocations, 1, "{out}");
+    let third = run(command(home.path(), &bao, &idp, &["--yes"]), &human);
+    assert_eq!(device_authorizations(&idp), 2, "{third}");
+    assert!(third.contains("via device flow"), "{third}");
+    assert_eq!(human.outcomes(), vec!["approved", "approved"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_admin_token_it_configures_jwt_auth_itself_then_changes_nothing() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, init) = OpenBao::start_ready().await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("bob");
+    let with_admin = |args: &[&str]| {
+        let mut cmd = command(home.path(), &bao, &idp, args);
+        cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token);
+        cmd
+    };
+
+    let first = run(with_admin(&["--yes"]), &human);
+    assert!(
+        first.contains("[changed  ] OpenBao setup (admin token)"),
+        "{first}"
+    );
+    assert!(
+        !first.contains(&init.root_token),
+        "the admin token leaked:\n{first}"
+    );
+    let role = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "auth/jwt/role/harmony-developer",
+            None,
+        )
+        .await;
+    assert_eq!(
+        role["data"]["bound_audiences"],
+        serde_json::json!([idp.client_id()])
+    );
+    let config = bao
+        .api_ok(&init.root_token, "GET", "auth/jwt/config", None)
+        .await;
+    assert_eq!(config["data"]["bound_issuer"], idp.issuer());
+    assert_eq!(
+        stored(&bao, &init, "HarmonySsoDemoService").await["replicas"],
+        2
+    );
+
+    let second = run(with_admin(&[]), &human);
+    assert!(
+        second.contains("[unchanged] OpenBao setup (admin token)"),
+        "{second}"
+    );
+    assert!(second.contains("0 changed"), "{second}");
+    assert_eq!(device_authorizations(&idp), 1, "{second}");
+}
+
+#[test]
+fn missing_existing_stack_flags_are_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_harmony_sso"))
+        .args(["--openbao-url", "http://127.0.0.1:1"])
+        .env_remove("HARMONY_SSO_ISSUER")
+        .env_remove("HARMONY_SSO_CLIENT_ID")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--issuer (HARMONY_SSO_ISSUER)"), "{err}");
+    assert!(err.contains("--client-id (HARMONY_SSO_CLIENT_ID)"), "{err}");
+}
+
+#[test]
+fn without_docker_it_stops_at_once_and_shows_the_existing_stack_command() {
+    let home = tempfile::tempdir().unwrap();
+    let empty_path = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harmony_sso"))
+        .arg("--yes")
+        .env("PATH", empty_path.path())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env_remove("OPENBAO_URL")
+        .env_remove("HARMONY_SSO_ISSUER")
+        .env_remove("HARMONY_SSO_CLIENT_ID")
+        .env_remove("HARMONY_USE_LOCAL_K3D")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("Docker is not installed"), "{err}");
+    assert!(err.contains("--openbao-url"), "{err}");
+    // Stopped before downloading anything (no pinned k3d/helm fetched).
+    assert!(!home.path().join(".local/share/harmony/k3d").exists());
+}
+
+/// Waits for `needle`, keeping everything printed in `seen`.
+fn expect(p: &mut PtySession, seen: &mut String, needle: &str) {
+    let before = p
+        .exp_string(needle)
+        .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}\nso far:\n{seen}"));
+    seen.push_str(&before);
+    seen.push_str(needle);
+}
+
+fn answer(p: &mut PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_yes_the_first_run_asks_each_field_once_and_hides_the_password() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, init) = OpenBao::start_ready().await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("alice");
+    let mut cmd = command(home.path(), &bao, &idp, &[]);
+    cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token);
+
+    let mut p = spawn(cmd);
+    let mut seen = String::new();
+    let (before, found) = p
+        .exp_regex(r"open this address in a browser:\s+(\S+)")
+        .unwrap_or_else(|e| panic!("no device code: {e}"));
+    seen.push_str(&before);
+    human.start(
+        found.split_whitespace().last().unwrap(),
+        HumanAction::Approve,
+        Duration::ZERO,
+    );
+    expect(&mut p, &mut seen, "The service's public URL");
+    answer(&mut p, "https://svc.team\r");
+    expect(&mut p, &mut seen, "How many replicas to run");
+    answer(&mut p, "3\r");
+    expect(&mut p, &mut seen, "Database host");
+    answer(&mut p, "pg.team\r");
+    expect(&mut p, &mut seen, "Database port");
+    answer(&mut p, "6543\r");
+    expect(&mut p, &mut seen, "Database user");
+    answer(&mut p, "app\r");
+    expect(&mut p, &mut seen, "Database password");
+    answer(&mut p, "typed-Secret-42\r");
+    expect(&mut p, &mut seen, "harmony_sso summary");
+    seen.push_str(&p.exp_eof().unwrap());
+    assert!(
+        !seen.contains("typed-Secret-42"),
+        "the password was shown:\n{seen}"
+    );
+    assert!(
+        seen.contains("(stored this run; value from your answers)"),
+        "{seen}"
+    );
+
+    let db = stored(&bao, &init, "HarmonySsoDemoDatabase").await;
+    assert_eq!(db["password"], "typed-Secret-42");
+    assert_eq!(db["port"], 6543);
+    assert_eq!(
+        stored(&bao, &init, "HarmonySsoDemoService").await["replicas"],
+        3
+    );
+}

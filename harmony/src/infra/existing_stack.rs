@@ -1,0 +1,326 @@
+//! [`ExistingStackTopology`]: a team's OpenBao (or Vault) and OpenID provider that already run.
+//! Nothing is deployed. The capabilities check the servers; given an admin token, the
+//! [`SecretVault`] also configures OpenBao (KV mount, policy, JWT auth trusting the issuer)
+//! with the same setup code the k3d topology uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::modules::openbao::setup_api::OpenbaoInitRecord;
+use crate::modules::openbao::{
+    OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
+    harmony_dev_policy,
+};
+use crate::topology::{
+    CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider, PreparationError,
+    PreparationOutcome, SecretVault, SecretVaultAccess, SecretVaultRequest, Topology,
+};
+
+/// The servers of an existing stack.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExistingStackConfig {
+    /// OpenBao's address, e.g. `https://bao.example.com`.
+    pub openbao_url: String,
+    /// The OpenID issuer, exactly as in the tokens' `iss`.
+    pub issuer: String,
+    /// The public device-code client registered at the issuer.
+    pub client_id: String,
+    /// The JWT role people log in with (default `harmony-developer`).
+    pub jwt_role: String,
+    /// The JWT auth mount (default `jwt`).
+    pub jwt_mount: String,
+    /// The KV v2 mount (default `secret`).
+    pub kv_mount: String,
+    /// A token allowed to configure OpenBao (mounts, policies, auth). `None`: only check.
+    pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for ExistingStackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExistingStackConfig")
+            .field("openbao_url", &self.openbao_url)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("jwt_role", &self.jwt_role)
+            .field("jwt_mount", &self.jwt_mount)
+            .field("kv_mount", &self.kv_mount)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl ExistingStackConfig {
+    /// The given servers with the default role and mounts.
+    pub fn new(
+        openbao_url: impl Into<String>,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            openbao_url: openbao_url.into().trim_end_matches('/').to_string(),
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            jwt_role: "harmony-developer".to_string(),
+            jwt_mount: "jwt".to_string(),
+            kv_mount: "secret".to_string(),
+            admin_token: None,
+        }
+    }
+}
+
+/// A topology made of servers that already run (see the module docs).
+#[derive(Debug)]
+pub struct ExistingStackTopology {
+    config: ExistingStackConfig,
+    http: reqwest::Client,
+}
+
+impl ExistingStackTopology {
+    pub fn new(config: ExistingStackConfig) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self { config, http })
+    }
+
+    pub fn config(&self) -> &ExistingStackConfig {
+        &self.config
+    }
+
+    /// `sys/health`: unsealed and active (or a standby) is fine; anything else says what to do.
+    async fn check_openbao(&self) -> Result<String, String> {
+        let url = format!("{}/v1/sys/health?standbyok=true", self.config.openbao_url);
+        let response = self.http.get(&url).send().await.map_err(|e| {
+            format!(
+                "OpenBao at {} does not answer ({}): check --openbao-url / OPENBAO_URL",
+                self.config.openbao_url,
+                e.without_url()
+            )
+        })?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let version = body["version"].as_str().unwrap_or("?").to_string();
+        match status {
+            200 | 429 | 473 => Ok(format!("version {version}, unsealed")),
+            503 => Err(format!(
+                "OpenBao at {} is sealed: unseal it (`bao operator unseal`), then run again",
+                self.config.openbao_url
+            )),
+            501 => Err(format!(
+                "OpenBao at {} is not initialised (`bao operator init`)",
+                self.config.openbao_url
+            )),
+            other => Err(format!(
+                "OpenBao at {} answered sys/health with HTTP {other}: is it OpenBao or Vault?",
+                self.config.openbao_url
+            )),
+        }
+    }
+
+    /// The JWT auth mount answers a login without a token: 400 ("missing jwt") when it exists;
+    /// without it the path is not an unauthenticated one and OpenBao answers 403 (404/405 on
+    /// some versions).
+    async fn check_jwt_mount(&self) -> Result<(), String> {
+        let mount = &self.config.jwt_mount;
+        let url = format!("{}/v1/auth/{mount}/login", self.config.openbao_url);
+        let response = self
+            .http
+            .post(&url)
+            .json(&serde_json::json!({ "role": self.config.jwt_role }))
+            .send()
+            .await
+            .map_err(|e| format!("OpenBao auth/{mount}/login: {}", e.without_url()))?;
+        match response.status().as_u16() {
+            400 => Ok(()),
+            403..=405 => Err(format!(
+                "OpenBao at {} has no JWT auth at {mount}/: enable it (`bao auth enable -path={mount} jwt`) \
+                 or pass --admin-token so harmony_sso configures it",
+                self.config.openbao_url
+            )),
+            other => Err(format!(
+                "OpenBao auth/{mount}/login answered HTTP {other} to a login without a token (expected 400)"
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Topology for ExistingStackTopology {
+    fn name(&self) -> &str {
+        "ExistingStackTopology"
+    }
+
+    async fn ensure_ready(&self) -> Result<PreparationOutcome, PreparationError> {
+        self.check_openbao()
+            .await
+            .map(|_| PreparationOutcome::Noop)
+            .map_err(PreparationError::new)
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for ExistingStackTopology {
+    async fn ensure_device_client(
+        &self,
+        _request: &DeviceClientRequest,
+    ) -> Result<DeviceClient, String> {
+        let issuer = self.config.issuer.trim_end_matches('/');
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let response = self.http.get(&url).send().await.map_err(|e| {
+            format!(
+                "the OpenID provider at {issuer} does not answer ({}): check --issuer / HARMONY_SSO_ISSUER",
+                e.without_url()
+            )
+        })?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "{url} answered HTTP {}: is {issuer} an OpenID issuer?",
+                response.status().as_u16()
+            ));
+        }
+        let discovery: Value = response
+            .json()
+            .await
+            .map_err(|_| format!("{url} is not a JSON discovery document"))?;
+        let found = discovery["issuer"].as_str().unwrap_or_default();
+        if found.trim_end_matches('/') != issuer {
+            return Err(format!(
+                "{url} names the issuer {found:?}, not {issuer:?}: pass exactly the issuer of the tokens"
+            ));
+        }
+        let device = discovery["device_authorization_endpoint"]
+            .as_str()
+            .ok_or_else(|| {
+                format!(
+                    "the OpenID provider {issuer} offers no device authorization endpoint: enable the \
+                     device code grant (RFC 8628) for client {}",
+                    self.config.client_id
+                )
+            })?
+            .to_string();
+        Ok(DeviceClient {
+            issuer: found.to_string(),
+            client_id: self.config.client_id.clone(),
+            audience: self.config.client_id.clone(),
+            device_authorization_endpoint: Some(device.clone()),
+            steps: vec![CapabilityStep::new(
+                "OIDC discovery",
+                false,
+                format!("{issuer}: device authorization at {device}"),
+            )],
+        })
+    }
+}
+
+/// The admin token as the "root token" of the shared setup code; no unseal keys (an existing
+/// OpenBao is unsealed by its operators) and nothing is saved.
+struct AdminTokenKeys(OpenbaoInitRecord);
+
+#[async_trait]
+impl OpenbaoKeyStore for AdminTokenKeys {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+        Ok(Some(self.0.clone()))
+    }
+    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), String> {
+        Err("an existing OpenBao's keys are not kept by harmony".to_string())
+    }
+    fn describe(&self) -> String {
+        "the admin token given on the command line".to_string()
+    }
+}
+
+#[async_trait]
+impl SecretVault for ExistingStackTopology {
+    async fn ensure_secret_vault(
+        &self,
+        request: &SecretVaultRequest,
+    ) -> Result<SecretVaultAccess, String> {
+        let c = &self.config;
+        if request.userpass {
+            return Err("an existing stack is used with single sign-on only (no userpass)".into());
+        }
+        let mut steps = vec![CapabilityStep::new(
+            "OpenBao health",
+            false,
+            format!("{}: {}", c.openbao_url, self.check_openbao().await?),
+        )];
+        match (&c.admin_token, &request.jwt) {
+            (Some(token), jwt) => {
+                if jwt.is_some() && c.jwt_mount != "jwt" {
+                    return Err(format!(
+                        "--admin-token configures JWT auth at jwt/ only; configure {}/ yourself or use --jwt-mount jwt",
+                        c.jwt_mount
+                    ));
+                }
+                let keys = AdminTokenKeys(OpenbaoInitRecord {
+                    unseal_keys: Vec::new(),
+                    root_token: token.clone(),
+                    userpass_password_sha256: Default::default(),
+                });
+                let setup = OpenbaoSetup::new(c.openbao_url.clone(), Arc::new(keys))
+                    .map_err(|e| e.to_string())?
+                    .with_ready_timeout(Duration::from_secs(10));
+                let desired = OpenbaoDesiredState {
+                    kv_mount: request.kv_mount.clone(),
+                    policies: vec![OpenbaoPolicy {
+                        name: request.policy.clone(),
+                        hcl: harmony_dev_policy(&request.kv_mount).hcl,
+                    }],
+                    userpass: None,
+                    jwt: jwt.as_ref().map(|j| {
+                        OpenbaoJwtAuth::for_issuer(
+                            j.issuer.clone(),
+                            j.audience.clone(),
+                            j.role.clone(),
+                            vec![request.policy.clone()],
+                        )
+                    }),
+                    ..Default::default()
+                };
+                let report = setup.run(&desired).await.map_err(|e| e.to_string())?;
+                steps.push(CapabilityStep::new(
+                    "OpenBao setup (admin token)",
+                    report.changed(),
+                    if report.changed() {
+                        format!("configured: {}", report.writes.join(", "))
+                    } else {
+                        format!(
+                            "KV mount {}/, policy {}, JWT role {} already as wanted",
+                            request.kv_mount,
+                            request.policy,
+                            jwt.as_ref().map(|j| j.role.as_str()).unwrap_or("-")
+                        )
+                    },
+                ));
+            }
+            (None, Some(jwt)) => {
+                self.check_jwt_mount().await?;
+                steps.push(CapabilityStep::new(
+                    "OpenBao JWT auth",
+                    false,
+                    format!(
+                        "auth/{}/ answers; role {} is used as configured by the OpenBao operators",
+                        c.jwt_mount, jwt.role
+                    ),
+                ));
+            }
+            (None, None) => {}
+        }
+        Ok(SecretVaultAccess {
+            address: c.openbao_url.clone(),
+            kv_mount: request.kv_mount.clone(),
+            policy: request.policy.clone(),
+            jwt_mount: request.jwt.as_ref().map(|_| c.jwt_mount.clone()),
+            jwt_role: request.jwt.as_ref().map(|j| j.role.clone()),
+            steps,
+        })
+    }
+}

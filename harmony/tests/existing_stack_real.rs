@@ -1,0 +1,179 @@
+//! `ExistingStackTopology`'s capabilities against a real `bao` and a real OpenID provider: what
+//! it checks, what it says when something is missing, and its admin-token setup (idempotent).
+
+use harmony::topology::{
+    DeviceClientRequest, ExistingStackConfig, ExistingStackTopology, IdentityProvider, JwtTrust,
+    SecretVault, SecretVaultRequest, Topology,
+};
+use harmony_test_support::{Idp, IdpOptions, OpenBao, RecordingServer, Reply};
+
+fn request(idp: &Idp) -> SecretVaultRequest {
+    SecretVaultRequest {
+        kv_mount: "secret".into(),
+        policy: "harmony-dev".into(),
+        jwt: Some(JwtTrust {
+            issuer: idp.issuer().into(),
+            audience: idp.client_id().into(),
+            role: "harmony-developer".into(),
+        }),
+        userpass: false,
+    }
+}
+
+fn client() -> DeviceClientRequest {
+    DeviceClientRequest {
+        project: "harmony".into(),
+        client_name: "harmony-cli".into(),
+    }
+}
+
+#[tokio::test]
+async fn uninitialised_then_sealed_openbao_is_reported_with_what_to_do() {
+    let mut bao = OpenBao::start().await;
+    let topology = ExistingStackTopology::new(ExistingStackConfig::new(
+        bao.addr(),
+        "http://127.0.0.1:1",
+        "cli",
+    ))
+    .unwrap();
+    let err = topology.ensure_ready().await.unwrap_err().to_string();
+    assert!(err.contains("not initialised"), "{err}");
+
+    bao.init_unseal().await;
+    bao.restart().await; // comes back sealed
+    let err = topology.ensure_ready().await.unwrap_err().to_string();
+    assert!(err.contains("is sealed: unseal it"), "{err}");
+
+    bao.stop();
+    let err = topology.ensure_ready().await.unwrap_err().to_string();
+    assert!(err.contains("does not answer"), "{err}");
+    assert!(err.contains("--openbao-url"), "{err}");
+}
+
+#[tokio::test]
+async fn discovery_is_checked_and_a_wrong_issuer_is_named() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, _init) = OpenBao::start_ready().await;
+    let ok = ExistingStackTopology::new(ExistingStackConfig::new(
+        bao.addr(),
+        idp.issuer(),
+        idp.client_id(),
+    ))
+    .unwrap();
+    let c = ok.ensure_device_client(&client()).await.unwrap();
+    assert_eq!(c.issuer, idp.issuer());
+    assert_eq!(c.audience, idp.client_id());
+    assert!(
+        c.device_authorization_endpoint
+            .unwrap()
+            .ends_with("/device/auth")
+    );
+    assert!(c.steps.iter().all(|s| !s.changed));
+    let before = idp.requests().len();
+
+    let wrong = ExistingStackTopology::new(ExistingStackConfig::new(
+        bao.addr(),
+        "http://127.0.0.1:1",
+        idp.client_id(),
+    ))
+    .unwrap();
+    let err = wrong.ensure_device_client(&client()).await.unwrap_err();
+    assert!(err.contains("--issuer"), "{err}");
+    // Checking never starts a device authorization.
+    assert!(
+        idp.requests()[before..]
+            .iter()
+            .all(|r| r.path != "/device/auth")
+    );
+}
+
+#[tokio::test]
+async fn without_jwt_auth_and_no_admin_token_it_says_how_to_enable_it() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (bao, _init) = OpenBao::start_ready().await;
+    let topology = ExistingStackTopology::new(ExistingStackConfig::new(
+        bao.addr(),
+        idp.issuer(),
+        idp.client_id(),
+    ))
+    .unwrap();
+    let err = topology
+        .ensure_secret_vault(&request(&idp))
+        .await
+        .unwrap_err();
+    assert!(err.contains("no JWT auth at jwt/"), "{err}");
+    assert!(err.contains("bao auth enable -path=jwt jwt"), "{err}");
+    assert!(err.contains("--admin-token"), "{err}");
+}
+
+#[tokio::test]
+async fn with_an_admin_token_the_vault_is_configured_once_then_unchanged() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let bao = OpenBao::start().await;
+    let init = bao.init_unseal().await; // no KV mount, no policy, no auth yet
+    // Every request to OpenBao goes through a recording proxy: what the server saw.
+    let proxy = RecordingServer::start(Reply::Proxy {
+        base_url: bao.addr().to_string(),
+    })
+    .await;
+    let mut config = ExistingStackConfig::new(proxy.url(), idp.issuer(), idp.client_id());
+    config.admin_token = Some(init.root_token.clone());
+    let topology = ExistingStackTopology::new(config).unwrap();
+    assert!(!format!("{topology:?}").contains(&init.root_token));
+
+    let first = topology.ensure_secret_vault(&request(&idp)).await.unwrap();
+    assert!(first.steps.iter().any(|s| s.changed), "{first:?}");
+    assert_eq!(first.jwt_role.as_deref(), Some("harmony-developer"));
+    let mounts = bao
+        .api_ok(&init.root_token, "GET", "sys/mounts", None)
+        .await;
+    assert_eq!(mounts["data"]["secret/"]["options"]["version"], "2");
+    let policy = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "sys/policies/acl/harmony-dev",
+            None,
+        )
+        .await;
+    assert!(
+        policy["data"]["policy"]
+            .as_str()
+            .unwrap()
+            .contains("secret/data/harmony/*")
+    );
+    let role = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "auth/jwt/role/harmony-developer",
+            None,
+        )
+        .await;
+    assert_eq!(
+        role["data"]["bound_audiences"],
+        serde_json::json!([idp.client_id()])
+    );
+
+    let writes = |from: usize| -> Vec<String> {
+        proxy.requests()[from..]
+            .iter()
+            .filter(|r| r.method != "GET" && r.method != "LIST")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    };
+    assert!(
+        !writes(0).is_empty(),
+        "the first run wrote nothing to OpenBao"
+    );
+    let before_second = proxy.requests().len();
+
+    let second = topology.ensure_secret_vault(&request(&idp)).await.unwrap();
+    assert!(second.steps.iter().all(|s| !s.changed), "{second:?}");
+    // OpenBao saw reads only: the second run changed nothing on the server.
+    assert!(proxy.requests().len() > before_second);
+    assert_eq!(writes(before_second), Vec::<String>::new());
+    for step in first.steps.iter().chain(&second.steps) {
+        assert!(!step.message.contains(&init.root_token));
+    }
+}

@@ -1,0 +1,656 @@
+//! The one HTTP layer every OpenBao (or Vault) call goes through: the secret store and
+//! `harmony`'s `OpenbaoSetup` both use [`OpenbaoHttp`].
+//!
+//! It owns what the Vault Go client (`api/client.go`) owns:
+//! - the client: connect and request timeouts, TLS from [`TlsOptions`] (bundled Mozilla roots
+//!   plus the OS trust store, or only the CAs named by `ca_cert`/`ca_path`; client certificate;
+//!   server name; skip-verify);
+//! - redirects: at most one is followed (an HA standby answers 307 with the active node's
+//!   address, method and body are sent again there), never from `https` to `http`. A second
+//!   redirect or a downgrade is [`HttpError::RedirectRefused`] naming both URLs, and nothing
+//!   (token, body) is sent to the refused location;
+//! - headers: `X-Vault-Token` (marked sensitive), `X-Vault-Request: true` on every request (a Bao
+//!   Agent/Proxy with `require_request_header` refuses requests without it), and
+//!   `X-Vault-Namespace` when a namespace is set;
+//! - answers: status plus JSON body, and OpenBao's `{"errors": [...]}` via [`errors_of`].
+//!
+//! [`TlsOptions`] and [`client_builder`] are also used for the identity provider's client, with
+//! its own options: skipping verification for one never skips it for the other.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use serde_json::Value;
+
+/// A client certificate (mutual TLS): PEM files of the certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// TLS settings of one server (OpenBao, or the identity provider), like the Vault CLI's
+/// `VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_SKIP_VERIFY`, `VAULT_TLS_SERVER_NAME`,
+/// `VAULT_CLIENT_CERT`/`VAULT_CLIENT_KEY`.
+///
+/// Trusted CAs: when `ca_cert` or `ca_path` is set, only the CAs found there (as the Vault CLI
+/// does); otherwise the OS trust store (so a company CA installed on the machine works; it also
+/// honours `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus the bundled Mozilla roots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// A PEM file with one or more CA certificates.
+    pub ca_cert: Option<PathBuf>,
+    /// A folder of PEM files with CA certificates.
+    pub ca_path: Option<PathBuf>,
+    /// Accept any server certificate (handshake signatures are still checked). Insecure.
+    pub skip_verify: bool,
+    /// Check the server certificate against this name instead of the URL's host (e.g. the
+    /// address is an IP or a port-forward).
+    pub server_name: Option<String>,
+    pub client_cert: Option<ClientCert>,
+}
+
+impl TlsOptions {
+    /// The rustls configuration these options describe. Errors name the file or folder and
+    /// what is wrong with it.
+    pub fn rustls_config(&self) -> Result<rustls::ClientConfig, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+        let verifier: Arc<dyn ServerCertVerifier> = if self.skip_verify {
+            Arc::new(AcceptAnyCertificate(provider))
+        } else {
+            let roots = self.root_store()?;
+            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("TLS setup: {e}"))?;
+            match &self.server_name {
+                Some(name) => Arc::new(FixedServerName {
+                    name: ServerName::try_from(name.clone())
+                        .map_err(|_| format!("TLS server name `{name}` is not a DNS name or IP"))?,
+                    inner: webpki,
+                }),
+                None => webpki,
+            }
+        };
+        let builder = builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        match &self.client_cert {
+            None => Ok(builder.with_no_client_auth()),
+            Some(cc) => {
+                let chain = read_certs(&cc.cert)?;
+                if chain.is_empty() {
+                    return Err(format!(
+                        "the client certificate file {} holds no PEM certificate",
+                        cc.cert.display()
+                    ));
+                }
+                let key = PrivateKeyDer::from_pem_file(&cc.key).map_err(|e| {
+                    format!(
+                        "cannot read the client key {}: {}",
+                        cc.key.display(),
+                        pem_error(&e)
+                    )
+                })?;
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    format!(
+                        "the client certificate {} and key {} do not fit together: {e}",
+                        cc.cert.display(),
+                        cc.key.display()
+                    )
+                })
+            }
+        }
+    }
+
+    fn root_store(&self) -> Result<RootCertStore, String> {
+        let mut roots = RootCertStore::empty();
+        if self.ca_cert.is_none() && self.ca_path.is_none() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let (added, ignored) =
+                roots.add_parsable_certificates(os_trust_store().iter().cloned());
+            log::debug!(
+                "tls: {added} CA certificates from the OS trust store ({ignored} unusable)"
+            );
+            return Ok(roots);
+        }
+        if let Some(file) = &self.ca_cert {
+            let certs = read_certs(file)?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "the CA file {} holds no usable PEM certificate",
+                    file.display()
+                ));
+            }
+        }
+        if let Some(dir) = &self.ca_path {
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| format!("cannot read the CA folder {}: {e}", dir.display()))?;
+            let mut added = 0;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_file()
+                    && let Ok(certs) = read_certs(&path)
+                {
+                    added += roots.add_parsable_certificates(certs).0;
+                }
+            }
+            if added == 0 {
+                return Err(format!(
+                    "the CA folder {} holds no usable PEM certificate",
+                    dir.display()
+                ));
+            }
+        }
+        Ok(roots)
+    }
+}
+
+/// The OS trust store, read once per process.
+fn os_trust_store() -> &'static [CertificateDer<'static>] {
+    static STORE: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    STORE.get_or_init(|| {
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            log::debug!("tls: skipping part of the OS trust store: {e}");
+        }
+        native.certs
+    })
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            format!(
+                "{} is not a PEM certificate file: {}",
+                path.display(),
+                pem_error(&e)
+            )
+        })
+}
+
+/// A PEM error without the file's content (a key file must never be quoted).
+fn pem_error(e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match e {
+        Error::Io(io) => io.to_string(),
+        Error::NoItemsFound => "no PEM item of the expected kind".to_string(),
+        _ => "malformed PEM".to_string(),
+    }
+}
+
+/// `skip_verify`: any certificate, but the handshake signature must still match it.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `server_name`: the certificate is checked against a fixed name, not the URL's host.
+#[derive(Debug)]
+struct FixedServerName {
+    name: ServerName<'static>,
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for FixedServerName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A reqwest client builder whose TLS follows `tls` (nothing else set). The identity
+/// provider's client starts from this with its own options.
+pub fn client_builder(tls: &TlsOptions) -> Result<reqwest::ClientBuilder, String> {
+    Ok(reqwest::Client::builder().use_preconfigured_tls(tls.rustls_config()?))
+}
+
+/// Why a redirect was not followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectRefused {
+    pub from: String,
+    pub to: String,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "refused to follow the redirect from {} to {}: {}",
+            self.from, self.to, self.reason
+        )
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// The Vault client's rule: one redirect at most, never from https to http.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let previous = attempt.previous();
+        let from = previous.last().map(|u| u.to_string()).unwrap_or_default();
+        let to = attempt.url().to_string();
+        let https_to_http = previous.last().is_some_and(|u| u.scheme() == "https")
+            && attempt.url().scheme() != "https";
+        if https_to_http {
+            attempt.error(RedirectRefused {
+                from,
+                to,
+                reason: "it goes from https to http (a protocol downgrade)",
+            })
+        } else if previous.len() > 1 {
+            attempt.error(RedirectRefused {
+                from,
+                to,
+                reason: "a second redirect (at most one is followed, like the Vault client)",
+            })
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// A request that got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("no answer within {0:?} (timeout)")]
+    Timeout(Duration),
+    #[error("{0}")]
+    RedirectRefused(RedirectRefused),
+    /// Connection refused, DNS, TLS handshake, … with the chain of causes.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+}
+
+impl HttpError {
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(r) = s.downcast_ref::<RedirectRefused>() {
+                return HttpError::RedirectRefused(r.clone());
+            }
+            source = s.source();
+        }
+        if e.is_timeout() {
+            return HttpError::Timeout(timeout);
+        }
+        HttpError::Connect(describe_connect_error(
+            e,
+            "ca_cert / BAO_CACERT or ca_path / BAO_CAPATH",
+            "tls_server_name / BAO_TLS_SERVER_NAME",
+        ))
+    }
+}
+
+/// Adds what to do when `message` is a certificate problem; `ca_fix` and `name_fix` name the
+/// options that fix an unknown CA and a name mismatch.
+fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
+    if message.contains("UnknownIssuer") || message.contains("BadSignature") {
+        message.push_str(&format!(
+            " (the server's certificate is not signed by a trusted CA: give its CA with {ca_fix}, \
+             or install it in the OS trust store)"
+        ));
+    } else if message.contains("not valid for name") || message.contains("NotValidForName") {
+        message.push_str(&format!(
+            " (the server's certificate does not name the host of the URL: use a name it has in \
+             the URL, or set {name_fix})"
+        ));
+    }
+    message
+}
+
+/// Why a request got no answer, with its chain of causes (`error sending request` alone says
+/// nothing) and, for a certificate problem, which options fix it. Used by [`OpenbaoHttp`] and
+/// the identity provider's client.
+pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        source = s.source();
+    }
+    let message = if chain.is_empty() {
+        e.to_string()
+    } else {
+        chain.join(": ")
+    };
+    with_tls_hint(message, ca_fix, name_fix)
+}
+
+/// Options of an [`OpenbaoHttp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenbaoHttpOptions {
+    pub tls: TlsOptions,
+    /// Sent as `X-Vault-Namespace` on every request.
+    pub namespace: Option<String>,
+    /// Timeout of one request (connect + answer), unless a request says otherwise.
+    pub timeout: Duration,
+    /// Timeout of the TCP/TLS connect alone.
+    pub connect_timeout: Option<Duration>,
+    /// Sends the address's host to this socket address instead of asking DNS (e.g. a
+    /// `*.localhost` host behind a local k3d ingress).
+    pub resolve_to: Option<std::net::SocketAddr>,
+}
+
+impl Default for OpenbaoHttpOptions {
+    fn default() -> Self {
+        Self {
+            tls: TlsOptions::default(),
+            namespace: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: None,
+            resolve_to: None,
+        }
+    }
+}
+
+/// One answer: the status and the JSON body (`Null` when empty or not JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    /// OpenBao's `errors` joined with `; `, if any.
+    pub fn errors(&self) -> Option<String> {
+        errors_of(&self.body)
+    }
+}
+
+/// A client for one OpenBao address. Cheap to clone.
+#[derive(Clone)]
+pub struct OpenbaoHttp {
+    client: reqwest::Client,
+    addr: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for OpenbaoHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenbaoHttp")
+            .field("addr", &self.addr)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenbaoHttp {
+    /// `addr` is the server's base URL (`https://bao.example.com:8200`); a trailing `/` is
+    /// dropped. Errors name what is wrong (URL, CA file, namespace).
+    pub fn new(addr: &str, options: &OpenbaoHttpOptions) -> Result<Self, String> {
+        let parsed = url::Url::parse(addr).map_err(|e| format!("`{addr}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("`{addr}` must start with http:// or https://"));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
+        if let Some(ns) = options.namespace.as_deref().filter(|n| !n.is_empty()) {
+            let value = HeaderValue::from_str(ns)
+                .map_err(|_| format!("the namespace `{ns}` cannot be sent in an HTTP header"))?;
+            headers.insert("X-Vault-Namespace", value);
+        }
+        let mut builder = client_builder(&options.tls)?
+            .default_headers(headers)
+            .redirect(redirect_policy())
+            .referer(false)
+            .timeout(options.timeout);
+        if let Some(t) = options.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        // A loopback OpenBao (a port-forward, a local dev server) is never reached through an
+        // exported HTTP(S)_PROXY: the token would leave the machine for nothing.
+        if parsed.host().is_some_and(|h| is_loopback_host(&h)) {
+            builder = builder.no_proxy();
+        }
+        if let (Some(to), Some(host)) = (options.resolve_to, parsed.host_str()) {
+            builder = builder.resolve(host, to);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            addr: addr.trim_end_matches('/').to_string(),
+            timeout: options.timeout,
+        })
+    }
+
+    /// The base URL, without a trailing `/`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// `METHOD {addr}/v1/{path}` (`path` may carry a query string), with the token and a JSON
+    /// body if given. `timeout` overrides the client's for this request.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> Result<ApiResponse, HttpError> {
+        let timeout = timeout.unwrap_or(self.timeout);
+        let mut req = self
+            .client
+            .request(method, format!("{}/v1/{path}", self.addr))
+            .timeout(timeout);
+        if let Some(token) = token {
+            let mut value = HeaderValue::from_str(token)
+                .map_err(|_| HttpError::Connect("the token is not a valid header value".into()))?;
+            value.set_sensitive(true);
+            req = req.header("X-Vault-Token", value);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(&e, timeout))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| HttpError::from_reqwest(&e, timeout))?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Ok(ApiResponse { status, body })
+    }
+}
+
+/// OpenBao's `{"errors": [...]}` joined with `; `, if any.
+pub fn errors_of(v: &Value) -> Option<String> {
+    let errs: Vec<&str> = v["errors"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|e| !e.is_empty())
+        .collect();
+    (!errs.is_empty()).then(|| errs.join("; "))
+}
+
+/// `localhost`, `*.localhost` (RFC 6761) and loopback addresses.
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_file_errors_name_the_file_and_never_quote_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("client-key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let missing = dir.path().join("missing-ca.pem");
+
+        let e = TlsOptions {
+            ca_cert: Some(missing.clone()),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains(&missing.display().to_string()), "{e}");
+
+        let e = TlsOptions {
+            client_cert: Some(ClientCert {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains(&cert.display().to_string()), "{e}");
+
+        // A good certificate and a broken key: the key file is named, its content is not.
+        let good = rcgen::generate_simple_self_signed(vec!["x.test".to_string()]).unwrap();
+        std::fs::write(&cert, good.cert.pem()).unwrap();
+        let e = TlsOptions {
+            client_cert: Some(ClientCert {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains(&key.display().to_string()), "{e}");
+        assert!(!e.contains("TOP-SECRET"), "{e}");
+
+        let only_key = dir.path().join("only-a-key");
+        std::fs::create_dir(&only_key).unwrap();
+        std::fs::copy(&key, only_key.join("key.pem")).unwrap();
+        let e = TlsOptions {
+            ca_path: Some(only_key),
+            ..Default::default()
+        }
+        .rustls_config()
+        .unwrap_err();
+        assert!(e.contains("holds no usable PEM certificate"), "{e}");
+        assert!(!e.contains("TOP-SECRET"), "{e}");
+    }
+
+    #[test]
+    fn a_namespace_that_cannot_be_a_header_is_refused() {
+        let e = OpenbaoHttp::new(
+            "http://127.0.0.1:1",
+            &OpenbaoHttpOptions {
+                namespace: Some("team\na".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("namespace"), "{e}");
+    }
+}
+
