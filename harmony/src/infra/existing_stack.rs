@@ -262,6 +262,7 @@ impl SecretVault for ExistingStackTopology {
                 }
                 let keys = AdminTokenKeys(OpenbaoInitRecord {
                     unseal_keys: Vec::new(),
+                    recovery_keys: Vec::new(),
                     root_token: token.clone(),
                     userpass_password_sha256: Default::default(),
                 });
