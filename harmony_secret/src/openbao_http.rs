@@ -653,4 +653,3 @@ mod tests {
         assert!(e.contains("namespace"), "{e}");
     }
 }
-

@@ -669,7 +669,10 @@ mod tests {
             .await
             .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("2 users match \"bob@example.test\""), "{text}");
+        assert!(
+            text.contains("2 users match \"bob@example.test\""),
+            "{text}"
+        );
         assert!(text.contains("bob, mallory"), "{text}");
         assert!(fake.granted_roles(&mallory).is_empty());
         assert!(
