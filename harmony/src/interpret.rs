@@ -25,7 +25,8 @@ pub trait Interpret<T: Topology>: Send + Sync {
 
     /// Says what [`Interpret::execute`] would change, changing nothing: only reads and
     /// dry-run requests reach the topology (see [`crate::plan`]). The runner calls it for
-    /// `--plan` and before its confirmation question, after preparing the topology.
+    /// `--plan` and before its confirmation question, BEFORE preparing the topology (which may
+    /// not exist yet: say so in the plan rather than fail).
     /// Default: the Score cannot tell in advance.
     async fn plan(&self, _inventory: &Inventory, _topology: &T) -> Result<Plan, InterpretError> {
         Ok(Plan::unsupported("this Score cannot plan yet"))

@@ -183,6 +183,9 @@ impl Plan {
     }
 }
 
+/// What is shown instead of a value that must not be printed.
+pub const SENSITIVE: &str = "(sensitive)";
+
 /// Key names whose values are never shown.
 pub fn is_sensitive_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
@@ -206,7 +209,7 @@ pub fn is_sensitive_key(key: &str) -> bool {
 
 fn show(path: &str, v: &Value) -> String {
     if path.split('.').any(is_sensitive_key) {
-        return "(sensitive)".to_string();
+        return SENSITIVE.to_string();
     }
     match v {
         Value::Object(map) => format!("{{{}}}", map.keys().cloned().collect::<Vec<_>>().join(", ")),
@@ -214,7 +217,36 @@ fn show(path: &str, v: &Value) -> String {
         Value::String(s) if s.chars().count() > 60 => {
             format!("{:?}...", s.chars().take(57).collect::<String>())
         }
+        Value::Array(_) => redacted(v).to_string(),
         other => other.to_string(),
+    }
+}
+
+/// `v` with the values under sensitive keys masked, also inside arrays (compared whole) and in
+/// `{name, value}` entries such as container `env` whose name looks secret.
+fn redacted(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        Value::Object(map) => {
+            let named_secret = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(is_sensitive_key);
+            Value::Object(
+                map.iter()
+                    .map(|(k, item)| {
+                        let masked = is_sensitive_key(k) || (named_secret && k.as_str() == "value");
+                        let shown = if masked {
+                            Value::String(SENSITIVE.to_string())
+                        } else {
+                            redacted(item)
+                        };
+                        (k.clone(), shown)
+                    })
+                    .collect(),
+            )
+        }
+        other => other.clone(),
     }
 }
 
@@ -294,6 +326,26 @@ mod tests {
         );
         assert!(!shown.join(" ").contains("SECRET"));
         assert!(diff_values(&wanted, &wanted).is_empty());
+    }
+
+    #[test]
+    fn secrets_inside_changed_arrays_are_masked() {
+        let current = json!({"env": [{"name": "DB_PASSWORD", "value": "OLD-SECRET"}],
+                             "users": [{"name": "alice", "password": "ALICE-SECRET"}],
+                             "hosts": ["a"]});
+        let wanted = json!({"env": [{"name": "DB_PASSWORD", "value": "NEW-SECRET"},
+                                    {"name": "LOG_LEVEL", "value": "debug"}],
+                            "users": [{"name": "alice", "password": "ALICE-SECRET2"}],
+                            "hosts": ["a", "b"]});
+        let shown: Vec<String> = diff_values(&current, &wanted)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let text = shown.join("\n");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("\"LOG_LEVEL\""), "{text}");
+        assert!(text.contains("\"debug\""), "{text}");
+        assert!(text.contains("~ hosts: [\"a\"] -> [\"a\",\"b\"]"), "{text}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 struct Cluster {
     /// (namespace, name) -> ConfigMap
     configmaps: BTreeMap<(String, String), Value>,
+    /// (namespace, name) -> Secret
+    secrets: BTreeMap<(String, String), Value>,
     /// "METHOD path?query" of every request.
     requests: Vec<String>,
     version: u64,
@@ -49,6 +51,8 @@ async fn core_v1(State(s): State<Shared>) -> Json<Value> {
     Json(
         json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
         {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap",
+         "verbs": ["get", "list", "patch", "create"]},
+        {"name": "secrets", "singularName": "secret", "namespaced": true, "kind": "Secret",
          "verbs": ["get", "list", "patch", "create"]}]}),
     )
 }
@@ -69,24 +73,53 @@ async fn configmap(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
-    let mut c = s.lock().unwrap();
+    data_object(&s, "ConfigMap", method, ns, name, query, body)
+}
+
+async fn secret(
+    State(s): State<Shared>,
+    method: Method,
+    Path((ns, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    data_object(&s, "Secret", method, ns, name, query, body)
+}
+
+/// GET and server-side apply of an object whose content is its `data` map.
+fn data_object(
+    s: &Shared,
+    kind: &str,
+    method: Method,
+    ns: String,
+    name: String,
+    query: Option<String>,
+    body: Bytes,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let mut guard = s.lock().unwrap();
+    let c = &mut *guard;
     let query = query.unwrap_or_default();
+    let plural = if kind == "Secret" {
+        "secrets"
+    } else {
+        "configmaps"
+    };
     c.requests.push(format!(
-        "{method} /api/v1/namespaces/{ns}/configmaps/{name}?{query}"
+        "{method} /api/v1/namespaces/{ns}/{plural}/{name}?{query}"
     ));
+    let store = if kind == "Secret" {
+        &mut c.secrets
+    } else {
+        &mut c.configmaps
+    };
     let key = (ns.clone(), name.clone());
     if method == Method::GET {
-        return c
-            .configmaps
-            .get(&key)
-            .cloned()
-            .map(Json)
-            .ok_or_else(not_found);
+        return store.get(&key).cloned().map(Json).ok_or_else(not_found);
     }
-    // Server-side apply: the applied fields replace ours (enough for ConfigMaps).
+    // Server-side apply: the applied fields replace ours (enough for data maps).
     let applied: Value = serde_json::from_slice(&body).unwrap();
-    let mut object = c.configmaps.get(&key).cloned().unwrap_or_else(|| {
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
+    let mut object = store.get(&key).cloned().unwrap_or_else(|| {
+        json!({"apiVersion": "v1", "kind": kind,
                "metadata": {"name": name, "namespace": ns, "uid": "u-1",
                             "creationTimestamp": "2026-01-01T00:00:00Z"}})
     });
@@ -102,7 +135,7 @@ async fn configmap(
     if !dry_run {
         c.version += 1;
         object["metadata"]["resourceVersion"] = json!(c.version.to_string());
-        c.configmaps.insert(key, object.clone());
+        store.insert(key, object.clone());
     }
     Ok(Json(object))
 }
@@ -218,6 +251,10 @@ async fn start() -> (FakeK3s, Shared) {
             get(configmap).patch(configmap),
         )
         .route(
+            "/api/v1/namespaces/{ns}/secrets/{name}",
+            get(secret).patch(secret),
+        )
+        .route(
             "/apis/apps/v1/namespaces/kube-system/deployments/coredns",
             get(coredns_deployment),
         )
@@ -321,6 +358,40 @@ async fn a_kubernetes_object_plan_sends_only_reads_and_dry_runs_and_names_the_ch
         stored["data"]["greeting"], "hello",
         "the plan changed the object"
     );
+}
+
+/// A Secret's values are secret whatever their key is called: the plan names the changed key,
+/// never its value (neither the stored one nor the one to apply).
+#[tokio::test]
+async fn a_secret_plan_names_the_changed_key_and_shows_no_value() {
+    let (topology, state) = start().await;
+    let secret = |config: &str| {
+        K8sResourceScore::new(
+            "app-config",
+            vec![json!({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": "app-config", "namespace": "app"},
+                        "data": {"config.yaml": config}})],
+        )
+    };
+    let first = Score::<FakeK3s>::create_interpret(&secret("T0xELVZBTFVF"));
+    first.execute(&Inventory::empty(), &topology).await.unwrap();
+    assert_eq!(
+        state.lock().unwrap().secrets[&("app".into(), "app-config".into())]["data"]["config.yaml"],
+        "T0xELVZBTFVF"
+    );
+
+    let plan = Score::<FakeK3s>::create_interpret(&secret("TkVXLVZBTFVF"))
+        .plan(&Inventory::empty(), &topology)
+        .await
+        .unwrap();
+    let text = plan.render("");
+    assert!(text.contains("~ change    Secret app/app-config"), "{text}");
+    assert!(
+        text.contains("~ data.config.yaml: (sensitive) -> (sensitive)"),
+        "{text}"
+    );
+    assert!(!text.contains("T0xELVZBTFVF"), "{text}");
+    assert!(!text.contains("TkVXLVZBTFVF"), "{text}");
 }
 
 #[tokio::test]

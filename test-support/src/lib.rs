@@ -494,8 +494,19 @@ disable_mlock = true
         }
     }
 
+    /// What `bao server` prints once its listeners are bound (after the configuration banner).
+    const STARTED: &'static str = "==> OpenBao server started!";
+
     /// Starts the process and waits until it answers; `Err(log)` when it exits first.
+    ///
+    /// "Answers" means this process logged that it bound its listener AND health answers: a
+    /// health answer alone may come from another server (another test's bao or IdP) that took
+    /// the port before this bao bound it; this bao then exits with "address already in use"
+    /// while the caller already talks to the other server (seen as a one-time
+    /// `PUT sys/init: error sending request` once that server stopped).
     async fn try_spawn(&mut self) -> Result<(), String> {
+        // The log is appended to across restarts: only what this process writes counts.
+        let log_start = self.log().len();
         let log = File::options()
             .create(true)
             .append(true)
@@ -525,7 +536,11 @@ disable_mlock = true
                 self.child = None;
                 return Err(format!("(exit: {status})\n{}", self.log()));
             }
-            if self.health().await.is_some() {
+            let bound = self
+                .log()
+                .get(log_start..)
+                .is_some_and(|l| l.contains(Self::STARTED));
+            if bound && self.health().await.is_some() {
                 return Ok(());
             }
             assert!(

@@ -112,6 +112,35 @@ async fn openbao_raft_cluster_starts_on_new_ports_when_a_port_was_taken() {
     }
 }
 
+/// Another server ANSWERS on the port picked for bao (e.g. another test's bao): its answers must
+/// not be taken for this bao's, which exits with "address already in use" and is retried.
+#[tokio::test]
+async fn openbao_start_is_not_fooled_by_another_server_answering_on_its_port() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let squatter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = squatter.accept().await else {
+                return;
+            };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                .await;
+        }
+    });
+    let bao = OpenBao::start_trying_port_first(Some(taken)).await;
+    assert_ne!(bao.port(), taken);
+    // The server it talks to is an uninitialised bao, not the squatter (which answers 200).
+    assert_eq!(bao.health().await, Some(501));
+    server.abort();
+}
+
 /// A run that never finishes is killed and reported, instead of hanging the test forever.
 #[tokio::test]
 async fn human_outcomes_reports_a_run_that_never_ends() {

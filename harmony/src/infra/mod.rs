@@ -6,6 +6,7 @@
 pub mod download;
 pub mod existing_stack;
 pub mod helm;
+pub(crate) mod http_error;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;

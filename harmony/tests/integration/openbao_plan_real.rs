@@ -47,7 +47,7 @@ fn audited_requests(log: &std::path::Path) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_plan_lists_the_writes_and_the_server_receives_none() {
     let idp = Idp::start(IdpOptions::fast()).await;
-    let bao = OpenBao::start_with_file_audit().await;
+    let mut bao = OpenBao::start_with_file_audit().await;
     let dir = tempfile::tempdir().unwrap();
 
     // Uninitialised: every step would write; the server stays uninitialised.
@@ -115,4 +115,12 @@ async fn a_plan_lists_the_writes_and_the_server_receives_none() {
     assert_eq!(report.writes, plan.writes);
     let plan = setup(&bao, dir.path()).plan(&wanted).await.unwrap();
     assert!(plan.writes.is_empty(), "{:?}", plan.writes);
+
+    // Restarted, bao is sealed: the plan says it would unseal, and does not.
+    bao.restart().await;
+    assert_eq!(bao.health().await, Some(503));
+    let plan = setup(&bao, dir.path()).plan(&wanted).await.unwrap();
+    assert!(plan.sealed && !plan.configuration_known, "{plan:?}");
+    assert_eq!(plan.writes, vec!["PUT sys/unseal"]);
+    assert_eq!(bao.health().await, Some(503), "the plan unsealed bao");
 }

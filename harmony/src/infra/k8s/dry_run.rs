@@ -6,7 +6,7 @@ use kube::discovery::Scope;
 use serde_json::Value;
 
 use super::{K8sClient, K8sError};
-use crate::plan::{PlannedChange, diff_values};
+use crate::plan::{KeyChange, PlannedChange, SENSITIVE, diff_values};
 
 /// Fields the server sets on every write; they say nothing about what changes.
 const VOLATILE_METADATA: [&str; 6] = [
@@ -30,6 +30,17 @@ fn comparable(object: &DynamicObject) -> Value {
         obj.remove("status");
     }
     v
+}
+
+/// A Secret's `data`/`stringData` values are secret whatever their key is called
+/// (`config.yaml`, `admin`, ...): only which key changes is shown.
+fn mask_secret_value(change: &mut KeyChange) {
+    let top = change.key.split('.').next().unwrap_or_default();
+    if top == "data" || top == "stringData" {
+        for value in [&mut change.from, &mut change.to].into_iter().flatten() {
+            *value = SENSITIVE.to_string();
+        }
+    }
 }
 
 impl K8sClient {
@@ -91,7 +102,11 @@ impl K8sClient {
         Ok(match before {
             None => PlannedChange::create(what),
             Some(before) => {
-                PlannedChange::change(what, diff_values(&comparable(&before), &comparable(&after)))
+                let mut keys = diff_values(&comparable(&before), &comparable(&after));
+                if kind == "Secret" {
+                    keys.iter_mut().for_each(mask_secret_value);
+                }
+                PlannedChange::change(what, keys)
             }
         })
     }

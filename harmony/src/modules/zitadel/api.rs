@@ -666,7 +666,7 @@ impl ZitadelClient {
             .await
             .map_err(|e| ZitadelApiError::Transport {
                 endpoint: endpoint.clone(),
-                message: e.without_url().to_string(),
+                message: crate::infra::http_error::transport_message(e),
             })?;
         let status = response.status();
         let bytes = response
@@ -674,7 +674,7 @@ impl ZitadelClient {
             .await
             .map_err(|e| ZitadelApiError::Transport {
                 endpoint: endpoint.clone(),
-                message: e.without_url().to_string(),
+                message: crate::infra::http_error::transport_message(e),
             })?;
         if !status.is_success() {
             return Err(decode_error(endpoint, status, &bytes));

@@ -656,6 +656,35 @@ mod tests {
         assert!(text.contains("grant_to"), "{text}");
     }
 
+    /// Anybody can put someone else's email in a profile: an email two users have names
+    /// nobody, and no grant is written.
+    #[tokio::test]
+    async fn an_email_several_users_have_grants_nothing() {
+        let fake = start_fake().await;
+        fake.add_user("bob", "bob@example.test");
+        let mallory = fake.add_user("mallory", "bob@example.test");
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let err = granting(&["bob@example.test"])
+            .provision(&client)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("2 users match \"bob@example.test\""),
+            "{text}"
+        );
+        assert!(text.contains("bob, mallory"), "{text}");
+        assert!(fake.granted_roles(&mallory).is_empty());
+        assert!(
+            !fake.requests().iter().any(|r| r == "POST grants"),
+            "{:?}",
+            fake.requests()
+        );
+        // Named by user name, the grant goes to that user only.
+        granting(&["bob"]).provision(&client).await.unwrap();
+        assert!(fake.granted_roles(&mallory).is_empty());
+    }
+
     #[tokio::test]
     async fn plan_lists_what_would_be_created_and_sends_only_reads() {
         let fake = start_fake().await;

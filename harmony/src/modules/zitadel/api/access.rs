@@ -88,16 +88,33 @@ impl ZitadelClient {
 
     /// `POST /management/v1/users/_search`: the user whose user name is `name`, else the one
     /// whose email is `name` (people usually know their email, Zitadel often uses it as user
-    /// name too).
+    /// name too). Anybody may type any email into a profile, so an email names a user only when
+    /// exactly one user has it: several matches are an error (name the user name instead).
     pub async fn find_user(&self, name: &str) -> Result<Option<User>, ZitadelApiError> {
         for query in [
             serde_json::json!({"userNameQuery": {"userName": name, "method": TEXT_EQUALS}}),
             serde_json::json!({"emailQuery": {"emailAddress": name, "method": TEXT_EQUALS}}),
         ] {
             let body = serde_json::json!({"query": ListQuery::default(), "queries": [query]});
+            let endpoint = "POST /management/v1/users/_search";
             let response: ListResponse<User> = self
                 .call(Method::POST, "/management/v1/users/_search", Some(&body))
                 .await?;
+            if response.result.len() > 1 {
+                let names: Vec<&str> = response
+                    .result
+                    .iter()
+                    .map(|u| u.user_name.as_str())
+                    .collect();
+                return Err(ZitadelApiError::Decode {
+                    endpoint: endpoint.into(),
+                    message: format!(
+                        "{} users match {name:?} (user names: {}): name the user by its user name",
+                        names.len(),
+                        names.join(", ")
+                    ),
+                });
+            }
             if let Some(user) = response.result.into_iter().next() {
                 return Ok(Some(user));
             }
