@@ -30,4 +30,6 @@ pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
 pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
-pub use store::zitadel::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};
+pub use store::zitadel::{
+    ALLOW_NO_TTY_ENV, DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth,
+};
