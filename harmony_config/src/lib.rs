@@ -54,4 +54,4 @@ pub use source::local_file::LocalFileSource;
 pub use source::prompt::PromptSource;
 pub use source::sqlite::SqliteSource;
 pub use source::store::StoreSource;
-pub use source::{ConfigRequest, ConfigSource};
+pub use source::{ConfigRequest, ConfigSource, Lookup, Outage};

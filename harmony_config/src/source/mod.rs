@@ -21,6 +21,33 @@ pub struct ConfigRequest<'a> {
     pub schema: &'a Schema,
     /// [`crate::Config::SECRET_FIELDS`].
     pub secret_fields: &'a [&'a str],
+    /// Sources earlier in the chain that could not be asked (a team store that is down), so an
+    /// interactive source can say so before its first question.
+    pub unavailable: &'a [Outage],
+}
+
+/// What [`ConfigSource::lookup`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    Found(Value),
+    /// The source answered: it has no value for the key.
+    Missing,
+    /// The source could not be asked (unreachable, sealed); says why.
+    Unavailable(String),
+}
+
+/// A source that could not be asked, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    /// [`ConfigSource::location`] of the key in that source.
+    pub source: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.source, self.reason)
+    }
 }
 
 /// A place configuration values come from and, for most sources, go to.
@@ -41,6 +68,15 @@ pub trait ConfigSource: Send + Sync {
 
     /// The value stored under `key`, `Ok(None)` when this source does not have it.
     async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError>;
+
+    /// Like [`ConfigSource::get`], and tells "absent" from "could not ask" (a store that is down).
+    /// The default calls `get`, which never reports an outage.
+    async fn lookup(&self, key: &str) -> Result<Lookup, ConfigError> {
+        Ok(match self.get(key).await? {
+            Some(value) => Lookup::Found(value),
+            None => Lookup::Missing,
+        })
+    }
 
     /// Like [`ConfigSource::get`], with the schema of the wanted type at hand. Interactive
     /// sources use it to ask for the value; the default just calls `get`.
@@ -71,6 +107,13 @@ pub trait ConfigSource: Send + Sync {
     /// source by [`crate::ConfigManager::get_or_prompt`].
     fn is_interactive(&self) -> bool {
         false
+    }
+
+    /// Interactive sources: asks the person a yes/no `question` whose default is no. Others
+    /// cannot ask and answer `Ok(false)`.
+    async fn confirm(&self, key: &str, question: &str) -> Result<bool, ConfigError> {
+        let _ = (key, question);
+        Ok(false)
     }
 
     /// A command that removes or replaces the value of `key` here, shown in errors.
