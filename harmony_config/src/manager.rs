@@ -87,13 +87,45 @@ impl ConfigManager {
         self.resolve::<T>(true).await
     }
 
+    /// The raw JSON stored under `key` and where it came from, for tools that do not know the
+    /// Rust type (the `harmony-config` CLI). Never prompts; errors like [`ConfigManager::get`].
+    pub async fn get_json_with_source(&self, key: &str) -> Result<Sourced<Value>, ConfigError> {
+        let mut tried = Vec::new();
+        let mut down = Vec::new();
+        for source in self.sources.iter().filter(|s| !s.is_interactive()) {
+            let location = source.location(key);
+            match source.lookup(key).await? {
+                Lookup::Found(value) => {
+                    return Ok(Sourced {
+                        value,
+                        source: location,
+                    });
+                }
+                Lookup::Missing => tried.push(location),
+                Lookup::Unavailable(reason) => down.push(
+                    Outage {
+                        source: location,
+                        reason,
+                    }
+                    .to_string(),
+                ),
+            }
+        }
+        Err(ConfigError::NotFound {
+            key: key.to_string(),
+            tried,
+            unavailable: down,
+            env_var: env_var_name(key),
+        })
+    }
+
     /// Writes `value` to the first persisting source and returns that source's location.
     pub async fn set<T: Config>(&self, value: &T) -> Result<String, ConfigError> {
         let json = serde_json::to_value(value).map_err(|e| ConfigError::Serialization {
             key: T::KEY.to_string(),
             reason: redact_serde_error(&e),
         })?;
-        self.persist(T::KEY, &json).await
+        self.persist(T::KEY, &json, T::SECRET_FIELDS).await
     }
 
     /// Removes the value of `T` from every persisting source, so the next `get_or_prompt` asks
@@ -113,7 +145,12 @@ impl ConfigManager {
         Ok(removed)
     }
 
-    async fn persist(&self, key: &str, value: &Value) -> Result<String, ConfigError> {
+    async fn persist(
+        &self,
+        key: &str,
+        value: &Value,
+        secret_fields: &[&str],
+    ) -> Result<String, ConfigError> {
         let source = self
             .sources
             .iter()
@@ -121,7 +158,7 @@ impl ConfigManager {
             .ok_or_else(|| ConfigError::NoPersistentSource {
                 key: key.to_string(),
             })?;
-        source.set(key, value).await?;
+        source.set_with_secrets(key, value, secret_fields).await?;
         log::debug!("stored `{key}` in {}", source.location(key));
         Ok(source.location(key))
     }
@@ -163,7 +200,7 @@ impl ConfigManager {
                 }
                 agreed = true;
             }
-            match source.set(key, value).await {
+            match source.set_with_secrets(key, value, secret_fields).await {
                 Ok(()) => {
                     if !attempts.is_empty() {
                         log::warn!(
@@ -272,6 +309,9 @@ impl ConfigManager {
     ) -> ConfigError {
         let key = T::KEY;
         let mut ways = Vec::new();
+        if source.should_persist() {
+            ways.push(format!("run `harmony-config reset {key}`"));
+        }
         if let Some(cmd) = source.reset_hint(key) {
             ways.push(format!("run `{cmd}`"));
         }

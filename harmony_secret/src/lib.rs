@@ -29,7 +29,7 @@ pub use manager::SecretManager;
 pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
-pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder};
+pub use store::openbao::{OpenbaoSecretStore, OpenbaoSecretStoreBuilder, StoredKey};
 pub use store::zitadel::{
     ALLOW_NO_TTY_ENV, DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth,
 };

@@ -90,6 +90,19 @@ pub trait ConfigSource: Send + Sync {
     /// Stores `value` under `key`.
     async fn set(&self, key: &str, value: &Value) -> Result<(), ConfigError>;
 
+    /// Stores the value of a typed config and, where the source can, which of its top-level
+    /// fields hold secrets ([`crate::Config::SECRET_FIELDS`]), so tools that show stored values
+    /// (the `harmony-config` CLI) can mask them. The default just calls [`ConfigSource::set`].
+    async fn set_with_secrets(
+        &self,
+        key: &str,
+        value: &Value,
+        secret_fields: &[&str],
+    ) -> Result<(), ConfigError> {
+        let _ = secret_fields;
+        self.set(key, value).await
+    }
+
     /// Removes `key`; `Ok(true)` when something was removed. Sources that cannot remove
     /// anything keep the default, which does nothing.
     async fn delete(&self, key: &str) -> Result<bool, ConfigError> {

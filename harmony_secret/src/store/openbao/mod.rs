@@ -29,6 +29,7 @@
 mod auth;
 pub(crate) mod builder;
 pub(crate) mod env;
+mod listing;
 pub mod session_cache;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use auth::{ActiveToken, AuthConfig, TokenSource, errors_of};
 pub use builder::{
     DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
 };
+pub use listing::StoredKey;
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
 pub const ENVELOPE_KEY: &str = "__harmony_value__";
