@@ -349,3 +349,39 @@ async fn reset(chain: &Chain, key: &str) -> anyhow::Result<ExitCode> {
     }
     Ok(code(failed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_after_the_subcommand_too() {
+        let cli = Cli::try_parse_from([
+            "harmony-config",
+            "get",
+            "Database",
+            "--reveal",
+            "--store",
+            "local",
+            "--db",
+            "/tmp/x.db",
+        ])
+        .unwrap();
+        assert_eq!(cli.store, StoreChoice::Local);
+        assert_eq!(cli.db, Some(PathBuf::from("/tmp/x.db")));
+        assert!(matches!(
+            cli.command,
+            Command::Get { ref key, reveal: true } if key == "Database"
+        ));
+        assert!(
+            Cli::try_parse_from(["harmony-config", "get"]).is_err(),
+            "KEY is required"
+        );
+    }
+}
