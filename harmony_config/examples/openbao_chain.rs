@@ -15,8 +15,12 @@
 //!   OPENBAO_JWT_ROLE=harmony-developer cargo run -p harmony_config --example openbao_chain
 //! ```
 //!
-//! Building the store never contacts OpenBao (login happens on first use), so the only reason
-//! to leave it out of the chain is that it is not configured at all.
+//! Building the store never contacts OpenBao: login happens on first use. With SSO that means the
+//! first `get()` may start a sign-in (the OIDC device flow prints an address and a code, like
+//! `kubectl` with an exec plugin); the session is cached, so later runs are silent. Without a
+//! terminal the device flow refuses (no one would see the code); an IDE run panel can allow it
+//! with `HARMONY_SSO_ALLOW_NO_TTY=1` or the builder's `.allow_device_flow_without_terminal(true)`.
+//! The only reason to leave the store out of the chain is that it is not configured at all.
 
 use std::sync::Arc;
 

@@ -8,9 +8,20 @@
 //! cargo run -p harmony_config --example prompting -- --reset # forget the saved answers
 //! HARMONY_CONFIG_PromptingDemo='{"host":"h","port":1,"environment":"Dev","tls":false,"api_token":"t"}' \
 //!   cargo run -p harmony_config --example prompting           # env wins, no questions
+//! OPENBAO_URL=http://127.0.0.1:8200 OPENBAO_TOKEN=... \
+//!   cargo run -p harmony_config --example prompting           # team store first (see below)
 //! ```
+//!
+//! With `OPENBAO_URL` set, OpenBao comes between the environment and SQLite. When it is down,
+//! the prompt says so before the first question, and the answers (which hold a secret) are saved
+//! to SQLite only if you agree.
 
-use harmony_config::{Config, SqliteSource};
+use std::sync::Arc;
+
+use harmony_config::{
+    Config, ConfigManager, ConfigSource, EnvSource, PromptSource, SqliteSource, StoreSource,
+};
+use harmony_secret::OpenbaoSecretStore;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -56,13 +67,40 @@ async fn main() {
 async fn run() -> Result<(), harmony_config::ConfigError> {
     let key = ServiceConfig::KEY;
     let db = SqliteSource::default_path()?;
+    let team = if std::env::var_os("OPENBAO_URL").is_some() {
+        let store = OpenbaoSecretStore::from_env().await.map_err(|e| {
+            harmony_config::ConfigError::Source {
+                key: key.to_string(),
+                source_name: "OpenBao".to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let team = StoreSource::new("harmony", store);
+        let sources: Vec<Arc<dyn ConfigSource>> = vec![
+            Arc::new(EnvSource),
+            Arc::new(team),
+            Arc::new(SqliteSource::default().await?),
+            Arc::new(PromptSource::new()),
+        ];
+        let manager = ConfigManager::new(sources);
+        let name = manager.sources()[1].name();
+        harmony_config::init(manager)?;
+        Some(name)
+    } else {
+        None
+    };
     println!("Resolution chain for `{key}`:");
     println!(
         "  1. environment variable {}",
         harmony_config::env_var_name(key)
     );
-    println!("  2. SQLite database {}", db.display());
-    println!("  3. interactive prompt (saves to 2)");
+    let mut n = 2;
+    if let Some(team) = &team {
+        println!("  2. {team}");
+        n = 3;
+    }
+    println!("  {n}. SQLite database {}", db.display());
+    println!("  {}. interactive prompt (saves to 2)", n + 1);
 
     if std::env::args().any(|a| a == "--reset") {
         let removed = harmony_config::reset::<ServiceConfig>().await?;

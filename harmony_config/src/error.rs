@@ -10,14 +10,17 @@ use harmony_secret::SecretStoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "no value for `{key}`: tried {tried}. Store one with harmony_config::set, run with \
+        "no value for `{key}`: tried {tried}{down}. Store one with harmony_config::set, run with \
          {env_var}='<json>' set, or call get_or_prompt to be asked for it",
-        tried = list(tried)
+        tried = list(tried),
+        down = unavailable_clause(unavailable)
     )]
     NotFound {
         key: String,
-        /// Names of the sources that were asked, in chain order.
+        /// Names of the sources that answered "no value", in chain order.
         tried: Vec<String>,
+        /// `"<location> (<why>)"` for each source that could not be asked (a store that is down).
+        unavailable: Vec<String>,
         env_var: String,
     },
 
@@ -75,10 +78,16 @@ pub enum ConfigError {
     },
 
     #[error(
-        "cannot ask for `{key}`: stdin is not a terminal. Set {env_var}='<json>' or store the \
-         value with harmony_config::set before running non-interactively"
+        "cannot ask for `{key}`: stdin is not a terminal{down}. Set {env_var}='<json>' or store \
+         the value with harmony_config::set before running non-interactively",
+        down = unavailable_clause(unavailable)
     )]
-    NoTerminal { key: String, env_var: String },
+    NoTerminal {
+        key: String,
+        env_var: String,
+        /// `"<location> (<why>)"` for each source that could not be asked (a store that is down).
+        unavailable: Vec<String>,
+    },
 
     #[error("the prompt for `{key}` was cancelled; nothing was saved")]
     PromptCancelled { key: String },
@@ -121,6 +130,18 @@ impl ConfigError {
     /// to refusing this operation.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, ConfigError::Store { source, .. } if source.is_unavailable())
+    }
+}
+
+fn unavailable_clause(down: &[String]) -> String {
+    if down.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; could NOT ask {} (unavailable): the value may be stored there, so make it \
+             reachable and run again",
+            down.join(", ")
+        )
     }
 }
 

@@ -52,6 +52,6 @@ pub use manager::{ConfigManager, Sourced};
 pub use source::env::EnvSource;
 pub use source::local_file::LocalFileSource;
 pub use source::prompt::PromptSource;
-pub use source::sqlite::SqliteSource;
+pub use source::sqlite::{SqliteSource, StoredEntry};
 pub use source::store::StoreSource;
-pub use source::{ConfigRequest, ConfigSource};
+pub use source::{ConfigRequest, ConfigSource, Lookup, Outage};

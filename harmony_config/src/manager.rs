@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::env_var_name;
 use crate::error::redact_serde_error;
-use crate::source::ConfigRequest;
+use crate::source::{ConfigRequest, Lookup, Outage};
 use crate::{Config, ConfigError, ConfigSource};
 
 /// A value together with where it came from.
@@ -30,11 +30,14 @@ impl<T> std::fmt::Debug for Sourced<T> {
 
 /// An ordered chain of [`ConfigSource`]s. The first source that has a value wins.
 ///
-/// - [`ConfigManager::get`] reads the chain and never prompts;
+/// - [`ConfigManager::get`] reads the chain and never asks for a value (an SSO-backed store may
+///   start a sign-in on first use);
 /// - [`ConfigManager::get_or_prompt`] also lets interactive sources ask, and saves the answer to
-///   the first source whose [`ConfigSource::should_persist`] is true; when that source is
-///   unavailable (a store that is down or sealed) it warns and saves to the next persisting
-///   source instead, so answers are never silently lost;
+///   the first source whose [`ConfigSource::should_persist`] is true. When a store in the chain
+///   is unavailable (down or sealed), the prompt first says so on the terminal; answers are then
+///   saved to the next persisting source, but answers holding secret fields only after the
+///   person agrees (default no: the value is used for this run and saved nowhere). Without a
+///   terminal it is an error naming the store and why it is unavailable;
 /// - [`ConfigManager::set`] writes to the first persisting source;
 /// - [`ConfigManager::reset`] removes the value from every persisting source.
 #[derive(Clone)]
@@ -84,13 +87,45 @@ impl ConfigManager {
         self.resolve::<T>(true).await
     }
 
+    /// The raw JSON stored under `key` and where it came from, for tools that do not know the
+    /// Rust type (the `harmony-config` CLI). Never prompts; errors like [`ConfigManager::get`].
+    pub async fn get_json_with_source(&self, key: &str) -> Result<Sourced<Value>, ConfigError> {
+        let mut tried = Vec::new();
+        let mut down = Vec::new();
+        for source in self.sources.iter().filter(|s| !s.is_interactive()) {
+            let location = source.location(key);
+            match source.lookup(key).await? {
+                Lookup::Found(value) => {
+                    return Ok(Sourced {
+                        value,
+                        source: location,
+                    });
+                }
+                Lookup::Missing => tried.push(location),
+                Lookup::Unavailable(reason) => down.push(
+                    Outage {
+                        source: location,
+                        reason,
+                    }
+                    .to_string(),
+                ),
+            }
+        }
+        Err(ConfigError::NotFound {
+            key: key.to_string(),
+            tried,
+            unavailable: down,
+            env_var: env_var_name(key),
+        })
+    }
+
     /// Writes `value` to the first persisting source and returns that source's location.
     pub async fn set<T: Config>(&self, value: &T) -> Result<String, ConfigError> {
         let json = serde_json::to_value(value).map_err(|e| ConfigError::Serialization {
             key: T::KEY.to_string(),
             reason: redact_serde_error(&e),
         })?;
-        self.persist(T::KEY, &json).await
+        self.persist(T::KEY, &json, T::SECRET_FIELDS).await
     }
 
     /// Removes the value of `T` from every persisting source, so the next `get_or_prompt` asks
@@ -110,7 +145,12 @@ impl ConfigManager {
         Ok(removed)
     }
 
-    async fn persist(&self, key: &str, value: &Value) -> Result<String, ConfigError> {
+    async fn persist(
+        &self,
+        key: &str,
+        value: &Value,
+        secret_fields: &[&str],
+    ) -> Result<String, ConfigError> {
         let source = self
             .sources
             .iter()
@@ -118,18 +158,49 @@ impl ConfigManager {
             .ok_or_else(|| ConfigError::NoPersistentSource {
                 key: key.to_string(),
             })?;
-        source.set(key, value).await?;
+        source.set_with_secrets(key, value, secret_fields).await?;
         log::debug!("stored `{key}` in {}", source.location(key));
         Ok(source.location(key))
     }
 
     /// Saves prompted answers: to the first persisting source, or, while it is unavailable, to
-    /// the next one. Any other failure stops here with an error saying nothing was saved.
-    async fn persist_answers(&self, key: &str, value: &Value) -> Result<String, ConfigError> {
+    /// the next one. Answers holding secrets go past an unavailable source only when the person
+    /// agrees (asked through `asker`, default no); `Ok(None)` when they did not. Any other failure
+    /// stops here with an error saying nothing was saved.
+    async fn persist_answers(
+        &self,
+        asker: &dyn ConfigSource,
+        key: &str,
+        value: &Value,
+        secret_fields: &[&str],
+    ) -> Result<Option<String>, ConfigError> {
+        let secrets: Vec<&str> = secret_fields
+            .iter()
+            .copied()
+            .filter(|f| value.get(f).is_some_and(|v| !v.is_null()))
+            .collect();
         let mut attempts = Vec::new();
+        let mut agreed = false;
         for source in self.sources.iter().filter(|s| s.should_persist()) {
             let location = source.location(key);
-            match source.set(key, value).await {
+            if !attempts.is_empty() && !secrets.is_empty() && !agreed {
+                let question = format!(
+                    "{} Save `{key}`, which holds secrets ({}), to {location} on this machine \
+                     instead?",
+                    attempts.join("; "),
+                    secrets.join(", ")
+                );
+                if !asker.confirm(key, &question).await? {
+                    log::warn!(
+                        "the answers for `{key}` were not saved: {}, and saving its secrets \
+                         locally was declined",
+                        attempts.join("; ")
+                    );
+                    return Ok(None);
+                }
+                agreed = true;
+            }
+            match source.set_with_secrets(key, value, secret_fields).await {
                 Ok(()) => {
                     if !attempts.is_empty() {
                         log::warn!(
@@ -137,14 +208,14 @@ impl ConfigManager {
                             attempts.join("; ")
                         );
                     }
-                    return Ok(location);
+                    return Ok(Some(location));
                 }
                 Err(e) if e.is_unavailable() => {
                     log::warn!(
                         "cannot save the answers for `{key}` to {location}: {e}. Trying the next \
                          persisting source"
                     );
-                    attempts.push(format!("{location}: {e}"));
+                    attempts.push(format!("{location} is unavailable: {e}."));
                 }
                 Err(e) => {
                     attempts.push(format!("{location}: {e}"));
@@ -172,20 +243,31 @@ impl ConfigManager {
         let key = T::KEY;
         let schema = prompt.then(|| schemars::schema_for!(T));
         let mut tried = Vec::new();
+        let mut down: Vec<Outage> = Vec::new();
         for source in &self.sources {
-            let found = match &schema {
-                Some(schema) => {
-                    let request = ConfigRequest {
-                        key,
-                        schema,
-                        secret_fields: T::SECRET_FIELDS,
-                    };
-                    source.get_with_schema(&request).await?
-                }
-                None if source.is_interactive() => continue,
-                None => source.get(key).await?,
-            };
             let location = source.location(key);
+            let found = if source.is_interactive() {
+                let Some(schema) = &schema else { continue };
+                let request = ConfigRequest {
+                    key,
+                    schema,
+                    secret_fields: T::SECRET_FIELDS,
+                    unavailable: &down,
+                };
+                source.get_with_schema(&request).await?
+            } else {
+                match source.lookup(key).await? {
+                    Lookup::Found(value) => Some(value),
+                    Lookup::Missing => None,
+                    Lookup::Unavailable(reason) => {
+                        down.push(Outage {
+                            source: location,
+                            reason,
+                        });
+                        continue;
+                    }
+                }
+            };
             let Some(json) = found else {
                 tried.push(location);
                 continue;
@@ -193,9 +275,16 @@ impl ConfigManager {
             let value: T = serde_json::from_value(json.clone())
                 .map_err(|e| self.shape_error::<T>(source.as_ref(), &e))?;
             let location = if prompt && source.is_interactive() {
-                let saved_to = self.persist_answers(key, &json).await?;
-                log::info!("saved the answers for `{key}` to {saved_to}");
-                format!("{location}, saved to {saved_to}")
+                match self
+                    .persist_answers(source.as_ref(), key, &json, T::SECRET_FIELDS)
+                    .await?
+                {
+                    Some(saved_to) => {
+                        log::info!("saved the answers for `{key}` to {saved_to}");
+                        format!("{location}, saved to {saved_to}")
+                    }
+                    None => format!("{location}, not saved"),
+                }
             } else {
                 location
             };
@@ -208,6 +297,7 @@ impl ConfigManager {
         Err(ConfigError::NotFound {
             key: key.to_string(),
             tried,
+            unavailable: down.iter().map(Outage::to_string).collect(),
             env_var: env_var_name(key),
         })
     }
@@ -219,6 +309,9 @@ impl ConfigManager {
     ) -> ConfigError {
         let key = T::KEY;
         let mut ways = Vec::new();
+        if source.should_persist() {
+            ways.push(format!("run `harmony-config reset {key}`"));
+        }
         if let Some(cmd) = source.reset_hint(key) {
             ways.push(format!("run `{cmd}`"));
         }

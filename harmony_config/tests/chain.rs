@@ -124,6 +124,10 @@ async fn test_branch_switching_scenario_deserialization_error() {
     );
     assert!(text.contains(&command), "{text}");
     assert!(text.contains("HARMONY_CONFIG_BranchSwitch"), "{text}");
+    assert!(
+        text.contains("run `harmony-config reset BranchSwitch`"),
+        "{text}"
+    );
 
     // The reset API named in the message does fix it.
     let removed = manager.reset::<Cfg>().await.unwrap();

@@ -10,32 +10,10 @@ use std::process::{Command, Stdio};
 use rexpect::reader::Options;
 use rexpect::session::PtySession;
 
-/// Builds the example with the same cargo that runs the tests and returns the executable path
-/// cargo reports (no guessing about target/ layout).
+mod common;
+
 fn prompting_example() -> PathBuf {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "harmony_config",
-            "--example",
-            "prompting",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build");
-    assert!(
-        out.status.success(),
-        "cargo build --example prompting failed"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "prompting")
-        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no executable for the prompting example")
+    common::example_exe("prompting")
 }
 
 fn command(exe: &Path, home: &Path) -> Command {

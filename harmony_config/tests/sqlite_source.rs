@@ -149,3 +149,75 @@ async fn corrupt_row_is_reported_with_reset_command() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_database_without_the_new_columns_is_migrated_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.db");
+    {
+        // The oldest shape of the table, written by hand with two rows.
+        let pool = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        sqlx::query("CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(r#"INSERT INTO config VALUES ('A', '{"v":1}'), ('B', '"two"')"#)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
+    let sqlite = SqliteSource::open(&path).await.unwrap();
+    assert_eq!(sqlite.get("A").await.unwrap(), Some(json!({"v": 1})));
+    assert_eq!(sqlite.get("B").await.unwrap(), Some(json!("two")));
+    let entries = sqlite.entries().await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].updated_at, None, "unknown for old rows");
+    assert_eq!(entries[0].secret_fields, None);
+
+    // New writes fill both columns; a second open does not migrate again.
+    sqlite
+        .set_with_secrets("A", &json!({"v": 3, "pw": "x"}), &["pw"])
+        .await
+        .unwrap();
+    drop(sqlite);
+    let sqlite = SqliteSource::open(&path).await.unwrap();
+    let a = sqlite.entry("A").await.unwrap().unwrap();
+    assert!(
+        a.updated_at.as_ref().is_some_and(|t| t.len() == 19),
+        "{a:?}"
+    );
+    assert_eq!(a.secret_fields, Some(vec!["pw".to_string()]));
+    assert_eq!(sqlite.get("B").await.unwrap(), Some(json!("two")));
+}
+
+#[tokio::test]
+async fn a_typed_set_records_the_secret_fields() {
+    #[derive(
+        serde::Serialize, serde::Deserialize, schemars::JsonSchema, harmony_config::Config,
+    )]
+    #[config(key = "SecretFieldsRecorded")]
+    struct WithSecret {
+        user: String,
+        #[config(secret)]
+        password: String,
+    }
+    let (_dir, sqlite) = temp_sqlite().await;
+    let manager = harmony_config::ConfigManager::new(vec![sqlite.clone()]);
+    manager
+        .set(&WithSecret {
+            user: "u".into(),
+            password: "p".into(),
+        })
+        .await
+        .unwrap();
+    let entry = sqlite.entry("SecretFieldsRecorded").await.unwrap().unwrap();
+    assert_eq!(entry.secret_fields, Some(vec!["password".to_string()]));
+}

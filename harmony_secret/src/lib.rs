@@ -29,10 +29,14 @@ pub mod redact;
 pub mod redacted;
 pub mod store;
 
-pub use auth::oidc::{DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth};
+pub use auth::oidc::{
+    ALLOW_NO_TTY_ENV, DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth,
+};
 pub use error::SecretStoreError;
 pub use manager::SecretManager;
 pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
-pub use store::openbao::{LogoutReport, OpenbaoSecretStore, OpenbaoSecretStoreBuilder, WhoAmI};
+pub use store::openbao::{
+    LogoutReport, OpenbaoSecretStore, OpenbaoSecretStoreBuilder, StoredKey, WhoAmI,
+};

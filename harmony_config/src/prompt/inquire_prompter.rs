@@ -19,6 +19,13 @@ impl Prompter for InquirePrompter {
         std::io::stdin().is_terminal()
     }
 
+    fn confirm(&self, question: &str, default: bool) -> Result<bool, PromptError> {
+        Confirm::new(question)
+            .with_default(default)
+            .prompt()
+            .map_err(map_error)
+    }
+
     fn ask(&self, q: &Question) -> Result<Answer, PromptError> {
         if let Some(error) = &q.error {
             eprintln!("  {error}");
@@ -82,12 +89,16 @@ impl Prompter for InquirePrompter {
                 p.prompt().map(Answer::Text)
             }
         };
-        result.map_err(|e| match e {
-            InquireError::OperationCanceled | InquireError::OperationInterrupted => {
-                PromptError::Cancelled
-            }
-            InquireError::NotTTY => PromptError::NotATerminal,
-            other => PromptError::Failed(other.to_string()),
-        })
+        result.map_err(map_error)
+    }
+}
+
+fn map_error(e: InquireError) -> PromptError {
+    match e {
+        InquireError::OperationCanceled | InquireError::OperationInterrupted => {
+            PromptError::Cancelled
+        }
+        InquireError::NotTTY => PromptError::NotATerminal,
+        other => PromptError::Failed(other.to_string()),
     }
 }

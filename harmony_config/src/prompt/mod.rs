@@ -79,6 +79,28 @@ pub trait Prompter: Send + Sync {
     }
 
     fn ask(&self, question: &Question) -> Result<Answer, PromptError>;
+
+    /// Shows a message to the person before or between questions (default: on stderr).
+    fn notice(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    /// A yes/no question whose default (Enter) is `default`. The default implementation asks a
+    /// [`QuestionKind::Bool`] question.
+    fn confirm(&self, question: &str, default: bool) -> Result<bool, PromptError> {
+        let label = format!("{question} ({})", if default { "Y/n" } else { "y/N" });
+        match self.ask(&Question {
+            path: String::new(),
+            label,
+            help: None,
+            kind: QuestionKind::Bool,
+            optional: true,
+            error: None,
+        })? {
+            Answer::Bool(yes) => Ok(yes),
+            _ => Ok(default),
+        }
+    }
 }
 
 /// Asks for every field of `schema` (the output of `schemars::schema_for!`) and returns the

@@ -21,6 +21,33 @@ pub struct ConfigRequest<'a> {
     pub schema: &'a Schema,
     /// [`crate::Config::SECRET_FIELDS`].
     pub secret_fields: &'a [&'a str],
+    /// Sources earlier in the chain that could not be asked (a team store that is down), so an
+    /// interactive source can say so before its first question.
+    pub unavailable: &'a [Outage],
+}
+
+/// What [`ConfigSource::lookup`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    Found(Value),
+    /// The source answered: it has no value for the key.
+    Missing,
+    /// The source could not be asked (unreachable, sealed); says why.
+    Unavailable(String),
+}
+
+/// A source that could not be asked, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    /// [`ConfigSource::location`] of the key in that source.
+    pub source: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.source, self.reason)
+    }
 }
 
 /// A place configuration values come from and, for most sources, go to.
@@ -42,6 +69,15 @@ pub trait ConfigSource: Send + Sync {
     /// The value stored under `key`, `Ok(None)` when this source does not have it.
     async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError>;
 
+    /// Like [`ConfigSource::get`], and tells "absent" from "could not ask" (a store that is down).
+    /// The default calls `get`, which never reports an outage.
+    async fn lookup(&self, key: &str) -> Result<Lookup, ConfigError> {
+        Ok(match self.get(key).await? {
+            Some(value) => Lookup::Found(value),
+            None => Lookup::Missing,
+        })
+    }
+
     /// Like [`ConfigSource::get`], with the schema of the wanted type at hand. Interactive
     /// sources use it to ask for the value; the default just calls `get`.
     async fn get_with_schema(
@@ -53,6 +89,19 @@ pub trait ConfigSource: Send + Sync {
 
     /// Stores `value` under `key`.
     async fn set(&self, key: &str, value: &Value) -> Result<(), ConfigError>;
+
+    /// Stores the value of a typed config and, where the source can, which of its top-level
+    /// fields hold secrets ([`crate::Config::SECRET_FIELDS`]), so tools that show stored values
+    /// (the `harmony-config` CLI) can mask them. The default just calls [`ConfigSource::set`].
+    async fn set_with_secrets(
+        &self,
+        key: &str,
+        value: &Value,
+        secret_fields: &[&str],
+    ) -> Result<(), ConfigError> {
+        let _ = secret_fields;
+        self.set(key, value).await
+    }
 
     /// Removes `key`; `Ok(true)` when something was removed. Sources that cannot remove
     /// anything keep the default, which does nothing.
@@ -71,6 +120,13 @@ pub trait ConfigSource: Send + Sync {
     /// source by [`crate::ConfigManager::get_or_prompt`].
     fn is_interactive(&self) -> bool {
         false
+    }
+
+    /// Interactive sources: asks the person a yes/no `question` whose default is no. Others
+    /// cannot ask and answer `Ok(false)`.
+    async fn confirm(&self, key: &str, question: &str) -> Result<bool, ConfigError> {
+        let _ = (key, question);
+        Ok(false)
     }
 
     /// A command that removes or replaces the value of `key` here, shown in errors.

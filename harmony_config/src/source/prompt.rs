@@ -14,7 +14,9 @@ use crate::{ConfigError, ConfigSource};
 /// [`crate::ConfigManager::get_or_prompt`]: a plain `get` never prompts.
 ///
 /// Without a terminal on stdin it fails at once with [`ConfigError::NoTerminal`], naming the env
-/// var that would provide the value. Esc or Ctrl-C gives [`ConfigError::PromptCancelled`].
+/// var that would provide the value and any team store that was unavailable. When a store earlier
+/// in the chain was unavailable ([`ConfigRequest::unavailable`]), a warning naming it is shown
+/// before the first question. Esc or Ctrl-C gives [`ConfigError::PromptCancelled`].
 /// It stores nothing itself; the manager saves answers to the first persisting source.
 #[derive(Clone)]
 pub struct PromptSource {
@@ -61,13 +63,22 @@ impl ConfigSource for PromptSource {
         request: &ConfigRequest<'_>,
     ) -> Result<Option<Value>, ConfigError> {
         let key = request.key.to_string();
+        let unavailable: Vec<String> = request.unavailable.iter().map(|o| o.to_string()).collect();
         let no_terminal = || ConfigError::NoTerminal {
             key: key.clone(),
             env_var: env_var_name(&key),
+            unavailable: unavailable.clone(),
         };
         if !self.prompter.is_terminal() {
             return Err(no_terminal());
         }
+        let notice = (!unavailable.is_empty()).then(|| {
+            format!(
+                "WARNING: cannot reach {}, so `{key}` is asked here instead. What you type is not \
+                 sent there; values holding secrets are saved on this machine only if you agree.",
+                unavailable.join(", ")
+            )
+        });
         let prompter = Arc::clone(&self.prompter);
         let schema = request.schema.as_value().clone();
         let secret_fields: Vec<String> = request
@@ -76,6 +87,9 @@ impl ConfigSource for PromptSource {
             .map(|s| s.to_string())
             .collect();
         let answered = tokio::task::spawn_blocking(move || {
+            if let Some(notice) = notice {
+                prompter.notice(&notice);
+            }
             let secret_fields: Vec<&str> = secret_fields.iter().map(String::as_str).collect();
             prompt_for_schema(prompter.as_ref(), &schema, &secret_fields)
         })
@@ -86,10 +100,26 @@ impl ConfigSource for PromptSource {
         })?;
         match answered {
             Ok(value) => Ok(Some(value)),
-            Err(PromptError::Cancelled) => Err(ConfigError::PromptCancelled { key }),
-            Err(PromptError::NotATerminal) => Err(no_terminal()),
-            Err(PromptError::Failed(message)) => Err(ConfigError::Prompt { key, message }),
+            Err(e) => Err(prompt_error(&key, e, no_terminal)),
         }
+    }
+
+    async fn confirm(&self, key: &str, question: &str) -> Result<bool, ConfigError> {
+        let prompter = Arc::clone(&self.prompter);
+        let question = question.to_string();
+        let answered = tokio::task::spawn_blocking(move || prompter.confirm(&question, false))
+            .await
+            .map_err(|e| ConfigError::Prompt {
+                key: key.to_string(),
+                message: format!("the prompt thread failed: {e}"),
+            })?;
+        answered.map_err(|e| {
+            prompt_error(key, e, || ConfigError::NoTerminal {
+                key: key.to_string(),
+                env_var: env_var_name(key),
+                unavailable: Vec::new(),
+            })
+        })
     }
 
     /// Does nothing: answers are saved by the manager to a persisting source.
@@ -103,5 +133,18 @@ impl ConfigSource for PromptSource {
 
     fn is_interactive(&self) -> bool {
         true
+    }
+}
+
+fn prompt_error(
+    key: &str,
+    e: PromptError,
+    no_terminal: impl FnOnce() -> ConfigError,
+) -> ConfigError {
+    let key = key.to_string();
+    match e {
+        PromptError::Cancelled => ConfigError::PromptCancelled { key },
+        PromptError::NotATerminal => no_terminal(),
+        PromptError::Failed(message) => ConfigError::Prompt { key, message },
     }
 }

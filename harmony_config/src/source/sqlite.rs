@@ -16,7 +16,11 @@ use crate::{ConfigError, ConfigSource};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Keeps values in the table
-/// `config(key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL DEFAULT (datetime('now')))`.
+/// `config(key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT, secret_fields TEXT)`:
+/// `updated_at` is the UTC time of the last write (`YYYY-MM-DD HH:MM:SS`), `secret_fields` the
+/// JSON array of the top-level fields that hold secrets, when the value was saved from a typed
+/// [`crate::Config`] (tools such as `harmony-config get` mask them). Databases created before a
+/// column existed get it on open (`ALTER TABLE ADD COLUMN`, rows kept, NULL meaning unknown).
 ///
 /// Safe for several processes at once: WAL journal, `synchronous=NORMAL`, a 5 s busy timeout.
 /// The database file is created 0600, its folder 0700.
@@ -72,12 +76,16 @@ impl SqliteSource {
             "CREATE TABLE IF NOT EXISTS config (
                 key TEXT PRIMARY KEY,
                 value TEXT NOT NULL,
-                updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+                updated_at TEXT NOT NULL DEFAULT (datetime('now')),
+                secret_fields TEXT
             )",
         )
         .execute(&pool)
         .await
         .map_err(|e| open_error(e.to_string()))?;
+        migrate(&pool)
+            .await
+            .map_err(|e| open_error(e.to_string()))?;
         for suffix in ["-wal", "-shm"] {
             let mut side = path.clone().into_os_string();
             side.push(suffix);
@@ -127,12 +135,110 @@ impl SqliteSource {
         &self.pool
     }
 
+    /// Every stored key with its last update and secret fields, sorted by key.
+    pub async fn entries(&self) -> Result<Vec<StoredEntry>, ConfigError> {
+        let rows: Vec<EntryRow> =
+            sqlx::query_as("SELECT key, updated_at, secret_fields FROM config ORDER BY key")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.query_error("*", e))?;
+        Ok(rows.into_iter().map(entry_of).collect())
+    }
+
+    /// The row of `key` without its value, if stored.
+    pub async fn entry(&self, key: &str) -> Result<Option<StoredEntry>, ConfigError> {
+        let row: Option<EntryRow> =
+            sqlx::query_as("SELECT key, updated_at, secret_fields FROM config WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.query_error(key, e))?;
+        Ok(row.map(entry_of))
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: &Value,
+        secret_fields: Option<&[&str]>,
+    ) -> Result<(), ConfigError> {
+        let text = serde_json::to_string(value).map_err(|e| ConfigError::Serialization {
+            key: key.to_string(),
+            reason: crate::error::redact_serde_error(&e),
+        })?;
+        let secret_fields = secret_fields.map(|f| serde_json::json!(f).to_string());
+        sqlx::query(
+            "INSERT INTO config (key, value, updated_at, secret_fields)
+             VALUES (?, ?, datetime('now'), ?)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                 updated_at = excluded.updated_at, secret_fields = excluded.secret_fields",
+        )
+        .bind(key)
+        .bind(text)
+        .bind(secret_fields)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.query_error(key, e))?;
+        Ok(())
+    }
+
     fn query_error(&self, key: &str, e: sqlx::Error) -> ConfigError {
         ConfigError::Source {
             key: key.to_string(),
             source_name: self.name(),
             message: e.to_string(),
         }
+    }
+}
+
+/// Adds the columns that older databases lack; rows are kept. Safe when several processes open
+/// the same old database at once (a column another process just added is fine).
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info('config')")
+        .fetch_all(pool)
+        .await?;
+    for (column, statement) in [
+        (
+            "updated_at",
+            "ALTER TABLE config ADD COLUMN updated_at TEXT",
+        ),
+        (
+            "secret_fields",
+            "ALTER TABLE config ADD COLUMN secret_fields TEXT",
+        ),
+    ] {
+        if columns.iter().any(|(name,)| name == column) {
+            continue;
+        }
+        let added = sqlx::query(statement).execute(pool).await;
+        match added {
+            Ok(_) => log::info!("config database: added the column `{column}`"),
+            Err(e) if e.to_string().contains("duplicate column") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One row of the config table, without the value (see [`SqliteSource::entries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub key: String,
+    /// UTC time of the last write, `YYYY-MM-DD HH:MM:SS`; `None` for rows written before the
+    /// column existed.
+    pub updated_at: Option<String>,
+    /// Top-level fields holding secrets, when the value was saved from a typed config; `None`
+    /// when unknown.
+    pub secret_fields: Option<Vec<String>>,
+}
+
+type EntryRow = (String, Option<String>, Option<String>);
+
+fn entry_of((key, updated_at, secret_fields): EntryRow) -> StoredEntry {
+    StoredEntry {
+        key,
+        updated_at,
+        secret_fields: secret_fields.and_then(|s| serde_json::from_str(&s).ok()),
     }
 }
 
@@ -168,21 +274,18 @@ impl ConfigSource for SqliteSource {
         }
     }
 
+    /// Stores `value`; its secret fields are recorded as unknown.
     async fn set(&self, key: &str, value: &Value) -> Result<(), ConfigError> {
-        let text = serde_json::to_string(value).map_err(|e| ConfigError::Serialization {
-            key: key.to_string(),
-            reason: crate::error::redact_serde_error(&e),
-        })?;
-        sqlx::query(
-            "INSERT INTO config (key, value, updated_at) VALUES (?, ?, datetime('now'))
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(text)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.query_error(key, e))?;
-        Ok(())
+        self.write(key, value, None).await
+    }
+
+    async fn set_with_secrets(
+        &self,
+        key: &str,
+        value: &Value,
+        secret_fields: &[&str],
+    ) -> Result<(), ConfigError> {
+        self.write(key, value, Some(secret_fields)).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, ConfigError> {

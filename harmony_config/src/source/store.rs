@@ -6,13 +6,15 @@ use async_trait::async_trait;
 use harmony_secret::{SecretStore, SecretStoreError};
 use serde_json::Value;
 
+use crate::source::Lookup;
 use crate::{ConfigError, ConfigSource};
 
 /// Reads and writes `namespace/key` in a secret store.
 ///
 /// - a missing key is `Ok(None)`: the chain goes on;
-/// - an unreachable or sealed store is also `Ok(None)`, with one `log::warn!` per outage naming
-///   the store and the reason, so "absent" and "down" stay distinguishable;
+/// - an unreachable or sealed store is also `Ok(None)` from `get` (one `log::warn!` per outage
+///   naming the store and the reason); [`ConfigSource::lookup`] reports it as
+///   [`Lookup::Unavailable`], so the manager can tell the person (see [`crate::ConfigManager`]);
 /// - any other failure (permission denied, bad credentials, bad data) is an error naming the key
 ///   and the store.
 pub struct StoreSource<S: SecretStore> {
@@ -73,14 +75,21 @@ impl<S: SecretStore> ConfigSource for StoreSource<S> {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {
+        Ok(match self.lookup(key).await? {
+            Lookup::Found(value) => Some(value),
+            Lookup::Missing | Lookup::Unavailable(_) => None,
+        })
+    }
+
+    async fn lookup(&self, key: &str) -> Result<Lookup, ConfigError> {
         match self.store.get_json(&self.namespace, key).await {
             Ok(value) => {
                 self.reachable();
-                Ok(Some(value))
+                Ok(Lookup::Found(value))
             }
             Err(e) if e.is_not_found() => {
                 self.reachable();
-                Ok(None)
+                Ok(Lookup::Missing)
             }
             Err(e) if e.is_unavailable() => {
                 if !self.outage_reported.swap(true, Ordering::Relaxed) {
@@ -91,7 +100,7 @@ impl<S: SecretStore> ConfigSource for StoreSource<S> {
                         self.namespace
                     );
                 }
-                Ok(None)
+                Ok(Lookup::Unavailable(e.to_string()))
             }
             Err(e) => Err(self.store_error(key, e)),
         }

@@ -89,3 +89,29 @@ impl SecretStore for FailingStore {
         Err((self.make_error)())
     }
 }
+
+/// Builds `harmony_config`'s example `name` with the cargo that runs the tests and returns the
+/// executable path cargo reports (no guessing about the target/ layout).
+pub fn example_exe(name: &str) -> std::path::PathBuf {
+    use std::process::{Command, Stdio};
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            "harmony_config",
+            "--example",
+            name,
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(out.status.success(), "cargo build --example {name} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
+        .find_map(|msg| msg["executable"].as_str().map(std::path::PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no executable for the example {name}"))
+}

@@ -147,6 +147,18 @@ pub struct ZitadelOidcAuth {
     request_timeout: Duration,
     device_flow_timeout: Option<Duration>,
     terminal_probe: fn() -> bool,
+    allow_without_terminal: bool,
+}
+
+/// Set to `1` (or `true`) to let the device flow print its sign-in code even when neither stdin
+/// nor stderr is a terminal, e.g. in an IDE run panel whose output a person does see. Same as
+/// [`ZitadelOidcAuth::allow_device_flow_without_terminal`].
+pub const ALLOW_NO_TTY_ENV: &str = "HARMONY_SSO_ALLOW_NO_TTY";
+
+fn allow_no_tty_from_env() -> bool {
+    std::env::var(ALLOW_NO_TTY_ENV)
+        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        .unwrap_or(false)
 }
 
 /// The default terminal check: someone can see a printed code when stdin or stderr is a terminal.
@@ -184,6 +196,7 @@ impl ZitadelOidcAuth {
             request_timeout: Duration::from_secs(10),
             device_flow_timeout: None,
             terminal_probe: stdin_or_stderr_is_terminal,
+            allow_without_terminal: false,
         }
     }
 
@@ -242,6 +255,14 @@ impl ZitadelOidcAuth {
     #[doc(hidden)]
     pub fn with_terminal_probe(mut self, probe: fn() -> bool) -> Self {
         self.terminal_probe = probe;
+        self
+    }
+
+    /// Start the device flow (print the code on stderr) even when neither stdin nor stderr is a
+    /// terminal: for a person who watches the output elsewhere (an IDE run panel). The
+    /// environment variable [`ALLOW_NO_TTY_ENV`] (`HARMONY_SSO_ALLOW_NO_TTY=1`) does the same.
+    pub fn allow_device_flow_without_terminal(mut self, allow: bool) -> Self {
+        self.allow_without_terminal = allow;
         self
     }
 
@@ -408,14 +429,22 @@ impl ZitadelOidcAuth {
     /// terminal (CI, a cron job), no one can see the code: it fails at once with
     /// [`SecretStoreError::InteractionRequired`] instead of waiting for the code to expire.
     pub async fn device_login(&self) -> Result<OidcTokens, SecretStoreError> {
-        if self.prompt.is_none() && !(self.terminal_probe)() {
+        if self.prompt.is_none()
+            && !self.allow_without_terminal
+            && !allow_no_tty_from_env()
+            && !(self.terminal_probe)()
+        {
             return Err(SecretStoreError::InteractionRequired {
                 store: self.store_name(),
-                reason: "neither stdin nor stderr is a terminal, so no one would see the sign-in \
-                         code of the browser login (OIDC device flow). To run non-interactively \
-                         set OPENBAO_TOKEN (or OPENBAO_USERNAME and OPENBAO_PASSWORD); or run \
-                         once in a terminal to sign in and cache a session that later runs reuse"
-                    .to_string(),
+                reason: format!(
+                    "a browser login (OIDC device flow) is needed, but neither stdin nor stderr is \
+                     a terminal, so no one would see the sign-in code. If you do see this output \
+                     (an IDE run panel), allow the sign-in anyway with {ALLOW_NO_TTY_ENV}=1 or the \
+                     builder option .allow_device_flow_without_terminal(true). To run \
+                     non-interactively set OPENBAO_TOKEN (or OPENBAO_USERNAME and \
+                     OPENBAO_PASSWORD); or run once in a terminal to sign in and cache a session \
+                     that later runs reuse"
+                ),
             });
         }
         let http = self.http_client()?;
@@ -737,6 +766,21 @@ mod tests {
         assert!(text.contains("terminal"), "{text}");
         assert!(text.contains("OPENBAO_TOKEN"), "{text}");
         assert!(text.contains("cache a session"), "{text}");
+        assert!(text.contains("HARMONY_SSO_ALLOW_NO_TTY=1"), "{text}");
+        assert!(
+            text.contains(".allow_device_flow_without_terminal(true)"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_option_allows_the_device_flow_without_a_terminal() {
+        let auth = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli")
+            .with_terminal_probe(|| false)
+            .allow_device_flow_without_terminal(true);
+        let e = auth.device_login().await.unwrap_err();
+        // Not refused: it went on to discovery, which finds nothing listening.
+        assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e}");
     }
 
     #[tokio::test]

@@ -62,6 +62,7 @@ pub struct OpenbaoSecretStoreBuilder {
     pub(crate) open_browser: Option<bool>,
     pub(crate) prompt: Option<DeviceCodePrompt>,
     pub(crate) terminal_probe: Option<fn() -> bool>,
+    pub(crate) allow_no_tty: bool,
 }
 
 impl Default for OpenbaoSecretStoreBuilder {
@@ -88,6 +89,7 @@ impl Default for OpenbaoSecretStoreBuilder {
             open_browser: None,
             prompt: None,
             terminal_probe: None,
+            allow_no_tty: false,
         }
     }
 }
@@ -275,6 +277,14 @@ impl OpenbaoSecretStoreBuilder {
         self
     }
 
+    /// Let the device flow print its sign-in code even without a terminal (an IDE run panel whose
+    /// output a person sees). Same as `HARMONY_SSO_ALLOW_NO_TTY=1`; see
+    /// [`ZitadelOidcAuth::allow_device_flow_without_terminal`].
+    pub fn allow_device_flow_without_terminal(mut self, allow: bool) -> Self {
+        self.allow_no_tty = allow;
+        self
+    }
+
     /// Replaces the "is there a terminal?" check of the device flow (see
     /// [`ZitadelOidcAuth::device_login`]). For tests.
     #[doc(hidden)]
@@ -326,6 +336,7 @@ impl OpenbaoSecretStoreBuilder {
                     .with_resolve_to(self.resolve_to)
                     .with_tls(self.sso_tls.clone())
                     .with_browser(self.open_browser)
+                    .allow_device_flow_without_terminal(self.allow_no_tty)
                     .with_device_flow_timeout(Some(self.device_flow_timeout));
                 let oidc = match &self.sso_project_id {
                     Some(id) => oidc.with_project_id(id.clone()),

@@ -31,6 +31,7 @@ mod auth;
 pub(crate) mod builder;
 mod claim_refusal;
 pub(crate) mod env;
+mod listing;
 mod logout_whoami;
 pub mod session_cache;
 
@@ -51,6 +52,7 @@ pub use builder::{
     DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
 };
 pub use logout_whoami::{LogoutReport, WhoAmI};
+pub use listing::StoredKey;
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
 pub const ENVELOPE_KEY: &str = "__harmony_value__";
