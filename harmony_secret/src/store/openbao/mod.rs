@@ -51,8 +51,8 @@ use auth::{ActiveToken, AuthConfig, TokenSource};
 pub use builder::{
     DEFAULT_DEVICE_FLOW_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpenbaoSecretStoreBuilder,
 };
-pub use logout_whoami::{LogoutReport, WhoAmI};
 pub use listing::StoredKey;
+pub use logout_whoami::{LogoutReport, WhoAmI};
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
 pub const ENVELOPE_KEY: &str = "__harmony_value__";
