@@ -151,6 +151,31 @@ async fn child() {
             )),
         )
         .route(
+            "/.well-known/openid-configuration",
+            get({
+                let hits = hits.clone();
+                move |headers: axum::http::HeaderMap| {
+                    let hits = hits.clone();
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        // The issuer is the host it was asked as (as behind an ingress).
+                        let host = headers["host"].to_str().unwrap().to_string();
+                        let issuer = format!("http://{host}");
+                        Json(json!({
+                            "issuer": issuer,
+                            "authorization_endpoint": format!("{issuer}/auth"),
+                            "token_endpoint": format!("{issuer}/token"),
+                            "device_authorization_endpoint": format!("{issuer}/device"),
+                            "jwks_uri": format!("{issuer}/jwks"),
+                            "response_types_supported": ["code"],
+                            "subject_types_supported": ["public"],
+                            "id_token_signing_alg_values_supported": ["RS256"],
+                        }))
+                    }
+                }
+            }),
+        )
+        .route(
             "/management/v1/orgs/me",
             get(h(
                 hits.clone(),
@@ -203,9 +228,44 @@ async fn child() {
         "100"
     );
 
+    // The identity provider (device codes, refresh tokens): on loopback, and on a name pinned
+    // with `resolve_to` (the k3d ingress), which a proxy would resolve itself.
+    for (issuer, pin) in [
+        (base.clone(), None),
+        (
+            format!("http://zitadel.harmony.invalid:{}", addr.port()),
+            Some(addr),
+        ),
+    ] {
+        let endpoints = harmony_secret::ZitadelOidcAuth::new(&issuer, "harmony-cli")
+            .with_resolve_to(pin)
+            .discover()
+            .await
+            .unwrap_or_else(|e| panic!("{issuer} reached directly: {e}"));
+        assert!(endpoints.device_authorization_endpoint.is_some());
+    }
+
+    // OpenBao on a name pinned with `resolve_to`.
+    let pinned = harmony_secret::openbao_http::OpenbaoHttpOptions {
+        resolve_to: Some(addr),
+        ..Default::default()
+    };
+    let setup = OpenbaoSetup::new(
+        format!("http://bao.harmony.invalid:{}", addr.port()),
+        Arc::new(FileKeyStore::new(dir.path().join("keys2.json"))),
+    )
+    .unwrap()
+    .with_http_options(&pinned)
+    .unwrap()
+    .with_ready_timeout(Duration::from_secs(2));
+    setup
+        .seal_status()
+        .await
+        .expect("pinned OpenBao reached directly");
+
     assert_eq!(
         hits.load(Ordering::SeqCst),
-        3,
+        6,
         "every request reached the server"
     );
 

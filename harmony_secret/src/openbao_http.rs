@@ -493,8 +493,9 @@ impl OpenbaoHttp {
             builder = builder.connect_timeout(t);
         }
         // A loopback OpenBao (a port-forward, a local dev server) is never reached through an
-        // exported HTTP(S)_PROXY: the token would leave the machine for nothing.
-        if parsed.host().is_some_and(|h| is_loopback_host(&h)) {
+        // exported HTTP(S)_PROXY: the token would leave the machine for nothing. Nor is a host
+        // pinned with `resolve_to`: a proxy would resolve the name itself, ignoring the pin.
+        if parsed.host().is_some_and(|h| is_loopback_host(&h)) || options.resolve_to.is_some() {
             builder = builder.no_proxy();
         }
         if let (Some(to), Some(host)) = (options.resolve_to, parsed.host_str()) {
@@ -569,7 +570,7 @@ pub fn errors_of(v: &Value) -> Option<String> {
 }
 
 /// `localhost`, `*.localhost` (RFC 6761) and loopback addresses.
-fn is_loopback_host(host: &url::Host<&str>) -> bool {
+pub(crate) fn is_loopback_host(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();

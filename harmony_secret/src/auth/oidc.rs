@@ -27,7 +27,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
-use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error};
+use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error, is_loopback_host};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -307,6 +307,17 @@ impl ZitadelOidcAuth {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))
             .timeout(self.request_timeout);
+        // Like OpenBao's client: a loopback provider (`*.localhost`, a port-forward) or one
+        // pinned with `resolve_to` is reached directly, never through an exported
+        // HTTP(S)_PROXY, which would see device codes and refresh tokens (often in plain HTTP)
+        // and would resolve the name itself, ignoring the pin.
+        let loopback = url::Url::parse(&self.issuer)
+            .ok()
+            .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
+            .unwrap_or(false);
+        if loopback || self.resolve_to.is_some() {
+            builder = builder.no_proxy();
+        }
         if let Some(addr) = self.resolve_to {
             let host = url::Url::parse(&self.issuer)
                 .ok()
