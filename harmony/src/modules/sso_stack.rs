@@ -72,6 +72,18 @@ impl K8sSsoStack {
         OpenbaoSetupScore::for_deployment(&self.openbao, cluster_name)
     }
 
+    /// The project and device-code client for `request`. The project has `projectRoleCheck`,
+    /// so the stack's first admin (the person signing in on a local stack) gets the role:
+    /// without it Zitadel refuses the device-flow login.
+    pub fn zitadel_setup(&self, request: &DeviceClientRequest) -> ZitadelSetupScore {
+        ZitadelSetupScore {
+            project_name: request.project.clone(),
+            app_name: request.client_name.clone(),
+            grant_to: vec![self.zitadel.admin_username.clone()],
+            ..ZitadelSetupScore::for_deployment(&self.zitadel)
+        }
+    }
+
     pub fn coredns_rewrite(&self) -> CoreDNSRewriteScore {
         CoreDNSRewriteScore::new(vec![(
             self.zitadel.host.clone(),
@@ -112,11 +124,7 @@ impl IdentityProvider for K8sAnywhereTopology {
         let mut steps = Vec::new();
         run_step(&stack.zitadel, self, &mut steps).await?;
         run_step(&stack.coredns_rewrite(), self, &mut steps).await?;
-        let setup = ZitadelSetupScore {
-            project_name: request.project.clone(),
-            app_name: request.client_name.clone(),
-            ..ZitadelSetupScore::for_deployment(&stack.zitadel)
-        };
+        let setup = stack.zitadel_setup(request);
         let outcome = run_step(&setup, self, &mut steps).await?;
         let client_id =
             outcome.details.get("client_id").cloned().ok_or_else(|| {
@@ -199,5 +207,22 @@ mod tests {
         assert_eq!(stack.issuer(), "http://zitadel.harmony.localhost:8080");
         assert_eq!(stack.ingress_addr().to_string(), "127.0.0.1:8080");
         assert!(stack.coredns_rewrite().validate().is_ok());
+    }
+
+    /// The project checks roles: the admin the Zitadel outcome tells to log in must hold one.
+    #[test]
+    fn local_stack_grants_the_project_role_to_its_admin() {
+        let stack = K8sSsoStack::default();
+        let setup = stack.zitadel_setup(&DeviceClientRequest {
+            project: "harmony".into(),
+            client_name: "harmony-cli".into(),
+        });
+        assert_eq!(setup.grant_to, vec![stack.zitadel.admin_username.clone()]);
+        assert!(
+            setup
+                .roles
+                .iter()
+                .any(|(k, _)| k == crate::modules::zitadel::setup::HARMONY_DEVELOPER_ROLE)
+        );
     }
 }
