@@ -177,3 +177,105 @@ async fn with_an_admin_token_the_vault_is_configured_once_then_unchanged() {
         assert!(!step.message.contains(&init.root_token));
     }
 }
+
+/// A CA and a server certificate for 127.0.0.1, as PEM files: (dir, ca, cert, key).
+fn company_pki() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Company CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let ca = write("ca.pem", ca_cert.pem());
+    let cert = write("cert.pem", cert.pem());
+    let key = write("key.pem", key.serialize_pem());
+    (dir, ca, cert, key)
+}
+
+/// A company CA installed on the machine (the OS trust store; rustls-native-certs honours
+/// `SSL_CERT_FILE`) is trusted by the existing-stack checks as it is by the secret store, so
+/// they do not refuse an OpenBao the store would use. Runs in a child process (the OS store is
+/// read once per process).
+#[tokio::test]
+async fn existing_stack_checks_trust_the_os_trust_store_like_the_store() {
+    if let Ok(addr) = std::env::var("HARMONY_TEST_EXISTING_OS_STORE_ADDR") {
+        let topology =
+            ExistingStackTopology::new(ExistingStackConfig::new(addr, "http://127.0.0.1:1", "cli"))
+                .unwrap();
+        let access = topology
+            .ensure_secret_vault(&request_without_jwt())
+            .await
+            .unwrap();
+        assert!(access.steps[0].message.contains("unsealed"), "{access:?}");
+        return;
+    }
+    let (_dir, ca, cert, key) = company_pki();
+    let bao = OpenBao::start_tls(harmony_test_support::BaoTls {
+        cert_pem: cert,
+        key_pem: key,
+        ca_pem: ca.clone(),
+        ..Default::default()
+    })
+    .await;
+    bao.init_unseal().await;
+    let child = |cert_file: &std::path::Path| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "existing_stack_checks_trust_the_os_trust_store_like_the_store",
+                "--nocapture",
+            ])
+            .env("HARMONY_TEST_EXISTING_OS_STORE_ADDR", bao.addr())
+            .env("SSL_CERT_FILE", cert_file)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    };
+    let trusted = child(&ca);
+    assert!(
+        trusted.status.success() && String::from_utf8_lossy(&trusted.stdout).contains("1 passed"),
+        "{}{}",
+        String::from_utf8_lossy(&trusted.stdout),
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    // Control: another CA as the machine's store, and the check refuses the server.
+    let (_other_dir, other_ca, _, _) = company_pki();
+    let untrusted = child(&other_ca);
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&untrusted.stdout),
+        String::from_utf8_lossy(&untrusted.stderr)
+    );
+    assert!(
+        !untrusted.status.success() && output.contains("does not answer"),
+        "{output}"
+    );
+}
+
+fn request_without_jwt() -> SecretVaultRequest {
+    SecretVaultRequest {
+        kv_mount: "secret".into(),
+        policy: "harmony-dev".into(),
+        jwt: None,
+        userpass: false,
+    }
+}

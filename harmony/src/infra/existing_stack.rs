@@ -83,11 +83,15 @@ pub struct ExistingStackTopology {
 
 impl ExistingStackTopology {
     pub fn new(config: ExistingStackConfig) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        // The same trust as the secret store's client (bundled roots + the OS trust store):
+        // a company CA installed on the machine passes these checks as it passes the store.
+        let http = harmony_secret::openbao_http::client_builder(
+            &harmony_secret::openbao_http::TlsOptions::default(),
+        )?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self { config, http })
     }
 
