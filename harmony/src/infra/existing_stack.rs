@@ -114,10 +114,19 @@ impl ExistingStackTopology {
         let version = body["version"].as_str().unwrap_or("?").to_string();
         match status {
             200 | 429 | 473 => Ok(format!("version {version}, unsealed")),
-            503 => Err(format!(
-                "OpenBao at {} is sealed: unseal it (`bao operator unseal`), then run again",
-                self.config.openbao_url
-            )),
+            503 => Err(match self.auto_unseal_type().await {
+                // Recovery keys do not unseal: the server waits for its unsealer.
+                Some(seal) => format!(
+                    "OpenBao at {} is sealed and auto-unseals with its {seal} seal: check that its \
+                     unsealer is up and unsealed and that its token is valid, restart this \
+                     OpenBao, then run again",
+                    self.config.openbao_url
+                ),
+                None => format!(
+                    "OpenBao at {} is sealed: unseal it (`bao operator unseal`), then run again",
+                    self.config.openbao_url
+                ),
+            }),
             501 => Err(format!(
                 "OpenBao at {} is not initialised (`bao operator init`)",
                 self.config.openbao_url
@@ -127,6 +136,16 @@ impl ExistingStackTopology {
                 self.config.openbao_url
             )),
         }
+    }
+
+    /// The seal type of a server that unseals itself (`recovery_seal` in `sys/seal-status`).
+    async fn auto_unseal_type(&self) -> Option<String> {
+        let url = format!("{}/v1/sys/seal-status", self.config.openbao_url);
+        let body: Value = self.http.get(&url).send().await.ok()?.json().await.ok()?;
+        if body["recovery_seal"].as_bool() != Some(true) {
+            return None;
+        }
+        body["type"].as_str().map(str::to_string)
     }
 
     /// The JWT auth mount answers a login without a token: 400 ("missing jwt") when it exists;

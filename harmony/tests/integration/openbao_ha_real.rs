@@ -309,6 +309,21 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
         "{message}"
     );
     assert!(message.contains("does not unseal it"), "{message}");
+    // harmony_sso on it as an existing stack: the same advice, not `bao operator unseal`.
+    let existing = harmony::topology::ExistingStackTopology::new(
+        harmony::topology::ExistingStackConfig::new(server.addr(), "http://127.0.0.1:1", "cli"),
+    )
+    .unwrap();
+    let err = harmony::topology::Topology::ensure_ready(&existing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("transit seal")
+            && err.contains("unsealer")
+            && !err.contains("operator unseal"),
+        "{err}"
+    );
     let err = OpenbaoSetup::new(server.addr(), store.clone())
         .unwrap()
         .with_ready_timeout(Duration::from_secs(2))
