@@ -657,4 +657,3 @@ mod tests {
         assert!(e.contains("namespace"), "{e}");
     }
 }
-
