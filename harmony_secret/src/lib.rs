@@ -27,6 +27,7 @@
 
 #[cfg(feature = "openbao")]
 pub mod auth;
+pub mod data_dir;
 pub mod error;
 pub mod manager;
 #[cfg(feature = "openbao")]
