@@ -12,6 +12,10 @@ struct GlobalDefault {
 }
 
 #[tokio::test]
+#[allow(
+    unsafe_code,
+    reason = "the global manager reads HOME and the real environment; this test must set them"
+)]
 async fn global_manager_builds_default_chain_lazily_and_refuses_late_init() {
     let home = tempfile::tempdir().unwrap();
     // SAFETY: this binary holds a single test; no other thread reads the environment yet.

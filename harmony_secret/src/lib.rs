@@ -17,18 +17,27 @@
 //! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]).
 //!
 //! [`SecretManager`] is the older typed facade (store chosen by `HARMONY_SECRET_STORE`).
+//!
+//! The OpenBao store and the OIDC flow (with their HTTP/TLS/OAuth dependencies) sit behind the
+//! `openbao` feature, on by default. With `default-features = false` the crate is the local-file
+//! store, [`private_file`] and [`redact`] only.
+//!
 //! Credentials are held in [`Secret`], whose `Debug`/`Display` print `***`; no token, password,
 //! id_token or refresh token is ever logged.
 
+#[cfg(feature = "openbao")]
 pub mod auth;
+pub mod data_dir;
 pub mod error;
 pub mod manager;
+#[cfg(feature = "openbao")]
 pub mod openbao_http;
 pub mod private_file;
 pub mod redact;
 pub mod redacted;
 pub mod store;
 
+#[cfg(feature = "openbao")]
 pub use auth::oidc::{
     ALLOW_NO_TTY_ENV, DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth,
 };
@@ -37,6 +46,7 @@ pub use manager::SecretManager;
 pub use redacted::Secret;
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
+#[cfg(feature = "openbao")]
 pub use store::openbao::{
     LogoutReport, OpenbaoSecretStore, OpenbaoSecretStoreBuilder, StoredKey, WhoAmI,
 };

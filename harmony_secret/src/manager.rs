@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{LocalFileSecretStore, OpenbaoSecretStore, SecretStore, SecretStoreError};
+use crate::{LocalFileSecretStore, SecretStore, SecretStoreError};
 
 /// The namespace used when neither `HARMONY_CONFIG_NAMESPACE` nor `HARMONY_SECRET_NAMESPACE` is set.
 pub const DEFAULT_NAMESPACE: &str = "harmony";
@@ -24,9 +24,9 @@ fn namespace_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> String {
 /// Typed get/set of secrets in one namespace.
 ///
 /// [`SecretManager::from_env`] picks the store with `HARMONY_SECRET_STORE` (`file`, the default,
-/// or `openbao`, configured by [`OpenbaoSecretStore::from_env`]) and the namespace with
-/// `HARMONY_CONFIG_NAMESPACE`, falling back to the legacy `HARMONY_SECRET_NAMESPACE`, then
-/// [`DEFAULT_NAMESPACE`]. It never panics on a missing variable.
+/// or `openbao`, configured by `OpenbaoSecretStore::from_env`; that needs the `openbao` feature)
+/// and the namespace with `HARMONY_CONFIG_NAMESPACE`, falling back to the legacy
+/// `HARMONY_SECRET_NAMESPACE`, then [`DEFAULT_NAMESPACE`]. It never panics on a missing variable.
 #[derive(Clone)]
 pub struct SecretManager {
     store: Arc<dyn SecretStore>,
@@ -60,7 +60,18 @@ impl SecretManager {
         let kind = std::env::var("HARMONY_SECRET_STORE").unwrap_or_default();
         let store: Arc<dyn SecretStore> = match kind.trim().to_ascii_lowercase().as_str() {
             "" | "file" => Arc::new(LocalFileSecretStore::default_location()?),
-            "openbao" | "vault" => Arc::new(OpenbaoSecretStore::from_env().await?),
+            #[cfg(feature = "openbao")]
+            "openbao" | "vault" => Arc::new(crate::OpenbaoSecretStore::from_env().await?),
+            #[cfg(not(feature = "openbao"))]
+            "openbao" | "vault" => {
+                return Err(SecretStoreError::Config {
+                    store: "SecretManager".to_string(),
+                    message: format!(
+                        "HARMONY_SECRET_STORE=`{kind}` needs harmony_secret built with its \
+                         `openbao` feature (on by default): enable it, or use `file`"
+                    ),
+                });
+            }
             other => {
                 return Err(SecretStoreError::Config {
                     store: "SecretManager".to_string(),

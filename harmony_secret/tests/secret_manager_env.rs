@@ -12,11 +12,19 @@ struct Creds {
     password: String,
 }
 
+#[allow(
+    unsafe_code,
+    reason = "from_env reads the real process environment; this test must set it"
+)]
 fn set(k: &str, v: &str) {
     // SAFETY: the only test of this binary; nothing else reads the environment concurrently.
     unsafe { std::env::set_var(k, v) }
 }
 
+#[allow(
+    unsafe_code,
+    reason = "from_env reads the real process environment; this test must clear it"
+)]
 fn unset(k: &str) {
     // SAFETY: as above.
     unsafe { std::env::remove_var(k) }

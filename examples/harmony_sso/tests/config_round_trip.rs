@@ -114,6 +114,10 @@ async fn test_config_round_trip_existing_stack() {
 
 #[tokio::test]
 #[ignore = "needs Docker + k3d (deploys OpenBao)"]
+#[allow(
+    unsafe_code,
+    reason = "the Score reads its userpass config from the real environment (harmony_config)"
+)]
 async fn test_config_round_trip() {
     // SAFETY: set before any other thread of this test reads the environment.
     unsafe {

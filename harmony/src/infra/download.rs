@@ -45,17 +45,6 @@ pub fn verify_sha256(path: &Path, expected: &str) -> Result<(), String> {
     }
 }
 
-/// Finds the line for `file_name` in a `sha256sum`-style listing (`<hex>  <name>`), as
-/// published next to many releases.
-pub fn checksum_from_listing(listing: &str, file_name: &str) -> Option<String> {
-    listing.lines().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        let sum = parts.next()?;
-        let name = parts.next()?.trim_start_matches('*');
-        (name == file_name || name.ends_with(&format!("/{file_name}"))).then(|| sum.to_lowercase())
-    })
-}
-
 /// The version an executable reports, e.g. `v5.8.3` from `k3d version` (line
 /// `k3d version v5.8.3`) or `v3.19.2` from `helm version --short` (`v3.19.2+g8766e71`).
 /// Build metadata after `+` is dropped. `None` when no version can be read.
@@ -416,18 +405,5 @@ mod tests {
                 0o755
             );
         }
-    }
-
-    #[test]
-    fn reads_checksums_listings() {
-        let listing = "\
-0b8110f2229631af7402fb828259330985918b08fefd38b7f1b788a1c8687216  k3d-linux-arm64
-DBAA79A76ACE7F4CA230A1FF41DC7D8A5036A8AD0309E9C54F9BF3836DBE853E *_dist/k3d-linux-amd64
-";
-        assert_eq!(
-            checksum_from_listing(listing, "k3d-linux-amd64").as_deref(),
-            Some("dbaa79a76ace7f4ca230a1ff41dc7d8a5036a8ad0309e9c54f9bf3836dbe853e")
-        );
-        assert_eq!(checksum_from_listing(listing, "k3d-darwin-arm64"), None);
     }
 }

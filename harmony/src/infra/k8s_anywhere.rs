@@ -48,9 +48,7 @@ fn parse_bool(value: Option<String>, default: bool) -> bool {
 
 /// `~/.local/share/harmony` (the platform's data directory + `harmony`).
 pub fn harmony_data_dir() -> PathBuf {
-    directories::BaseDirs::new()
-        .map(|d| d.data_dir().join("harmony"))
-        .unwrap_or_else(|| PathBuf::from(".harmony"))
+    harmony_secret::data_dir::harmony_data_dir().unwrap_or_else(|| PathBuf::from(".harmony"))
 }
 
 impl K8sAnywhereConfig {

@@ -35,6 +35,10 @@ async fn ready_topology() -> K8sAnywhereTopology {
     topology
 }
 
+#[allow(
+    unsafe_code,
+    reason = "the Score reads its userpass config from the real environment (harmony_config)"
+)]
 fn userpass_from_env() {
     // SAFETY: set before any other thread of this test reads the environment.
     unsafe {

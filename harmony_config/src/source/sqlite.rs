@@ -110,19 +110,19 @@ impl SqliteSource {
         Self::open(path).await
     }
 
-    /// `{data dir}/config/config.db`, where the data dir comes from
-    /// `directories::ProjectDirs::from("", "", "harmony")` (`$XDG_DATA_HOME/harmony` or
+    /// `{data dir}/config/config.db`, where the data dir is
+    /// [`harmony_secret::data_dir::harmony_data_dir`] (`$XDG_DATA_HOME/harmony` or
     /// `~/.local/share/harmony` on Linux).
     pub fn default_path() -> Result<PathBuf, ConfigError> {
-        let dirs =
-            directories::ProjectDirs::from("", "", "harmony").ok_or_else(|| ConfigError::Open {
+        let dir =
+            harmony_secret::data_dir::harmony_data_dir().ok_or_else(|| ConfigError::Open {
                 what: "SQLite config database".to_string(),
                 path: PathBuf::from("~/.local/share/harmony/config/config.db"),
                 reason:
                     "no home folder found (set HOME), or open one with SqliteSource::open(path)"
                         .to_string(),
             })?;
-        Ok(dirs.data_dir().join("config").join("config.db"))
+        Ok(dir.join("config").join("config.db"))
     }
 
     /// The database file.

@@ -22,6 +22,10 @@ pub fn arc<S: ConfigSource + 'static>(s: S) -> Arc<dyn ConfigSource> {
 
 /// Sets an env var for this test. Every test uses its own variable name (its own KEY), so tests
 /// running on other threads never read or write it.
+#[allow(
+    unsafe_code,
+    reason = "EnvSource reads the real process environment; this test must set it"
+)]
 pub fn set_env(name: &str, value: &str) {
     // SAFETY: the variable name is unique to the calling test, and no other thread of this test
     // binary reads or writes it.

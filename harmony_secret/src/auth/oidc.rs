@@ -139,7 +139,6 @@ pub struct ZitadelOidcAuth {
     issuer: String,
     client_id: String,
     project_id: Option<String>,
-    extra_scopes: Vec<String>,
     resolve_to: Option<SocketAddr>,
     tls: TlsOptions,
     open_browser: Option<bool>,
@@ -188,7 +187,6 @@ impl ZitadelOidcAuth {
             issuer: issuer.into().trim_end_matches('/').to_string(),
             client_id: client_id.into(),
             project_id: None,
-            extra_scopes: Vec::new(),
             resolve_to: None,
             tls: TlsOptions::default(),
             open_browser: None,
@@ -204,12 +202,6 @@ impl ZitadelOidcAuth {
     /// audience includes the project (bind OpenBao's role to it).
     pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
         self.project_id = Some(project_id.into());
-        self
-    }
-
-    /// Requests one more scope besides [`DEFAULT_SCOPES`].
-    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
-        self.extra_scopes.push(scope.into());
         self
     }
 
@@ -292,7 +284,6 @@ impl ZitadelOidcAuth {
         if let Some(id) = &self.project_id {
             scopes.push(format!("urn:zitadel:iam:org:project:id:{id}:aud"));
         }
-        scopes.extend(self.extra_scopes.iter().cloned());
         scopes
     }
 

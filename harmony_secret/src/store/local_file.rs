@@ -23,14 +23,14 @@ impl LocalFileSecretStore {
 
     /// A store rooted at the Harmony data folder: `~/.local/share/harmony/secrets` on Linux.
     pub fn default_location() -> Result<Self, SecretStoreError> {
-        let dirs = directories::ProjectDirs::from("", "", "harmony").ok_or_else(|| {
+        let dir = crate::data_dir::harmony_data_dir().ok_or_else(|| {
             SecretStoreError::Config {
                 store: "local secret files".to_string(),
                 message: "no home folder found: set HOME, or build the store with LocalFileSecretStore::new(path)"
                     .to_string(),
             }
         })?;
-        Ok(Self::new(dirs.data_dir().join("secrets")))
+        Ok(Self::new(dir.join("secrets")))
     }
 
     pub fn root(&self) -> &Path {

@@ -1,8 +1,10 @@
 //! The [`SecretStore`] trait and its implementations.
 
 pub mod local_file;
+#[cfg(feature = "openbao")]
 pub mod openbao;
 /// The OIDC device flow moved to [`crate::auth::oidc`]; this path stays for existing imports.
+#[cfg(feature = "openbao")]
 pub use crate::auth::oidc as zitadel;
 
 use std::sync::Arc;

@@ -148,14 +148,6 @@ impl K8sClient {
         }
     }
 
-    /// The client of the current environment (`KUBECONFIG`, `~/.kube/config`, or in-cluster).
-    pub async fn try_default() -> Result<Self, K8sError> {
-        let config = Config::infer()
-            .await
-            .map_err(|e| config_err("loading the Kubernetes configuration", &e))?;
-        Self::from_config(config)
-    }
-
     /// A client for `context` (or the current context) of the kubeconfig at `path` (or the
     /// default kubeconfig: `KUBECONFIG`, then `~/.kube/config`).
     pub async fn from_kubeconfig(
@@ -248,11 +240,6 @@ impl K8sClient {
             })?;
         self.discovery.write().await.insert(gvk, found.clone());
         Ok(found)
-    }
-
-    /// Whether the cluster serves an API group (e.g. `route.openshift.io`).
-    pub async fn has_api_group(&self, group: &str) -> Result<bool, K8sError> {
-        Ok(self.api_groups().await?.iter().any(|g| g == group))
     }
 
     /// Names of the API groups the cluster serves.

@@ -15,51 +15,6 @@ pub struct DistributionFacts {
     pub node_labels: Vec<BTreeMap<String, String>>,
 }
 
-impl DistributionFacts {
-    /// Builds the facts from raw JSON payloads of `/version`, `/apis` and `/api/v1/nodes`.
-    pub fn from_payloads(
-        version: &serde_json::Value,
-        apis: &serde_json::Value,
-        nodes: &serde_json::Value,
-    ) -> Self {
-        let git_version = version
-            .get("gitVersion")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let api_groups = apis
-            .get("groups")
-            .and_then(|g| g.as_array())
-            .map(|groups| {
-                groups
-                    .iter()
-                    .filter_map(|g| g.get("name").and_then(|n| n.as_str()).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let node_labels = nodes
-            .get("items")
-            .and_then(|i| i.as_array())
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|n| {
-                        n.pointer("/metadata/labels")
-                            .cloned()
-                            .and_then(|l| serde_json::from_value(l).ok())
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self {
-            git_version,
-            api_groups,
-            node_labels,
-        }
-    }
-}
-
 const OPENSHIFT_GROUPS: [&str; 2] = ["config.openshift.io", "route.openshift.io"];
 
 /// k3s marks its version (`v1.33.4+k3s1`) and its nodes (`node.kubernetes.io/instance-type:
@@ -91,6 +46,52 @@ pub fn detect_distribution(facts: &DistributionFacts) -> K8sDistribution {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    // The client builds the facts from kube-rs types; the tests feed recorded JSON payloads.
+    impl DistributionFacts {
+        /// Builds the facts from raw JSON payloads of `/version`, `/apis` and `/api/v1/nodes`.
+        fn from_payloads(
+            version: &serde_json::Value,
+            apis: &serde_json::Value,
+            nodes: &serde_json::Value,
+        ) -> Self {
+            let git_version = version
+                .get("gitVersion")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let api_groups = apis
+                .get("groups")
+                .and_then(|g| g.as_array())
+                .map(|groups| {
+                    groups
+                        .iter()
+                        .filter_map(|g| g.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let node_labels = nodes
+                .get("items")
+                .and_then(|i| i.as_array())
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|n| {
+                            n.pointer("/metadata/labels")
+                                .cloned()
+                                .and_then(|l| serde_json::from_value(l).ok())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Self {
+                git_version,
+                api_groups,
+                node_labels,
+            }
+        }
+    }
 
     /// `GET /version` of a k3d v5.8.3 cluster running rancher/k3s:v1.33.4-k3s1.
     fn k3s_version() -> serde_json::Value {

@@ -90,11 +90,7 @@ impl Default for OpenbaoScore {
 impl OpenbaoScore {
     /// The chart's fullname, which is also the pod/service prefix (`<fullname>-0`).
     pub fn fullname(&self) -> String {
-        if self.release_name.contains("openbao") {
-            self.release_name.clone()
-        } else {
-            format!("{}-openbao", self.release_name)
-        }
+        crate::modules::helm::chart_fullname(&self.release_name, "openbao")
     }
 
     /// The pods' names: `<fullname>-0` .. `<fullname>-(n-1)`.

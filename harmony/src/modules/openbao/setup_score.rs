@@ -116,11 +116,7 @@ impl OpenbaoSetupScore {
     }
 
     pub fn fullname(&self) -> String {
-        if self.release_name.contains("openbao") {
-            self.release_name.clone()
-        } else {
-            format!("{}-openbao", self.release_name)
-        }
+        fullname_of(&self.release_name)
     }
 
     /// The admin-only Secret holding the unseal keys and root token.
@@ -163,11 +159,7 @@ fn cache_path(cluster: &str, namespace: &str, release: &str) -> PathBuf {
 }
 
 fn fullname_of(release: &str) -> String {
-    if release.contains("openbao") {
-        release.to_string()
-    } else {
-        format!("{release}-openbao")
-    }
+    crate::modules::helm::chart_fullname(release, "openbao")
 }
 
 fn sanitize(s: &str) -> String {

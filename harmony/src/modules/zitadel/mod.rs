@@ -76,11 +76,7 @@ impl Default for ZitadelScore {
 impl ZitadelScore {
     /// The chart's fullname: the release name if it contains "zitadel", else `<release>-zitadel`.
     pub fn fullname(&self) -> String {
-        if self.release_name.contains("zitadel") {
-            self.release_name.clone()
-        } else {
-            format!("{}-zitadel", self.release_name)
-        }
+        crate::modules::helm::chart_fullname(&self.release_name, "zitadel")
     }
 
     pub fn masterkey_secret_name(&self) -> String {

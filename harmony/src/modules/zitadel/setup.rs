@@ -365,11 +365,7 @@ impl ZitadelSetupScore {
     }
 
     fn fullname(&self) -> String {
-        if self.release_name.contains("zitadel") {
-            self.release_name.clone()
-        } else {
-            format!("{}-zitadel", self.release_name)
-        }
+        crate::modules::helm::chart_fullname(&self.release_name, "zitadel")
     }
 }
 

@@ -353,8 +353,7 @@ impl OpenbaoSecretStoreBuilder {
                 let cache = if self.session_cache {
                     let dir = match &self.session_dir {
                         Some(d) => Some(d.clone()),
-                        None => directories::ProjectDirs::from("", "", "harmony")
-                            .map(|d| d.data_dir().join("sessions")),
+                        None => crate::data_dir::harmony_data_dir().map(|d| d.join("sessions")),
                     };
                     if dir.is_none() {
                         debug!("openbao: no home folder, the SSO session will not be cached");

@@ -1,4 +1,4 @@
-use harmony_config::Config;
+use harmony_config_derive::Config;
 
 #[derive(Config)]
 enum Mode {
