@@ -96,9 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("OK: stored, read back, overridden by env, persisted.");
     println!(
-        "Reset with: sqlite3 '{}' \"DELETE FROM config WHERE key='{}'\"",
+        "Inspect or reset with: cargo run -q -p harmony_config_cli -- where {key} | reset {key}  (database: {})",
         db.display(),
-        TestConfig::KEY
+        key = TestConfig::KEY
     );
     Ok(())
 }
