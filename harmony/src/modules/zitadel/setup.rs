@@ -419,13 +419,32 @@ impl ZitadelSetupInterpret {
             .and_then(|mut d| d.remove("pat"))
             .map(|b| Pat::new(String::from_utf8_lossy(&b.0).into_owned())))
     }
+
+    /// A port-forward to Zitadel's Service and an API client over it (keep the forward alive
+    /// while the client is used).
+    async fn connect(
+        &self,
+        client: &crate::infra::k8s::K8sClient,
+        pat: Pat,
+    ) -> Result<(crate::infra::k8s::PortForward, ZitadelClient), InterpretError> {
+        let score = &self.score;
+        let forward = client
+            .port_forward(
+                &score.namespace,
+                PortForwardTarget::Service(score.fullname()),
+                score.service_port,
+            )
+            .await?;
+        let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
+            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        Ok((forward, api))
+    }
 }
 
 #[async_trait]
 impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
     async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
         let score = &self.score;
-        let ns = score.namespace.as_str();
         let client = topology.k8s_client().await?;
         let Some(pat) = self.pat(&client).await? else {
             let mut plan = Plan::default();
@@ -435,15 +454,7 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
             );
             return Ok(plan);
         };
-        let forward = client
-            .port_forward(
-                ns,
-                PortForwardTarget::Service(score.fullname()),
-                score.service_port,
-            )
-            .await?;
-        let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
-            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let (forward, api) = self.connect(&client, pat).await?;
         let plan = score
             .plan(&api)
             .await
@@ -465,15 +476,7 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
                 "Secret {ns}/{IAM_ADMIN_PAT_SECRET} (key pat) not found: run ZitadelScore first"
             ))
         })?;
-        let forward = client
-            .port_forward(
-                ns,
-                PortForwardTarget::Service(score.fullname()),
-                score.service_port,
-            )
-            .await?;
-        let api = ZitadelClient::new(forward.local_url.clone(), score.host.clone(), pat)
-            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let (forward, api) = self.connect(&client, pat).await?;
         wait_api_ready(&api, Duration::from_secs(120))
             .await
             .map_err(|e| InterpretError::Other(e.to_string()))?;
