@@ -495,7 +495,7 @@ impl OpenbaoHttp {
         // A loopback OpenBao (a port-forward, a local dev server) is never reached through an
         // exported HTTP(S)_PROXY: the token would leave the machine for nothing. Nor is a host
         // pinned with `resolve_to`: a proxy would resolve the name itself, ignoring the pin.
-        if parsed.host().is_some_and(|h| is_loopback_host(&h)) || options.resolve_to.is_some() {
+        if parsed.host().is_some_and(|h| is_loopback_url_host(&h)) || options.resolve_to.is_some() {
             builder = builder.no_proxy();
         }
         if let (Some(to), Some(host)) = (options.resolve_to, parsed.host_str()) {
@@ -569,13 +569,21 @@ pub fn errors_of(v: &Value) -> Option<String> {
     (!errs.is_empty()).then(|| errs.join("; "))
 }
 
-/// `localhost`, `*.localhost` (RFC 6761) and loopback addresses.
-pub(crate) fn is_loopback_host(host: &url::Host<&str>) -> bool {
+/// `localhost`, `*.localhost` (RFC 6761), 127.0.0.0/8 or ::1 (a host name or a bare address).
+/// One rule for every client that must not send a loopback request through a proxy.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// [`is_loopback_host`] for the host of a parsed URL.
+pub(crate) fn is_loopback_url_host(host: &url::Host<&str>) -> bool {
     match host {
-        url::Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
+        url::Host::Domain(d) => is_loopback_host(d),
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     }

@@ -32,13 +32,8 @@ fn url_host(url: &str) -> Option<String> {
     )
 }
 
-/// `localhost`, `*.localhost`, 127.0.0.0/8 or ::1.
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
+/// `localhost`, `*.localhost`, 127.0.0.0/8 or ::1: the same rule as the OpenBao client's.
+pub use harmony_secret::openbao_http::is_loopback_host;
 
 /// Whether `host` is listed in a `NO_PROXY` value: `*`, an IP, a CIDR range, a domain (which
 /// also covers its subdomains; a leading `.` or `*.` is accepted), each with an optional

@@ -27,7 +27,9 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use crate::SecretStoreError;
-use crate::openbao_http::{TlsOptions, client_builder, describe_connect_error, is_loopback_host};
+use crate::openbao_http::{
+    TlsOptions, client_builder, describe_connect_error, is_loopback_url_host,
+};
 use crate::redacted::Secret;
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
@@ -304,7 +306,7 @@ impl ZitadelOidcAuth {
         // and would resolve the name itself, ignoring the pin.
         let loopback = url::Url::parse(&self.issuer)
             .ok()
-            .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
+            .and_then(|u| u.host().map(|h| is_loopback_url_host(&h)))
             .unwrap_or(false);
         if loopback || self.resolve_to.is_some() {
             builder = builder.no_proxy();
