@@ -455,6 +455,24 @@ impl K8sClient {
         }
     }
 
+    /// Creates namespace `ns` when it does not exist; `true` when it was created.
+    pub async fn ensure_namespace(&self, ns: &str) -> Result<bool, K8sError> {
+        use k8s_openapi::api::core::v1::Namespace;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        if self.get_opt::<Namespace>(ns, None).await?.is_some() {
+            return Ok(false);
+        }
+        self.apply(&Namespace {
+            metadata: ObjectMeta {
+                name: Some(ns.to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await?;
+        Ok(true)
+    }
+
     /// Reads any object by apiVersion/kind, `None` when absent.
     pub async fn get_dynamic_opt(
         &self,

@@ -3,8 +3,6 @@
 //! from it). Run it before `OpenbaoScore`; `OpenbaoSetupScore` keeps the token valid afterwards.
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::setup_score::{OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode};
@@ -67,16 +65,7 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoTransitSealInterpret {
         let client = topology.k8s_client().await?;
         let ns = score.namespace.as_str();
         let mut changed = Vec::new();
-        if client.get_opt::<Namespace>(ns, None).await?.is_none() {
-            client
-                .apply(&Namespace {
-                    metadata: ObjectMeta {
-                        name: Some(ns.to_string()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                })
-                .await?;
+        if client.ensure_namespace(ns).await? {
             changed.push(format!("namespace {ns}"));
         }
         changed.extend(

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -272,16 +272,7 @@ where
         let flavor = score.flavor_for(topology.k8s_distribution().await?);
         let mut changed = Vec::new();
 
-        if client.get_opt::<Namespace>(ns, None).await?.is_none() {
-            client
-                .apply(&Namespace {
-                    metadata: ObjectMeta {
-                        name: Some(ns.to_string()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                })
-                .await?;
+        if client.ensure_namespace(ns).await? {
             changed.push(format!("namespace {ns}"));
         }
 
