@@ -9,6 +9,8 @@ use crate::inventory::Inventory;
 use crate::plan::Plan;
 use crate::topology::Topology;
 
+/// How a Score is planned and applied on a topology `T`. Each Score's `create_interpret` returns
+/// one; the runner ([`crate::maestro`]) calls `prepare`, `plan` and `execute`.
 #[async_trait]
 pub trait Interpret<T: Topology>: Send + Sync {
     /// Brings the topology to the wanted state, or reports why it could not.
@@ -58,20 +60,26 @@ impl fmt::Display for InterpretStatus {
 /// (endpoints, ids, login hints) for the summary and for later Scores. Never put secrets in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// Whether anything changed.
     pub status: InterpretStatus,
+    /// One line for humans, e.g. `release openbao/openbao already deployed`.
     pub message: String,
+    /// Named values shown in the summary (see [`Self::with_detail`]).
     pub details: BTreeMap<String, String>,
 }
 
 impl Outcome {
+    /// Something was created or changed.
     pub fn success(message: impl Into<String>) -> Self {
         Self::new(InterpretStatus::Success, message)
     }
 
+    /// The wanted state was already there.
     pub fn noop(message: impl Into<String>) -> Self {
         Self::new(InterpretStatus::Noop, message)
     }
 
+    /// The Score does not apply to this topology; `message` says why.
     pub fn skipped(message: impl Into<String>) -> Self {
         Self::new(InterpretStatus::Skipped, message)
     }
@@ -99,7 +107,12 @@ pub enum InterpretError {
     Capability(String),
     /// Waiting for something timed out.
     #[error("timed out after {seconds}s waiting for {what}")]
-    Timeout { what: String, seconds: u64 },
+    Timeout {
+        /// What was waited for, e.g. `Zitadel zitadel.harmony.local to answer /debug/ready`.
+        what: String,
+        /// How long it was waited for.
+        seconds: u64,
+    },
     /// The Score's own settings are wrong.
     #[error("invalid settings: {0}")]
     InvalidScore(String),

@@ -4,6 +4,7 @@
 //! inventory is empty; it stays in `Maestro::new` as the place bare-metal topologies will list
 //! their machines.
 
+/// The machines and devices a topology is built from; empty for Kubernetes topologies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {}
 

@@ -12,16 +12,21 @@ use serde_json::Value;
 /// What would happen to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
+    /// The object does not exist yet and would be created (`+`).
     Create,
+    /// The object exists and some of its keys would change (`~`).
     Change,
+    /// The object exists as wanted; nothing would be sent (`=`).
     Unchanged,
+    /// The object would be removed (`-`).
     Delete,
     /// Cannot be known without applying (the reason is in the detail).
     Unknown,
 }
 
 impl ChangeKind {
-    pub fn symbol(self) -> char {
+    /// The one-character marker of a plan line: `+`, `~`, `=`, `-` or `?`.
+    fn symbol(self) -> char {
         match self {
             ChangeKind::Create => '+',
             ChangeKind::Change => '~',
@@ -45,6 +50,7 @@ impl ChangeKind {
 /// One changed key: its dotted path and the values, already masked when sensitive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyChange {
+    /// Dotted path of the key, e.g. `server.ha.replicas`.
     pub key: String,
     /// `None`: the key is added.
     pub from: Option<String>,
@@ -66,6 +72,7 @@ impl fmt::Display for KeyChange {
 /// One object the Score manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedChange {
+    /// What would happen to the object.
     pub kind: ChangeKind,
     /// e.g. "helm release openbao/openbao", "OpenBao PUT sys/policies/acl/harmony-dev".
     pub object: String,
@@ -76,6 +83,7 @@ pub struct PlannedChange {
 }
 
 impl PlannedChange {
+    /// A change of `kind` to `object`, with no keys and no detail.
     pub fn new(kind: ChangeKind, object: impl Into<String>) -> Self {
         Self {
             kind,
@@ -85,16 +93,14 @@ impl PlannedChange {
         }
     }
 
+    /// `object` would be created.
     pub fn create(object: impl Into<String>) -> Self {
         Self::new(ChangeKind::Create, object)
     }
 
+    /// `object` is already as wanted.
     pub fn unchanged(object: impl Into<String>) -> Self {
         Self::new(ChangeKind::Unchanged, object)
-    }
-
-    pub fn delete(object: impl Into<String>) -> Self {
-        Self::new(ChangeKind::Delete, object)
     }
 
     /// `Change` with these keys, or `Unchanged` when `keys` is empty.
@@ -110,10 +116,12 @@ impl PlannedChange {
         }
     }
 
+    /// What happens to `object` cannot be known before applying, because of `why`.
     pub fn unknown(object: impl Into<String>, why: impl Into<String>) -> Self {
         Self::new(ChangeKind::Unknown, object).with_detail(why)
     }
 
+    /// Adds a short note shown after the object (replaces an earlier one).
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
@@ -123,12 +131,14 @@ impl PlannedChange {
 /// What one Score would do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// One entry per object the Score manages.
     pub changes: Vec<PlannedChange>,
     /// Set when the Score cannot plan at all (the reason); the run would still work.
     pub unsupported: Option<String>,
 }
 
 impl Plan {
+    /// A plan made of these changes.
     pub fn new(changes: Vec<PlannedChange>) -> Self {
         Self {
             changes,
@@ -144,6 +154,7 @@ impl Plan {
         }
     }
 
+    /// Appends one change.
     pub fn push(&mut self, change: PlannedChange) {
         self.changes.push(change);
     }
@@ -153,6 +164,7 @@ impl Plan {
         self.unsupported.is_some() || self.changes.iter().any(|c| c.kind != ChangeKind::Unchanged)
     }
 
+    /// How many changes are of `kind`.
     pub fn count(&self, kind: ChangeKind) -> usize {
         self.changes.iter().filter(|c| c.kind == kind).count()
     }

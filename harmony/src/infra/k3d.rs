@@ -32,7 +32,7 @@ const K3D_SHA256: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// The pinned k3d asset for a platform, if Harmony knows its checksum.
-pub fn k3d_asset(os: &str, arch: &str) -> Option<PinnedAsset> {
+pub(crate) fn k3d_asset(os: &str, arch: &str) -> Option<PinnedAsset> {
     K3D_SHA256
         .iter()
         .find(|(o, a, _, _)| *o == os && *a == arch)
@@ -52,14 +52,18 @@ pub const DEFAULT_HTTP_PORT: u16 = 8080;
 /// How the local cluster is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K3dClusterSpec {
+    /// Cluster name; the kubeconfig context is `k3d-<name>` ([`Self::context`]).
     pub name: String,
+    /// k3s node image ([`K3S_IMAGE`] by default).
     pub image: String,
     /// The host port mapped to the ingress's port 80 (`-p <http_port>:80@loadbalancer`). Pass
     /// the same value to the Scores' `k3d_http_port`/`http_port` so issuer URLs match.
     pub http_port: u16,
     /// Further `host:container@node` mappings, e.g. `8443:443@loadbalancer`.
     pub ports: Vec<String>,
+    /// Number of server (control-plane) nodes.
     pub servers: u32,
+    /// Number of agent (worker) nodes; 0 runs workloads on the servers.
     pub agents: u32,
     /// How long `k3d` waits for the cluster (`--timeout`).
     pub timeout_secs: u64,
@@ -119,7 +123,7 @@ impl K3dClusterSpec {
     }
 
     /// Arguments of `k3d cluster start`.
-    pub fn start_args(&self) -> Vec<String> {
+    pub(crate) fn start_args(&self) -> Vec<String> {
         vec![
             "cluster".into(),
             "start".into(),
@@ -134,13 +138,16 @@ impl K3dClusterSpec {
 /// State of a cluster as `k3d cluster list -o json` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterState {
+    /// No cluster of that name.
     Absent,
+    /// It exists but not every server node runs (`k3d cluster start` brings it back).
     Stopped,
+    /// Every server node runs.
     Running,
 }
 
 /// Reads the state of `name` from the JSON of `k3d cluster list -o json`.
-pub fn cluster_state(list_json: &str, name: &str) -> Result<ClusterState, String> {
+pub(crate) fn cluster_state(list_json: &str, name: &str) -> Result<ClusterState, String> {
     let clusters: serde_json::Value = serde_json::from_str(list_json.trim())
         .map_err(|e| format!("unexpected output of `k3d cluster list -o json`: {e}"))?;
     let Some(cluster) = clusters.as_array().and_then(|list| {
@@ -161,6 +168,7 @@ pub fn cluster_state(list_json: &str, name: &str) -> Result<ClusterState, String
 /// A k3d executable.
 #[derive(Debug, Clone)]
 pub struct K3d {
+    /// Path of the `k3d` executable used.
     pub binary: PathBuf,
 }
 
@@ -200,6 +208,7 @@ impl K3d {
         }
     }
 
+    /// The state of cluster `name` (`k3d cluster list`).
     pub async fn state(&self, name: &str) -> Result<ClusterState, String> {
         let out = self
             .run(&["cluster".into(), "list".into(), "-o".into(), "json".into()])
@@ -207,10 +216,12 @@ impl K3d {
         cluster_state(&out, name)
     }
 
+    /// Creates the cluster (`k3d cluster create`, waits up to [`K3dClusterSpec::timeout_secs`]).
     pub async fn create(&self, spec: &K3dClusterSpec) -> Result<(), String> {
         self.run(&spec.create_args()).await.map(|_| ())
     }
 
+    /// Starts a stopped cluster (`k3d cluster start`).
     pub async fn start(&self, spec: &K3dClusterSpec) -> Result<(), String> {
         self.run(&spec.start_args()).await.map(|_| ())
     }

@@ -15,11 +15,14 @@ use crate::topology::{HelmCommand, Topology};
 /// A chart repository, added with `helm repo add <name> <url>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HelmRepository {
+    /// Local alias of the repository, the `<repo>` in `<repo>/<chart>`.
     pub name: String,
+    /// Repository URL, e.g. `https://charts.zitadel.com`.
     pub url: String,
 }
 
 impl HelmRepository {
+    /// A repository named `name` (the local alias) served at `url`.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -36,13 +39,17 @@ impl HelmRepository {
 /// values compare exactly with `helm get values -o json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HelmChartScore {
+    /// Name of the Helm release.
     pub release_name: String,
+    /// Namespace the release is installed in.
     pub namespace: String,
+    /// Where the chart comes from.
     pub repository: HelmRepository,
     /// Chart name inside the repository, e.g. `cloudnative-pg`.
     pub chart: String,
     /// The exact chart version (never "latest").
     pub chart_version: String,
+    /// `--create-namespace`: create [`Self::namespace`] when missing (on by default).
     pub create_namespace: bool,
     /// The release's values (an object; `{}` for none).
     pub values: serde_json::Value,
@@ -52,7 +59,7 @@ pub struct HelmChartScore {
 
 /// What `helm list` + `helm get values` say about a deployed release.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeployedRelease {
+pub(crate) struct DeployedRelease {
     /// `<chart>-<version>`, as `helm list` prints it.
     pub chart: String,
     pub status: String,
@@ -62,11 +69,12 @@ pub struct DeployedRelease {
 /// Release statuses left by an interrupted helm run (killed, timed out, lost connection).
 /// `helm list` hides them without `--all`, and they block the next `upgrade --install` with
 /// "another operation (install/upgrade/rollback) is in progress".
-pub const STUCK_STATUSES: &[&str] = &["pending-install", "pending-upgrade", "pending-rollback"];
+pub(crate) const STUCK_STATUSES: &[&str] =
+    &["pending-install", "pending-upgrade", "pending-rollback"];
 
 /// How a stuck release is repaired before it is upgraded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StuckRepair {
+pub(crate) enum StuckRepair {
     /// `helm rollback <release> <revision>`: back to the last revision that was deployed.
     Rollback { status: String, revision: u64 },
     /// `helm uninstall <release>`: it never deployed, so there is nothing to go back to.
@@ -133,18 +141,13 @@ impl HelmChartScore {
         }
     }
 
+    /// Replaces the release's values (a JSON object).
     pub fn with_values(mut self, values: serde_json::Value) -> Self {
         self.values = values;
         self
     }
 
-    /// Values from any serializable type (a typed values struct).
-    pub fn with_values_from<V: Serialize>(self, values: &V) -> Result<Self, String> {
-        let values =
-            serde_json::to_value(values).map_err(|e| format!("serializing helm values: {e}"))?;
-        Ok(self.with_values(values))
-    }
-
+    /// Waits up to `timeout` for the release's resources to be ready (`--wait --timeout`).
     pub fn with_wait(mut self, timeout: Duration) -> Self {
         self.wait = Some(timeout);
         self
@@ -173,6 +176,7 @@ impl HelmChartScore {
         Ok(())
     }
 
+    /// Arguments of `helm repo add <name> <url> --force-update`.
     pub fn repo_add_args(&self) -> Vec<String> {
         vec![
             "repo".into(),
@@ -183,10 +187,11 @@ impl HelmChartScore {
         ]
     }
 
-    pub fn repo_update_args(&self) -> Vec<String> {
+    pub(crate) fn repo_update_args(&self) -> Vec<String> {
         vec!["repo".into(), "update".into(), self.repository.name.clone()]
     }
 
+    /// Arguments of `helm list` for this release only, stuck ones included, as JSON.
     pub fn list_args(&self) -> Vec<String> {
         vec![
             "list".into(),
@@ -201,7 +206,7 @@ impl HelmChartScore {
         ]
     }
 
-    pub fn history_args(&self) -> Vec<String> {
+    pub(crate) fn history_args(&self) -> Vec<String> {
         vec![
             "history".into(),
             self.release_name.clone(),
@@ -213,7 +218,7 @@ impl HelmChartScore {
     }
 
     /// The helm command that repairs a stuck release.
-    pub fn repair_args(&self, repair: &StuckRepair) -> Vec<String> {
+    pub(crate) fn repair_args(&self, repair: &StuckRepair) -> Vec<String> {
         let mut args: Vec<String> = match repair {
             StuckRepair::Rollback { revision, .. } => vec![
                 "rollback".into(),
@@ -236,7 +241,11 @@ impl HelmChartScore {
 
     /// Decides how to repair a release stuck in `status`, from `helm history -o json`: roll
     /// back to the newest revision that was deployed, or uninstall when none ever was.
-    pub fn plan_repair(&self, status: &str, history_json: &str) -> Result<StuckRepair, String> {
+    pub(crate) fn plan_repair(
+        &self,
+        status: &str,
+        history_json: &str,
+    ) -> Result<StuckRepair, String> {
         let history: serde_json::Value = serde_json::from_str(history_json.trim())
             .map_err(|e| format!("unexpected `helm history` output: {e}"))?;
         let revision = history
@@ -265,13 +274,16 @@ impl HelmChartScore {
     /// How long a `pending-*` revision may belong to a helm that is still running: helm gives
     /// up (and marks the release failed) after its `--timeout` (5 minutes by default), plus a
     /// margin for clock skew. Only an older pending revision is stuck.
-    pub fn busy_window(&self) -> Duration {
+    pub(crate) fn busy_window(&self) -> Duration {
         self.wait.unwrap_or(Duration::from_secs(300)) + Duration::from_secs(60)
     }
 
     /// How long ago the newest revision in `helm history -o json` was last updated, at `now`
     /// (`None` when helm did not say, or said something unreadable).
-    pub fn pending_age(history_json: &str, now: k8s_openapi::jiff::Timestamp) -> Option<Duration> {
+    pub(crate) fn pending_age(
+        history_json: &str,
+        now: k8s_openapi::jiff::Timestamp,
+    ) -> Option<Duration> {
         let history: serde_json::Value = serde_json::from_str(history_json.trim()).ok()?;
         let newest = history
             .as_array()?
@@ -283,7 +295,7 @@ impl HelmChartScore {
         Some(Duration::try_from(age).unwrap_or(Duration::ZERO))
     }
 
-    pub fn get_values_args(&self) -> Vec<String> {
+    pub(crate) fn get_values_args(&self) -> Vec<String> {
         vec![
             "get".into(),
             "values".into(),
@@ -321,7 +333,7 @@ impl HelmChartScore {
     }
 
     /// Reads the release from `helm list -o json` output and `helm get values -o json` output.
-    pub fn parse_deployed(
+    pub(crate) fn parse_deployed(
         &self,
         list_json: &str,
         values_json: &str,
@@ -356,7 +368,7 @@ impl HelmChartScore {
     }
 
     /// Whether the deployed release is exactly this Score.
-    pub fn is_up_to_date(&self, deployed: &DeployedRelease) -> bool {
+    pub(crate) fn is_up_to_date(&self, deployed: &DeployedRelease) -> bool {
         deployed.status == "deployed"
             && deployed.chart == format!("{}-{}", self.chart, self.chart_version)
             && deployed.values == normalize_values(self.values.clone())

@@ -39,7 +39,9 @@ use crate::topology::{K8sDistribution, K8sDistributionProbe, K8sclient, Topology
 
 /// The ConfigMap k3s imports `*.override` / `*.server` keys from.
 pub const COREDNS_CUSTOM_CONFIGMAP: &str = "coredns-custom";
+/// Namespace of k3s's CoreDNS and of [`COREDNS_CUSTOM_CONFIGMAP`].
 pub const COREDNS_NAMESPACE: &str = "kube-system";
+/// CoreDNS's Deployment, restarted when this Score's key changes.
 pub const COREDNS_DEPLOYMENT: &str = "coredns";
 /// Server-side-apply field manager; one per key so Scores own only their key.
 pub const FIELD_MANAGER_PREFIX: &str = "harmony-coredns";
@@ -63,6 +65,8 @@ pub struct CoreDNSRewriteScore {
 }
 
 impl CoreDNSRewriteScore {
+    /// A Score for these (hostname, target FQDN) rewrites, checked by [`Self::validate`] when
+    /// planned or run.
     pub fn new(rewrites: Vec<(String, String)>) -> Self {
         Self { rewrites }
     }

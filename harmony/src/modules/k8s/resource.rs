@@ -21,6 +21,7 @@ pub struct K8sResourceScore {
 }
 
 impl K8sResourceScore {
+    /// A Score named `name` (for listings) applying these manifests in order.
     pub fn new(name: impl Into<String>, resources: Vec<serde_json::Value>) -> Self {
         Self {
             name: name.into(),

@@ -22,10 +22,13 @@ use super::setup_api::{
 /// A raft member as `sys/storage/raft/configuration` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaftMember {
+    /// The node's raft id, e.g. `openbao-0`.
     pub node_id: String,
     /// Cluster address (`host:8201`).
     pub address: String,
+    /// Whether the node votes (a node that just joined is a non-voter for a while).
     pub voter: bool,
+    /// Whether the node is the current raft leader (the active node).
     pub leader: bool,
 }
 
@@ -45,6 +48,7 @@ pub struct ClusterReport {
 }
 
 impl ClusterReport {
+    /// True when this run sent at least one write.
     pub fn changed(&self) -> bool {
         !self.writes.is_empty()
     }

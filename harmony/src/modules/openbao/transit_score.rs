@@ -15,8 +15,11 @@ use crate::topology::{K8sclient, Topology};
 /// valid seal token (with admin access to the unsealer: transit mount, key, policy, token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenbaoTransitSealScore {
+    /// Namespace of the OpenBao that will use the transit seal.
     pub namespace: String,
+    /// Its Helm release name (the Secret is named after the chart's fullname).
     pub release_name: String,
+    /// The transit seal settings and the admin access to the unsealer.
     pub transit: OpenbaoTransitUnseal,
     /// Scopes the local key cache of the unsealer, like [`OpenbaoSetupScore::cluster_name`].
     pub cluster_name: String,

@@ -44,12 +44,19 @@ impl fmt::Debug for Pat {
 /// gRPC status codes that matter to callers, decoded from the int or string form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RpcCode {
+    /// Code 3: the request is malformed (a field Zitadel refuses).
     InvalidArgument,
+    /// Code 5: the object (project, app, user) does not exist.
     NotFound,
+    /// Code 6: an object with that name already exists.
     AlreadyExists,
+    /// Code 7: the PAT's user lacks the permission (e.g. not an org or IAM owner).
     PermissionDenied,
+    /// Code 9: the object is not in a state that allows the call.
     FailedPrecondition,
+    /// Code 13: a server-side failure; usually worth a retry.
     Internal,
+    /// Code 16: the PAT is missing, wrong or expired.
     Unauthenticated,
     /// Any other code, as sent.
     Other(String),
@@ -107,17 +114,35 @@ impl fmt::Display for RpcCode {
 /// An error from the Zitadel client. Each variant names the endpoint it came from.
 #[derive(Debug, thiserror::Error)]
 pub enum ZitadelApiError {
+    /// Zitadel answered with an error status.
     #[error("Zitadel {endpoint}: HTTP {status}, {code}: {message}")]
     Api {
+        /// Method and path, e.g. `POST /management/v1/projects`.
         endpoint: String,
+        /// The HTTP status code.
         status: u16,
+        /// The gRPC code of the error body ([`RpcCode::Missing`] when there was none).
         code: RpcCode,
+        /// Zitadel's message, or the start of a non-JSON body.
         message: String,
     },
+    /// The request did not get an answer (connection refused, timeout, TLS).
     #[error("Zitadel {endpoint}: request failed: {message}")]
-    Transport { endpoint: String, message: String },
+    Transport {
+        /// Method and path of the request.
+        endpoint: String,
+        /// What failed, without the URL's secrets.
+        message: String,
+    },
+    /// The answer was a success but its body was not what the endpoint documents.
     #[error("Zitadel {endpoint}: unexpected response body: {message}")]
-    Decode { endpoint: String, message: String },
+    Decode {
+        /// Method and path of the request.
+        endpoint: String,
+        /// What did not match.
+        message: String,
+    },
+    /// [`ZitadelClient::new`] refused its arguments (bad URL, host or empty PAT).
     #[error("invalid Zitadel client settings: {0}")]
     Settings(String),
     /// A create answered 409 but the search still did not find the object after the window.
@@ -125,8 +150,11 @@ pub enum ZitadelApiError {
         "Zitadel says {what} already exists ({conflict}), but its search did not return it within {seconds}s (search projections lag behind writes); re-run, and check that the token's user can see it"
     )]
     Lagging {
+        /// The object, e.g. `project "harmony"`.
         what: String,
+        /// The search-lag window that ran out, in seconds.
         seconds: u64,
+        /// The 409 answer of the create.
         conflict: Box<ZitadelApiError>,
     },
 }
@@ -188,19 +216,24 @@ struct StatusBody {
 // ------------------------------------------------------------------------------------------
 // Shared types
 
+/// Bookkeeping Zitadel attaches to every object it returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ObjectDetails {
+    /// The event sequence number of the object's last change.
     #[serde(deserialize_with = "de_u64_lenient")]
     pub sequence: u64,
+    /// RFC 3339 timestamp of the creation (empty when Zitadel omits it).
     pub creation_date: String,
+    /// RFC 3339 timestamp of the last change.
     pub change_date: String,
+    /// Id of the org that owns the object.
     pub resource_owner: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ListDetails {
+pub(crate) struct ListDetails {
     #[serde(deserialize_with = "de_u64_lenient")]
     pub total_result: u64,
     #[serde(deserialize_with = "de_u64_lenient")]
@@ -238,13 +271,19 @@ struct ListResponse<T> {
 // ------------------------------------------------------------------------------------------
 // Orgs
 
+/// A Zitadel organization, as [`ZitadelClient::my_org`] returns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Org {
+    /// The org id (digits, as a string).
     pub id: String,
+    /// Sequence, dates and owner.
     pub details: ObjectDetails,
+    /// E.g. `ORG_STATE_ACTIVE`.
     pub state: String,
+    /// Display name, e.g. `ZITADEL`.
     pub name: String,
+    /// The org's primary domain (Zitadel derives it from the org name and `ExternalDomain`).
     pub primary_domain: String,
 }
 
@@ -259,7 +298,7 @@ struct MyOrgResponse {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Project {
+pub(crate) struct Project {
     pub id: String,
     pub details: ObjectDetails,
     pub name: String,
@@ -272,7 +311,7 @@ pub struct Project {
 /// Body of `POST /management/v1/projects`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AddProjectRequest {
+pub(crate) struct AddProjectRequest {
     pub name: String,
     /// Puts the user's roles in the tokens (needed for role-based OpenBao policies).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -285,7 +324,7 @@ pub struct AddProjectRequest {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct AddProjectResponse {
+pub(crate) struct AddProjectResponse {
     pub id: String,
     pub details: ObjectDetails,
 }
@@ -294,7 +333,7 @@ pub struct AddProjectResponse {
 // Apps
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OidcResponseType {
+pub(crate) enum OidcResponseType {
     #[serde(rename = "OIDC_RESPONSE_TYPE_CODE")]
     Code,
     #[serde(rename = "OIDC_RESPONSE_TYPE_ID_TOKEN")]
@@ -308,7 +347,7 @@ pub enum OidcResponseType {
 /// Grant types, always sent with the full `OIDC_GRANT_TYPE_` prefix (a bare `DEVICE_CODE` is
 /// silently dropped by Zitadel, and the device flow then fails at the token endpoint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OidcGrantType {
+pub(crate) enum OidcGrantType {
     #[serde(rename = "OIDC_GRANT_TYPE_AUTHORIZATION_CODE")]
     AuthorizationCode,
     #[serde(rename = "OIDC_GRANT_TYPE_IMPLICIT")]
@@ -324,7 +363,7 @@ pub enum OidcGrantType {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OidcAppType {
+pub(crate) enum OidcAppType {
     #[serde(rename = "OIDC_APP_TYPE_WEB")]
     #[default]
     Web,
@@ -337,7 +376,7 @@ pub enum OidcAppType {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OidcAuthMethodType {
+pub(crate) enum OidcAuthMethodType {
     #[serde(rename = "OIDC_AUTH_METHOD_TYPE_BASIC")]
     #[default]
     Basic,
@@ -352,7 +391,7 @@ pub enum OidcAuthMethodType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OidcTokenType {
+pub(crate) enum OidcTokenType {
     #[serde(rename = "OIDC_TOKEN_TYPE_BEARER")]
     Bearer,
     #[serde(rename = "OIDC_TOKEN_TYPE_JWT")]
@@ -363,7 +402,7 @@ pub enum OidcTokenType {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct OidcConfig {
+pub(crate) struct OidcConfig {
     pub client_id: String,
     pub redirect_uris: Vec<String>,
     pub response_types: Vec<OidcResponseType>,
@@ -375,13 +414,13 @@ pub struct OidcConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ApiConfig {
+pub(crate) struct ApiConfig {
     pub client_id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct App {
+pub(crate) struct App {
     pub id: String,
     pub details: ObjectDetails,
     pub state: String,
@@ -392,7 +431,7 @@ pub struct App {
 
 impl App {
     /// The OAuth client id, whatever the app type.
-    pub fn client_id(&self) -> Option<&str> {
+    pub(crate) fn client_id(&self) -> Option<&str> {
         self.oidc_config
             .as_ref()
             .map(|c| c.client_id.as_str())
@@ -404,7 +443,7 @@ impl App {
 /// Body of `POST /management/v1/projects/{projectId}/apps/oidc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AddOidcAppRequest {
+pub(crate) struct AddOidcAppRequest {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub response_types: Vec<OidcResponseType>,
@@ -425,7 +464,7 @@ impl AddOidcAppRequest {
     /// A native public client (no secret) for CLIs: device-code grant plus authorization code
     /// (with a localhost redirect) and refresh tokens; roles and user info in the id_token, so
     /// OpenBao's JWT auth can use `email` as `user_claim`.
-    pub fn native_device_code(name: impl Into<String>) -> Self {
+    pub(crate) fn native_device_code(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             redirect_uris: vec!["http://localhost:8250/oidc/callback".to_string()],
@@ -449,7 +488,7 @@ impl AddOidcAppRequest {
 
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct AddOidcAppResponse {
+pub(crate) struct AddOidcAppResponse {
     pub app_id: String,
     pub details: ObjectDetails,
     pub client_id: String,
@@ -484,7 +523,7 @@ impl fmt::Debug for AddOidcAppResponse {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AddProjectRoleRequest {
+pub(crate) struct AddProjectRoleRequest {
     pub role_key: String,
     pub display_name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -493,7 +532,7 @@ pub struct AddProjectRoleRequest {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Role {
+pub(crate) struct Role {
     pub key: String,
     pub display_name: String,
     pub group: String,
@@ -505,14 +544,14 @@ pub struct Role {
 
 /// An id, and whether this call created the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ensured<T> {
+pub(crate) struct Ensured<T> {
     pub value: T,
     pub created: bool,
 }
 
 /// The OIDC app Harmony's CLI uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnsuredApp {
+pub(crate) struct EnsuredApp {
     pub app_id: String,
     pub client_id: String,
 }
@@ -637,10 +676,12 @@ impl ZitadelClient {
         }
     }
 
+    /// Where the client connects, without a trailing `/`.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
+    /// The `Host` header it sends (Zitadel's `ExternalDomain`).
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -698,7 +739,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/projects/_search` with an exact name query.
-    pub async fn search_projects_by_name(
+    pub(crate) async fn search_projects_by_name(
         &self,
         name: &str,
     ) -> Result<Vec<Project>, ZitadelApiError> {
@@ -718,7 +759,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/projects`.
-    pub async fn create_project(
+    pub(crate) async fn create_project(
         &self,
         request: &AddProjectRequest,
     ) -> Result<AddProjectResponse, ZitadelApiError> {
@@ -729,7 +770,7 @@ impl ZitadelClient {
     /// Finds the project by exact name, creates it when absent. A concurrent creation (409)
     /// is resolved by searching again, with backoff while the search lags (see
     /// [`Self::with_search_lag_window`]).
-    pub async fn ensure_project(
+    pub(crate) async fn ensure_project(
         &self,
         request: &AddProjectRequest,
     ) -> Result<Ensured<String>, ZitadelApiError> {
@@ -773,7 +814,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/projects/{projectId}/apps/_search` with an exact name query.
-    pub async fn search_apps_by_name(
+    pub(crate) async fn search_apps_by_name(
         &self,
         project_id: &str,
         name: &str,
@@ -792,7 +833,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/projects/{projectId}/apps/oidc`.
-    pub async fn create_oidc_app(
+    pub(crate) async fn create_oidc_app(
         &self,
         project_id: &str,
         request: &AddOidcAppRequest,
@@ -803,7 +844,7 @@ impl ZitadelClient {
 
     /// Finds the app by exact name in the project, creates it when absent (a 409 is resolved
     /// like in [`Self::ensure_project`]).
-    pub async fn ensure_oidc_app(
+    pub(crate) async fn ensure_oidc_app(
         &self,
         project_id: &str,
         request: &AddOidcAppRequest,
@@ -860,7 +901,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/projects/{projectId}/roles/_search`, all roles of the project.
-    pub async fn search_project_roles(
+    pub(crate) async fn search_project_roles(
         &self,
         project_id: &str,
     ) -> Result<Vec<Role>, ZitadelApiError> {
@@ -871,7 +912,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/projects/{projectId}/roles`.
-    pub async fn add_project_role(
+    pub(crate) async fn add_project_role(
         &self,
         project_id: &str,
         request: &AddProjectRoleRequest,
@@ -882,7 +923,7 @@ impl ZitadelClient {
     }
 
     /// Adds the role unless a role with that key exists. Returns whether it was created.
-    pub async fn ensure_project_role(
+    pub(crate) async fn ensure_project_role(
         &self,
         project_id: &str,
         request: &AddProjectRoleRequest,
@@ -939,7 +980,7 @@ fn decode_error(endpoint: String, status: StatusCode, body: &[u8]) -> ZitadelApi
 }
 
 mod access;
-pub use access::{GrantChange, UpdateProjectRequest, User, UserGrant};
+pub(crate) use access::{GrantChange, UpdateProjectRequest, User};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -38,6 +38,8 @@ impl ZitadelScore {
         .with_wait(Duration::from_secs(900))
     }
 
+    /// The values flavour for a distribution: [`ZitadelFlavor::OpenShift`] (with
+    /// [`Self::cluster_issuer`]) on OpenShift, [`ZitadelFlavor::Plain`] elsewhere.
     pub fn flavor_for(&self, distribution: K8sDistribution) -> ZitadelFlavor {
         match distribution {
             K8sDistribution::OpenShift => ZitadelFlavor::OpenShift {

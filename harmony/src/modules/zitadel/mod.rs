@@ -19,6 +19,7 @@ pub use values::{DbEndpoint, ZitadelFlavor};
 pub const ZITADEL_CHART_REPO: &str = "https://charts.zitadel.com";
 /// Pinned chart version (appVersion v4.13.0).
 pub const ZITADEL_CHART_VERSION: &str = "9.34.0";
+/// Zitadel image tag matching [`ZITADEL_CHART_VERSION`]'s appVersion.
 pub const ZITADEL_IMAGE_TAG: &str = "v4.13.0";
 /// Secret written by the chart's setup job; key `pat` holds the iam-admin PAT.
 pub const IAM_ADMIN_PAT_SECRET: &str = "iam-admin-pat";
@@ -26,7 +27,9 @@ pub const IAM_ADMIN_PAT_SECRET: &str = "iam-admin-pat";
 /// Deploys Zitadel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZitadelScore {
+    /// Namespace of Zitadel and its database (created when missing).
     pub namespace: String,
+    /// Helm release name; the Service and Secrets are named after it ([`Self::fullname`]).
     pub release_name: String,
     /// `ExternalDomain`: the hostname users and tokens use.
     pub host: String,
@@ -35,17 +38,25 @@ pub struct ZitadelScore {
     /// plain clusters, and the Service's port, so that `http://<host>:<port>` works from the host
     /// (through the ingress) and from pods (CoreDNS rewrites `host` to the Service).
     pub k3d_http_port: u16,
+    /// Version of the `zitadel` chart ([`ZITADEL_CHART_VERSION`] by default).
     pub chart_version: String,
+    /// Zitadel image tag ([`ZITADEL_IMAGE_TAG`] by default).
     pub image_tag: String,
     /// CloudNativePG cluster name (its `-rw` service and `-app` secret derive from it).
     pub pg_cluster_name: String,
+    /// Number of PostgreSQL instances (1 = no replica).
     pub pg_instances: u32,
+    /// Volume size per PostgreSQL instance, as a Kubernetes quantity (e.g. `1Gi`).
     pub pg_storage: String,
+    /// Database Zitadel uses.
     pub database_name: String,
+    /// PostgreSQL role owning that database.
     pub database_owner: String,
     /// First org name ("ZITADEL" by default); part of the admin login name.
     pub org_name: String,
+    /// User name of the first human admin (login name: [`Self::admin_login_name`]).
     pub admin_username: String,
+    /// Ingress class of the Ingress in front of Zitadel (`traefik` on k3d).
     pub ingress_class: String,
     /// cert-manager ClusterIssuer used on OpenShift.
     pub cluster_issuer: String,
@@ -79,6 +90,7 @@ impl ZitadelScore {
         crate::modules::helm::chart_fullname(&self.release_name, "zitadel")
     }
 
+    /// Secret holding Zitadel's masterkey (generated once, never rotated by Harmony).
     pub fn masterkey_secret_name(&self) -> String {
         format!("{}-masterkey", self.fullname())
     }

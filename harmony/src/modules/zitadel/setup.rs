@@ -25,12 +25,15 @@ use crate::topology::{K8sclient, Topology};
 /// the second time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZitadelSetupScore {
-    /// Namespace and release of the Zitadel deployment (to read the PAT Secret and port-forward).
+    /// Namespace of the Zitadel deployment (to read the PAT Secret and port-forward).
     pub namespace: String,
+    /// Helm release name of the Zitadel deployment (its Service and Secrets derive from it).
     pub release_name: String,
     /// Zitadel's `ExternalDomain` (sent as `Host`).
     pub host: String,
+    /// The Zitadel project holding the roles and the app, found or created by this name.
     pub project_name: String,
+    /// The OIDC app (native, device-code grant) Harmony's CLI logs in with.
     pub app_name: String,
     /// (role key, display name) pairs added to the project.
     pub roles: Vec<(String, String)>,
@@ -64,10 +67,13 @@ impl Default for ZitadelSetupScore {
 /// What Harmony's CLI needs to log in, and what this run created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZitadelApp {
+    /// Id of the org owning the project (the PAT user's org).
     pub org_id: String,
     /// The org's primary domain: the value of its entry in the project-roles claim.
     pub org_domain: String,
+    /// Id of the project holding the roles and the app.
     pub project_id: String,
+    /// Zitadel's id of the app (not the OAuth client id).
     pub app_id: String,
     /// The OAuth client id; also the id_token audience (`bound_audiences` for OpenBao).
     pub client_id: String,

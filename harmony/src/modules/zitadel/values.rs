@@ -11,10 +11,14 @@ pub enum ZitadelFlavor {
     /// (no TLS needed), `ExternalPort` = the port the host maps to the ingress (8080 on k3d).
     Plain,
     /// OpenShift: TLS at the edge with cert-manager, port 443, v2 login behind the ingress.
-    OpenShift { cluster_issuer: String },
+    OpenShift {
+        /// cert-manager ClusterIssuer that signs the ingress certificate.
+        cluster_issuer: String,
+    },
 }
 
 impl ZitadelFlavor {
+    /// Whether clients reach Zitadel over HTTPS (Zitadel's `ExternalSecure`).
     pub fn external_secure(&self) -> bool {
         matches!(self, ZitadelFlavor::OpenShift { .. })
     }
@@ -23,7 +27,9 @@ impl ZitadelFlavor {
 /// Where Zitadel's database is, as read from the PostgreSQL capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbEndpoint {
+    /// Hostname of the read-write Service, e.g. `zitadel-pg-rw.zitadel.svc.cluster.local`.
     pub host: String,
+    /// PostgreSQL port on that Service.
     pub port: u16,
     /// Secret (`username`, `password`) of the database owner (CNPG `<cluster>-app`).
     pub app_secret: String,

@@ -12,7 +12,7 @@ use super::{
 /// Body of `PUT /management/v1/projects/{id}` (all settings are sent: it replaces them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UpdateProjectRequest {
+pub(crate) struct UpdateProjectRequest {
     pub name: String,
     pub project_role_assertion: bool,
     /// Login to the project's apps requires a granted role.
@@ -29,7 +29,7 @@ struct GetProjectResponse {
 /// A user, as `users/_search` lists it (human or machine).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct User {
+pub(crate) struct User {
     pub id: String,
     pub details: ObjectDetails,
     pub state: String,
@@ -41,7 +41,7 @@ pub struct User {
 /// The roles one user holds in one project.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct UserGrant {
+pub(crate) struct UserGrant {
     pub id: String,
     pub details: ObjectDetails,
     pub role_keys: Vec<String>,
@@ -59,7 +59,7 @@ struct AddUserGrantResponse {
 
 /// What [`ZitadelClient::ensure_user_grant`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GrantChange {
+pub(crate) enum GrantChange {
     Unchanged,
     /// A new grant with these roles.
     Created(Vec<String>),
@@ -69,14 +69,14 @@ pub enum GrantChange {
 
 impl ZitadelClient {
     /// `GET /management/v1/projects/{id}`.
-    pub async fn get_project(&self, project_id: &str) -> Result<Project, ZitadelApiError> {
+    pub(crate) async fn get_project(&self, project_id: &str) -> Result<Project, ZitadelApiError> {
         let path = format!("/management/v1/projects/{}", seg(project_id));
         let response: GetProjectResponse = self.call::<(), _>(Method::GET, &path, None).await?;
         Ok(response.project)
     }
 
     /// `PUT /management/v1/projects/{id}`.
-    pub async fn update_project(
+    pub(crate) async fn update_project(
         &self,
         project_id: &str,
         request: &UpdateProjectRequest,
@@ -90,7 +90,7 @@ impl ZitadelClient {
     /// whose email is `name` (people usually know their email, Zitadel often uses it as user
     /// name too). Anybody may type any email into a profile, so an email names a user only when
     /// exactly one user has it: several matches are an error (name the user name instead).
-    pub async fn find_user(&self, name: &str) -> Result<Option<User>, ZitadelApiError> {
+    pub(crate) async fn find_user(&self, name: &str) -> Result<Option<User>, ZitadelApiError> {
         for query in [
             serde_json::json!({"userNameQuery": {"userName": name, "method": TEXT_EQUALS}}),
             serde_json::json!({"emailQuery": {"emailAddress": name, "method": TEXT_EQUALS}}),
@@ -123,7 +123,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/users/grants/_search` for one user in one project.
-    pub async fn user_grants(
+    pub(crate) async fn user_grants(
         &self,
         user_id: &str,
         project_id: &str,
@@ -150,7 +150,7 @@ impl ZitadelClient {
     }
 
     /// `POST /management/v1/users/{userId}/grants`: returns the grant id.
-    pub async fn add_user_grant(
+    pub(crate) async fn add_user_grant(
         &self,
         user_id: &str,
         project_id: &str,
@@ -163,7 +163,7 @@ impl ZitadelClient {
     }
 
     /// `PUT /management/v1/users/{userId}/grants/{grantId}`: replaces the grant's roles.
-    pub async fn update_user_grant(
+    pub(crate) async fn update_user_grant(
         &self,
         user_id: &str,
         grant_id: &str,
@@ -181,7 +181,7 @@ impl ZitadelClient {
 
     /// Makes the user hold at least `role_keys` in the project (roles granted by someone else
     /// are kept).
-    pub async fn ensure_user_grant(
+    pub(crate) async fn ensure_user_grant(
         &self,
         user_id: &str,
         project_id: &str,
