@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -56,6 +57,14 @@ fn rpc_error(status: StatusCode, code: Value, message: &str) -> Response {
         })),
     )
         .into_response()
+}
+
+/// Every route first checks the Host and the bearer, like Zitadel.
+async fn authorize(request: Request, next: Next) -> Response {
+    match check(request.headers()) {
+        Some(rejection) => rejection,
+        None => next.run(request).await,
+    }
 }
 
 /// `Some(rejection)` when the Host or the bearer is wrong.
@@ -115,10 +124,7 @@ fn parse(body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap_or(Value::Null)
 }
 
-async fn my_org(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn my_org(State(s): State<Shared>) -> Response {
     s.lock().unwrap().requests.push("GET orgs/me".into());
     axum::Json(json!({
         "org": {"id": "100", "details": details(1), "state": "ORG_STATE_ACTIVE", "name": "ZITADEL",
@@ -128,10 +134,7 @@ async fn my_org(State(s): State<Shared>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-async fn search_projects(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn search_projects(State(s): State<Shared>, body: Bytes) -> Response {
     let mut st = s.lock().unwrap();
     st.requests.push("POST projects/_search".into());
     let wanted = name_query(&parse(&body));
@@ -149,10 +152,7 @@ async fn search_projects(State(s): State<Shared>, headers: HeaderMap, body: Byte
     axum::Json(list(&st, items)).into_response()
 }
 
-async fn add_project(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn add_project(State(s): State<Shared>, body: Bytes) -> Response {
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("POST projects".into());
@@ -184,12 +184,8 @@ async fn add_project(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -
 async fn search_apps(
     State(s): State<Shared>,
     Path(project): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
     let mut st = s.lock().unwrap();
     st.requests.push("POST apps/_search".into());
     if !st.projects.iter().any(|(id, _)| *id == project) {
@@ -217,12 +213,8 @@ async fn search_apps(
 async fn add_oidc_app(
     State(s): State<Shared>,
     Path(project): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("POST apps/oidc".into());
@@ -267,14 +259,7 @@ async fn add_oidc_app(
         .into_response()
 }
 
-async fn search_roles(
-    State(s): State<Shared>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn search_roles(State(s): State<Shared>, Path(project): Path<String>) -> Response {
     let mut st = s.lock().unwrap();
     st.requests.push("POST roles/_search".into());
     let items = st
@@ -287,15 +272,7 @@ async fn search_roles(
     axum::Json(list(&st, items)).into_response()
 }
 
-async fn add_role(
-    State(s): State<Shared>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn add_role(State(s): State<Shared>, Path(project): Path<String>, body: Bytes) -> Response {
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("POST roles".into());
@@ -314,14 +291,7 @@ async fn add_role(
     axum::Json(json!({"details": details(7)})).into_response()
 }
 
-async fn get_project(
-    State(s): State<Shared>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn get_project(State(s): State<Shared>, Path(project): Path<String>) -> Response {
     let mut st = s.lock().unwrap();
     st.requests.push("GET project".into());
     let Some((id, name)) = st.projects.iter().find(|(id, _)| *id == project).cloned() else {
@@ -343,12 +313,8 @@ async fn get_project(
 async fn update_project(
     State(s): State<Shared>,
     Path(project): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("PUT project".into());
@@ -371,10 +337,7 @@ async fn update_project(
     axum::Json(json!({"details": details(8)})).into_response()
 }
 
-async fn search_users(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn search_users(State(s): State<Shared>, body: Bytes) -> Response {
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("POST users/_search".into());
@@ -401,10 +364,7 @@ async fn search_users(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
     axum::Json(list(&st, items)).into_response()
 }
 
-async fn search_grants(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn search_grants(State(s): State<Shared>, body: Bytes) -> Response {
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("POST grants/_search".into());
@@ -428,15 +388,7 @@ async fn search_grants(State(s): State<Shared>, headers: HeaderMap, body: Bytes)
     axum::Json(list(&st, items)).into_response()
 }
 
-async fn add_grant(
-    State(s): State<Shared>,
-    Path(user): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
+async fn add_grant(State(s): State<Shared>, Path(user): Path<String>, body: Bytes) -> Response {
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("POST grants".into());
@@ -470,12 +422,8 @@ async fn add_grant(
 async fn update_grant(
     State(s): State<Shared>,
     Path((user, grant)): Path<(String, String)>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = check(&headers) {
-        return r;
-    }
     let body = parse(&body);
     let mut st = s.lock().unwrap();
     st.requests.push("PUT grants".into());
@@ -530,6 +478,7 @@ pub(crate) async fn start_fake() -> Fake {
             "/management/v1/users/{user}/grants/{grant}",
             axum::routing::put(update_grant),
         )
+        .layer(axum::middleware::from_fn(authorize))
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
