@@ -550,6 +550,14 @@ fn client(fake: &Fake) -> ZitadelClient {
     ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap()
 }
 
+/// A project request with only a name.
+fn project_named(name: &str) -> AddProjectRequest {
+    AddProjectRequest {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn my_org_tolerates_unknown_fields_and_string_int64() {
     let fake = start_fake().await;
@@ -575,12 +583,7 @@ async fn numeric_total_result_is_accepted() {
     let fake = start_fake().await;
     fake.state.lock().unwrap().numeric_totals = true;
     let c = client(&fake);
-    c.create_project(&AddProjectRequest {
-        name: "harmony".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    c.create_project(&project_named("harmony")).await.unwrap();
     let found = c.search_projects_by_name("harmony").await.unwrap();
     assert_eq!(found.len(), 1);
 }
@@ -615,10 +618,7 @@ async fn ensure_project_creates_once_then_finds() {
 async fn duplicate_create_is_already_exists_with_endpoint_in_error() {
     let fake = start_fake().await;
     let c = client(&fake);
-    let request = AddProjectRequest {
-        name: "dup".into(),
-        ..Default::default()
-    };
+    let request = project_named("dup");
     c.create_project(&request).await.unwrap();
     let err = c.create_project(&request).await.unwrap_err();
     assert!(err.is_already_exists(), "{err:?}");
@@ -642,10 +642,7 @@ async fn duplicate_create_is_already_exists_with_endpoint_in_error() {
 async fn concurrent_creation_409_is_resolved_by_searching_again() {
     let fake = start_fake().await;
     let c = client(&fake);
-    let request = AddProjectRequest {
-        name: "raced".into(),
-        ..Default::default()
-    };
+    let request = project_named("raced");
     let created = c.create_project(&request).await.unwrap();
     fake.state.lock().unwrap().hidden_project_searches = 1;
     let ensured = c.ensure_project(&request).await.unwrap();
@@ -665,10 +662,7 @@ impl Fake {
 async fn a_lagging_project_search_after_409_is_retried_until_it_finds_the_project() {
     let fake = start_fake().await;
     let c = client(&fake);
-    let request = AddProjectRequest {
-        name: "lagging".into(),
-        ..Default::default()
-    };
+    let request = project_named("lagging");
     let created = c.create_project(&request).await.unwrap();
     // The search before the create and the next two after its 409 miss the project.
     fake.state.lock().unwrap().hidden_project_searches = 3;
@@ -683,14 +677,7 @@ async fn a_lagging_project_search_after_409_is_retried_until_it_finds_the_projec
 async fn a_lagging_app_search_after_409_is_retried_until_it_finds_the_app() {
     let fake = start_fake().await;
     let c = client(&fake);
-    let project = c
-        .create_project(&AddProjectRequest {
-            name: "p".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id;
+    let project = c.create_project(&project_named("p")).await.unwrap().id;
     let request = AddOidcAppRequest::native_device_code("cli");
     let first = c.ensure_oidc_app(&project, &request).await.unwrap();
     fake.state.lock().unwrap().hidden_app_searches = 3;
@@ -704,10 +691,7 @@ async fn a_lagging_app_search_after_409_is_retried_until_it_finds_the_app() {
 async fn a_search_that_never_catches_up_fails_after_the_window_naming_the_project() {
     let fake = start_fake().await;
     let c = client(&fake).with_search_lag_window(Duration::from_millis(700));
-    let request = AddProjectRequest {
-        name: "ghost".into(),
-        ..Default::default()
-    };
+    let request = project_named("ghost");
     c.create_project(&request).await.unwrap();
     fake.state.lock().unwrap().hidden_project_searches = u32::MAX;
     let err = c.ensure_project(&request).await.unwrap_err();
@@ -772,10 +756,7 @@ async fn device_code_app_keeps_full_grant_prefixes_and_is_created_once() {
     let fake = start_fake().await;
     let c = client(&fake);
     let project = c
-        .ensure_project(&AddProjectRequest {
-            name: "harmony".into(),
-            ..Default::default()
-        })
+        .ensure_project(&project_named("harmony"))
         .await
         .unwrap()
         .value;
@@ -828,10 +809,7 @@ async fn roles_are_added_once_and_string_code_conflict_is_understood() {
     let fake = start_fake().await;
     let c = client(&fake);
     let project = c
-        .ensure_project(&AddProjectRequest {
-            name: "harmony".into(),
-            ..Default::default()
-        })
+        .ensure_project(&project_named("harmony"))
         .await
         .unwrap()
         .value;
