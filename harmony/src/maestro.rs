@@ -23,66 +23,28 @@ use crate::plan::ChangeKind;
 use crate::score::Score;
 use crate::topology::{PreparationError, PreparationOutcome, Topology};
 
-/// Command-line flags of a Harmony binary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The runner's command-line flags (`--list`, `--plan`, `--yes`, `--filter`).
+///
+/// A binary with only these flags parses them with [`clap::Parser::parse`] (`--help` prints the
+/// usage and exits 0; an unknown or incomplete flag prints clap's error and exits 2), or lets
+/// [`run`] do it. A binary with flags of its own puts them next to these with
+/// `#[command(flatten)] run: harmony::maestro::Args` in its own `clap::Parser`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Parser)]
+#[command(about = "Runs Harmony Scores: shows the plan, asks, then applies it")]
 pub struct Args {
-    /// `--yes` / `-y`: run without asking.
+    /// Run without asking for confirmation.
+    #[arg(short, long)]
     pub yes: bool,
-    /// `--list` / `-l`: list the (filtered) Scores and exit; changes nothing.
+    /// List the Scores that would run, then exit; changes nothing.
+    #[arg(short, long)]
     pub list: bool,
-    /// `--filter <substr>` / `-f`: only Scores whose name contains it.
+    /// Only Scores whose name contains TEXT.
+    #[arg(short, long, value_name = "TEXT")]
     pub filter: Option<String>,
-    /// `--help` / `-h`.
-    pub help: bool,
-    /// `--plan` / `-p`: show what each Score would change and exit; changes nothing (the
-    /// topology is not prepared either).
+    /// Show what each Score would change (+ create, ~ change, = unchanged), then exit; changes
+    /// nothing and does not prepare the topology.
+    #[arg(short, long)]
     pub plan: bool,
-}
-
-pub const USAGE: &str = "\
-Usage: <binary> [--list] [--plan] [--yes] [--filter <substring>]
-
-  -l, --list             list the Scores that would run, change nothing
-  -p, --plan             show what each Score would change (+ create, ~ change,
-                         = unchanged), change nothing
-  -y, --yes              run without asking for confirmation
-  -f, --filter <text>    only Scores whose name contains <text>
-  -h, --help             this help";
-
-impl Args {
-    /// Parses flags (without the program name).
-    pub fn parse_from<I, S>(args: I) -> Result<Self, String>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut parsed = Args::default();
-        let mut iter = args.into_iter().map(Into::into);
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                "--yes" | "-y" => parsed.yes = true,
-                "--list" | "-l" => parsed.list = true,
-                "--plan" | "-p" => parsed.plan = true,
-                "--help" | "-h" => parsed.help = true,
-                "--filter" | "-f" => {
-                    parsed.filter = Some(
-                        iter.next()
-                            .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))?,
-                    )
-                }
-                other => match other.strip_prefix("--filter=") {
-                    Some(v) => parsed.filter = Some(v.to_string()),
-                    None => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-                },
-            }
-        }
-        Ok(parsed)
-    }
-
-    /// Parses `std::env::args()`.
-    pub fn from_env() -> Result<Self, String> {
-        Self::parse_from(std::env::args().skip(1))
-    }
 }
 
 /// How a Score ended, as shown in the summary.
@@ -177,8 +139,6 @@ impl RunSummary {
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MaestroError {
-    #[error("{0}")]
-    InvalidArgs(String),
     #[error(
         "refusing to make changes without confirmation: standard input is not a terminal, so nobody can answer; re-run with --yes"
     )]
@@ -322,14 +282,6 @@ impl<T: Topology> Maestro<T> {
         out: &mut (dyn Write + Send),
     ) -> Result<RunSummary, MaestroError> {
         let topology = self.topology.name().to_string();
-        if args.help {
-            writeln!(out, "{USAGE}")?;
-            return Ok(RunSummary {
-                topology,
-                preparation: None,
-                reports: vec![],
-            });
-        }
         let selected: Vec<&Box<dyn Score<T>>> = scores
             .iter()
             .filter(|s| {
@@ -551,18 +503,17 @@ impl<T: Topology> Maestro<T> {
     }
 }
 
-/// The entry point of a Harmony binary: parses `std::env::args()` unless `args` is given,
-/// runs the Scores on `topology` and prints to stdout.
+/// The entry point of a Harmony binary: runs the Scores on `topology` and prints to stdout.
+///
+/// Without `args`, the command line is parsed as [`Args`]: `--help` prints the usage and
+/// exits 0, an unknown flag prints the error and exits 2.
 pub async fn run<T: Topology>(
     inventory: Inventory,
     topology: T,
     scores: Vec<Box<dyn Score<T>>>,
     args: Option<Args>,
 ) -> Result<RunSummary, MaestroError> {
-    let args = match args {
-        Some(a) => a,
-        None => Args::from_env().map_err(MaestroError::InvalidArgs)?,
-    };
+    let args = args.unwrap_or_else(<Args as clap::Parser>::parse);
     let mut stdout = std::io::stdout();
     Maestro::new(inventory, topology)
         .run(&scores, &args, &mut stdout)
@@ -575,34 +526,63 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let a = Args::parse_from(["--yes", "--filter", "pg", "-l"]).unwrap();
+        use clap::Parser;
+        use clap::error::ErrorKind;
+        let parse = |flags: &[&str]| {
+            Args::try_parse_from(std::iter::once("harmony-bin").chain(flags.iter().copied()))
+        };
         assert_eq!(
-            a,
+            parse(&["--yes", "--filter", "pg", "-l"]).unwrap(),
             Args {
                 yes: true,
                 list: true,
                 filter: Some("pg".into()),
-                help: false,
                 plan: false,
             }
         );
         assert_eq!(
-            Args::parse_from(["--filter=bao"])
-                .unwrap()
-                .filter
-                .as_deref(),
-            Some("bao")
-        );
-        assert!(Args::parse_from(["--filter"]).is_err());
-        assert!(
-            Args::parse_from(["--frobnicate"])
-                .unwrap_err()
-                .contains("unknown argument")
+            parse(&["-p", "-y", "-f", "db"]).unwrap(),
+            Args {
+                yes: true,
+                list: false,
+                filter: Some("db".into()),
+                plan: true,
+            }
         );
         assert_eq!(
-            Args::parse_from(Vec::<String>::new()).unwrap(),
-            Args::default()
+            parse(&["--filter=bao"]).unwrap().filter.as_deref(),
+            Some("bao")
         );
+        assert_eq!(parse(&[]).unwrap(), Args::default());
+
+        let missing = parse(&["--filter"]).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::InvalidValue);
+        assert!(missing.to_string().contains("--filter <TEXT>"), "{missing}");
+        assert_eq!(missing.exit_code(), 2);
+
+        let unknown = parse(&["--frobnicate"]).unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::UnknownArgument);
+        assert!(unknown.to_string().contains("'--frobnicate'"), "{unknown}");
+        assert_eq!(unknown.exit_code(), 2);
+    }
+
+    #[test]
+    fn help_lists_every_flag_and_exits_zero() {
+        use clap::Parser;
+        let help = Args::try_parse_from(["harmony-bin", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(help.exit_code(), 0);
+        let text = help.to_string();
+        for flag in [
+            "-y, --yes",
+            "-l, --list",
+            "-p, --plan",
+            "-f, --filter <TEXT>",
+            "-h, --help",
+        ] {
+            assert!(text.contains(flag), "{flag} missing from:\n{text}");
+        }
+        assert!(text.contains("Usage: harmony-bin [OPTIONS]"), "{text}");
     }
 
     #[test]
