@@ -50,9 +50,13 @@ pub struct Args {
 /// How a Score ended, as shown in the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreResult {
+    /// The Score changed something (it created or updated what it manages).
     Changed,
+    /// Everything was already as the Score wants it; nothing was written.
     Unchanged,
+    /// The Score does not apply here (e.g. not for this Kubernetes distribution).
     Skipped,
+    /// The Score failed; the message says why.
     Failed,
     /// Not run because an earlier Score failed (later Scores may depend on it).
     NotRun,
@@ -73,22 +77,29 @@ impl std::fmt::Display for ScoreResult {
 /// One line of the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreReport {
+    /// The Score's name ([`Score::name`]).
     pub score: String,
+    /// How it ended.
     pub result: ScoreResult,
+    /// What it did, or why it failed or did not run.
     pub message: String,
+    /// Facts worth printing (URLs, ids), shown indented under the line.
     pub details: BTreeMap<String, String>,
 }
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
+    /// The topology's name ([`Topology::name`]).
     pub topology: String,
     /// `None` when the topology was not prepared (`--list`, nothing selected).
     pub preparation: Option<PreparationOutcome>,
+    /// One report per selected Score, in run order (empty for `--list` and `--plan`).
     pub reports: Vec<ScoreReport>,
 }
 
 impl RunSummary {
+    /// How many Scores ended with `result`.
     pub fn count(&self, result: ScoreResult) -> usize {
         self.reports.iter().filter(|r| r.result == result).count()
     }
@@ -139,26 +150,35 @@ impl RunSummary {
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MaestroError {
+    /// Confirmation is needed but standard input is not a terminal (re-run with `--yes`).
     #[error(
         "refusing to make changes without confirmation: standard input is not a terminal, so nobody can answer; re-run with --yes"
     )]
     NoTerminal,
+    /// The person answered no; nothing was changed.
     #[error("cancelled: nothing was changed")]
     Declined,
+    /// The topology could not be prepared (e.g. Docker missing); no Score ran.
     #[error(transparent)]
     Preparation(#[from] PreparationError),
+    /// A Score failed (or could not ask its questions); the run stopped there.
     #[error("{failed} of {total} score(s) failed (see the summary above)")]
     ScoresFailed {
+        /// How many Scores failed.
         failed: usize,
+        /// How many Scores were selected.
         total: usize,
+        /// The whole run, as printed.
         summary: Box<RunSummary>,
     },
+    /// Writing progress or the summary failed (e.g. a closed pipe), or reading the answer.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }
 
 /// Asks whether to go ahead.
 pub trait Confirm: Send + Sync {
+    /// Asks `question` (a yes/no question) and returns the answer.
     fn confirm(&self, question: &str) -> Result<bool, MaestroError>;
 
     /// Whether every question is answered without anybody reading it (`--yes`): a Score then
@@ -176,10 +196,12 @@ pub trait Confirm: Send + Sync {
 /// Asks on the terminal (`[y/N]`); refuses when stdin is not a terminal instead of hanging.
 #[derive(Debug, Clone, Copy)]
 pub struct TerminalConfirm {
+    /// Whether standard input is a terminal somebody can answer on.
     pub interactive: bool,
 }
 
 impl TerminalConfirm {
+    /// Asks on the terminal when standard input is one.
     pub fn detect() -> Self {
         Self {
             interactive: std::io::stdin().is_terminal(),
@@ -252,6 +274,7 @@ pub struct Maestro<T: Topology> {
 }
 
 impl<T: Topology> Maestro<T> {
+    /// A runner for `topology` that asks on the terminal (see [`Maestro::with_confirm`]).
     pub fn new(inventory: Inventory, topology: T) -> Self {
         Self {
             inventory,
@@ -266,6 +289,7 @@ impl<T: Topology> Maestro<T> {
         self
     }
 
+    /// The topology the Scores run on.
     pub fn topology(&self) -> &T {
         &self.topology
     }
