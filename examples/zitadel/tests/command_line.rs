@@ -6,6 +6,7 @@ use std::process::Command;
 #[test]
 fn help_lists_the_runner_flags_and_grant_to_with_its_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_example-zitadel"))
+        .env_remove("HARMONY_ZITADEL_GRANT_TO")
         .arg("--help")
         .output()
         .expect("run example-zitadel");
