@@ -23,74 +23,40 @@ use crate::plan::ChangeKind;
 use crate::score::Score;
 use crate::topology::{PreparationError, PreparationOutcome, Topology};
 
-/// Command-line flags of a Harmony binary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The runner's command-line flags (`--list`, `--plan`, `--yes`, `--filter`).
+///
+/// A binary with only these flags parses them with [`clap::Parser::parse`] (`--help` prints the
+/// usage and exits 0; an unknown or incomplete flag prints clap's error and exits 2), or lets
+/// [`run`] do it. A binary with flags of its own puts them next to these with
+/// `#[command(flatten)] run: harmony::maestro::Args` in its own `clap::Parser`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Parser)]
+#[command(about = "Runs Harmony Scores: shows the plan, asks, then applies it")]
 pub struct Args {
-    /// `--yes` / `-y`: run without asking.
+    /// Run without asking for confirmation.
+    #[arg(short, long)]
     pub yes: bool,
-    /// `--list` / `-l`: list the (filtered) Scores and exit; changes nothing.
+    /// List the Scores that would run, then exit; changes nothing.
+    #[arg(short, long)]
     pub list: bool,
-    /// `--filter <substr>` / `-f`: only Scores whose name contains it.
+    /// Only Scores whose name contains TEXT.
+    #[arg(short, long, value_name = "TEXT")]
     pub filter: Option<String>,
-    /// `--help` / `-h`.
-    pub help: bool,
-    /// `--plan` / `-p`: show what each Score would change and exit; changes nothing (the
-    /// topology is not prepared either).
+    /// Show what each Score would change (+ create, ~ change, = unchanged), then exit; changes
+    /// nothing and does not prepare the topology.
+    #[arg(short, long)]
     pub plan: bool,
-}
-
-pub const USAGE: &str = "\
-Usage: <binary> [--list] [--plan] [--yes] [--filter <substring>]
-
-  -l, --list             list the Scores that would run, change nothing
-  -p, --plan             show what each Score would change (+ create, ~ change,
-                         = unchanged), change nothing
-  -y, --yes              run without asking for confirmation
-  -f, --filter <text>    only Scores whose name contains <text>
-  -h, --help             this help";
-
-impl Args {
-    /// Parses flags (without the program name).
-    pub fn parse_from<I, S>(args: I) -> Result<Self, String>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut parsed = Args::default();
-        let mut iter = args.into_iter().map(Into::into);
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                "--yes" | "-y" => parsed.yes = true,
-                "--list" | "-l" => parsed.list = true,
-                "--plan" | "-p" => parsed.plan = true,
-                "--help" | "-h" => parsed.help = true,
-                "--filter" | "-f" => {
-                    parsed.filter = Some(
-                        iter.next()
-                            .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))?,
-                    )
-                }
-                other => match other.strip_prefix("--filter=") {
-                    Some(v) => parsed.filter = Some(v.to_string()),
-                    None => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-                },
-            }
-        }
-        Ok(parsed)
-    }
-
-    /// Parses `std::env::args()`.
-    pub fn from_env() -> Result<Self, String> {
-        Self::parse_from(std::env::args().skip(1))
-    }
 }
 
 /// How a Score ended, as shown in the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreResult {
+    /// The Score changed something (it created or updated what it manages).
     Changed,
+    /// Everything was already as the Score wants it; nothing was written.
     Unchanged,
+    /// The Score does not apply here (e.g. not for this Kubernetes distribution).
     Skipped,
+    /// The Score failed; the message says why.
     Failed,
     /// Not run because an earlier Score failed (later Scores may depend on it).
     NotRun,
@@ -111,22 +77,29 @@ impl std::fmt::Display for ScoreResult {
 /// One line of the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreReport {
+    /// The Score's name ([`Score::name`]).
     pub score: String,
+    /// How it ended.
     pub result: ScoreResult,
+    /// What it did, or why it failed or did not run.
     pub message: String,
+    /// Facts worth printing (URLs, ids), shown indented under the line.
     pub details: BTreeMap<String, String>,
 }
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
+    /// The topology's name ([`Topology::name`]).
     pub topology: String,
     /// `None` when the topology was not prepared (`--list`, nothing selected).
     pub preparation: Option<PreparationOutcome>,
+    /// One report per selected Score, in run order (empty for `--list` and `--plan`).
     pub reports: Vec<ScoreReport>,
 }
 
 impl RunSummary {
+    /// How many Scores ended with `result`.
     pub fn count(&self, result: ScoreResult) -> usize {
         self.reports.iter().filter(|r| r.result == result).count()
     }
@@ -177,28 +150,35 @@ impl RunSummary {
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MaestroError {
-    #[error("{0}")]
-    InvalidArgs(String),
+    /// Confirmation is needed but standard input is not a terminal (re-run with `--yes`).
     #[error(
         "refusing to make changes without confirmation: standard input is not a terminal, so nobody can answer; re-run with --yes"
     )]
     NoTerminal,
+    /// The person answered no; nothing was changed.
     #[error("cancelled: nothing was changed")]
     Declined,
+    /// The topology could not be prepared (e.g. Docker missing); no Score ran.
     #[error(transparent)]
     Preparation(#[from] PreparationError),
+    /// A Score failed (or could not ask its questions); the run stopped there.
     #[error("{failed} of {total} score(s) failed (see the summary above)")]
     ScoresFailed {
+        /// How many Scores failed.
         failed: usize,
+        /// How many Scores were selected.
         total: usize,
+        /// The whole run, as printed.
         summary: Box<RunSummary>,
     },
+    /// Writing progress or the summary failed (e.g. a closed pipe), or reading the answer.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }
 
 /// Asks whether to go ahead.
 pub trait Confirm: Send + Sync {
+    /// Asks `question` (a yes/no question) and returns the answer.
     fn confirm(&self, question: &str) -> Result<bool, MaestroError>;
 
     /// Whether every question is answered without anybody reading it (`--yes`): a Score then
@@ -216,10 +196,12 @@ pub trait Confirm: Send + Sync {
 /// Asks on the terminal (`[y/N]`); refuses when stdin is not a terminal instead of hanging.
 #[derive(Debug, Clone, Copy)]
 pub struct TerminalConfirm {
+    /// Whether standard input is a terminal somebody can answer on.
     pub interactive: bool,
 }
 
 impl TerminalConfirm {
+    /// Asks on the terminal when standard input is one.
     pub fn detect() -> Self {
         Self {
             interactive: std::io::stdin().is_terminal(),
@@ -292,6 +274,7 @@ pub struct Maestro<T: Topology> {
 }
 
 impl<T: Topology> Maestro<T> {
+    /// A runner for `topology` that asks on the terminal (see [`Maestro::with_confirm`]).
     pub fn new(inventory: Inventory, topology: T) -> Self {
         Self {
             inventory,
@@ -306,6 +289,7 @@ impl<T: Topology> Maestro<T> {
         self
     }
 
+    /// The topology the Scores run on.
     pub fn topology(&self) -> &T {
         &self.topology
     }
@@ -322,14 +306,6 @@ impl<T: Topology> Maestro<T> {
         out: &mut (dyn Write + Send),
     ) -> Result<RunSummary, MaestroError> {
         let topology = self.topology.name().to_string();
-        if args.help {
-            writeln!(out, "{USAGE}")?;
-            return Ok(RunSummary {
-                topology,
-                preparation: None,
-                reports: vec![],
-            });
-        }
         let selected: Vec<&Box<dyn Score<T>>> = scores
             .iter()
             .filter(|s| {
@@ -551,18 +527,17 @@ impl<T: Topology> Maestro<T> {
     }
 }
 
-/// The entry point of a Harmony binary: parses `std::env::args()` unless `args` is given,
-/// runs the Scores on `topology` and prints to stdout.
+/// The entry point of a Harmony binary: runs the Scores on `topology` and prints to stdout.
+///
+/// Without `args`, the command line is parsed as [`Args`]: `--help` prints the usage and
+/// exits 0, an unknown flag prints the error and exits 2.
 pub async fn run<T: Topology>(
     inventory: Inventory,
     topology: T,
     scores: Vec<Box<dyn Score<T>>>,
     args: Option<Args>,
 ) -> Result<RunSummary, MaestroError> {
-    let args = match args {
-        Some(a) => a,
-        None => Args::from_env().map_err(MaestroError::InvalidArgs)?,
-    };
+    let args = args.unwrap_or_else(<Args as clap::Parser>::parse);
     let mut stdout = std::io::stdout();
     Maestro::new(inventory, topology)
         .run(&scores, &args, &mut stdout)
@@ -575,34 +550,63 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let a = Args::parse_from(["--yes", "--filter", "pg", "-l"]).unwrap();
+        use clap::Parser;
+        use clap::error::ErrorKind;
+        let parse = |flags: &[&str]| {
+            Args::try_parse_from(std::iter::once("harmony-bin").chain(flags.iter().copied()))
+        };
         assert_eq!(
-            a,
+            parse(&["--yes", "--filter", "pg", "-l"]).unwrap(),
             Args {
                 yes: true,
                 list: true,
                 filter: Some("pg".into()),
-                help: false,
                 plan: false,
             }
         );
         assert_eq!(
-            Args::parse_from(["--filter=bao"])
-                .unwrap()
-                .filter
-                .as_deref(),
-            Some("bao")
-        );
-        assert!(Args::parse_from(["--filter"]).is_err());
-        assert!(
-            Args::parse_from(["--frobnicate"])
-                .unwrap_err()
-                .contains("unknown argument")
+            parse(&["-p", "-y", "-f", "db"]).unwrap(),
+            Args {
+                yes: true,
+                list: false,
+                filter: Some("db".into()),
+                plan: true,
+            }
         );
         assert_eq!(
-            Args::parse_from(Vec::<String>::new()).unwrap(),
-            Args::default()
+            parse(&["--filter=bao"]).unwrap().filter.as_deref(),
+            Some("bao")
         );
+        assert_eq!(parse(&[]).unwrap(), Args::default());
+
+        let missing = parse(&["--filter"]).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::InvalidValue);
+        assert!(missing.to_string().contains("--filter <TEXT>"), "{missing}");
+        assert_eq!(missing.exit_code(), 2);
+
+        let unknown = parse(&["--frobnicate"]).unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::UnknownArgument);
+        assert!(unknown.to_string().contains("'--frobnicate'"), "{unknown}");
+        assert_eq!(unknown.exit_code(), 2);
+    }
+
+    #[test]
+    fn help_lists_every_flag_and_exits_zero() {
+        use clap::Parser;
+        let help = Args::try_parse_from(["harmony-bin", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(help.exit_code(), 0);
+        let text = help.to_string();
+        for flag in [
+            "-y, --yes",
+            "-l, --list",
+            "-p, --plan",
+            "-f, --filter <TEXT>",
+            "-h, --help",
+        ] {
+            assert!(text.contains(flag), "{flag} missing from:\n{text}");
+        }
+        assert!(text.contains("Usage: harmony-bin [OPTIONS]"), "{text}");
     }
 
     #[test]

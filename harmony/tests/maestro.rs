@@ -392,7 +392,7 @@ async fn plan_shows_every_score_and_neither_prepares_nor_runs_anything() {
         ("dns", Behaviour::Nothing),
         ("bao", Behaviour::Fail),
     ]);
-    let args = Args::parse_from(["--plan"]).unwrap();
+    let args = <Args as clap::Parser>::try_parse_from(["harmony-bin", "--plan"]).unwrap();
     let mut out = Vec::new();
     let summary = maestro.run(&scores, &args, &mut out).await.unwrap();
     assert!(summary.reports.is_empty() && summary.preparation.is_none());
@@ -444,4 +444,48 @@ async fn a_topology_that_cannot_be_prepared_runs_no_score() {
         .unwrap_err();
     assert!(err.to_string().contains("Docker is not installed"), "{err}");
     assert_eq!(journal.entries(), ["ensure_ready"]);
+}
+
+/// A binary with flags of its own flattens the runner's flags into its parser; both parse
+/// from one command line and the runner obeys its part.
+#[tokio::test]
+async fn a_binary_flattens_the_runner_flags_next_to_its_own() {
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: Args,
+        /// Users to grant.
+        #[arg(long, value_delimiter = ',')]
+        grant_to: Vec<String>,
+    }
+    let cli = <Cli as clap::Parser>::try_parse_from([
+        "example",
+        "--grant-to",
+        "ada,bob",
+        "-f",
+        "pg",
+        "--plan",
+    ])
+    .unwrap();
+    assert_eq!(cli.grant_to, ["ada", "bob"]);
+
+    let (maestro, scores, journal) =
+        setup(&[("pg", Behaviour::Change), ("dns", Behaviour::Change)]);
+    maestro
+        .run(&scores, &cli.run, &mut Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        journal.entries(),
+        ["plan pg"],
+        "filtered, planned, nothing run"
+    );
+
+    let help = <Cli as clap::Parser>::try_parse_from(["example", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        help.contains("--grant-to") && help.contains("-p, --plan") && help.contains("-y, --yes"),
+        "{help}"
+    );
 }

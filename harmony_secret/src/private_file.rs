@@ -67,7 +67,8 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Creates a fresh 0600 temporary file next to the target. Every call gets its own name (pid,
 /// a process-wide counter, the clock) and `create_new` refuses to reuse an existing file, so two
-/// writers of the same path never share a temporary file.
+/// writers of the same path never share a temporary file. Hand-written rather than `tempfile`:
+/// this crate is in the lean zero-setup build, where `tempfile` would add crates for ~20 lines.
 fn create_temp_file(dir: &Path, file_name: &str) -> io::Result<(PathBuf, fs::File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut last_err = None;

@@ -8,11 +8,13 @@
 //! Re-run it after a cluster restart: OpenBao comes back sealed and the setup unseals it.
 //!
 //! To also trust Zitadel for single sign-on (after `cargo run -p example-zitadel`, which prints
-//! the client id, org id and org domain), set `HARMONY_OPENBAO_JWT_CLIENT_ID=<client_id>`,
-//! `HARMONY_OPENBAO_JWT_ORG_ID=<org_id>` and `HARMONY_OPENBAO_JWT_ORG_DOMAIN=<org_domain>` (and
-//! optionally `HARMONY_OPENBAO_JWT_ISSUER`, default `http://zitadel.harmony.local:8080`). Only
-//! users granted the Zitadel project role `harmony-developer`, with a verified email, get in.
+//! the client id, org id and org domain), pass `--jwt-client-id <client_id> --jwt-org-id <org_id>
+//! --jwt-org-domain <org_domain>` (or set `HARMONY_OPENBAO_JWT_CLIENT_ID`, `..._ORG_ID`,
+//! `..._ORG_DOMAIN`; optionally `--jwt-issuer`, default `http://zitadel.harmony.local:8080`).
+//! Only users granted the Zitadel project role `harmony-developer`, with a verified email, get
+//! in. `--help` lists every flag.
 
+use clap::{CommandFactory, Parser};
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro};
@@ -20,10 +22,35 @@ use harmony::modules::openbao::{OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore}
 use harmony::modules::zitadel::setup::HARMONY_DEVELOPER_ROLE;
 use harmony::score::Score;
 
+/// Deploys OpenBao onto the local k3d cluster, then initialises, unseals and configures it.
+/// The HTTP port is HARMONY_HTTP_PORT (default 8080).
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    run: Args,
+    /// Trust Zitadel for single sign-on: the client id printed by `cargo run -p example-zitadel`.
+    #[arg(long, env = "HARMONY_OPENBAO_JWT_CLIENT_ID", value_name = "ID")]
+    jwt_client_id: Option<String>,
+    /// Zitadel organisation id (printed by example-zitadel); needed with --jwt-client-id.
+    #[arg(long, env = "HARMONY_OPENBAO_JWT_ORG_ID", value_name = "ID")]
+    jwt_org_id: Option<String>,
+    /// Zitadel organisation domain (printed by example-zitadel); needed with --jwt-client-id.
+    #[arg(long, env = "HARMONY_OPENBAO_JWT_ORG_DOMAIN", value_name = "DOMAIN")]
+    jwt_org_domain: Option<String>,
+    /// Issuer OpenBao trusts [default: http://zitadel.harmony.local:<HARMONY_HTTP_PORT>].
+    #[arg(long, env = "HARMONY_OPENBAO_JWT_ISSUER", value_name = "URL")]
+    jwt_issuer: Option<String>,
+}
+
+/// An empty value (`HARMONY_OPENBAO_JWT_CLIENT_ID=`) counts as not set.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     env_logger::init();
-    let args = Args::from_env().map_err(anyhow::Error::msg)?;
+    let cli = Cli::parse();
     let topology = K8sAnywhereTopology::from_env();
     let cluster_name = topology
         .config()
@@ -32,41 +59,39 @@ async fn main() -> anyhow::Result<()> {
     // One port (HARMONY_HTTP_PORT, default 8080) for the k3d ingress and every URL.
     let http_port = topology.config().k3d.http_port;
 
-    let jwt =
-        match std::env::var("HARMONY_OPENBAO_JWT_CLIENT_ID")
-            .ok()
-            .filter(|id| !id.is_empty())
-        {
-            None => None,
-            Some(client_id) => {
-                let issuer = std::env::var("HARMONY_OPENBAO_JWT_ISSUER")
-                    .unwrap_or_else(|_| format!("http://zitadel.harmony.local:{http_port}"));
-                let org =
-                    |name: &str| {
-                        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{name} is not set: with HARMONY_OPENBAO_JWT_CLIENT_ID, also set \
-                         HARMONY_OPENBAO_JWT_ORG_ID and HARMONY_OPENBAO_JWT_ORG_DOMAIN \
-                         (printed by `cargo run -p example-zitadel`), so only users granted \
-                         the harmony-developer role get in"
+    let jwt = match given(cli.jwt_client_id) {
+        None => None,
+        Some(client_id) => {
+            let issuer = given(cli.jwt_issuer)
+                .unwrap_or_else(|| format!("http://zitadel.harmony.local:{http_port}"));
+            let (Some(org_id), Some(org_domain)) =
+                (given(cli.jwt_org_id), given(cli.jwt_org_domain))
+            else {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "with --jwt-client-id (HARMONY_OPENBAO_JWT_CLIENT_ID), also set \
+                         --jwt-org-id and --jwt-org-domain (HARMONY_OPENBAO_JWT_ORG_ID and \
+                         HARMONY_OPENBAO_JWT_ORG_DOMAIN, printed by `cargo run -p example-zitadel`), \
+                         so only users granted the harmony-developer role get in",
                     )
-                })
-                    };
-                Some(
-                    OpenbaoJwtAuth::for_issuer(
-                        issuer,
-                        client_id,
-                        "harmony-developer",
-                        vec!["harmony-dev".to_string()],
-                    )
-                    .require_zitadel_project_role(
-                        HARMONY_DEVELOPER_ROLE,
-                        &org("HARMONY_OPENBAO_JWT_ORG_ID")?,
-                        &org("HARMONY_OPENBAO_JWT_ORG_DOMAIN")?,
-                    ),
+                    .exit()
+            };
+            Some(
+                OpenbaoJwtAuth::for_issuer(
+                    issuer,
+                    client_id,
+                    "harmony-developer",
+                    vec!["harmony-dev".to_string()],
                 )
-            }
-        };
+                .require_zitadel_project_role(
+                    HARMONY_DEVELOPER_ROLE,
+                    &org_id,
+                    &org_domain,
+                ),
+            )
+        }
+    };
 
     let openbao = OpenbaoScore {
         http_port,
@@ -81,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
 
     let maestro = Maestro::new(Inventory::empty(), topology);
     let mut out = std::io::stdout();
-    let summary = maestro.run(&scores, &args, &mut out).await?;
+    let summary = maestro.run(&scores, &cli.run, &mut out).await?;
     if summary.reports.is_empty() {
         return Ok(());
     }
@@ -114,7 +139,9 @@ async fn main() -> anyhow::Result<()> {
             jwt.bound_issuer,
             jwt.bound_audiences.join(",")
         ),
-        None => println!("  SSO: off (set HARMONY_OPENBAO_JWT_CLIENT_ID to trust Zitadel)"),
+        None => println!(
+            "  SSO: off (pass --jwt-client-id or set HARMONY_OPENBAO_JWT_CLIENT_ID to trust Zitadel)"
+        ),
     }
     Ok(())
 }

@@ -7,8 +7,10 @@
 //! cargo run -p example-zitadel -- --plan  # only shows what it would change
 //! ```
 //! Only users granted the project role `harmony-developer` can log in; list them (user names
-//! or emails, comma separated) in `HARMONY_ZITADEL_GRANT_TO`, or grant the role in the console.
+//! or emails, comma separated) with `--grant-to` (or `HARMONY_ZITADEL_GRANT_TO`), or grant the
+//! role in the console. `--help` lists every flag.
 
+use clap::Parser;
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro};
@@ -16,10 +18,27 @@ use harmony::modules::k8s::coredns::CoreDNSRewriteScore;
 use harmony::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
 use harmony::score::Score;
 
+/// Deploys Zitadel onto the local k3d cluster with Harmony's project and device-code CLI app.
+/// The HTTP port is HARMONY_HTTP_PORT (default 8080).
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    run: Args,
+    /// Users (user names or emails, comma separated) to grant the project role
+    /// `harmony-developer`; others can not log in until granted in the console.
+    #[arg(
+        long,
+        env = "HARMONY_ZITADEL_GRANT_TO",
+        value_name = "USERS",
+        value_delimiter = ','
+    )]
+    grant_to: Vec<String>,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     env_logger::init();
-    let args = Args::from_env().map_err(anyhow::Error::msg)?;
+    let cli = Cli::parse();
     let topology = K8sAnywhereTopology::from_env();
 
     // One port (HARMONY_HTTP_PORT, default 8080): k3d's ingress mapping, Zitadel's
@@ -29,10 +48,10 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let setup = ZitadelSetupScore {
-        grant_to: std::env::var("HARMONY_ZITADEL_GRANT_TO")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
+        grant_to: cli
+            .grant_to
+            .iter()
+            .map(|u| u.trim())
             .filter(|u| !u.is_empty())
             .map(str::to_string)
             .collect(),
@@ -47,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
 
     let maestro = Maestro::new(Inventory::empty(), topology);
     let mut out = std::io::stdout();
-    let summary = maestro.run(&scores, &args, &mut out).await?;
+    let summary = maestro.run(&scores, &cli.run, &mut out).await?;
     let Some(setup_report) = summary
         .reports
         .iter()

@@ -1,6 +1,8 @@
 //! Downloading pinned tool binaries, verified by SHA-256 before they are made executable.
+//!
+//! Hand-written on purpose: the installer crates (e.g. `self_update`, `cargo-binstall`) follow
+//! GitHub releases and their own metadata, while Harmony pins one URL and checksum per tool.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -21,14 +23,7 @@ pub struct PinnedAsset {
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    std::io::copy(&mut file, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -224,22 +219,27 @@ pub fn install_verified(downloaded: &Path, asset: &PinnedAsset, dest: &Path) -> 
         .parent()
         .ok_or_else(|| format!("{} has no parent directory", dest.display()))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let staged = dest.with_extension("new");
+    // Staged next to `dest` under a fresh name (removed on any failure), then renamed over it.
+    let staged = tempfile::Builder::new()
+        .prefix(&format!(".{}.", asset.tool))
+        .tempfile_in(dir)
+        .map_err(|e| format!("creating a file in {}: {e}", dir.display()))?
+        .into_temp_path();
     match &asset.archive_member {
         None => {
             std::fs::copy(downloaded, &staged)
                 .map_err(|e| format!("copying to {}: {e}", staged.display()))?;
         }
         Some(member) => {
-            let unpack = dir.join(".unpack");
-            let _ = std::fs::remove_dir_all(&unpack);
-            std::fs::create_dir_all(&unpack)
-                .map_err(|e| format!("creating {}: {e}", unpack.display()))?;
+            let unpack = tempfile::Builder::new()
+                .prefix(".unpack")
+                .tempdir_in(dir)
+                .map_err(|e| format!("creating a folder in {}: {e}", dir.display()))?;
             let status = std::process::Command::new("tar")
                 .arg("-xzf")
                 .arg(downloaded)
                 .arg("-C")
-                .arg(&unpack)
+                .arg(unpack.path())
                 .arg(member)
                 .status()
                 .map_err(|e| format!("running tar: {e}"))?;
@@ -249,13 +249,14 @@ pub fn install_verified(downloaded: &Path, asset: &PinnedAsset, dest: &Path) -> 
                     downloaded.display()
                 ));
             }
-            std::fs::rename(unpack.join(member), &staged)
+            std::fs::rename(unpack.path().join(member), &staged)
                 .map_err(|e| format!("moving {member}: {e}"))?;
-            let _ = std::fs::remove_dir_all(&unpack);
         }
     }
     make_executable(&staged).map_err(|e| format!("chmod {}: {e}", staged.display()))?;
-    std::fs::rename(&staged, dest).map_err(|e| format!("installing {}: {e}", dest.display()))?;
+    staged
+        .persist(dest)
+        .map_err(|e| format!("installing {}: {}", dest.display(), e.error))?;
     Ok(())
 }
 
@@ -276,11 +277,16 @@ pub async fn download_and_install(asset: &PinnedAsset, dest: &Path) -> Result<()
         .parent()
         .ok_or_else(|| format!("{} has no parent directory", dest.display()))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let download = dir.join(format!(".{}-{}.download", asset.tool, asset.version));
-    std::fs::write(&download, &bytes)
-        .map_err(|e| format!("writing {}: {e}", download.display()))?;
-    let result = install_verified(&download, asset, dest);
-    let _ = std::fs::remove_file(&download);
+    // A fresh file next to `dest`, removed when dropped (also on failure).
+    let download = tempfile::Builder::new()
+        .prefix(&format!(".{}-{}.", asset.tool, asset.version))
+        .suffix(".download")
+        .tempfile_in(dir)
+        .map_err(|e| format!("creating a file in {}: {e}", dir.display()))?;
+    std::fs::write(download.path(), &bytes)
+        .map_err(|e| format!("writing {}: {e}", download.path().display()))?;
+    let result = install_verified(download.path(), asset, dest);
+    drop(download);
     spinner.finish_and_clear();
     result
 }
@@ -405,5 +411,50 @@ mod tests {
                 0o755
             );
         }
+        assert_eq!(
+            entries(dest.parent().unwrap()),
+            ["k3d"],
+            "no staging file left"
+        );
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn install_extracts_the_member_of_an_archive_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("linux-amd64")).unwrap();
+        std::fs::write(src.join("linux-amd64/helm"), b"helm binary\n").unwrap();
+        std::fs::write(src.join("linux-amd64/README.md"), b"docs\n").unwrap();
+        let archive = dir.path().join("helm.tar.gz");
+        let status = std::process::Command::new("tar")
+            .arg("-czf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&src)
+            .arg("linux-amd64")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let sha256 = sha256_file(&archive).unwrap();
+        let asset = PinnedAsset {
+            tool: "helm",
+            version: "v0",
+            url: "file:///nowhere".into(),
+            sha256: Box::leak(sha256.into_boxed_str()),
+            archive_member: Some("linux-amd64/helm".into()),
+        };
+        let dest = dir.path().join("bin").join("helm");
+        install_verified(&archive, &asset, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"helm binary\n");
+        assert_eq!(entries(dest.parent().unwrap()), ["helm"]);
     }
 }

@@ -130,6 +130,8 @@ pub(super) async fn start(
         .port();
     let pods: Api<Pod> = Api::namespaced(client.kube_client(), namespace);
     let pod = pod_name.clone();
+    // Hand-written: kube gives one port-forward stream per call; no kept crate serves a local
+    // listener over it (kubectl's port-forward is Go), so accept and forward each connection here.
     let task = tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else {

@@ -523,40 +523,39 @@ impl Confirm for RunConfirm {
 }
 
 /// A file readable only by the current user (0600) in its own 0700 folder under the temp
-/// dir; the folder is removed when the value is dropped.
+/// dir (a fresh `tempfile` folder); the folder is removed when the value is dropped.
 struct PrivateTempFile {
-    dir: std::path::PathBuf,
     path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl PrivateTempFile {
     fn write(file_name: &str, bytes: &[u8]) -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!(
-            "harmony-{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        // A fresh name: never reuse a folder somebody else may have prepared.
-        if dir.exists() {
-            return Err(format!("{} already exists", dir.display()));
-        }
-        let file = Self {
-            path: dir.join(file_name),
-            dir,
-        };
-        harmony_secret::private_file::write_private_atomic(&file.path, bytes)
-            .map_err(|e| format!("writing {}: {e}", file.path.display()))?;
-        Ok(file)
+        use std::io::Write as _;
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let dir = tempfile::Builder::new()
+            .prefix("harmony-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| {
+                format!(
+                    "creating a private folder under {}: {e}",
+                    std::env::temp_dir().display()
+                )
+            })?;
+        let path = dir.path().join(file_name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        Ok(Self { path, _dir: dir })
     }
 
     fn path(&self) -> &std::path::Path {
         &self.path
-    }
-}
-
-impl Drop for PrivateTempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -594,6 +593,20 @@ impl<T: Topology + HelmCommand> Interpret<T> for HelmChartScore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_values_file_is_0600_in_a_0700_folder_and_gone_after_drop() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let file = PrivateTempFile::write("values-ns-rel.json", b"{\"password\":\"x\"}").unwrap();
+        let dir = file.path().parent().unwrap().to_path_buf();
+        assert_eq!(std::fs::read(file.path()).unwrap(), b"{\"password\":\"x\"}");
+        assert_eq!(mode(file.path()), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert!(dir.starts_with(std::env::temp_dir()));
+        drop(file);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
 
     #[test]
     fn pending_age_reads_helm_history_timestamps_with_offsets() {

@@ -7,7 +7,7 @@
 //! configure auth/KV/policies once, through the active node. Like [`OpenbaoSetup::run`] every
 //! step reads first, so a rerun on a healthy cluster sends no write.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harmony_secret::openbao_http::errors_of;
@@ -177,23 +177,34 @@ impl OpenbaoCluster {
         node: &OpenbaoSetup,
         record: &OpenbaoInitRecord,
     ) -> Result<bool, OpenbaoSetupError> {
+        use backon::{ConstantBuilder, Retryable};
         let deadline = Instant::now() + self.ready_timeout;
-        let mut sent_at: Option<Instant> = None;
-        let mut last: SealStatus;
-        let mut last_error = String::new();
-        loop {
-            last = node.seal_status().await?;
+        // Kept between attempts: when the keys were last sent, the last refusal, the last status.
+        let sent_at: Mutex<Option<Instant>> = Mutex::new(None);
+        let last_error = Mutex::new(String::new());
+        let last_status: Mutex<Option<SealStatus>> = Mutex::new(None);
+        // `Err(None)`: still sealed (retried until the deadline); `Err(Some)`: failed.
+        let attempt = || async {
+            let last = node.seal_status().await.map_err(Some)?;
             if last.migration {
-                return Err(seal_migration_refused(node.base_url(), &last.seal_type));
+                return Err(Some(seal_migration_refused(
+                    node.base_url(),
+                    &last.seal_type,
+                )));
             }
             if !last.sealed {
-                break;
+                return Ok(());
             }
             // A joining node reports `initialized` once it got the leader's challenge; the
             // keys answer it. An auto-unsealed node needs nothing from us.
-            let resend = sent_at.is_none_or(|t| t.elapsed() > Duration::from_secs(5));
-            if last.initialized && !last.recovery_seal && resend {
-                sent_at = Some(Instant::now());
+            let resend = sent_at
+                .lock()
+                .expect("sent_at lock")
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(5));
+            let send_keys = last.initialized && !last.recovery_seal && resend;
+            *last_status.lock().expect("status lock") = Some(last);
+            if send_keys {
+                *sent_at.lock().expect("sent_at lock") = Some(Instant::now());
                 for key in &record.unseal_keys {
                     let (status, value) = node
                         .send(
@@ -202,9 +213,10 @@ impl OpenbaoCluster {
                             None,
                             Some(&json!({ "key": key })),
                         )
-                        .await?;
+                        .await
+                        .map_err(Some)?;
                     if status != 200 {
-                        last_error = format!(
+                        *last_error.lock().expect("error lock") = format!(
                             "PUT sys/unseal: HTTP {status}: {}",
                             errors_of(&value).unwrap_or_default()
                         );
@@ -215,41 +227,57 @@ impl OpenbaoCluster {
                     }
                 }
             }
-            if Instant::now() >= deadline {
-                let why = if last.recovery_seal {
-                    format!(
-                        "it uses a {} seal: check that its unsealer is up and its token valid",
-                        last.seal_type
-                    )
-                } else if !last.initialized {
-                    "it never joined: check its retry_join addresses and that the other nodes \
-                     reach its cluster port"
-                        .to_string()
-                } else if record.unseal_keys.is_empty() {
-                    format!(
-                        "{} holds no unseal keys (a transit-sealed cluster's keys?)",
-                        self.store.describe()
-                    )
-                } else {
-                    format!(
-                        "the keys in {} did not unseal it{}",
-                        self.store.describe(),
-                        if last_error.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({last_error})")
-                        }
-                    )
-                };
-                return Err(OpenbaoSetupError::State(format!(
-                    "OpenBao node {} is still sealed after {}s: {why}",
-                    node.base_url(),
-                    self.ready_timeout.as_secs()
-                )));
+            Err(None)
+        };
+        let unsealed = attempt
+            .retry(
+                ConstantBuilder::new()
+                    .with_delay(Duration::from_millis(200))
+                    .without_max_times(),
+            )
+            .when(|e| e.is_none() && Instant::now() < deadline)
+            .await;
+        if let Err(failed) = unsealed {
+            if let Some(e) = failed {
+                return Err(e);
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let last = last_status
+                .into_inner()
+                .expect("status lock")
+                .expect("a sealed status was seen");
+            let last_error = last_error.into_inner().expect("error lock");
+            let why = if last.recovery_seal {
+                format!(
+                    "it uses a {} seal: check that its unsealer is up and its token valid",
+                    last.seal_type
+                )
+            } else if !last.initialized {
+                "it never joined: check its retry_join addresses and that the other nodes \
+                 reach its cluster port"
+                    .to_string()
+            } else if record.unseal_keys.is_empty() {
+                format!(
+                    "{} holds no unseal keys (a transit-sealed cluster's keys?)",
+                    self.store.describe()
+                )
+            } else {
+                format!(
+                    "the keys in {} did not unseal it{}",
+                    self.store.describe(),
+                    if last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({last_error})")
+                    }
+                )
+            };
+            return Err(OpenbaoSetupError::State(format!(
+                "OpenBao node {} is still sealed after {}s: {why}",
+                node.base_url(),
+                self.ready_timeout.as_secs()
+            )));
         }
-        Ok(sent_at.is_some())
+        Ok(sent_at.into_inner().expect("sent_at lock").is_some())
     }
 
     /// Polls until one node is active and the raft configuration lists every node as a voter;
@@ -258,9 +286,11 @@ impl OpenbaoCluster {
         &self,
         token: &str,
     ) -> Result<(usize, Vec<RaftMember>), OpenbaoSetupError> {
+        use backon::{ConstantBuilder, Retryable};
         let deadline = Instant::now() + self.ready_timeout;
-        let mut seen: Vec<RaftMember> = Vec::new();
-        loop {
+        // The members the last answering node listed, for the message on expiry.
+        let seen: Mutex<Vec<RaftMember>> = Mutex::new(Vec::new());
+        let attempt = || async {
             for (i, node) in self.nodes.iter().enumerate() {
                 let Ok((200, _)) = node.send(Method::GET, "sys/health", None, None).await else {
                     continue;
@@ -271,15 +301,28 @@ impl OpenbaoCluster {
                 else {
                     continue;
                 };
-                seen = members(&config);
-                if seen.len() >= self.nodes.len()
-                    && seen.iter().filter(|m| m.voter).count() >= self.nodes.len()
+                let listed = members(&config);
+                if listed.len() >= self.nodes.len()
+                    && listed.iter().filter(|m| m.voter).count() >= self.nodes.len()
                 {
-                    return Ok((i, seen));
+                    return Ok((i, listed));
                 }
+                *seen.lock().expect("seen lock") = listed;
             }
-            if Instant::now() >= deadline {
+            Err(())
+        };
+        attempt
+            .retry(
+                ConstantBuilder::new()
+                    .with_delay(Duration::from_millis(250))
+                    .without_max_times(),
+            )
+            .when(|_| Instant::now() < deadline)
+            .await
+            .map_err(|()| {
                 let listed = seen
+                    .lock()
+                    .expect("seen lock")
                     .iter()
                     .map(|m| {
                         format!(
@@ -290,7 +333,7 @@ impl OpenbaoCluster {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(OpenbaoSetupError::Timeout {
+                OpenbaoSetupError::Timeout {
                     what: format!(
                         "all {} OpenBao nodes to be raft voters (last seen: {})",
                         self.nodes.len(),
@@ -301,10 +344,8 @@ impl OpenbaoCluster {
                         }
                     ),
                     seconds: self.ready_timeout.as_secs(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+                }
+            })
     }
 }
 

@@ -585,41 +585,53 @@ impl OpenbaoSetup {
 
     /// `GET sys/seal-status`, retried while the server does not answer yet.
     pub async fn seal_status(&self) -> Result<SealStatus, OpenbaoSetupError> {
+        use backon::{ConstantBuilder, Retryable};
         let deadline = Instant::now() + self.ready_timeout;
-        loop {
-            match self.send(Method::GET, "sys/seal-status", None, None).await {
-                Ok((200, value)) => {
-                    return serde_json::from_value(value).map_err(|e| {
-                        OpenbaoSetupError::State(format!("sys/seal-status: unexpected body: {e}"))
-                    });
-                }
-                Ok((status, value)) if Instant::now() >= deadline => {
-                    return Err(api_error("GET sys/seal-status".into(), status, &value));
-                }
-                Err(e) if Instant::now() >= deadline => return Err(e),
-                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        let body = (|| async {
+            match self
+                .send(Method::GET, "sys/seal-status", None, None)
+                .await?
+            {
+                (200, value) => Ok(value),
+                (status, value) => Err(api_error("GET sys/seal-status".into(), status, &value)),
             }
-        }
+        })
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(Duration::from_millis(250))
+                .without_max_times(),
+        )
+        // Any answer but 200 (or none) is retried until the deadline, then returned.
+        .when(|_| Instant::now() < deadline)
+        .await?;
+        serde_json::from_value(body)
+            .map_err(|e| OpenbaoSetupError::State(format!("sys/seal-status: unexpected body: {e}")))
     }
 
     /// Waits until `sys/health` answers 200 (right after unseal it is briefly 429/503).
     pub(crate) async fn wait_active(&self) -> Result<(), OpenbaoSetupError> {
+        use backon::{ConstantBuilder, Retryable};
         let deadline = Instant::now() + self.ready_timeout;
-        loop {
-            if let Ok((200, _)) = self.send(Method::GET, "sys/health", None, None).await {
-                return Ok(());
+        (|| async {
+            match self.send(Method::GET, "sys/health", None, None).await {
+                Ok((200, _)) => Ok(()),
+                _ => Err(()),
             }
-            if Instant::now() >= deadline {
-                return Err(OpenbaoSetupError::Timeout {
-                    what: format!(
-                        "OpenBao at {} to become active (sys/health 200)",
-                        self.base_url
-                    ),
-                    seconds: self.ready_timeout.as_secs(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(Duration::from_millis(100))
+                .without_max_times(),
+        )
+        .when(|_| Instant::now() < deadline)
+        .await
+        .map_err(|()| OpenbaoSetupError::Timeout {
+            what: format!(
+                "OpenBao at {} to become active (sys/health 200)",
+                self.base_url
+            ),
+            seconds: self.ready_timeout.as_secs(),
+        })
     }
 
     fn store_error(&self, message: String) -> OpenbaoSetupError {
@@ -698,23 +710,35 @@ impl OpenbaoSetup {
 
     /// An auto-unsealed server unseals itself; only wait for it.
     async fn wait_auto_unsealed(&self, seal_type: &str) -> Result<(), OpenbaoSetupError> {
+        use backon::{ConstantBuilder, Retryable};
         let deadline = Instant::now() + self.ready_timeout;
-        loop {
-            if !self.seal_status().await?.sealed {
-                return Ok(());
+        // `Err(None)`: still sealed (retried until the deadline); `Err(Some)`: failed.
+        (|| async {
+            match self.seal_status().await {
+                Ok(status) if status.sealed => Err(None),
+                Ok(_) => Ok(()),
+                Err(e) => Err(Some(e)),
             }
-            if Instant::now() >= deadline {
-                return Err(OpenbaoSetupError::State(format!(
+        })
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(Duration::from_millis(200))
+                .without_max_times(),
+        )
+        .when(|e| e.is_none() && Instant::now() < deadline)
+        .await
+        .map_err(|e| {
+            e.unwrap_or_else(|| {
+                OpenbaoSetupError::State(format!(
                     "OpenBao at {} uses a {seal_type} seal and is still sealed after {}s: it unseals \
                      itself only when its unsealer answers. Check that the unsealer is up and \
                      unsealed and that its token is valid (the server log names the failing \
                      request), then restart OpenBao",
                     self.base_url,
                     self.ready_timeout.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                ))
+            })
+        })
     }
 
     /// KV mount, policies, userpass user and JWT auth, read first and written on a difference.

@@ -162,25 +162,28 @@ async fn wait_zitadel_answers(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| InterpretError::Other(e.to_string()))?;
+    use backon::{ConstantBuilder, Retryable};
     let deadline = Instant::now() + timeout;
-    loop {
+    (|| async {
         let answered = http
             .get(format!("{}/debug/ready", forward.local_url))
             .header(reqwest::header::HOST, &score.host)
             .send()
             .await
             .is_ok_and(|r| r.status().is_success());
-        if answered {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(InterpretError::Timeout {
-                what: format!("Zitadel {} to answer /debug/ready", score.host),
-                seconds: timeout.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+        if answered { Ok(()) } else { Err(()) }
+    })
+    .retry(
+        ConstantBuilder::new()
+            .with_delay(Duration::from_secs(2))
+            .without_max_times(),
+    )
+    .when(|_| Instant::now() < deadline)
+    .await
+    .map_err(|()| InterpretError::Timeout {
+        what: format!("Zitadel {} to answer /debug/ready", score.host),
+        seconds: timeout.as_secs(),
+    })
 }
 
 #[async_trait]

@@ -395,21 +395,21 @@ struct ZitadelSetupInterpret {
 /// Right after Zitadel turns ready its projections may lag: the PAT can be refused for a few
 /// seconds. Retries `orgs/me` on 401/404/transport errors.
 async fn wait_api_ready(client: &ZitadelClient, timeout: Duration) -> Result<(), ZitadelApiError> {
+    use backon::{ConstantBuilder, Retryable};
     let deadline = Instant::now() + timeout;
-    loop {
-        match client.my_org().await {
-            Ok(_) => return Ok(()),
-            Err(e)
-                if Instant::now() < deadline
-                    && (e.is_unauthenticated()
-                        || e.is_not_found()
-                        || matches!(e, ZitadelApiError::Transport { .. })) =>
-            {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    (|| async { client.my_org().await.map(|_| ()) })
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(Duration::from_secs(2))
+                .without_max_times(),
+        )
+        .when(|e| {
+            Instant::now() < deadline
+                && (e.is_unauthenticated()
+                    || e.is_not_found()
+                    || matches!(e, ZitadelApiError::Transport { .. }))
+        })
+        .await
 }
 
 impl ZitadelSetupInterpret {
@@ -731,5 +731,20 @@ mod tests {
             .unwrap_err();
         assert!(err.is_unauthenticated());
         assert_eq!(fake.writes(), 0);
+    }
+
+    #[tokio::test]
+    async fn wait_api_ready_returns_once_zitadel_answers_and_gives_up_with_the_refusal() {
+        let fake = start_fake().await;
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        wait_api_ready(&client, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(fake.requests(), ["GET orgs/me"], "one answer is enough");
+
+        // Past the deadline a refused PAT is not retried: the refusal itself is returned.
+        let refused = ZitadelClient::new(&fake.base_url, HOST, Pat::new("pat-wrong")).unwrap();
+        let err = wait_api_ready(&refused, Duration::ZERO).await.unwrap_err();
+        assert!(err.is_unauthenticated(), "{err:?}");
     }
 }

@@ -216,6 +216,8 @@ impl SessionCache {
     /// Ctrl-C) just drops this future. A blocked thread instead would keep the runtime, and so
     /// the process, from exiting until the other process is done.
     pub async fn lock_async(&self) -> std::io::Result<SessionLock> {
+        // Hand-written, not backon: an unbounded wait for another process, with no error to
+        // retry on and no budget; dropping this future is the only way out, as intended.
         let mut said = false;
         loop {
             if let Some(lock) = self.try_lock()? {
