@@ -31,6 +31,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 // Lets `#[derive(Config)]` (which expands to `::harmony_config::Config`) work inside this crate.
 extern crate self as harmony_config;
 
@@ -39,6 +41,7 @@ mod error;
 mod global;
 mod manager;
 pub mod prompt;
+mod provenance;
 pub mod source;
 
 pub use config::{Config, env_var_name};
@@ -49,6 +52,7 @@ pub use global::{
 };
 pub use harmony_config_derive::Config;
 pub use manager::{ConfigManager, Sourced};
+pub use provenance::Provenance;
 pub use source::env::EnvSource;
 pub use source::local_file::LocalFileSource;
 pub use source::prompt::PromptSource;

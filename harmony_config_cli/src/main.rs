@@ -250,7 +250,7 @@ async fn get(chain: &Chain, key: &str, reveal: bool) -> anyhow::Result<ExitCode>
     let found = chain.manager.get_json_with_source(key).await?;
     let mut value = found.value;
     if !reveal {
-        let recorded = if found.source == chain.sqlite.location(key) {
+        let recorded = if found.source == chain.sqlite.provenance(key) {
             chain
                 .sqlite
                 .entry(key)
