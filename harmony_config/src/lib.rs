@@ -11,6 +11,9 @@
 //! Build another chain (local files, a team secret store through [`StoreSource`]) with
 //! [`ConfigManager::new`] and install it with [`init`].
 //!
+//! [`get_with_source`] also says where the value came from: a [`Provenance`] (env var, file,
+//! SQLite, store, prompted and saved to ...) to match on, which displays as readable text.
+//!
 //! ```no_run
 //! use harmony_config::Config;
 //! use serde::{Deserialize, Serialize};
