@@ -555,6 +555,45 @@ async fn prompted_answers_go_to_the_next_persisting_source_while_the_store_is_do
     assert_eq!(stored["port"], 9001);
 }
 
+/// Secret answers typed while the store is down: the provenance says whether the person let
+/// them be saved locally (`saved_to: Some(SQLite)`) or not (`saved_to: None`, nothing stored).
+#[tokio::test]
+async fn prompted_provenance_says_whether_secret_answers_were_saved() {
+    for agree in [false, true] {
+        let (_d, sqlite) = temp_sqlite().await;
+        let prompter = Arc::new(ScriptedPrompter::new([
+            Answer::Text("u".into()),
+            Answer::Text("1234".into()),
+            Answer::Bool(agree),
+        ]));
+        let manager = ConfigManager::new(vec![
+            arc(StoreSource::new("harmony", FailingStore::new(unreachable))),
+            sqlite.clone(),
+            arc(PromptSource::with_prompter(prompter.clone())),
+        ]);
+        let got = manager
+            .get_or_prompt_with_source::<SecretShape>()
+            .await
+            .unwrap();
+        assert_eq!(got.value.password, 1234);
+        assert_eq!(prompter.remaining(), 0, "the save question was asked");
+        let saved_to = agree.then(|| Box::new(in_sqlite(&sqlite)));
+        assert_eq!(
+            got.source,
+            Provenance::Prompted {
+                asked_by: Box::new(Provenance::Prompt),
+                saved_to,
+            }
+        );
+        assert_eq!(
+            sqlite.get("SecretShape").await.unwrap().is_some(),
+            agree,
+            "{}",
+            got.source
+        );
+    }
+}
+
 #[tokio::test]
 async fn prompted_answers_refused_by_the_store_fail_saying_they_were_not_saved() {
     keyed_config!(Cfg, "StoreDeniedAnswers");
