@@ -104,6 +104,7 @@ async fn run() -> Result<(), harmony_config::ConfigError> {
 
     if std::env::args().any(|a| a == "--reset") {
         let removed = harmony_config::reset::<ServiceConfig>().await?;
+        let removed: Vec<String> = removed.iter().map(ToString::to_string).collect();
         println!("Removed `{key}` from: {removed:?}");
         return Ok(());
     }
@@ -128,7 +129,7 @@ async fn run() -> Result<(), harmony_config::ConfigError> {
     );
     println!("nickname:    {}", c.nickname.as_deref().unwrap_or("(none)"));
     println!("Values came from: {}", got.source);
-    if got.source.starts_with("interactive prompt") {
+    if matches!(got.source, harmony_config::Provenance::Prompted { .. }) {
         println!("Run again: nothing will be asked.");
     }
     Ok(())

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use harmony_secret::SecretStoreError;
 
+/// Why reading, storing or asking for a configuration value failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
@@ -15,20 +16,28 @@ pub enum ConfigError {
         tried = list(tried),
         down = unavailable_clause(unavailable)
     )]
+    /// No source in the chain has a value for the key.
     NotFound {
+        /// The key asked for ([`crate::Config::KEY`]).
         key: String,
         /// Names of the sources that answered "no value", in chain order.
         tried: Vec<String>,
         /// `"<location> (<why>)"` for each source that could not be asked (a store that is down).
         unavailable: Vec<String>,
+        /// The environment variable that would provide the value.
         env_var: String,
     },
 
     #[error("the value for `{key}` in {source_name} is not valid JSON ({reason}). {hint}")]
+    /// A source holds text that is not JSON.
     InvalidJson {
+        /// The key whose value is broken.
         key: String,
+        /// Where the text was read ([`crate::ConfigSource::location`]).
         source_name: String,
+        /// The parse error, without the value.
         reason: String,
+        /// How to fix or remove the value.
         hint: String,
     },
 
@@ -36,43 +45,70 @@ pub enum ConfigError {
         "the value for `{key}` in {source_name} does not match the current shape of `{key}`: \
          {reason}. {hint}"
     )]
+    /// A stored value is JSON but not of the shape the type expects now.
     Deserialization {
+        /// The key whose value does not fit.
         key: String,
+        /// Where the value was read ([`crate::ConfigSource::location`]).
         source_name: String,
+        /// What does not match, without the value.
         reason: String,
+        /// How to replace the value.
         hint: String,
     },
 
     #[error("cannot turn `{key}` into JSON: {reason}")]
-    Serialization { key: String, reason: String },
+    /// A value could not be turned into JSON.
+    Serialization {
+        /// The key being stored.
+        key: String,
+        /// The serde error, without the value.
+        reason: String,
+    },
 
     #[error(
         "cannot open the {what} at {path}: {reason}. Check that the folder is writable, or choose another path"
     )]
+    /// A local store (the SQLite database) could not be opened or created.
     Open {
+        /// What was opened, e.g. `SQLite config database`.
         what: String,
+        /// Its path.
         path: PathBuf,
+        /// Why it failed.
         reason: String,
     },
 
     #[error("{source_name} failed for `{key}`: {message}")]
+    /// A source failed to read, write or remove a value.
     Source {
+        /// The key involved (`*` when listing).
         key: String,
+        /// The source ([`crate::ConfigSource::name`] or its location).
         source_name: String,
+        /// What went wrong.
         message: String,
     },
 
     #[error("{source_name} cannot store `{key}`: {message}")]
+    /// The source cannot store values (environment variables).
     ReadOnly {
+        /// The key that was to be stored.
         key: String,
+        /// Where it would have gone ([`crate::ConfigSource::location`]).
         source_name: String,
+        /// What to do instead.
         message: String,
     },
 
     #[error("{store} failed for `{key}`: {source}")]
+    /// A secret store ([`crate::StoreSource`]) refused or failed.
     Store {
+        /// `namespace/key` in the store.
         key: String,
+        /// The store ([`harmony_secret::SecretStore::describe`]).
         store: String,
+        /// The store's error.
         #[source]
         source: Box<SecretStoreError>,
     },
@@ -82,34 +118,54 @@ pub enum ConfigError {
          the value with harmony_config::set before running non-interactively",
         down = unavailable_clause(unavailable)
     )]
+    /// A value had to be asked for, but stdin is not a terminal.
     NoTerminal {
+        /// The key that would have been asked for.
         key: String,
+        /// The environment variable that would provide the value.
         env_var: String,
         /// `"<location> (<why>)"` for each source that could not be asked (a store that is down).
         unavailable: Vec<String>,
     },
 
     #[error("the prompt for `{key}` was cancelled; nothing was saved")]
-    PromptCancelled { key: String },
+    /// The person cancelled the prompt (Esc or Ctrl-C).
+    PromptCancelled {
+        /// The key that was being asked for.
+        key: String,
+    },
 
     #[error("prompting for `{key}` failed: {message}")]
-    Prompt { key: String, message: String },
+    /// The prompt itself failed (terminal I/O, a schema it cannot ask for).
+    Prompt {
+        /// The key that was being asked for.
+        key: String,
+        /// What went wrong.
+        message: String,
+    },
 
     #[error(
         "no source in the chain can store `{key}`: add a persisting source (SqliteSource, \
          LocalFileSource, StoreSource) to the ConfigManager"
     )]
-    NoPersistentSource { key: String },
+    /// No source in the chain can store values.
+    NoPersistentSource {
+        /// The key that was to be stored.
+        key: String,
+    },
 
     #[error(
         "the answers for `{key}` were NOT saved ({attempts}). Fix the cause and run again to be \
          asked again, or store the value with harmony_config::set / {env_var}='<json>'",
         attempts = attempts.join("; ")
     )]
+    /// Prompted answers could not be saved anywhere.
     AnswersNotSaved {
+        /// The key that was asked for.
         key: String,
         /// `"<location>: <why it failed>"` for every persisting source that was tried.
         attempts: Vec<String>,
+        /// The environment variable that would provide the value.
         env_var: String,
     },
 
@@ -117,6 +173,7 @@ pub enum ConfigError {
         "the global config manager is already in use: call harmony_config::init once, at the \
          start of main, before any harmony_config::get/set"
     )]
+    /// [`crate::init`] was called after the global manager was set up.
     AlreadyInitialized,
 }
 

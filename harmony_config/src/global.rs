@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::{
-    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, Sourced,
+    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, Provenance, Sourced,
     SqliteSource,
 };
 
@@ -57,11 +57,11 @@ pub async fn get_or_prompt_with_source<T: Config>() -> Result<Sourced<T>, Config
 }
 
 /// [`ConfigManager::set`] on the global manager.
-pub async fn set<T: Config>(value: &T) -> Result<String, ConfigError> {
+pub async fn set<T: Config>(value: &T) -> Result<Provenance, ConfigError> {
     manager().await?.set(value).await
 }
 
 /// [`ConfigManager::reset`] on the global manager.
-pub async fn reset<T: Config>() -> Result<Vec<String>, ConfigError> {
+pub async fn reset<T: Config>() -> Result<Vec<Provenance>, ConfigError> {
     manager().await?.reset::<T>().await
 }

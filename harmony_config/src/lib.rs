@@ -11,6 +11,9 @@
 //! Build another chain (local files, a team secret store through [`StoreSource`]) with
 //! [`ConfigManager::new`] and install it with [`init`].
 //!
+//! [`get_with_source`] also says where the value came from: a [`Provenance`] (env var, file,
+//! SQLite, store, prompted and saved to ...) to match on, which displays as readable text.
+//!
 //! ```no_run
 //! use harmony_config::Config;
 //! use serde::{Deserialize, Serialize};
@@ -31,6 +34,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 // Lets `#[derive(Config)]` (which expands to `::harmony_config::Config`) work inside this crate.
 extern crate self as harmony_config;
 
@@ -39,6 +44,7 @@ mod error;
 mod global;
 mod manager;
 pub mod prompt;
+mod provenance;
 pub mod source;
 
 pub use config::{Config, env_var_name};
@@ -49,6 +55,7 @@ pub use global::{
 };
 pub use harmony_config_derive::Config;
 pub use manager::{ConfigManager, Sourced};
+pub use provenance::Provenance;
 pub use source::env::EnvSource;
 pub use source::local_file::LocalFileSource;
 pub use source::prompt::PromptSource;

@@ -7,23 +7,25 @@ use serde_json::Value;
 use crate::config::env_var_name;
 use crate::error::redact_serde_error;
 use crate::source::{ConfigRequest, Lookup, Outage};
-use crate::{Config, ConfigError, ConfigSource};
+use crate::{Config, ConfigError, ConfigSource, Provenance};
 
 /// A value together with where it came from.
 #[derive(Clone, PartialEq)]
 pub struct Sourced<T> {
+    /// The value.
     pub value: T,
-    /// [`ConfigSource::location`] of the source that provided the value, e.g.
+    /// Where the value came from ([`ConfigSource::provenance`] of the source that had it; for a
+    /// prompted value, [`Provenance::Prompted`] with where it was saved). Displays as e.g.
     /// `SQLite database /home/me/.local/share/harmony/config/config.db`.
-    pub source: String,
+    pub source: Provenance,
 }
 
 impl<T> std::fmt::Debug for Sourced<T> {
-    /// Shows only the provenance: the value may hold secrets.
+    /// Shows only the provenance, as text: the value may hold secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sourced")
             .field("value", &format_args!("<{}>", std::any::type_name::<T>()))
-            .field("source", &self.source)
+            .field("source", &self.source.to_string())
             .finish()
     }
 }
@@ -57,10 +59,12 @@ impl std::fmt::Debug for ConfigManager {
 }
 
 impl ConfigManager {
+    /// A manager that asks `sources` in this order.
     pub fn new(sources: Vec<Arc<dyn ConfigSource>>) -> Self {
         Self { sources }
     }
 
+    /// The chain, in order.
     pub fn sources(&self) -> &[Arc<dyn ConfigSource>] {
         &self.sources
     }
@@ -93,7 +97,7 @@ impl ConfigManager {
         let mut tried = Vec::new();
         let mut down = Vec::new();
         for source in self.sources.iter().filter(|s| !s.is_interactive()) {
-            let location = source.location(key);
+            let location = source.provenance(key);
             match source.lookup(key).await? {
                 Lookup::Found(value) => {
                     return Ok(Sourced {
@@ -101,7 +105,7 @@ impl ConfigManager {
                         source: location,
                     });
                 }
-                Lookup::Missing => tried.push(location),
+                Lookup::Missing => tried.push(location.to_string()),
                 Lookup::Unavailable(reason) => down.push(
                     Outage {
                         source: location,
@@ -119,8 +123,8 @@ impl ConfigManager {
         })
     }
 
-    /// Writes `value` to the first persisting source and returns that source's location.
-    pub async fn set<T: Config>(&self, value: &T) -> Result<String, ConfigError> {
+    /// Writes `value` to the first persisting source and returns where it went.
+    pub async fn set<T: Config>(&self, value: &T) -> Result<Provenance, ConfigError> {
         let json = serde_json::to_value(value).map_err(|e| ConfigError::Serialization {
             key: T::KEY.to_string(),
             reason: redact_serde_error(&e),
@@ -129,17 +133,17 @@ impl ConfigManager {
     }
 
     /// Removes the value of `T` from every persisting source, so the next `get_or_prompt` asks
-    /// again. Returns the locations it was removed from. Environment variables are untouched.
-    pub async fn reset<T: Config>(&self) -> Result<Vec<String>, ConfigError> {
+    /// again. Returns where it was removed from. Environment variables are untouched.
+    pub async fn reset<T: Config>(&self) -> Result<Vec<Provenance>, ConfigError> {
         self.reset_key(T::KEY).await
     }
 
     /// [`ConfigManager::reset`] by key.
-    pub async fn reset_key(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+    pub async fn reset_key(&self, key: &str) -> Result<Vec<Provenance>, ConfigError> {
         let mut removed = Vec::new();
         for source in self.sources.iter().filter(|s| s.should_persist()) {
             if source.delete(key).await? {
-                removed.push(source.location(key));
+                removed.push(source.provenance(key));
             }
         }
         Ok(removed)
@@ -150,7 +154,7 @@ impl ConfigManager {
         key: &str,
         value: &Value,
         secret_fields: &[&str],
-    ) -> Result<String, ConfigError> {
+    ) -> Result<Provenance, ConfigError> {
         let source = self
             .sources
             .iter()
@@ -159,8 +163,9 @@ impl ConfigManager {
                 key: key.to_string(),
             })?;
         source.set_with_secrets(key, value, secret_fields).await?;
-        log::debug!("stored `{key}` in {}", source.location(key));
-        Ok(source.location(key))
+        let location = source.provenance(key);
+        log::debug!("stored `{key}` in {location}");
+        Ok(location)
     }
 
     /// Saves prompted answers: to the first persisting source, or, while it is unavailable, to
@@ -173,7 +178,7 @@ impl ConfigManager {
         key: &str,
         value: &Value,
         secret_fields: &[&str],
-    ) -> Result<Option<String>, ConfigError> {
+    ) -> Result<Option<Provenance>, ConfigError> {
         let secrets: Vec<&str> = secret_fields
             .iter()
             .copied()
@@ -182,7 +187,7 @@ impl ConfigManager {
         let mut attempts = Vec::new();
         let mut agreed = false;
         for source in self.sources.iter().filter(|s| s.should_persist()) {
-            let location = source.location(key);
+            let location = source.provenance(key);
             if !attempts.is_empty() && !secrets.is_empty() && !agreed {
                 let question = format!(
                     "{} Save `{key}`, which holds secrets ({}), to {location} on this machine \
@@ -245,7 +250,7 @@ impl ConfigManager {
         let mut tried = Vec::new();
         let mut down: Vec<Outage> = Vec::new();
         for source in &self.sources {
-            let location = source.location(key);
+            let location = source.provenance(key);
             let found = if source.is_interactive() {
                 let Some(schema) = &schema else { continue };
                 let request = ConfigRequest {
@@ -269,21 +274,21 @@ impl ConfigManager {
                 }
             };
             let Some(json) = found else {
-                tried.push(location);
+                tried.push(location.to_string());
                 continue;
             };
             let value: T = serde_json::from_value(json.clone())
                 .map_err(|e| self.shape_error::<T>(source.as_ref(), &e))?;
             let location = if prompt && source.is_interactive() {
-                match self
+                let saved_to = self
                     .persist_answers(source.as_ref(), key, &json, T::SECRET_FIELDS)
-                    .await?
-                {
-                    Some(saved_to) => {
-                        log::info!("saved the answers for `{key}` to {saved_to}");
-                        format!("{location}, saved to {saved_to}")
-                    }
-                    None => format!("{location}, not saved"),
+                    .await?;
+                if let Some(saved_to) = &saved_to {
+                    log::info!("saved the answers for `{key}` to {saved_to}");
+                }
+                Provenance::Prompted {
+                    asked_by: Box::new(location),
+                    saved_to: saved_to.map(Box::new),
                 }
             } else {
                 location

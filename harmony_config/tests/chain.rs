@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use harmony_config::prompt::{Answer, ScriptedPrompter};
 use harmony_config::{
     Config, ConfigError, ConfigManager, ConfigSource, EnvSource, LocalFileSource, PromptSource,
-    SqliteSource, StoreSource,
+    Provenance, SqliteSource, StoreSource,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,13 @@ macro_rules! keyed_config {
             port: u16,
         }
     };
+}
+
+/// The provenance of values read from `sqlite`.
+fn in_sqlite(sqlite: &SqliteSource) -> Provenance {
+    Provenance::Sqlite {
+        path: sqlite.path().to_path_buf(),
+    }
 }
 
 fn prompt_answering(host: &str, port: &str) -> (Arc<ScriptedPrompter>, Arc<dyn ConfigSource>) {
@@ -58,7 +65,8 @@ async fn test_full_resolution_chain_sqlite_fallback() {
             port: 1
         }
     );
-    assert_eq!(got.source, sqlite.name());
+    assert_eq!(got.source, in_sqlite(&sqlite));
+    assert_eq!(got.source.to_string(), sqlite.name());
 }
 
 #[tokio::test]
@@ -87,6 +95,12 @@ async fn test_full_resolution_chain_env_overrides_sqlite() {
     );
     assert_eq!(
         got.source,
+        Provenance::Env {
+            var: "HARMONY_CONFIG_ChainEnvOverrides".into()
+        }
+    );
+    assert_eq!(
+        got.source.to_string(),
         "environment variable HARMONY_CONFIG_ChainEnvOverrides"
     );
     // The override is not copied into SQLite.
@@ -131,7 +145,7 @@ async fn test_branch_switching_scenario_deserialization_error() {
 
     // The reset API named in the message does fix it.
     let removed = manager.reset::<Cfg>().await.unwrap();
-    assert_eq!(removed, vec![sqlite.name()]);
+    assert_eq!(removed, vec![in_sqlite(&sqlite)]);
     assert!(manager.get::<Cfg>().await.unwrap_err().is_not_found());
 }
 
@@ -192,6 +206,13 @@ async fn test_full_chain_with_prompt_source_falls_through_to_prompt() {
     );
     assert_eq!(
         got.source,
+        Provenance::Prompted {
+            asked_by: Box::new(Provenance::Prompt),
+            saved_to: Some(Box::new(in_sqlite(&sqlite))),
+        }
+    );
+    assert_eq!(
+        got.source.to_string(),
         format!("interactive prompt, saved to {}", sqlite.name())
     );
     assert_eq!(prompter.asked().len(), 2);
@@ -199,7 +220,7 @@ async fn test_full_chain_with_prompt_source_falls_through_to_prompt() {
     // Persisted: the next call reads SQLite and asks nothing.
     let again = manager.get_or_prompt_with_source::<Cfg>().await.unwrap();
     assert_eq!(again.value, got.value);
-    assert_eq!(again.source, sqlite.name());
+    assert_eq!(again.source, in_sqlite(&sqlite));
     assert_eq!(prompter.asked().len(), 2, "no new question");
 }
 
@@ -256,7 +277,7 @@ async fn set_writes_to_first_persisting_source_and_reports_it() {
         port: 9,
     };
     let location = manager.set(&value).await.unwrap();
-    assert_eq!(location, sqlite.name());
+    assert_eq!(location, in_sqlite(&sqlite));
     assert_eq!(manager.get::<Cfg>().await.unwrap(), value);
 }
 
@@ -307,7 +328,7 @@ async fn test_store_source_error_falls_through_to_sqlite() {
     let manager = ConfigManager::new(vec![arc(EnvSource), store_source, sqlite.clone()]);
     let got = manager.get_with_source::<Cfg>().await.unwrap();
     assert_eq!(got.value.host, "local");
-    assert_eq!(got.source, sqlite.name());
+    assert_eq!(got.source, in_sqlite(&sqlite));
     assert_eq!(
         store.calls.load(Ordering::SeqCst),
         1,
@@ -363,7 +384,25 @@ async fn store_source_round_trips_through_local_secret_store() {
     manager.set(&value).await.unwrap();
     let got = manager.get_with_source::<Cfg>().await.unwrap();
     assert_eq!(got.value, value);
-    assert!(got.source.contains("team/StoreRoundTrip"), "{}", got.source);
+    match &got.source {
+        Provenance::Store {
+            store,
+            namespace,
+            key,
+        } => {
+            assert!(store.contains(&dir.path().display().to_string()), "{store}");
+            assert_eq!(
+                (namespace.as_str(), key.as_str()),
+                ("team", "StoreRoundTrip")
+            );
+        }
+        other => panic!("expected the store, got {other:?}"),
+    }
+    assert!(
+        got.source.to_string().contains("team/StoreRoundTrip"),
+        "{}",
+        got.source
+    );
     assert_eq!(manager.reset::<Cfg>().await.unwrap().len(), 1);
     assert!(manager.get::<Cfg>().await.unwrap_err().is_not_found());
 }
@@ -440,6 +479,52 @@ async fn sqlite_source_name_is_human_readable() {
     );
 }
 
+/// Each built-in source reports a typed provenance, and `Sourced::source` carries it for values
+/// read from a local file (env, SQLite, store and prompt are checked in the tests above).
+#[tokio::test]
+async fn sources_report_typed_provenance() {
+    keyed_config!(Cfg, "TypedProvenance");
+    let dir = tempfile::tempdir().unwrap();
+    let files = LocalFileSource::new(dir.path().join("files"));
+    let file = dir.path().join("files").join("TypedProvenance.json");
+    assert_eq!(
+        files.provenance("TypedProvenance"),
+        Provenance::File { path: file.clone() }
+    );
+    assert_eq!(
+        files.location("TypedProvenance"),
+        format!("local file {}", file.display())
+    );
+    assert_eq!(
+        EnvSource.provenance("TypedProvenance"),
+        Provenance::Env {
+            var: "HARMONY_CONFIG_TypedProvenance".into()
+        }
+    );
+    assert_eq!(
+        PromptSource::new().provenance("TypedProvenance"),
+        Provenance::Prompt
+    );
+
+    let manager = ConfigManager::new(vec![arc(EnvSource), arc(files)]);
+    let value = Cfg {
+        host: "on-disk".into(),
+        port: 4,
+    };
+    assert_eq!(
+        manager.set(&value).await.unwrap(),
+        Provenance::File { path: file.clone() }
+    );
+    assert!(file.exists());
+    let got = manager.get_with_source::<Cfg>().await.unwrap();
+    assert_eq!(got.value, value);
+    assert!(
+        matches!(&got.source, Provenance::File { path } if *path == file),
+        "{:?}",
+        got.source
+    );
+}
+
 #[tokio::test]
 async fn prompted_answers_go_to_the_next_persisting_source_while_the_store_is_down() {
     keyed_config!(Cfg, "StoreDownAnswers");
@@ -454,9 +539,59 @@ async fn prompted_answers_go_to_the_next_persisting_source_while_the_store_is_do
 
     let got = manager.get_or_prompt_with_source::<Cfg>().await.unwrap();
     assert_eq!(got.value.host, "h-down");
-    assert!(got.source.ends_with(&sqlite.name()), "{}", got.source);
+    assert_eq!(
+        got.source,
+        Provenance::Prompted {
+            asked_by: Box::new(Provenance::Prompt),
+            saved_to: Some(Box::new(in_sqlite(&sqlite))),
+        }
+    );
+    assert!(
+        got.source.to_string().ends_with(&sqlite.name()),
+        "{}",
+        got.source
+    );
     let stored = sqlite.get("StoreDownAnswers").await.unwrap().unwrap();
     assert_eq!(stored["port"], 9001);
+}
+
+/// Secret answers typed while the store is down: the provenance says whether the person let
+/// them be saved locally (`saved_to: Some(SQLite)`) or not (`saved_to: None`, nothing stored).
+#[tokio::test]
+async fn prompted_provenance_says_whether_secret_answers_were_saved() {
+    for agree in [false, true] {
+        let (_d, sqlite) = temp_sqlite().await;
+        let prompter = Arc::new(ScriptedPrompter::new([
+            Answer::Text("u".into()),
+            Answer::Text("1234".into()),
+            Answer::Bool(agree),
+        ]));
+        let manager = ConfigManager::new(vec![
+            arc(StoreSource::new("harmony", FailingStore::new(unreachable))),
+            sqlite.clone(),
+            arc(PromptSource::with_prompter(prompter.clone())),
+        ]);
+        let got = manager
+            .get_or_prompt_with_source::<SecretShape>()
+            .await
+            .unwrap();
+        assert_eq!(got.value.password, 1234);
+        assert_eq!(prompter.remaining(), 0, "the save question was asked");
+        let saved_to = agree.then(|| Box::new(in_sqlite(&sqlite)));
+        assert_eq!(
+            got.source,
+            Provenance::Prompted {
+                asked_by: Box::new(Provenance::Prompt),
+                saved_to,
+            }
+        );
+        assert_eq!(
+            sqlite.get("SecretShape").await.unwrap().is_some(),
+            agree,
+            "{}",
+            got.source
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The global manager without `init`: Env -> SQLite (default path) -> Prompt, under a temp HOME.
 //! One test per binary: it owns the process-wide manager and HOME.
 
-use harmony_config::{Config, ConfigError, ConfigManager};
+use harmony_config::{Config, ConfigError, ConfigManager, Provenance};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +37,11 @@ async fn global_manager_builds_default_chain_lazily_and_refuses_late_init() {
         host: "stored".into(),
     };
     let location = harmony_config::set(&value).await.unwrap();
-    assert_eq!(location, format!("SQLite database {}", db.display()));
+    assert_eq!(location, Provenance::Sqlite { path: db.clone() });
+    assert_eq!(
+        location.to_string(),
+        format!("SQLite database {}", db.display())
+    );
     let got = harmony_config::get_with_source::<GlobalDefault>()
         .await
         .unwrap();
@@ -54,6 +58,12 @@ async fn global_manager_builds_default_chain_lazily_and_refuses_late_init() {
     assert_eq!(from_env.value.host, "from-env");
     assert_eq!(
         from_env.source,
+        Provenance::Env {
+            var: "HARMONY_CONFIG_GlobalDefaultEnv".into()
+        }
+    );
+    assert_eq!(
+        from_env.source.to_string(),
         "environment variable HARMONY_CONFIG_GlobalDefaultEnv"
     );
 

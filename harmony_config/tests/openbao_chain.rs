@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use harmony_config::{Config, ConfigManager, ConfigSource, EnvSource, SqliteSource, StoreSource};
+use harmony_config::{
+    Config, ConfigManager, ConfigSource, EnvSource, Provenance, SqliteSource, StoreSource,
+};
 use harmony_secret::{DeviceCodeInfo, OpenbaoSecretStore};
 use harmony_test_support::{Human, HumanAction, Idp, IdpOptions, JwtSetup, OpenBao};
 use serde::{Deserialize, Serialize};
@@ -81,10 +83,24 @@ async fn device_flow_sso_then_config_round_trip_through_openbao() {
         port: 5432,
     };
     let location = manager.set(&value).await.unwrap();
-    assert!(location.contains("OpenBao"), "{location}");
+    assert!(location.to_string().contains("OpenBao"), "{location}");
     let got = manager.get_with_source::<TeamDb>().await.unwrap();
     assert_eq!(got.value, value);
-    assert!(got.source.contains("OpenBao"), "{}", got.source);
+    assert_eq!(got.source, location);
+    match &got.source {
+        Provenance::Store {
+            store,
+            namespace,
+            key,
+        } => {
+            assert!(
+                store.contains("OpenBao") && store.contains(bao.addr()),
+                "{store}"
+            );
+            assert_eq!((namespace.as_str(), key.as_str()), ("harmony", TeamDb::KEY));
+        }
+        other => panic!("expected the OpenBao store, got {other:?}"),
+    }
     assert_eq!(human.outcomes(), vec!["approved"]);
 
     // Really in OpenBao, at secret/data/harmony/<KEY>.
@@ -121,6 +137,9 @@ async fn openbao_down_or_sealed_sqlite_answers() {
         .set(TeamDb::KEY, &json!({"host": "local.copy", "port": 1}))
         .await
         .unwrap();
+    let in_sqlite = Provenance::Sqlite {
+        path: sqlite.path().to_path_buf(),
+    };
     let manager = chain(store.clone(), sqlite).await;
 
     // Up: the team value wins over the local copy.
@@ -134,13 +153,13 @@ async fn openbao_down_or_sealed_sqlite_answers() {
     bao.restart().await;
     let got = manager.get_with_source::<TeamDb>().await.unwrap();
     assert_eq!(got.value.host, "local.copy");
-    assert!(got.source.contains("SQLite"), "{}", got.source);
+    assert_eq!(got.source, in_sqlite, "{}", got.source);
 
     // Down: SQLite answers; the store failed with "connection refused", not a timeout.
     bao.stop();
     let got = manager.get_with_source::<TeamDb>().await.unwrap();
     assert_eq!(got.value.host, "local.copy");
-    assert!(got.source.contains("SQLite"), "{}", got.source);
+    assert_eq!(got.source, in_sqlite, "{}", got.source);
     use harmony_secret::{SecretStore, SecretStoreError};
     match store.get_json("harmony", TeamDb::KEY).await.unwrap_err() {
         SecretStoreError::Unreachable { reason, .. } => {

@@ -250,7 +250,7 @@ async fn get(chain: &Chain, key: &str, reveal: bool) -> anyhow::Result<ExitCode>
     let found = chain.manager.get_json_with_source(key).await?;
     let mut value = found.value;
     if !reveal {
-        let recorded = if found.source == chain.sqlite.location(key) {
+        let recorded = if found.source == chain.sqlite.provenance(key) {
             chain
                 .sqlite
                 .entry(key)
@@ -278,7 +278,7 @@ async fn where_is(chain: &Chain, key: &str) -> anyhow::Result<ExitCode> {
         let state = match source.lookup(key).await {
             Ok(Lookup::Found(_)) => {
                 let mut state = "set".to_string();
-                if Arc::as_ptr(source) as *const () == Arc::as_ptr(&chain.sqlite) as *const ()
+                if source.provenance(key) == chain.sqlite.provenance(key)
                     && let Some(entry) = chain.sqlite.entry(key).await?
                 {
                     state = match entry.updated_at {

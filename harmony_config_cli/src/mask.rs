@@ -8,6 +8,7 @@
 //!    itself is named so. This covers values from env vars, OpenBao and rows saved before the
 //!    column existed.
 
+use heck::ToSnakeCase;
 use serde_json::Value;
 
 /// What a masked value is replaced with.
@@ -40,20 +41,13 @@ pub fn looks_secret(name: &str) -> bool {
     words(name).any(|w| SECRET_WORDS.contains(&w.as_str()))
 }
 
-fn words(name: &str) -> impl Iterator<Item = String> + '_ {
-    // Split on separators and on lower→upper case changes (dbPassword → db, password).
-    let mut spaced = String::with_capacity(name.len() + 4);
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if c.is_uppercase() && prev_lower {
-            spaced.push(' ');
-        }
-        prev_lower = c.is_lowercase() || c.is_ascii_digit();
-        spaced.push(if c.is_alphanumeric() { c } else { ' ' });
-    }
-    spaced
-        .split_whitespace()
-        .map(str::to_lowercase)
+/// The lowercase words of `name`, split on separators and case changes (`dbPassword`,
+/// `db-password`, `db.password` → `db`, `password`), as clap's renames split them (heck).
+fn words(name: &str) -> impl Iterator<Item = String> {
+    name.to_snake_case()
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
         .collect::<Vec<_>>()
         .into_iter()
 }

@@ -7,15 +7,25 @@
 //!   else the struct's `#[serde(rename_all = "...")]` (either form) applied to the field name.
 //!   When the serialized and deserialized names differ, both are listed, so the field is treated
 //!   as secret both in prompts (which use the schema's deserialize names) and in stored JSON.
+//!   The names come from serde's own attribute parser (`serde_derive_internals`, as in schemars),
+//!   and a serde attribute serde would reject (an unknown `rename_all` rule, a misspelt attribute)
+//!   is reported as a compile error.
 //!
 //! Enums, tuple structs, unit structs and generic types are rejected with a message that says why.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use quote::quote;
+use serde_derive_internals::ast::Container;
+use serde_derive_internals::{Ctxt, Derive};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input};
 
-#[proc_macro_derive(Config, attributes(config))]
+/// Implements `harmony_config::Config`; see the crate docs for `#[config(key = "...")]` and
+/// `#[config(secret)]`. `serde` is also declared as a helper attribute (as schemars does), so the
+/// derive reads serde's renames even where serde's own derive is not applied.
+#[proc_macro_derive(Config, attributes(config, serde))]
 pub fn derive_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match expand(&input) {
@@ -84,7 +94,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         })?;
     }
 
-    let rename_all = serde_rename_all(&input.attrs)?;
+    let names = serde_field_names(input)?;
     let mut secret_fields: Vec<String> = Vec::new();
     for field in fields {
         let mut secret = false;
@@ -100,17 +110,11 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         }
         if secret {
             let ident = field.ident.as_ref().expect("named field");
-            let raw = ident.to_string();
-            let raw = raw.strip_prefix("r#").unwrap_or(&raw).to_string();
-            let rename = serde_rename(field)?;
-            let ser = rename
-                .ser
-                .clone()
-                .unwrap_or_else(|| apply_rule(rename_all.ser.as_deref(), &raw));
-            let de = rename
-                .de
-                .clone()
-                .unwrap_or_else(|| apply_rule(rename_all.de.as_deref(), &raw));
+            let (ser, de) = names
+                .iter()
+                .find(|(member, _, _)| member == ident)
+                .map(|(_, ser, de)| (ser.clone(), de.clone()))
+                .expect("serde parsed every named field");
             for name in [ser, de] {
                 if !secret_fields.contains(&name) {
                     secret_fields.push(name);
@@ -127,119 +131,28 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     })
 }
 
-/// A serde name for each direction; `None` where serde's default applies.
-#[derive(Default)]
-struct Names {
-    ser: Option<String>,
-    de: Option<String>,
-}
-
-/// Reads `key = "..."` or `key(serialize = "...", deserialize = "...")` from serde attributes.
-/// Other serde attributes are serde's business: anything we do not understand is skipped.
-fn serde_names(attrs: &[syn::Attribute], key: &str) -> Names {
-    let mut names = Names::default();
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(key) && meta.input.peek(syn::Token![=]) {
-                let lit: LitStr = meta.value()?.parse()?;
-                names.ser = Some(lit.value());
-                names.de = Some(lit.value());
-            } else if meta.path.is_ident(key) && meta.input.peek(syn::token::Paren) {
-                meta.parse_nested_meta(|inner| {
-                    let lit: LitStr = inner.value()?.parse()?;
-                    if inner.path.is_ident("serialize") {
-                        names.ser = Some(lit.value());
-                    } else if inner.path.is_ident("deserialize") {
-                        names.de = Some(lit.value());
-                    }
-                    Ok(())
-                })?;
-            } else if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.parse_nested_meta(|inner| {
-                    if inner.input.peek(syn::Token![=]) {
-                        let _: syn::Expr = inner.value()?.parse()?;
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
-        });
-    }
-    names
-}
-
-/// The field's own serde rename, if any.
-fn serde_rename(field: &syn::Field) -> syn::Result<Names> {
-    Ok(serde_names(&field.attrs, "rename"))
-}
-
-/// The struct's `rename_all` rule; an unknown rule is rejected like serde rejects it.
-fn serde_rename_all(attrs: &[syn::Attribute]) -> syn::Result<Names> {
-    let names = serde_names(attrs, "rename_all");
-    for rule in [&names.ser, &names.de].into_iter().flatten() {
-        if !RULES.contains(&rule.as_str()) {
-            let span = attrs
-                .iter()
-                .find(|a| a.path().is_ident("serde"))
-                .map(|a| a.span())
-                .unwrap_or_else(proc_macro2::Span::call_site);
-            return Err(syn::Error::new(
-                span,
-                format!(
-                    "unknown serde rename_all rule `{rule}`: expected one of {}",
-                    RULES.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(names)
-}
-
-const RULES: &[&str] = &[
-    "lowercase",
-    "UPPERCASE",
-    "PascalCase",
-    "camelCase",
-    "snake_case",
-    "SCREAMING_SNAKE_CASE",
-    "kebab-case",
-    "SCREAMING-KEBAB-CASE",
-];
-
-/// serde's `rename_all` rules for a field name (fields are snake_case in Rust).
-fn apply_rule(rule: Option<&str>, field: &str) -> String {
-    match rule {
-        None | Some("snake_case") => field.to_string(),
-        Some("lowercase") => field.to_ascii_lowercase(),
-        Some("UPPERCASE") => field.to_ascii_uppercase(),
-        Some("PascalCase") => {
-            let mut out = String::new();
-            let mut capitalize = true;
-            for ch in field.chars() {
-                if ch == '_' {
-                    capitalize = true;
-                } else if capitalize {
-                    out.push(ch.to_ascii_uppercase());
-                    capitalize = false;
-                } else {
-                    out.push(ch);
-                }
-            }
-            out
-        }
-        Some("camelCase") => {
-            let pascal = apply_rule(Some("PascalCase"), field);
-            let mut chars = pascal.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
-                None => pascal,
-            }
-        }
-        Some("SCREAMING_SNAKE_CASE") => field.to_ascii_uppercase(),
-        Some("kebab-case") => field.replace('_', "-"),
-        Some("SCREAMING-KEBAB-CASE") => field.replace('_', "-").to_ascii_uppercase(),
-        Some(_) => field.to_string(),
-    }
+/// The serialized and deserialized name of each named field, as serde's own attribute parser
+/// (`serde_derive_internals`, which schemars uses too) computes them from `rename`, `rename_all`
+/// and the other serde attributes. A serde attribute serde would reject is a compile error here.
+fn serde_field_names(input: &DeriveInput) -> syn::Result<Vec<(syn::Ident, String, String)>> {
+    let cx = Ctxt::new();
+    // `private` names serde's private module in the code serde generates; nothing is generated here.
+    let private = proc_macro2::Ident::new("__private", proc_macro2::Span::call_site());
+    let container = Container::from_ast(&cx, input, Derive::Deserialize, &private);
+    cx.check()?;
+    let Some(container) = container else {
+        return Ok(Vec::new());
+    };
+    Ok(container
+        .data
+        .all_fields()
+        .filter_map(|field| match &field.member {
+            syn::Member::Named(ident) => Some((
+                ident.clone(),
+                field.attrs.name().serialize_name().value.clone(),
+                field.attrs.name().deserialize_name().value.clone(),
+            )),
+            syn::Member::Unnamed(_) => None,
+        })
+        .collect())
 }

@@ -18,8 +18,8 @@ use harmony::topology::{
     SecretVaultRequest, Topology,
 };
 use harmony_config::{
-    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, SqliteSource,
-    StoreSource,
+    Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, Provenance,
+    SqliteSource, StoreSource,
 };
 use harmony_secret::auth::oidc::print_device_code;
 use harmony_secret::{DeviceCodeInfo, DeviceCodePrompt, OpenbaoSecretStore};
@@ -182,13 +182,13 @@ async fn round_trip<T: Config>(
     default: impl FnOnce() -> T,
 ) -> Result<ValueReport, ConfigError> {
     let stored_from = match manager.get_with_source::<T>().await {
-        Ok(found) if found.source == team_store.location(T::KEY) => None,
+        Ok(found) if found.source == team_store.provenance(T::KEY) => None,
         // An environment override wins for this run and is not copied to the team store.
-        Ok(found) if found.source.contains(&harmony_config::env_var_name(T::KEY)) => None,
+        Ok(found) if matches!(found.source, Provenance::Env { .. }) => None,
         // Only the local SQLite copy has it (OpenBao was down when it was saved): share it.
         Ok(found) => {
             manager.set(&found.value).await?;
-            Some(found.source)
+            Some(found.source.to_string())
         }
         Err(ConfigError::NotFound { .. }) if yes => {
             let value = default();
@@ -211,7 +211,7 @@ async fn round_trip<T: Config>(
         T::KEY,
         &json,
         T::SECRET_FIELDS,
-        back.source,
+        back.source.to_string(),
         stored_from,
     ))
 }

@@ -21,7 +21,9 @@ pub enum QuestionKind {
     Secret,
     /// A whole number within optional bounds (inclusive).
     Integer {
+        /// Smallest allowed value, if any.
         min: Option<i128>,
+        /// Largest allowed value, if any.
         max: Option<i128>,
     },
     /// A finite floating-point number.
@@ -43,6 +45,7 @@ pub struct Question {
     pub label: String,
     /// The field's doc comment, if any.
     pub help: Option<String>,
+    /// The kind of answer expected.
     pub kind: QuestionKind,
     /// An empty answer ([`Answer::Skip`] or empty text) leaves the field unset.
     pub optional: bool,
@@ -53,19 +56,26 @@ pub struct Question {
 /// An answer to a [`Question`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
+    /// Typed text (also the answer to integer, float, secret and JSON questions).
     Text(String),
+    /// A yes/no answer.
     Bool(bool),
+    /// The index of the chosen option of a [`QuestionKind::Choice`].
     Choice(usize),
     /// Leave an optional field unset.
     Skip,
 }
 
+/// Why a [`Prompter`] gave no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PromptError {
+    /// The person pressed Esc or Ctrl-C.
     #[error("cancelled")]
     Cancelled,
+    /// Nobody can answer: stdin is not a terminal.
     #[error("stdin is not a terminal")]
     NotATerminal,
+    /// Anything else (terminal I/O), described.
     #[error("{0}")]
     Failed(String),
 }
@@ -78,6 +88,7 @@ pub trait Prompter: Send + Sync {
         true
     }
 
+    /// Asks one question and waits for the answer.
     fn ask(&self, question: &Question) -> Result<Answer, PromptError>;
 
     /// Shows a message to the person before or between questions (default: on stderr).

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::config::env_var_name;
-use crate::{ConfigError, ConfigSource};
+use crate::{ConfigError, ConfigSource, Provenance};
 
 /// Reads `HARMONY_CONFIG_{KEY}`, which holds the whole value as JSON, e.g.
 /// `HARMONY_CONFIG_AppConfig='{"host":"db.example.com","port":5432}'`.
@@ -21,7 +21,13 @@ impl ConfigSource for EnvSource {
     }
 
     fn location(&self, key: &str) -> String {
-        format!("environment variable {}", env_var_name(key))
+        self.provenance(key).to_string()
+    }
+
+    fn provenance(&self, key: &str) -> Provenance {
+        Provenance::Env {
+            var: env_var_name(key),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use harmony_secret::private_file::{read_if_exists, write_private_atomic};
 use serde_json::Value;
 
-use crate::{ConfigError, ConfigSource};
+use crate::{ConfigError, ConfigSource, Provenance};
 
 /// Keeps each value as pretty JSON in `{dir}/{key}.json`; files are written atomically, 0600.
 /// A folder it creates is 0700; an existing folder keeps its mode (a warning names it when group
@@ -22,6 +22,7 @@ impl LocalFileSource {
         Self { dir: dir.into() }
     }
 
+    /// The folder holding the files.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -57,9 +58,14 @@ impl ConfigSource for LocalFileSource {
     }
 
     fn location(&self, key: &str) -> String {
+        self.provenance(key).to_string()
+    }
+
+    /// The key's file; a key that cannot be a file name gets the folder's description.
+    fn provenance(&self, key: &str) -> Provenance {
         match self.path_for(key) {
-            Ok(path) => format!("local file {}", path.display()),
-            Err(_) => self.name(),
+            Ok(path) => Provenance::File { path },
+            Err(_) => Provenance::Other(self.name()),
         }
     }
 

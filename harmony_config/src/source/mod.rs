@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use schemars::Schema;
 use serde_json::Value;
 
-use crate::ConfigError;
+use crate::{ConfigError, Provenance};
 
 /// What a source needs to produce a value it does not have yet (used by [`prompt::PromptSource`]).
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,7 @@ pub struct ConfigRequest<'a> {
 /// What [`ConfigSource::lookup`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
+    /// The source has this value for the key.
     Found(Value),
     /// The source answered: it has no value for the key.
     Missing,
@@ -39,8 +40,9 @@ pub enum Lookup {
 /// A source that could not be asked, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outage {
-    /// [`ConfigSource::location`] of the key in that source.
-    pub source: String,
+    /// [`ConfigSource::provenance`] of the key in that source.
+    pub source: Provenance,
+    /// Why it could not be asked, e.g. the connection error.
     pub reason: String,
 }
 
@@ -59,11 +61,19 @@ pub trait ConfigSource: Send + Sync {
     /// `environment variable HARMONY_CONFIG_AppConfig` or `SQLite database /path/config.db`.
     fn name(&self) -> String;
 
-    /// Where `key` lives in this source, for provenance and errors, e.g.
-    /// `environment variable HARMONY_CONFIG_AppConfig`. Defaults to [`ConfigSource::name`].
+    /// Where `key` lives in this source, as text for errors, e.g.
+    /// `environment variable HARMONY_CONFIG_AppConfig`. Defaults to [`ConfigSource::name`];
+    /// the built-in sources return their [`ConfigSource::provenance`] as text.
     fn location(&self, key: &str) -> String {
         let _ = key;
         self.name()
+    }
+
+    /// Where `key` lives in this source, typed ([`Provenance`]); what [`crate::Sourced::source`]
+    /// holds for values found here. Defaults to [`Provenance::Other`] with
+    /// [`ConfigSource::location`].
+    fn provenance(&self, key: &str) -> Provenance {
+        Provenance::Other(self.location(key))
     }
 
     /// The value stored under `key`, `Ok(None)` when this source does not have it.

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::config::env_var_name;
 use crate::prompt::{InquirePrompter, PromptError, Prompter, prompt_for_schema};
-use crate::source::ConfigRequest;
-use crate::{ConfigError, ConfigSource};
+use crate::source::{ConfigRequest, Outage};
+use crate::{ConfigError, ConfigSource, Provenance};
 
 /// Asks for a value field by field (see [`crate::prompt`]), only through
 /// [`crate::ConfigManager::get_or_prompt`]: a plain `get` never prompts.
@@ -50,7 +50,11 @@ impl std::fmt::Debug for PromptSource {
 #[async_trait]
 impl ConfigSource for PromptSource {
     fn name(&self) -> String {
-        "interactive prompt".to_string()
+        Provenance::Prompt.to_string()
+    }
+
+    fn provenance(&self, _key: &str) -> Provenance {
+        Provenance::Prompt
     }
 
     /// Never prompts: without a schema there is nothing to ask.
@@ -63,7 +67,7 @@ impl ConfigSource for PromptSource {
         request: &ConfigRequest<'_>,
     ) -> Result<Option<Value>, ConfigError> {
         let key = request.key.to_string();
-        let unavailable: Vec<String> = request.unavailable.iter().map(|o| o.to_string()).collect();
+        let unavailable: Vec<String> = request.unavailable.iter().map(Outage::to_string).collect();
         let no_terminal = || ConfigError::NoTerminal {
             key: key.clone(),
             env_var: env_var_name(&key),

@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::{ConfigError, ConfigSource};
+use crate::{ConfigError, ConfigSource, Provenance};
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -223,6 +223,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
 /// One row of the config table, without the value (see [`SqliteSource::entries`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEntry {
+    /// The key.
     pub key: String,
     /// UTC time of the last write, `YYYY-MM-DD HH:MM:SS`; `None` for rows written before the
     /// column existed.
@@ -253,7 +254,14 @@ fn restrict_mode(path: &Path) -> std::io::Result<()> {
 #[async_trait]
 impl ConfigSource for SqliteSource {
     fn name(&self) -> String {
-        format!("SQLite database {}", self.path.display())
+        self.provenance("").to_string()
+    }
+
+    /// The database file: one place for every key.
+    fn provenance(&self, _key: &str) -> Provenance {
+        Provenance::Sqlite {
+            path: self.path.clone(),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {

@@ -7,7 +7,7 @@ use harmony_secret::{SecretStore, SecretStoreError};
 use serde_json::Value;
 
 use crate::source::Lookup;
-use crate::{ConfigError, ConfigSource};
+use crate::{ConfigError, ConfigSource, Provenance};
 
 /// Reads and writes `namespace/key` in a secret store.
 ///
@@ -24,6 +24,7 @@ pub struct StoreSource<S: SecretStore> {
 }
 
 impl<S: SecretStore> StoreSource<S> {
+    /// Keeps values under `namespace/` in `store`.
     pub fn new(namespace: impl Into<String>, store: S) -> Self {
         Self {
             namespace: namespace.into(),
@@ -32,10 +33,12 @@ impl<S: SecretStore> StoreSource<S> {
         }
     }
 
+    /// The namespace (path prefix) values are kept under.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
+    /// The secret store.
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -71,7 +74,15 @@ impl<S: SecretStore> ConfigSource for StoreSource<S> {
     }
 
     fn location(&self, key: &str) -> String {
-        format!("{} at `{}/{key}`", self.store.describe(), self.namespace)
+        self.provenance(key).to_string()
+    }
+
+    fn provenance(&self, key: &str) -> Provenance {
+        Provenance::Store {
+            store: self.store.describe(),
+            namespace: self.namespace.clone(),
+            key: key.to_string(),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {
