@@ -102,7 +102,7 @@ impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
             .field("tls", &self.tls)
             .field("namespace", &self.namespace)
             .field("sso_tls", &self.sso_tls)
-            .field("token", &self.token) // Secret: prints ***
+            .field("token", &self.token) // SecretString: prints [REDACTED]
             .field("userpass", &self.userpass.as_ref().map(|(u, p)| (u, p)))
             .field("auth_mount", &self.auth_mount)
             .field("sso", &self.sso)
@@ -118,6 +118,7 @@ impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
 }
 
 impl OpenbaoSecretStoreBuilder {
+    /// A builder with the defaults (same as [`OpenbaoSecretStore::builder`]).
     pub fn new() -> Self {
         Self::default()
     }
@@ -192,13 +193,13 @@ impl OpenbaoSecretStoreBuilder {
 
     /// Use this OpenBao token (first in the auth chain).
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Secret::new(token));
+        self.token = Some(Secret::from(token.into()));
         self
     }
 
     /// Log in with userpass (last in the auth chain), at the auth mount [`Self::auth_mount`].
     pub fn userpass(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.userpass = Some((user.into(), Secret::new(password)));
+        self.userpass = Some((user.into(), Secret::from(password.into())));
         self
     }
 
