@@ -468,6 +468,43 @@ mod tests {
     use crate::SecretStore;
 
     #[tokio::test]
+    async fn debug_of_the_builder_and_the_store_never_shows_the_token_or_password() {
+        let builder = OpenbaoSecretStore::builder()
+            .url("http://127.0.0.1:1")
+            .token("hvs.TOKEN-VALUE")
+            .userpass("alice", "PASSWORD-VALUE");
+        let store = builder.clone().build().await.unwrap();
+        let session = super::super::session_cache::SessionEntry {
+            bao_addr: "http://127.0.0.1:1".into(),
+            auth_mount: "jwt".into(),
+            role: "dev".into(),
+            token: Secret::from("s.SESSION-TOKEN"),
+            expires_at: None,
+            ttl_secs: 0,
+            refresh_token: Some(Secret::from("REFRESH-VALUE")),
+            token_endpoint: None,
+            issuer: "http://idp".into(),
+            client_id: "cli".into(),
+            scopes: vec![],
+            namespace: None,
+        };
+        let shown = format!("{builder:?} {store:?} {session:?}");
+        for secret in [
+            "TOKEN-VALUE",
+            "PASSWORD-VALUE",
+            "SESSION-TOKEN",
+            "REFRESH-VALUE",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        // The rest stays readable.
+        assert!(
+            shown.contains("alice") && shown.contains("REDACTED"),
+            "{shown}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_login_that_gets_no_answer_gives_up_after_the_request_timeout() {
         // Accepts connections (kernel backlog) and never answers.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
