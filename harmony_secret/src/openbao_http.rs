@@ -401,7 +401,7 @@ fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
 /// Why a request got no answer, with its chain of causes (`error sending request` alone says
 /// nothing) and, for a certificate problem, which options fix it. Used by [`OpenbaoHttp`] and
 /// the identity provider's client.
-pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
+pub(crate) fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
     let mut chain: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {

@@ -55,7 +55,7 @@ pub use listing::StoredKey;
 pub use logout_whoami::{LogoutReport, WhoAmI};
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
-pub const ENVELOPE_KEY: &str = "__harmony_value__";
+pub(crate) const ENVELOPE_KEY: &str = "__harmony_value__";
 
 pub(crate) const STORE: &str = "OpenBao";
 
