@@ -14,13 +14,15 @@
 //!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound, …).
 //!   [`OpenbaoSecretStore::whoami`] and [`OpenbaoSecretStore::logout`] back `login`/`logout`
 //!   commands.
-//! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]).
+//! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]). Its
+//!   failures are an [`IdentityProviderError`]; the store turns them into the
+//!   [`SecretStoreError`] of the same kind and message.
 //!
 //! [`SecretManager`] is the older typed facade (store chosen by `HARMONY_SECRET_STORE`).
 //!
 //! The OpenBao store and the OIDC flow (with their HTTP/TLS/OAuth dependencies) sit behind the
 //! `openbao` feature, on by default. With `default-features = false` the crate is the local-file
-//! store, [`private_file`] and [`redact`] only.
+//! store, [`private_file`], [`redact`], [`redacted`] and [`text`] only.
 //!
 //! Credentials are held in [`Secret`] ([`secrecy::SecretString`]): `Debug` prints `[REDACTED]`,
 //! there is no `Display`, and the memory is zeroed on drop; no token, password, id_token or
