@@ -117,7 +117,7 @@ async fn with_an_admin_token_the_vault_is_configured_once_then_unchanged() {
     })
     .await;
     let mut config = ExistingStackConfig::new(proxy.url(), idp.issuer(), idp.client_id());
-    config.admin_token = Some(init.root_token.clone());
+    config.admin_token = Some(init.root_token.clone().into());
     let topology = ExistingStackTopology::new(config).unwrap();
     assert!(!format!("{topology:?}").contains(&init.root_token));
 

@@ -222,7 +222,7 @@ async fn child() {
 
     // Zitadel over a port-forward.
     let zitadel =
-        ZitadelClient::new(base.clone(), "zitadel.harmony.local", Pat::new("pat")).unwrap();
+        ZitadelClient::new(base.clone(), "zitadel.harmony.local", Pat::from("pat")).unwrap();
     assert_eq!(
         zitadel.my_org().await.expect("Zitadel reached directly").id,
         "100"

@@ -14,16 +14,21 @@
 //!   [`SecretStoreError`] (Unreachable, Sealed, PermissionDenied, BadCredentials, NotFound, …).
 //!   [`OpenbaoSecretStore::whoami`] and [`OpenbaoSecretStore::logout`] back `login`/`logout`
 //!   commands.
-//! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]).
+//! - [`auth::oidc`]: the OIDC device flow, refresh and revocation ([`ZitadelOidcAuth`]). Its
+//!   failures are an [`IdentityProviderError`]; the store turns them into the
+//!   [`SecretStoreError`] of the same kind and message.
 //!
 //! [`SecretManager`] is the older typed facade (store chosen by `HARMONY_SECRET_STORE`).
 //!
 //! The OpenBao store and the OIDC flow (with their HTTP/TLS/OAuth dependencies) sit behind the
 //! `openbao` feature, on by default. With `default-features = false` the crate is the local-file
-//! store, [`private_file`] and [`redact`] only.
+//! store, [`private_file`], [`redact`], [`redacted`] and [`text`] only.
 //!
-//! Credentials are held in [`Secret`], whose `Debug`/`Display` print `***`; no token, password,
-//! id_token or refresh token is ever logged.
+//! Credentials are held in [`Secret`] ([`secrecy::SecretString`]): `Debug` prints `[REDACTED]`,
+//! there is no `Display`, and the memory is zeroed on drop; no token, password, id_token or
+//! refresh token is ever logged.
+
+#![warn(missing_docs)]
 
 #[cfg(feature = "openbao")]
 pub mod auth;
@@ -36,14 +41,17 @@ pub mod private_file;
 pub mod redact;
 pub mod redacted;
 pub mod store;
+pub mod text;
 
 #[cfg(feature = "openbao")]
 pub use auth::oidc::{
     ALLOW_NO_TTY_ENV, DeviceCodeInfo, DeviceCodePrompt, OidcTokens, ZitadelOidcAuth,
 };
+#[cfg(feature = "openbao")]
+pub use error::IdentityProviderError;
 pub use error::SecretStoreError;
 pub use manager::SecretManager;
-pub use redacted::Secret;
+pub use redacted::{ExposeSecret, Secret, SecretString};
 pub use store::SecretStore;
 pub use store::local_file::LocalFileSecretStore;
 #[cfg(feature = "openbao")]

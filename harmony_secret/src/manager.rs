@@ -43,6 +43,7 @@ impl std::fmt::Debug for SecretManager {
 }
 
 impl SecretManager {
+    /// Typed values in `namespace` of `store`.
     pub fn new(store: Arc<dyn SecretStore>, namespace: impl Into<String>) -> Self {
         SecretManager {
             store,
@@ -84,10 +85,12 @@ impl SecretManager {
         Ok(Self::new(store, Self::namespace_from_env()))
     }
 
+    /// The namespace values are read from and written to.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
+    /// The store underneath.
     pub fn store(&self) -> &Arc<dyn SecretStore> {
         &self.store
     }
@@ -124,6 +127,7 @@ impl SecretManager {
         self.store.set_json(&self.namespace, key, &json).await
     }
 
+    /// Deletes `key` from the namespace.
     pub async fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
         self.store.delete(&self.namespace, key).await
     }

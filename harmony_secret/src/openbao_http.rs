@@ -34,7 +34,9 @@ use serde_json::Value;
 /// A client certificate (mutual TLS): PEM files of the certificate chain and its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCert {
+    /// PEM file of the certificate (chain).
     pub cert: PathBuf,
+    /// PEM file of its private key.
     pub key: PathBuf,
 }
 
@@ -56,6 +58,7 @@ pub struct TlsOptions {
     /// Check the server certificate against this name instead of the URL's host (e.g. the
     /// address is an IP or a port-forward).
     pub server_name: Option<String>,
+    /// A client certificate to present (mutual TLS).
     pub client_cert: Option<ClientCert>,
 }
 
@@ -294,8 +297,11 @@ pub fn client_builder(tls: &TlsOptions) -> Result<reqwest::ClientBuilder, String
 /// Why a redirect was not followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectRefused {
+    /// The URL that answered with the redirect.
     pub from: String,
+    /// Where it pointed.
     pub to: String,
+    /// Why it was not followed.
     pub reason: &'static str,
 }
 
@@ -340,8 +346,10 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 /// A request that got no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
+    /// No answer within the request's timeout.
     #[error("no answer within {0:?} (timeout)")]
     Timeout(Duration),
+    /// The server redirected, and following would be unsafe.
     #[error("{0}")]
     RedirectRefused(RedirectRefused),
     /// Connection refused, DNS, TLS handshake, … with the chain of causes.
@@ -393,7 +401,7 @@ fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
 /// Why a request got no answer, with its chain of causes (`error sending request` alone says
 /// nothing) and, for a certificate problem, which options fix it. Used by [`OpenbaoHttp`] and
 /// the identity provider's client.
-pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
+pub(crate) fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
     let mut chain: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
@@ -414,6 +422,7 @@ pub fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) 
 /// Options of an [`OpenbaoHttp`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenbaoHttpOptions {
+    /// TLS settings of the server.
     pub tls: TlsOptions,
     /// Sent as `X-Vault-Namespace` on every request.
     pub namespace: Option<String>,
@@ -441,7 +450,9 @@ impl Default for OpenbaoHttpOptions {
 /// One answer: the status and the JSON body (`Null` when empty or not JSON).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The JSON body (`Null` when empty or not JSON).
     pub body: Value,
 }
 

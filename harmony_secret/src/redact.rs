@@ -13,7 +13,7 @@ pub fn serde_error_message(err: &serde_json::Error) -> String {
 }
 
 /// Rewrites a serde error message (as text) so the offending value is replaced by its kind.
-pub fn message(msg: &str) -> String {
+pub(crate) fn message(msg: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = msg.strip_prefix(prefix) {
             return match rest.rfind(", expected ") {

@@ -498,6 +498,11 @@ async fn openbao_and_identity_provider_tls_settings_are_separate() {
         .await
         .unwrap_err();
     assert!(
+        matches!(&e, SecretStoreError::Unreachable { store, .. }
+            if *store == format!("the identity provider at {}", idp.url())),
+        "{e:?}"
+    );
+    assert!(
         e.to_string()
             .contains(&format!("identity provider at {}", idp.url()))
             && e.to_string().contains("UnknownIssuer")

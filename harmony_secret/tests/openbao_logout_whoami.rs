@@ -87,12 +87,27 @@ async fn logout_revokes_both_tokens_and_the_next_read_signs_in_again() {
     assert_eq!(revocations.len(), 1, "{revocations:?}");
     assert_eq!(revocations[0].status, 200, "{revocations:?}");
     let e = ZitadelOidcAuth::new(sso.idp.issuer(), sso.idp.client_id())
-        .refresh(&token_endpoint, &harmony_secret::Secret::new(refresh_token))
+        .refresh(
+            &token_endpoint,
+            &harmony_secret::Secret::from(refresh_token),
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(e, SecretStoreError::BadCredentials { .. }),
+        matches!(
+            e,
+            harmony_secret::IdentityProviderError::RefreshTokenInvalid { .. }
+        ),
         "{e:?}"
+    );
+    assert!(e.to_string().contains("sign in again"), "{e}");
+    // As a store error, the refusal is a rejection (so the store falls back to signing in).
+    assert!(
+        matches!(
+            SecretStoreError::from(e),
+            SecretStoreError::BadCredentials { .. }
+        ),
+        "a refused refresh token is a rejection"
     );
     assert_eq!(
         sso.idp.token_requests("refresh_token")[0].error.as_deref(),

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Sso;
-use harmony_secret::{DeviceCodeInfo, OpenbaoSecretStore, SecretStore, ZitadelOidcAuth};
+use harmony_secret::{
+    DeviceCodeInfo, ExposeSecret, OpenbaoSecretStore, SecretStore, ZitadelOidcAuth,
+};
 use harmony_test_support::{HumanAction, IdpOptions};
 use serde_json::json;
 
@@ -84,9 +86,15 @@ async fn secrets_never_reach_trace_logs_or_debug_output() {
         .await
         .unwrap();
     for t in [&tokens, &refreshed] {
-        secrets.push(t.id_token.expose().to_string());
-        secrets.push(t.refresh_token.as_ref().unwrap().expose().to_string());
-        assert!(!format!("{t:?}").contains(t.id_token.expose()));
+        secrets.push(t.id_token.expose_secret().to_string());
+        secrets.push(
+            t.refresh_token
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+                .to_string(),
+        );
+        assert!(!format!("{t:?}").contains(t.id_token.expose_secret()));
     }
 
     // userpass and token logins.

@@ -404,7 +404,13 @@ async fn a_discovery_document_of_another_issuer_is_refused() {
         .await
         .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, SecretStoreError::Config { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            harmony_secret::IdentityProviderError::Misconfigured { .. }
+        ),
+        "{e:?}"
+    );
     assert!(msg.contains(idp.issuer()) && msg.contains(&asked), "{msg}");
     assert!(msg.contains("HARMONY_SSO_ISSUER"), "{msg}");
 }

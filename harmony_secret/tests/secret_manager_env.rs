@@ -58,8 +58,9 @@ async fn from_env_for_the_store_and_the_manager() {
 
     // userpass on a separate auth mount through the env (the seed's mount bug).
     set("BAO_ADDR", bao.addr());
-    set("OPENBAO_USERNAME", "gina");
-    set("OPENBAO_PASSWORD", "gina-pw");
+    // userpass credentials of BAO_ADDR's family (OPENBAO_USERNAME would be ignored here).
+    set("BAO_USERNAME", "gina");
+    set("BAO_PASSWORD", "gina-pw");
     set("OPENBAO_AUTH_MOUNT", "team-users");
     set("OPENBAO_KV_MOUNT", "secret");
     let store = OpenbaoSecretStore::from_env().await.unwrap();

@@ -2,13 +2,14 @@
 
 use clap::{Args, Parser, Subcommand};
 use harmony::topology::ExistingStackConfig;
+use harmony_secret::{ExposeSecret, SecretString};
 
 /// The whole SSO config loop in one run.
 ///
 /// Without the existing-stack flags it deploys OpenBao and Zitadel on a local k3d cluster
 /// (needs Docker). With `--openbao-url`, `--issuer` and `--client-id` it deploys nothing and
 /// uses the given servers.
-#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "harmony_sso", version)]
 pub struct Cli {
     #[command(subcommand)]
@@ -51,7 +52,7 @@ pub enum Command {
 
 /// An existing OpenBao + OpenID provider (all three of url, issuer, client id, or none).
 /// `Debug` hides the admin token.
-#[derive(Clone, PartialEq, Eq, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct StackArgs {
     /// OpenBao address of an existing stack.
     #[arg(long, env = "OPENBAO_URL", global = true)]
@@ -89,28 +90,11 @@ pub struct StackArgs {
         hide_env_values = true,
         global = true
     )]
-    pub admin_token: Option<String>,
-}
-
-impl std::fmt::Debug for StackArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StackArgs")
-            .field("openbao_url", &self.openbao_url)
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("jwt_role", &self.jwt_role)
-            .field("jwt_mount", &self.jwt_mount)
-            .field("kv_mount", &self.kv_mount)
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
+    pub admin_token: Option<SecretString>,
 }
 
 /// Where the loop runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Mode {
     /// Deploy OpenBao (+ Zitadel unless `skip_zitadel`) on the local k3d cluster.
     LocalK3d { skip_zitadel: bool },
@@ -166,7 +150,10 @@ impl Cli {
         config.jwt_role = s.jwt_role.clone();
         config.jwt_mount = s.jwt_mount.trim_matches('/').to_string();
         config.kv_mount = s.kv_mount.trim_matches('/').to_string();
-        config.admin_token = s.admin_token.clone().filter(|t| !t.is_empty());
+        config.admin_token = s
+            .admin_token
+            .clone()
+            .filter(|t| !t.expose_secret().is_empty());
         Ok(Mode::Existing(config))
     }
 }
@@ -194,15 +181,18 @@ mod tests {
     #[test]
     fn no_flags_is_the_local_stack_with_zitadel() {
         let cli = parse(&[]).unwrap();
-        assert_eq!(
+        assert!(matches!(
             cli.mode().unwrap(),
             Mode::LocalK3d {
                 skip_zitadel: false
             }
-        );
+        ));
         assert!(!cli.yes && !cli.cleanup && cli.command.is_none());
         let cli = parse(&["--skip-zitadel", "-y"]).unwrap();
-        assert_eq!(cli.mode().unwrap(), Mode::LocalK3d { skip_zitadel: true });
+        assert!(matches!(
+            cli.mode().unwrap(),
+            Mode::LocalK3d { skip_zitadel: true }
+        ));
         assert!(cli.yes);
     }
 
@@ -230,7 +220,7 @@ mod tests {
             ),
             ("harmony-developer", "jwt", "secret")
         );
-        assert_eq!(c.admin_token, None);
+        assert!(c.admin_token.is_none());
 
         let mut args = STACK.to_vec();
         args.extend([
@@ -254,11 +244,14 @@ mod tests {
             ),
             ("dev", "oidc", "kv")
         );
-        assert_eq!(c.admin_token.as_deref(), Some("s.ADMIN"));
+        assert_eq!(
+            c.admin_token.as_ref().map(|t| t.expose_secret()),
+            Some("s.ADMIN")
+        );
         assert!(!format!("{c:?}").contains("s.ADMIN"));
         let cli = parse(&args).unwrap();
         assert!(!format!("{cli:?}").contains("s.ADMIN"), "{cli:?}");
-        assert!(format!("{cli:?}").contains("<redacted>"), "{cli:?}");
+        assert!(format!("{cli:?}").contains("[REDACTED]"), "{cli:?}");
     }
 
     #[test]

@@ -77,7 +77,7 @@ async fn test_config_round_trip_existing_stack() {
     let (bao, init) = OpenBao::start_ready().await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
-    config.admin_token = Some(init.root_token.clone());
+    config.admin_token = Some(init.root_token.clone().into());
     let topology = ExistingStackTopology::new(config).unwrap();
     topology.ensure_ready().await.unwrap();
 
@@ -163,7 +163,7 @@ async fn a_value_only_in_the_local_sqlite_copy_is_shared_to_openbao() {
     drop(sqlite);
 
     let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
-    config.admin_token = Some(init.root_token.clone());
+    config.admin_token = Some(init.root_token.clone().into());
     let topology = ExistingStackTopology::new(config).unwrap();
     let human = Human::new("alice");
     let h = human.clone();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use harmony_secret::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::modules::openbao::setup_api::OpenbaoInitRecord;
@@ -19,8 +20,8 @@ use crate::topology::{
     PreparationOutcome, SecretVault, SecretVaultAccess, SecretVaultRequest, Topology,
 };
 
-/// The servers of an existing stack.
-#[derive(Clone, PartialEq, Eq)]
+/// The servers of an existing stack. `Debug` never shows the admin token.
+#[derive(Debug, Clone)]
 pub struct ExistingStackConfig {
     /// OpenBao's address, e.g. `https://bao.example.com`.
     pub openbao_url: String,
@@ -35,24 +36,7 @@ pub struct ExistingStackConfig {
     /// The KV v2 mount (default `secret`).
     pub kv_mount: String,
     /// A token allowed to configure OpenBao (mounts, policies, auth). `None`: only check.
-    pub admin_token: Option<String>,
-}
-
-impl std::fmt::Debug for ExistingStackConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExistingStackConfig")
-            .field("openbao_url", &self.openbao_url)
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("jwt_role", &self.jwt_role)
-            .field("jwt_mount", &self.jwt_mount)
-            .field("kv_mount", &self.kv_mount)
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
+    pub admin_token: Option<SecretString>,
 }
 
 impl ExistingStackConfig {
@@ -286,7 +270,7 @@ impl SecretVault for ExistingStackTopology {
                 let keys = AdminTokenKeys(OpenbaoInitRecord {
                     unseal_keys: Vec::new(),
                     recovery_keys: Vec::new(),
-                    root_token: token.clone(),
+                    root_token: token.expose_secret().to_string(),
                     userpass_password_sha256: Default::default(),
                 });
                 let setup = OpenbaoSetup::new(c.openbao_url.clone(), Arc::new(keys))

@@ -34,16 +34,10 @@ pub struct K8sAnywhereConfig {
 }
 
 fn parse_bool(value: Option<String>, default: bool) -> bool {
-    match value
+    value
         .as_deref()
-        .map(str::trim)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("1" | "true" | "yes" | "on") => true,
-        Some("0" | "false" | "no" | "off") => false,
-        _ => default,
-    }
+        .and_then(harmony_secret::text::parse_bool)
+        .unwrap_or(default)
 }
 
 /// `~/.local/share/harmony` (the platform's data directory + `harmony`).

@@ -13,7 +13,7 @@ use harmony::modules::openbao::setup_api::{
 use harmony::modules::openbao::transit::{
     OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
 };
-use harmony_secret::{OpenbaoSecretStore, SecretStore, SecretStoreError};
+use harmony_secret::{ExposeSecret, OpenbaoSecretStore, SecretStore, SecretStoreError};
 use harmony_test_support::{BaoOptions, OpenBao, TransitSeal};
 use serde_json::json;
 
@@ -232,7 +232,11 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
     let seal = OpenbaoTransitSeal::new(unsealer.addr());
     let transit = TransitUnsealerSetup::new(unsealer.addr(), seal.clone()).unwrap();
     let made = transit.ensure(&unsealer_root, None).await.unwrap();
-    let token = made.new_token.clone().expect("a seal token was created");
+    let token = made
+        .new_token
+        .as_ref()
+        .map(|t| t.expose_secret().to_string())
+        .expect("a seal token was created");
     let audited = unsealer.audited_writes();
     for expected in [
         "update sys/mounts/transit",
@@ -354,6 +358,7 @@ async fn a_shamir_server_restarted_with_a_transit_seal_is_refused_not_migrated()
         .await
         .unwrap()
         .new_token
+        .map(|t| t.expose_secret().to_string())
         .unwrap();
 
     let mut server = OpenBao::start_with(BaoOptions {
@@ -405,6 +410,7 @@ async fn a_seal_token_with_more_rights_or_a_parent_is_replaced_by_a_narrow_one()
         .await
         .unwrap()
         .new_token
+        .map(|t| t.expose_secret().to_string())
         .unwrap();
     let policy = seal.policy().name;
     // Tokens someone put in the Secret by hand: each carries the seal policy, but also the
@@ -424,7 +430,10 @@ async fn a_seal_token_with_more_rights_or_a_parent_is_replaced_by_a_narrow_one()
         let loose = made["auth"]["client_token"].as_str().unwrap().to_string();
         let before = unsealer.audited_writes().len();
         let report = transit.ensure(&root, Some(&loose)).await.unwrap();
-        let replacement = report.new_token.expect("the loose token is replaced");
+        let replacement = report
+            .new_token
+            .map(|t| t.expose_secret().to_string())
+            .expect("the loose token is replaced");
         let audited = unsealer.audited_writes();
         assert_eq!(
             &audited[before..],

@@ -585,11 +585,9 @@ fn hidden_if(secret: bool, label: String, kind: QuestionKind) -> (String, Questi
 }
 
 fn parse_bool(text: &str) -> Result<Value, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "y" | "yes" | "true" => Ok(Value::Bool(true)),
-        "n" | "no" | "false" => Ok(Value::Bool(false)),
-        _ => Err("expected yes or no".to_string()),
-    }
+    harmony_secret::text::parse_bool(text)
+        .map(Value::Bool)
+        .ok_or_else(|| "expected yes or no".to_string())
 }
 
 pub(crate) fn parse_float(text: &str) -> Result<Value, String> {

@@ -26,11 +26,11 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::SecretStoreError;
+use crate::error::IdentityProviderError;
 use crate::openbao_http::{
     TlsOptions, client_builder, describe_connect_error, is_loopback_url_host,
 };
-use crate::redacted::Secret;
+use crate::redacted::{ExposeSecret, Secret};
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
 /// user, and a refresh token (`offline_access`) so an expired OpenBao session can be renewed
@@ -77,8 +77,11 @@ pub fn print_device_code(info: &DeviceCodeInfo) {
 /// The endpoints found by OIDC discovery.
 #[derive(Debug, Clone, Deserialize)]
 pub struct OidcEndpoints {
+    /// The issuer, as the provider names itself (must equal the configured one).
     pub issuer: String,
+    /// Where codes and refresh tokens are exchanged for tokens.
     pub token_endpoint: String,
+    /// Where the device flow starts (RFC 8628); `None` when the provider has no device flow.
     pub device_authorization_endpoint: Option<String>,
     /// RFC 7009 token revocation, when the provider offers it.
     #[serde(default)]
@@ -100,7 +103,11 @@ pub struct OidcTokens {
 /// The extra `id_token` field of an OIDC token response (oauth2's standard response has none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct IdTokenField {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::redacted::serialize_option"
+    )]
     id_token: Option<Secret>,
 }
 impl ExtraTokenFields for IdTokenField {}
@@ -272,10 +279,12 @@ impl ZitadelOidcAuth {
         self
     }
 
+    /// The issuer URL, without a trailing `/`.
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
+    /// The OIDC client id.
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
@@ -289,11 +298,7 @@ impl ZitadelOidcAuth {
         scopes
     }
 
-    fn store_name(&self) -> String {
-        format!("the identity provider at {}", self.issuer)
-    }
-
-    fn http_client(&self) -> Result<reqwest::Client, SecretStoreError> {
+    fn http_client(&self) -> Result<reqwest::Client, IdentityProviderError> {
         let mut builder = client_builder(&self.tls)
             .map_err(|e| self.config_error(e))?
             // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
@@ -326,22 +331,27 @@ impl ZitadelOidcAuth {
             .map_err(|e| self.config_error(format!("cannot build the HTTP client: {e}")))
     }
 
-    fn config_error(&self, message: String) -> SecretStoreError {
-        SecretStoreError::Config {
-            store: self.store_name(),
+    fn config_error(&self, message: String) -> IdentityProviderError {
+        IdentityProviderError::Misconfigured {
+            issuer: self.issuer.clone(),
             message,
         }
     }
 
-    fn unreachable(&self, e: &dyn std::fmt::Display) -> SecretStoreError {
-        SecretStoreError::Unreachable {
-            store: self.store_name(),
-            reason: e.to_string(),
+    fn unreachable(
+        &self,
+        reason: String,
+        source: Option<crate::error::BoxError>,
+    ) -> IdentityProviderError {
+        IdentityProviderError::Unreachable {
+            issuer: self.issuer.clone(),
+            reason,
+            source,
         }
     }
 
     /// GET `{issuer}/.well-known/openid-configuration`.
-    pub async fn discover(&self) -> Result<OidcEndpoints, SecretStoreError> {
+    pub async fn discover(&self) -> Result<OidcEndpoints, IdentityProviderError> {
         let http = self.http_client()?;
         self.discover_with(&http).await
     }
@@ -349,24 +359,27 @@ impl ZitadelOidcAuth {
     async fn discover_with(
         &self,
         http: &reqwest::Client,
-    ) -> Result<OidcEndpoints, SecretStoreError> {
+    ) -> Result<OidcEndpoints, IdentityProviderError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         debug!("sso: OIDC discovery at {url}");
         let resp = http.get(&url).send().await.map_err(|e| {
-            self.unreachable(&format!(
-                "discovery: {}",
-                describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
-            ))
+            self.unreachable(
+                format!(
+                    "discovery: {}",
+                    describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+                ),
+                Some(Box::new(e.without_url())),
+            )
         })?;
         let status = resp.status();
         if not_serving(status.as_u16()) {
-            return Err(self.unreachable(&format!("discovery: {url} answered HTTP {status}")));
+            return Err(self.unreachable(format!("discovery: {url} answered HTTP {status}"), None));
         }
         if !status.is_success() {
-            return Err(SecretStoreError::Backend {
-                store: self.store_name(),
+            return Err(IdentityProviderError::BadResponse {
+                issuer: self.issuer.clone(),
                 status: status.as_u16(),
-                path: url,
+                url,
                 message: "OIDC discovery failed: is the issuer URL right?".to_string(),
             });
         }
@@ -397,7 +410,7 @@ impl ZitadelOidcAuth {
     fn token_client(
         &self,
         token_endpoint: &str,
-    ) -> Result<OidcClient<EndpointNotSet>, SecretStoreError> {
+    ) -> Result<OidcClient<EndpointNotSet>, IdentityProviderError> {
         let token_url = TokenUrl::new(token_endpoint.to_string()).map_err(|e| {
             self.config_error(format!("bad token_endpoint `{token_endpoint}`: {e}"))
         })?;
@@ -427,19 +440,19 @@ impl ZitadelOidcAuth {
     /// The whole device flow: discovery, device authorization, prompt (and browser), polling
     /// (the given interval, RFC 8628's 5 s when none is given, +5 s on `slow_down`) until the
     /// person approves. `access_denied` and `expired_token` end it with
-    /// [`SecretStoreError::BadCredentials`].
+    /// [`IdentityProviderError::Denied`] and [`IdentityProviderError::Expired`].
     ///
     /// With the default prompt (the code printed on stderr) and neither stdin nor stderr a
     /// terminal (CI, a cron job), no one can see the code: it fails at once with
-    /// [`SecretStoreError::InteractionRequired`] instead of waiting for the code to expire.
-    pub async fn device_login(&self) -> Result<OidcTokens, SecretStoreError> {
+    /// [`IdentityProviderError::InteractionRequired`] instead of waiting for the code to expire.
+    pub async fn device_login(&self) -> Result<OidcTokens, IdentityProviderError> {
         if self.prompt.is_none()
             && !self.allow_without_terminal
             && !allow_no_tty_from_env()
             && !(self.terminal_probe)()
         {
-            return Err(SecretStoreError::InteractionRequired {
-                store: self.store_name(),
+            return Err(IdentityProviderError::InteractionRequired {
+                issuer: self.issuer.clone(),
                 reason: format!(
                     "a browser login (OIDC device flow) is needed, but neither stdin nor stderr is \
                      a terminal, so no one would see the sign-in code. If you do see this output \
@@ -526,11 +539,11 @@ impl ZitadelOidcAuth {
         &self,
         token_endpoint: &str,
         refresh_token: &Secret,
-    ) -> Result<OidcTokens, SecretStoreError> {
+    ) -> Result<OidcTokens, IdentityProviderError> {
         let http = self.http_client()?;
         let client = self.token_client(token_endpoint)?;
         debug!("sso: refresh_token grant at {token_endpoint}");
-        let rt = RefreshToken::new(refresh_token.expose().to_string());
+        let rt = RefreshToken::new(refresh_token.expose_secret().to_string());
         let token: OidcTokenResponse = client
             .exchange_refresh_token(&rt)
             .request_async(&outage_aware(&http))
@@ -551,7 +564,7 @@ impl ZitadelOidcAuth {
     pub async fn revoke_refresh_token(
         &self,
         refresh_token: &Secret,
-    ) -> Result<bool, SecretStoreError> {
+    ) -> Result<bool, IdentityProviderError> {
         let http = self.http_client()?;
         let endpoints = self.discover_with(&http).await?;
         let Some(url) = endpoints.revocation_endpoint else {
@@ -564,21 +577,24 @@ impl ZitadelOidcAuth {
         let resp = http
             .post(&url)
             .form(&[
-                ("token", refresh_token.expose()),
+                ("token", refresh_token.expose_secret()),
                 ("token_type_hint", "refresh_token"),
                 ("client_id", self.client_id.as_str()),
             ])
             .send()
             .await
             .map_err(|e| {
-                self.unreachable(&format!(
-                    "revocation: {}",
-                    describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
-                ))
+                self.unreachable(
+                    format!(
+                        "revocation: {}",
+                        describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
+                    ),
+                    Some(Box::new(e.without_url())),
+                )
             })?;
         let status = resp.status().as_u16();
         if not_serving(status) {
-            return Err(self.unreachable(&format!("revocation: {url} answered HTTP {status}")));
+            return Err(self.unreachable(format!("revocation: {url} answered HTTP {status}"), None));
         }
         if status != 200 {
             let body: serde_json::Value = resp.json().await.unwrap_or_default();
@@ -586,10 +602,10 @@ impl ZitadelOidcAuth {
                 .as_str()
                 .unwrap_or("no error code")
                 .to_string();
-            return Err(SecretStoreError::Backend {
-                store: self.store_name(),
+            return Err(IdentityProviderError::BadResponse {
+                issuer: self.issuer.clone(),
                 status,
-                path: url,
+                url,
                 message: format!("the revocation was refused ({code})"),
             });
         }
@@ -600,7 +616,7 @@ impl ZitadelOidcAuth {
         &self,
         token: OidcTokenResponse,
         token_endpoint: String,
-    ) -> Result<OidcTokens, SecretStoreError> {
+    ) -> Result<OidcTokens, IdentityProviderError> {
         let id_token = token.extra_fields().id_token.clone().ok_or_else(|| {
             self.config_error("the token response has no id_token: is the `openid` scope allowed for this client?".to_string())
         })?;
@@ -608,42 +624,45 @@ impl ZitadelOidcAuth {
             id_token,
             refresh_token: token
                 .refresh_token()
-                .map(|r| Secret::new(r.secret().clone())),
+                .map(|r| Secret::from(r.secret().clone())),
             token_endpoint,
         })
     }
 
-    fn request_error<RE, TE>(&self, what: &str, e: RequestTokenError<RE, TE>) -> SecretStoreError
+    fn request_error<RE, TE>(
+        &self,
+        what: &str,
+        e: RequestTokenError<RE, TE>,
+    ) -> IdentityProviderError
     where
-        RE: std::error::Error + 'static,
+        RE: std::error::Error + Send + Sync + 'static,
         TE: oauth2::ErrorResponse + ErrorCode + 'static,
     {
+        let issuer = self.issuer.clone();
+        let step = what.to_string();
         match e {
             RequestTokenError::ServerResponse(resp) => {
                 let code = resp.code();
-                let reason = match code.as_str() {
-                    "access_denied" => {
-                        "the sign-in was denied or cancelled in the browser (access_denied)".to_string()
-                    }
-                    "expired_token" => {
-                        "the device code expired before the sign-in was completed (expired_token): run the command again and approve within the time shown".to_string()
-                    }
+                match code.as_str() {
+                    "access_denied" => IdentityProviderError::Denied { issuer, step },
+                    "expired_token" => IdentityProviderError::Expired { issuer, step },
                     "invalid_grant" if what == "refresh" => {
-                        "the refresh token is no longer valid (invalid_grant): sign in again".to_string()
+                        IdentityProviderError::RefreshTokenInvalid { issuer }
                     }
                     "invalid_client" | "unauthorized_client" => {
-                        format!("the provider does not accept client `{}` for the device flow ({code})", self.client_id)
+                        IdentityProviderError::ClientRefused {
+                            issuer,
+                            step,
+                            client_id: self.client_id.clone(),
+                            code,
+                        }
                     }
-                    other => format!("{what} failed: {other}"),
-                };
-                SecretStoreError::BadCredentials {
-                    store: self.store_name(),
-                    method: format!("OIDC {what}"),
-                    reason,
+                    _ => IdentityProviderError::Refused { issuer, step, code },
                 }
             }
             RequestTokenError::Request(e) => {
-                self.unreachable(&format!("{what}: {}", error_chain(&e)))
+                let reason = format!("{what}: {}", error_chain(&e));
+                self.unreachable(reason, Some(Box::new(e)))
             }
             RequestTokenError::Parse(e, _body) => {
                 self.config_error(format!("{what}: unexpected answer from the provider: {e}"))
@@ -697,7 +716,7 @@ enum ProviderHttpError {
 type ProviderFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, ProviderHttpError>> + Send>>;
 
 /// The oauth2 crate's HTTP client, except that a 502/503/504 is a transport error (so it
-/// becomes [`SecretStoreError::Unreachable`]): oauth2 itself drops the status of an error answer
+/// becomes [`IdentityProviderError::Unreachable`]): oauth2 itself drops the status of an error answer
 /// and would report an ingress's HTML error page as an unparsable token response.
 fn outage_aware(http: &reqwest::Client) -> impl Fn(HttpRequest) -> ProviderFuture + use<> {
     let http = http.clone();
@@ -763,7 +782,7 @@ mod tests {
         let e = auth.device_login().await.unwrap_err();
         let text = e.to_string();
         assert!(
-            matches!(e, SecretStoreError::InteractionRequired { .. }),
+            matches!(e, IdentityProviderError::InteractionRequired { .. }),
             "{text}"
         );
         assert!(text.contains("browser login"), "{text}");
@@ -784,7 +803,55 @@ mod tests {
             .allow_device_flow_without_terminal(true);
         let e = auth.device_login().await.unwrap_err();
         // Not refused: it went on to discovery, which finds nothing listening.
-        assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e}");
+        assert!(
+            matches!(e, IdentityProviderError::Unreachable { .. }),
+            "{e}"
+        );
+    }
+
+    /// The identity provider's own error kind keeps its cause, and the store error it becomes
+    /// is the same outage with the same message (so a config chain falls through as before).
+    #[tokio::test]
+    async fn an_unreachable_provider_keeps_the_cause_and_stays_an_outage_for_the_store() {
+        use std::error::Error as _;
+        let auth = ZitadelOidcAuth::new("http://127.0.0.1:9", "cli");
+        let e = auth.discover().await.unwrap_err();
+        assert!(e.is_unavailable() && !e.is_rejection(), "{e:?}");
+        assert_eq!(e.issuer(), "http://127.0.0.1:9");
+        let source = e
+            .source()
+            .expect("the transport error is kept as the source");
+        assert!(!source.to_string().is_empty());
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "the identity provider at http://127.0.0.1:9 is unreachable: discovery"
+            ) && text.contains("Check that it is running"),
+            "{text}"
+        );
+        let store_error = crate::SecretStoreError::from(e);
+        assert!(store_error.is_unavailable(), "{store_error:?}");
+        assert_eq!(store_error.to_string(), text);
+    }
+
+    #[test]
+    fn refusals_keep_their_message_as_store_errors() {
+        let e = IdentityProviderError::Denied {
+            issuer: "https://sso.example".into(),
+            step: "device flow".into(),
+        };
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "the identity provider at https://sso.example rejected the OIDC device flow \
+             credentials: the sign-in was denied or cancelled in the browser (access_denied)"
+        );
+        let store_error = crate::SecretStoreError::from(e);
+        assert!(
+            matches!(&store_error, crate::SecretStoreError::BadCredentials { method, .. } if method == "OIDC device flow"),
+            "{store_error:?}"
+        );
+        assert_eq!(store_error.to_string(), text);
     }
 
     #[tokio::test]
@@ -794,7 +861,10 @@ mod tests {
             .with_prompt(std::sync::Arc::new(|_: &DeviceCodeInfo| {}));
         let e = auth.device_login().await.unwrap_err();
         // It went on to discovery, which finds nothing listening.
-        assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e}");
+        assert!(
+            matches!(e, IdentityProviderError::Unreachable { .. }),
+            "{e}"
+        );
     }
 
     use super::*;

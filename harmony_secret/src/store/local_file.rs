@@ -33,6 +33,7 @@ impl LocalFileSecretStore {
         Ok(Self::new(dir.join("secrets")))
     }
 
+    /// The folder holding the namespaces (one sub-folder each).
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use harmony_secret::openbao_http::{OpenbaoHttp, OpenbaoHttpOptions, errors_of};
+use harmony_secret::{ExposeSecret, SecretString};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -150,21 +151,11 @@ pub fn harmony_dev_policy(kv_mount: &str) -> OpenbaoPolicy {
 }
 
 /// A userpass user. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OpenbaoUserpass {
     pub username: String,
-    pub password: String,
+    pub password: SecretString,
     pub policies: Vec<String>,
-}
-
-impl fmt::Debug for OpenbaoUserpass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenbaoUserpass")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("policies", &self.policies)
-            .finish()
-    }
 }
 
 /// JWT auth trusting an OIDC issuer (e.g. Zitadel), with one `role_type=jwt` role.
@@ -253,7 +244,7 @@ impl OpenbaoJwtAuth {
 }
 
 /// Everything the setup makes true.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OpenbaoDesiredState {
     /// Shamir shares and threshold used when the server is initialised (default 1/1: on a
     /// dev cluster all keys sit in the same Secret anyway).
@@ -309,7 +300,7 @@ impl OpenbaoDesiredState {
                     u.username
                 ));
             }
-            if u.password.is_empty() {
+            if u.password.expose_secret().is_empty() {
                 return bad(format!(
                     "the password of userpass user {:?} is empty",
                     u.username
@@ -759,7 +750,7 @@ impl OpenbaoSetup {
             if self.ensure_userpass_user(&token, user, record).await? && !planning {
                 record.userpass_password_sha256.insert(
                     user.username.clone(),
-                    password_fingerprint(&user.username, &user.password),
+                    password_fingerprint(&user.username, user.password.expose_secret()),
                 );
                 self.store
                     .save(record)
@@ -1016,7 +1007,10 @@ impl OpenbaoSetup {
             listed.map(sorted) == Some(sorted(user.policies.clone()))
         });
         let same_password = record.userpass_password_sha256.get(&user.username)
-            == Some(&password_fingerprint(&user.username, &user.password));
+            == Some(&password_fingerprint(
+                &user.username,
+                user.password.expose_secret(),
+            ));
         if current.is_some() && same_policies && same_password {
             return Ok(false);
         }
@@ -1024,7 +1018,7 @@ impl OpenbaoSetup {
             Method::POST,
             &path,
             token,
-            Some(&json!({ "password": user.password, "token_policies": user.policies })),
+            Some(&json!({ "password": user.password.expose_secret(), "token_policies": user.policies })),
         )
         .await?;
         Ok(true)

@@ -368,7 +368,7 @@ async fn userpass_credentials(
     };
     Ok(OpenbaoUserpass {
         username: config.username,
-        password: config.password,
+        password: config.password.into(),
         policies: score.userpass_policies.clone(),
     })
 }
@@ -471,7 +471,11 @@ pub(crate) async fn ensure_transit_token(
             data: Some(
                 [(
                     TRANSIT_TOKEN_SECRET_KEY.to_string(),
-                    ByteString(token.clone().into_bytes()),
+                    ByteString(
+                        harmony_secret::ExposeSecret::expose_secret(token)
+                            .as_bytes()
+                            .to_vec(),
+                    ),
                 )]
                 .into(),
             ),
@@ -564,7 +568,7 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             }
             .map(|c| OpenbaoUserpass {
                 username: c.username,
-                password: c.password,
+                password: c.password.into(),
                 policies: score.userpass_policies.clone(),
             })
             .or_else(|| {

@@ -11,10 +11,10 @@
 //!
 //! Seal migration (Shamir → Transit) is refused, not performed: see [`refuse_seal_migration`].
 
-use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use harmony_secret::SecretString;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -97,22 +97,13 @@ impl OpenbaoTransitSeal {
 }
 
 /// What [`TransitUnsealerSetup::ensure`] did. `Debug` hides the token.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct TransitSetupReport {
     /// A token created in this run (the one given was missing or no longer valid): store it
     /// where the sealed server reads it.
-    pub new_token: Option<String>,
+    pub new_token: Option<SecretString>,
     /// Write requests sent to the unsealer, as "METHOD path".
     pub writes: Vec<String>,
-}
-
-impl fmt::Debug for TransitSetupReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransitSetupReport")
-            .field("new_token", &self.new_token.as_ref().map(|_| "<redacted>"))
-            .field("writes", &self.writes)
-            .finish()
-    }
 }
 
 /// A key store with nothing in it: the unsealer's own keys are not Harmony's business here.
@@ -233,7 +224,7 @@ impl TransitUnsealerSetup {
                             .into(),
                     )
                 })?;
-            new_token = Some(token.to_string());
+            new_token = Some(SecretString::from(token));
         }
         Ok(TransitSetupReport {
             new_token,
@@ -356,6 +347,10 @@ mod tests {
             new_token: Some("s.SEALTOKEN".into()),
             writes: vec![],
         };
-        assert!(!format!("{r:?}").contains("SEALTOKEN"));
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("SEALTOKEN") && shown.contains("REDACTED"),
+            "{shown}"
+        );
     }
 }

@@ -17,29 +17,14 @@
 use std::fmt;
 use std::time::Duration;
 
+use harmony_secret::{ExposeSecret, SecretString};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// A personal access token. `Debug` and `Display` never show it.
-#[derive(Clone)]
-pub struct Pat(String);
-
-impl Pat {
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into().trim().to_string())
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Pat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pat(<redacted>)")
-    }
-}
+/// A personal access token: a [`SecretString`], so `Debug` never shows it and it is zeroed on
+/// drop. Build one with `Pat::from(token)`; [`ZitadelClient::new`] trims surrounding whitespace.
+pub type Pat = SecretString;
 
 /// gRPC status codes that matter to callers, decoded from the int or string form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -602,7 +587,9 @@ impl ZitadelClient {
                 "host {host:?} must be a bare domain such as zitadel.harmony.local"
             )));
         }
-        if pat.expose().is_empty() {
+        // A token pasted with a newline (from a file, a Secret) still works.
+        let pat = Pat::from(pat.expose_secret().trim());
+        if pat.expose_secret().is_empty() {
             return Err(ZitadelApiError::Settings(
                 "the personal access token is empty".to_string(),
             ));
@@ -698,7 +685,7 @@ impl ZitadelClient {
             .request(method, format!("{}{}", self.base_url, path))
             .header(reqwest::header::HOST, &self.host)
             .header(reqwest::header::ACCEPT, "application/json")
-            .bearer_auth(self.pat.expose());
+            .bearer_auth(self.pat.expose_secret());
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -423,7 +423,7 @@ impl ZitadelSetupInterpret {
         Ok(secret
             .and_then(|s| s.data)
             .and_then(|mut d| d.remove("pat"))
-            .map(|b| Pat::new(String::from_utf8_lossy(&b.0).into_owned())))
+            .map(|b| Pat::from(String::from_utf8_lossy(&b.0).into_owned())))
     }
 
     /// A port-forward to Zitadel's Service and an API client over it (keep the forward alive
@@ -530,7 +530,7 @@ mod tests {
     #[tokio::test]
     async fn second_provision_creates_nothing_and_returns_same_ids() {
         let fake = start_fake().await;
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         let score = ZitadelSetupScore {
             host: HOST.into(),
             ..Default::default()
@@ -567,7 +567,7 @@ mod tests {
         let alice = fake.add_user("alice", "alice@example.test");
         let bob = fake.add_user("bob", "bob@example.test");
         let carol = fake.add_user("carol", "carol@example.test");
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         // bob is named by his email.
         let score = granting(&["alice", "bob@example.test"]);
 
@@ -602,7 +602,7 @@ mod tests {
     async fn an_old_project_gets_the_role_check_and_an_existing_grant_gets_the_role_added() {
         let fake = start_fake().await;
         let alice = fake.add_user("alice", "alice@example.test");
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         // Before: a project with only a `viewer` role, granted to alice, and no role check.
         ZitadelSetupScore {
             roles: vec![("viewer".into(), "Viewer".into())],
@@ -651,7 +651,7 @@ mod tests {
     #[tokio::test]
     async fn a_listed_user_who_does_not_exist_is_named() {
         let fake = start_fake().await;
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         let err = granting(&["nobody@example.test"])
             .provision(&client)
             .await
@@ -668,7 +668,7 @@ mod tests {
         let fake = start_fake().await;
         fake.add_user("bob", "bob@example.test");
         let mallory = fake.add_user("mallory", "bob@example.test");
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         let err = granting(&["bob@example.test"])
             .provision(&client)
             .await
@@ -694,7 +694,7 @@ mod tests {
     async fn plan_lists_what_would_be_created_and_sends_only_reads() {
         let fake = start_fake().await;
         fake.add_user("alice", "alice@example.test");
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         let score = granting(&["alice"]);
         let plan = score.plan(&client).await.unwrap();
         let text = plan.render("");
@@ -724,7 +724,7 @@ mod tests {
     #[tokio::test]
     async fn bad_pat_fails_before_any_create() {
         let fake = start_fake().await;
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new("nope")).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from("nope")).unwrap();
         let err = ZitadelSetupScore::default()
             .provision(&client)
             .await

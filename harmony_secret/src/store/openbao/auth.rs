@@ -13,7 +13,7 @@ use super::session_cache::{SessionCache, SessionEntry, now_secs};
 use crate::SecretStoreError;
 use crate::auth::oidc::{OidcTokens, ZitadelOidcAuth};
 use crate::openbao_http::errors_of;
-use crate::redacted::Secret;
+use crate::redacted::{ExposeSecret, Secret};
 
 #[derive(Debug, Clone)]
 pub(crate) struct SsoConfig {
@@ -312,7 +312,12 @@ impl Inner {
                             debug!(
                                 "openbao auth: cached session expired; renewing it with the refresh token (no browser)"
                             );
-                            match sso.oidc.refresh(endpoint, rt).await {
+                            match sso
+                                .oidc
+                                .refresh(endpoint, rt)
+                                .await
+                                .map_err(SecretStoreError::from)
+                            {
                                 Ok(tokens) => match self.jwt_login(sso, &tokens).await {
                                     Ok(mut t) => {
                                         t.source = TokenSource::Refreshed;
@@ -363,7 +368,7 @@ impl Inner {
         );
         let result = match sso.oidc.device_login().await {
             Ok(tokens) => self.jwt_login(sso, &tokens).await,
-            Err(e) => Err(e),
+            Err(e) => Err(SecretStoreError::from(e)),
         };
         match result {
             Ok(t) => SsoEnd::LoggedIn(t),
@@ -434,7 +439,7 @@ impl Inner {
         let result = self
             .auth_post(
                 &format!("auth/{}/login", sso.mount),
-                json!({"role": sso.role, "jwt": tokens.id_token.expose()}),
+                json!({"role": sso.role, "jwt": tokens.id_token.expose_secret()}),
                 &format!("jwt (role `{}` on auth/{})", sso.role, sso.mount),
             )
             .await;
@@ -506,7 +511,7 @@ impl Inner {
     ) -> Result<Login, SecretStoreError> {
         self.auth_post(
             &format!("auth/{}/login/{user}", self.auth.userpass_mount),
-            json!({"password": password.expose()}),
+            json!({"password": password.expose_secret()}),
             &format!("userpass (auth/{})", self.auth.userpass_mount),
         )
         .await
@@ -542,7 +547,7 @@ impl Inner {
                     }
                 })?;
                 Ok(Login {
-                    token: Secret::new(token),
+                    token: Secret::from(token),
                     lease_secs: v["auth"]["lease_duration"].as_u64().unwrap_or(0),
                 })
             }
@@ -582,7 +587,7 @@ impl Inner {
             .send(
                 Method::GET,
                 "auth/token/lookup-self",
-                Some(token.expose()),
+                Some(token.expose_secret()),
                 None,
                 None,
             )

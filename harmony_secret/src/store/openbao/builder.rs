@@ -102,7 +102,7 @@ impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
             .field("tls", &self.tls)
             .field("namespace", &self.namespace)
             .field("sso_tls", &self.sso_tls)
-            .field("token", &self.token) // Secret: prints ***
+            .field("token", &self.token) // SecretString: prints [REDACTED]
             .field("userpass", &self.userpass.as_ref().map(|(u, p)| (u, p)))
             .field("auth_mount", &self.auth_mount)
             .field("sso", &self.sso)
@@ -118,6 +118,7 @@ impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
 }
 
 impl OpenbaoSecretStoreBuilder {
+    /// A builder with the defaults (same as [`OpenbaoSecretStore::builder`]).
     pub fn new() -> Self {
         Self::default()
     }
@@ -192,13 +193,13 @@ impl OpenbaoSecretStoreBuilder {
 
     /// Use this OpenBao token (first in the auth chain).
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Secret::new(token));
+        self.token = Some(Secret::from(token.into()));
         self
     }
 
     /// Log in with userpass (last in the auth chain), at the auth mount [`Self::auth_mount`].
     pub fn userpass(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.userpass = Some((user.into(), Secret::new(password)));
+        self.userpass = Some((user.into(), Secret::from(password.into())));
         self
     }
 
@@ -465,6 +466,43 @@ pub(crate) fn hint_suffix(hint: &Option<String>) -> String {
 mod tests {
     use super::*;
     use crate::SecretStore;
+
+    #[tokio::test]
+    async fn debug_of_the_builder_and_the_store_never_shows_the_token_or_password() {
+        let builder = OpenbaoSecretStore::builder()
+            .url("http://127.0.0.1:1")
+            .token("hvs.TOKEN-VALUE")
+            .userpass("alice", "PASSWORD-VALUE");
+        let store = builder.clone().build().await.unwrap();
+        let session = super::super::session_cache::SessionEntry {
+            bao_addr: "http://127.0.0.1:1".into(),
+            auth_mount: "jwt".into(),
+            role: "dev".into(),
+            token: Secret::from("s.SESSION-TOKEN"),
+            expires_at: None,
+            ttl_secs: 0,
+            refresh_token: Some(Secret::from("REFRESH-VALUE")),
+            token_endpoint: None,
+            issuer: "http://idp".into(),
+            client_id: "cli".into(),
+            scopes: vec![],
+            namespace: None,
+        };
+        let shown = format!("{builder:?} {store:?} {session:?}");
+        for secret in [
+            "TOKEN-VALUE",
+            "PASSWORD-VALUE",
+            "SESSION-TOKEN",
+            "REFRESH-VALUE",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        // The rest stays readable.
+        assert!(
+            shown.contains("alice") && shown.contains("REDACTED"),
+            "{shown}"
+        );
+    }
 
     #[tokio::test]
     async fn a_login_that_gets_no_answer_gives_up_after_the_request_timeout() {

@@ -1,20 +1,20 @@
 //! `from_env`: the OpenBao store configured by environment variables.
 //!
-//! The address picks the family, and a token, TLS option or namespace is only read from the same
-//! family, so a token is never sent to another family's server (a leftover corporate
-//! `VAULT_TOKEN` does not go to `OPENBAO_URL`). Families, first set address wins:
+//! The address picks the family, and a token, userpass credentials, TLS option or namespace are
+//! only read from the same family, so a token or password is never sent to another family's
+//! server (a leftover corporate `VAULT_TOKEN` does not go to `OPENBAO_URL`). Families, first set
+//! address wins:
 //!
-//! | family | address | token | TLS / namespace variables |
-//! | --- | --- | --- | --- |
-//! | `OPENBAO_` | `OPENBAO_URL` | `OPENBAO_TOKEN` | `OPENBAO_CACERT`, `OPENBAO_CAPATH`, `OPENBAO_SKIP_TLS`, `OPENBAO_TLS_SERVER_NAME`, `OPENBAO_CLIENT_CERT` + `OPENBAO_CLIENT_KEY`, `OPENBAO_NAMESPACE` |
-//! | `BAO_` (bao CLI) | `BAO_ADDR` | `BAO_TOKEN` | `BAO_CACERT`, `BAO_CAPATH`, `BAO_SKIP_VERIFY`, `BAO_TLS_SERVER_NAME`, `BAO_CLIENT_CERT` + `BAO_CLIENT_KEY`, `BAO_NAMESPACE` |
-//! | `VAULT_` (vault CLI) | `VAULT_ADDR` | `VAULT_TOKEN` | `VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_SKIP_VERIFY`, `VAULT_TLS_SERVER_NAME`, `VAULT_CLIENT_CERT` + `VAULT_CLIENT_KEY`, `VAULT_NAMESPACE` |
+//! | family | address | token | userpass (both or neither) | TLS / namespace variables |
+//! | --- | --- | --- | --- | --- |
+//! | `OPENBAO_` | `OPENBAO_URL` | `OPENBAO_TOKEN` | `OPENBAO_USERNAME` + `OPENBAO_PASSWORD` | `OPENBAO_CACERT`, `OPENBAO_CAPATH`, `OPENBAO_SKIP_TLS`, `OPENBAO_TLS_SERVER_NAME`, `OPENBAO_CLIENT_CERT` + `OPENBAO_CLIENT_KEY`, `OPENBAO_NAMESPACE` |
+//! | `BAO_` (bao CLI) | `BAO_ADDR` | `BAO_TOKEN` | `BAO_USERNAME` + `BAO_PASSWORD` | `BAO_CACERT`, `BAO_CAPATH`, `BAO_SKIP_VERIFY`, `BAO_TLS_SERVER_NAME`, `BAO_CLIENT_CERT` + `BAO_CLIENT_KEY`, `BAO_NAMESPACE` |
+//! | `VAULT_` (vault CLI) | `VAULT_ADDR` | `VAULT_TOKEN` | `VAULT_USERNAME` + `VAULT_PASSWORD` | `VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_SKIP_VERIFY`, `VAULT_TLS_SERVER_NAME`, `VAULT_CLIENT_CERT` + `VAULT_CLIENT_KEY`, `VAULT_NAMESPACE` |
 //!
 //! Other variables:
 //!
 //! | variable | default | meaning |
 //! | --- | --- | --- |
-//! | `OPENBAO_USERNAME` + `OPENBAO_PASSWORD` | | userpass auth (both or neither) |
 //! | `OPENBAO_KV_MOUNT` | `secret` | KV v2 mount |
 //! | `OPENBAO_AUTH_MOUNT` | `userpass` | userpass auth mount (NOT the KV mount) |
 //! | `HARMONY_SSO_ISSUER` + `HARMONY_SSO_CLIENT_ID` | | OIDC device-flow SSO (both or neither) |
@@ -44,6 +44,8 @@ use crate::openbao_http::TlsOptions;
 struct Family {
     addr: &'static str,
     token: &'static str,
+    username: &'static str,
+    password: &'static str,
     prefix: &'static str,
     skip_verify: &'static str,
 }
@@ -52,18 +54,24 @@ const FAMILIES: [Family; 3] = [
     Family {
         addr: "OPENBAO_URL",
         token: "OPENBAO_TOKEN",
+        username: "OPENBAO_USERNAME",
+        password: "OPENBAO_PASSWORD",
         prefix: "OPENBAO",
         skip_verify: "OPENBAO_SKIP_TLS",
     },
     Family {
         addr: "BAO_ADDR",
         token: "BAO_TOKEN",
+        username: "BAO_USERNAME",
+        password: "BAO_PASSWORD",
         prefix: "BAO",
         skip_verify: "BAO_SKIP_VERIFY",
     },
     Family {
         addr: "VAULT_ADDR",
         token: "VAULT_TOKEN",
+        username: "VAULT_USERNAME",
+        password: "VAULT_PASSWORD",
         prefix: "VAULT",
         skip_verify: "VAULT_SKIP_VERIFY",
     },
@@ -92,14 +100,16 @@ fn config(message: String) -> SecretStoreError {
     }
 }
 
+/// A boolean variable; set but empty means `false`.
 fn parse_bool(name: &str, value: &str) -> Result<bool, SecretStoreError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(config(format!(
-            "{name}=`{value}` is not a boolean: use true or false"
-        ))),
+    if value.trim().is_empty() {
+        return Ok(false);
     }
+    crate::text::parse_bool(value).ok_or_else(|| {
+        config(format!(
+            "{name}=`{value}` is not a boolean: use true or false"
+        ))
+    })
 }
 
 /// The builder from a variable lookup (the real environment in `from_env`, a map in tests).
@@ -198,21 +208,46 @@ pub(crate) fn builder_from_lookup(
     }
     b = b.sso_tls(sso_tls);
     match (
-        first(&get, &["OPENBAO_USERNAME"]),
-        first(&get, &["OPENBAO_PASSWORD"]),
+        first(&get, &[family.username]),
+        first(&get, &[family.password]),
     ) {
         (Some(u), Some(p)) => b = b.userpass(u, p),
         (Some(_), None) => {
-            return Err(config(
-                "OPENBAO_USERNAME is set but OPENBAO_PASSWORD is not".to_string(),
-            ));
+            return Err(config(format!(
+                "{} is set but {} is not",
+                family.username, family.password
+            )));
         }
         (None, Some(_)) => {
-            return Err(config(
-                "OPENBAO_PASSWORD is set but OPENBAO_USERNAME is not".to_string(),
-            ));
+            return Err(config(format!(
+                "{} is set but {} is not",
+                family.password, family.username
+            )));
         }
-        (None, None) => {}
+        (None, None) => {
+            // Like a token, a password of another family is never sent to this address.
+            let ignored: Vec<&str> = FAMILIES
+                .iter()
+                .filter(|f| f.prefix != family.prefix)
+                .flat_map(|f| [f.username, f.password])
+                .filter(|name| first(&get, &[name]).is_some())
+                .collect();
+            if !ignored.is_empty() {
+                let hint = format!(
+                    "{} {} set but not used: userpass credentials only go with their own address variable, and the address came from {}; to log in with a password at this address, set {} and {}",
+                    ignored.join(" and "),
+                    if ignored.len() == 1 { "is" } else { "are" },
+                    family.addr,
+                    family.username,
+                    family.password
+                );
+                debug!("openbao env: {hint}");
+                b.login_hint = Some(match b.login_hint.take() {
+                    Some(token_hint) => format!("{token_hint}; {hint}"),
+                    None => hint,
+                });
+            }
+        }
     }
     if let Some(m) = first(&get, &["OPENBAO_KV_MOUNT"]) {
         b = b.kv_mount(m);
@@ -270,6 +305,7 @@ pub(crate) fn builder_from_lookup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redacted::ExposeSecret;
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<OpenbaoSecretStoreBuilder, SecretStoreError> {
@@ -292,7 +328,7 @@ mod tests {
     #[test]
     fn address_and_token_come_from_one_family_in_order() {
         let token =
-            |b: &OpenbaoSecretStoreBuilder| b.token.as_ref().map(|t| t.expose().to_string());
+            |b: &OpenbaoSecretStoreBuilder| b.token.as_ref().map(|t| t.expose_secret().to_string());
         // OPENBAO_ first, then BAO_, then VAULT_.
         let all = [
             ("OPENBAO_URL", "http://o:1"),
@@ -330,6 +366,79 @@ mod tests {
             hint.contains("OPENBAO_TOKEN and VAULT_TOKEN") && hint.contains("set BAO_TOKEN"),
             "{hint}"
         );
+    }
+
+    #[test]
+    fn userpass_comes_from_the_address_family_only() {
+        let userpass = |b: &OpenbaoSecretStoreBuilder| {
+            b.userpass
+                .as_ref()
+                .map(|(u, p)| (u.clone(), p.expose_secret().to_string()))
+        };
+        let b = from(&[
+            ("BAO_ADDR", "http://b:1"),
+            ("BAO_USERNAME", "bob"),
+            ("BAO_PASSWORD", "bob-pw"),
+            ("OPENBAO_USERNAME", "olga"),
+            ("OPENBAO_PASSWORD", "olga-pw"),
+        ])
+        .unwrap();
+        assert_eq!(userpass(&b), Some(("bob".into(), "bob-pw".into())));
+        assert_eq!(b.login_hint, None);
+
+        // A password of another family is ignored, and the hint names what to set instead.
+        let b = from(&[
+            ("VAULT_ADDR", "http://v:1"),
+            ("OPENBAO_USERNAME", "olga"),
+            ("OPENBAO_PASSWORD", "olga-pw"),
+        ])
+        .unwrap();
+        assert_eq!(userpass(&b), None);
+        let hint = b.login_hint.clone().unwrap();
+        assert!(
+            hint.contains("OPENBAO_USERNAME and OPENBAO_PASSWORD are set but not used")
+                && hint.contains("came from VAULT_ADDR")
+                && hint.contains("set VAULT_USERNAME and VAULT_PASSWORD"),
+            "{hint}"
+        );
+        assert!(!hint.contains("olga-pw"), "{hint}");
+
+        // Both hints (token and password) reach the build error.
+        let b = from(&[
+            ("VAULT_ADDR", "http://v:1"),
+            ("OPENBAO_TOKEN", "t"),
+            ("BAO_PASSWORD", "pw"),
+        ])
+        .unwrap();
+        let hint = b.login_hint.unwrap();
+        assert!(
+            hint.contains("set VAULT_TOKEN") && hint.contains("BAO_PASSWORD is set but not used"),
+            "{hint}"
+        );
+
+        let e = from(&[("VAULT_ADDR", "http://v:1"), ("VAULT_USERNAME", "u")]).unwrap_err();
+        assert!(
+            matches!(e, SecretStoreError::Config { .. })
+                && e.to_string()
+                    .contains("VAULT_USERNAME is set but VAULT_PASSWORD is not"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_password_of_another_family_is_named_in_the_build_error() {
+        let e = from(&[
+            ("BAO_ADDR", "http://b:1"),
+            ("OPENBAO_USERNAME", "u"),
+            ("OPENBAO_PASSWORD", "p"),
+        ])
+        .unwrap()
+        .build()
+        .await
+        .unwrap_err();
+        assert!(matches!(e, SecretStoreError::Config { .. }));
+        let e = e.to_string();
+        assert!(e.contains("set BAO_USERNAME and BAO_PASSWORD"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::SecretStoreError;
 /// A key stored in a namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
+    /// The key, within its namespace.
     pub key: String,
     /// When the current version was written (RFC 3339, from KV v2 metadata).
     pub updated_time: Option<String>,

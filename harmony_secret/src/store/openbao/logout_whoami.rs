@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::auth::{ActiveToken, TokenSource, token_rejected};
 use super::{Inner, OpenbaoSecretStore};
 use crate::SecretStoreError;
-use crate::redacted::Secret;
+use crate::redacted::{ExposeSecret, Secret};
 
 /// Who the store is logged in as, from OpenBao's `auth/token/lookup-self`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,8 +126,8 @@ impl Inner {
             None => {}
         }
         if let Some(e) = &entry
-            && !e.token.is_empty()
-            && !tokens.contains(&e.token)
+            && !e.token.expose_secret().is_empty()
+            && !tokens.iter().any(|t| crate::redacted::same(t, &e.token))
         {
             tokens.push(e.token.clone());
         }
@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn lookup_self_of_a_root_token_has_no_entity_and_no_expiry() {
         let root = ActiveToken {
-            token: Secret::new("t"),
+            token: Secret::from("t"),
             source: TokenSource::Explicit,
         };
         let w = who_am_i(

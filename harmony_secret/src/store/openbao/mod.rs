@@ -33,7 +33,7 @@ mod claim_refusal;
 pub(crate) mod env;
 mod listing;
 mod logout_whoami;
-pub mod session_cache;
+pub(crate) mod session_cache;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +45,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::openbao_http::{HttpError, OpenbaoHttp, errors_of};
-use crate::redacted::Secret;
+use crate::redacted::{ExposeSecret, Secret};
 use crate::{SecretStore, SecretStoreError};
 use auth::{ActiveToken, AuthConfig, TokenSource};
 pub use builder::{
@@ -55,7 +55,7 @@ pub use listing::StoredKey;
 pub use logout_whoami::{LogoutReport, WhoAmI};
 
 /// The key of the envelope that wraps non-object values (KV v2 only stores objects).
-pub const ENVELOPE_KEY: &str = "__harmony_value__";
+pub(crate) const ENVELOPE_KEY: &str = "__harmony_value__";
 
 pub(crate) const STORE: &str = "OpenBao";
 
@@ -100,9 +100,10 @@ impl OpenbaoSecretStore {
 
     /// A store configured by environment variables. The first address set of `OPENBAO_URL`,
     /// `BAO_ADDR`, `VAULT_ADDR` picks a family, and the token (`OPENBAO_TOKEN` / `BAO_TOKEN` /
-    /// `VAULT_TOKEN`), TLS options (`*_CACERT`, `*_CAPATH`, `*_SKIP_VERIFY` (`OPENBAO_SKIP_TLS`),
-    /// `*_TLS_SERVER_NAME`, `*_CLIENT_CERT` + `*_CLIENT_KEY`) and namespace (`*_NAMESPACE`) come
-    /// only from that family. Also `OPENBAO_USERNAME` + `OPENBAO_PASSWORD`, `OPENBAO_KV_MOUNT`
+    /// `VAULT_TOKEN`), userpass credentials (`*_USERNAME` + `*_PASSWORD`), TLS options
+    /// (`*_CACERT`, `*_CAPATH`, `*_SKIP_VERIFY` (`OPENBAO_SKIP_TLS`), `*_TLS_SERVER_NAME`,
+    /// `*_CLIENT_CERT` + `*_CLIENT_KEY`) and namespace (`*_NAMESPACE`) come only from that
+    /// family. Also `OPENBAO_KV_MOUNT`
     /// (`secret`), `OPENBAO_AUTH_MOUNT` (`userpass`), `HARMONY_SSO_ISSUER` +
     /// `HARMONY_SSO_CLIENT_ID`, `HARMONY_SSO_PROJECT_ID`, `HARMONY_SSO_RESOLVE_TO`,
     /// `HARMONY_SSO_CACERT`, `HARMONY_SSO_SKIP_TLS`, `OPENBAO_JWT_ROLE` (`harmony-developer`),
@@ -118,6 +119,7 @@ impl OpenbaoSecretStore {
         &self.inner.addr
     }
 
+    /// The KV v2 mount the secrets live in (default `secret`).
     pub fn kv_mount(&self) -> &str {
         &self.inner.kv_mount
     }
@@ -170,7 +172,7 @@ impl Inner {
     async fn invalidate(&self, stale: &ActiveToken) {
         let mut session = self.session.lock().await;
         match session.as_ref() {
-            Some(t) if t.token == stale.token => *session = None,
+            Some(t) if crate::redacted::same(&t.token, &stale.token) => *session = None,
             Some(_) => {
                 debug!("openbao: the invalid token was already replaced by another request");
                 return;
@@ -240,7 +242,7 @@ impl Inner {
     ) -> Result<(u16, Value), SecretStoreError> {
         let r = self
             .http
-            .send(method, path, Some(token.expose()), body, None)
+            .send(method, path, Some(token.expose_secret()), body, None)
             .await
             .map_err(|e| self.transport_error(&e))?;
         Ok((r.status, r.body))
@@ -450,10 +452,10 @@ mod tests {
                 bao_addr: "http://127.0.0.1:9".into(),
                 auth_mount: "jwt".into(),
                 role: "dev".into(),
-                token: Secret::new(token),
+                token: Secret::from(token),
                 expires_at: None,
                 ttl_secs: 0,
-                refresh_token: Some(Secret::new("rt")),
+                refresh_token: Some(Secret::from("rt")),
                 token_endpoint: None,
                 issuer: "http://127.0.0.1:9".into(),
                 client_id: "cli".into(),
@@ -465,7 +467,7 @@ mod tests {
 
     fn sso(token: &str) -> ActiveToken {
         ActiveToken {
-            token: Secret::new(token),
+            token: Secret::from(token),
             source: TokenSource::Sso,
         }
     }
@@ -478,8 +480,21 @@ mod tests {
         cached(&cache, "fresh");
         *inner.session.lock().await = Some(sso("fresh"));
         inner.invalidate(&sso("stale")).await;
-        assert!(inner.session.lock().await.as_ref().unwrap().token == Secret::new("fresh"));
-        assert!(cache.load().unwrap().unwrap().token == Secret::new("fresh"));
+        assert_eq!(
+            inner
+                .session
+                .lock()
+                .await
+                .as_ref()
+                .unwrap()
+                .token
+                .expose_secret(),
+            "fresh"
+        );
+        assert_eq!(
+            cache.load().unwrap().unwrap().token.expose_secret(),
+            "fresh"
+        );
     }
 
     #[tokio::test]
@@ -491,7 +506,7 @@ mod tests {
         inner.invalidate(&sso("stale")).await;
         assert!(inner.session.lock().await.is_none());
         let entry = cache.load().unwrap().unwrap();
-        assert!(entry.token.is_empty() && entry.refresh_token.is_some());
+        assert!(entry.token.expose_secret().is_empty() && entry.refresh_token.is_some());
     }
 
     #[tokio::test]
@@ -502,6 +517,9 @@ mod tests {
         *inner.session.lock().await = Some(sso("stale"));
         inner.invalidate(&sso("stale")).await;
         assert!(inner.session.lock().await.is_none());
-        assert!(cache.load().unwrap().unwrap().token == Secret::new("from-another-process"));
+        assert_eq!(
+            cache.load().unwrap().unwrap().token.expose_secret(),
+            "from-another-process"
+        );
     }
 }

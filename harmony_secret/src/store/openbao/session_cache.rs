@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::private_file::{ensure_private_dir, write_private_atomic};
-use crate::redacted::Secret;
+use crate::redacted::{ExposeSecret, Secret};
 
 /// A cached token is treated as expired this long before its real expiry (at most; a tenth of the
 /// TTL for short tokens), so it does not run out between the check and the request.
@@ -44,11 +44,13 @@ pub struct SessionEntry {
     pub auth_mount: String,
     pub role: String,
     /// The OpenBao client token (empty once it was found revoked).
+    #[serde(serialize_with = "crate::redacted::serialize")]
     pub token: Secret,
     /// Unix seconds; `None` = the token does not expire.
     pub expires_at: Option<u64>,
     /// `lease_duration` OpenBao gave at login (seconds).
     pub ttl_secs: u64,
+    #[serde(serialize_with = "crate::redacted::serialize_option")]
     pub refresh_token: Option<Secret>,
     pub token_endpoint: Option<String>,
     pub issuer: String,
@@ -77,7 +79,7 @@ impl SessionEntry {
 
     /// True while the OpenBao token can be used (with the safety margin).
     pub fn token_is_fresh(&self, now: u64) -> bool {
-        if self.token.is_empty() {
+        if self.token.expose_secret().is_empty() {
             return false;
         }
         match self.expires_at {
@@ -153,16 +155,17 @@ impl SessionCache {
         &self.file
     }
 
-    /// `<file>.lock`, the file [`SessionCache::lock`] locks.
+    /// `<file>.lock`, the file [`SessionCache::lock_async`] locks.
     pub fn lock_path(&self) -> PathBuf {
         let mut name = self.file.as_os_str().to_owned();
         name.push(".lock");
         PathBuf::from(name)
     }
 
-    /// Waits for the exclusive lock on this session (blocking: use
-    /// [`SessionCache::lock_async`] in async code). Other processes calling it wait until the
-    /// returned guard is dropped.
+    /// Waits for the exclusive lock on this session (blocking; the store uses
+    /// [`SessionCache::lock_async`]). Other processes calling it wait until the returned guard
+    /// is dropped. Tests hold a session's lock with it.
+    #[cfg(test)]
     pub fn lock(&self) -> std::io::Result<SessionLock> {
         loop {
             let file = self.open_lock_file()?;
@@ -289,7 +292,7 @@ impl SessionCache {
     /// session another process or task saved since then is kept.
     pub fn drop_token_if(&self, stale: &Secret) -> std::io::Result<()> {
         match self.load()? {
-            Some(entry) if entry.token == *stale => self.drop_token(),
+            Some(entry) if crate::redacted::same(&entry.token, stale) => self.drop_token(),
             _ => Ok(()),
         }
     }
@@ -332,10 +335,10 @@ mod tests {
             bao_addr: "http://127.0.0.1:8200".into(),
             auth_mount: "jwt".into(),
             role: "dev".into(),
-            token: Secret::new("s.token"),
+            token: Secret::from("s.token"),
             expires_at,
             ttl_secs: ttl,
-            refresh_token: Some(Secret::new("rt")),
+            refresh_token: Some(Secret::from("rt")),
             token_endpoint: Some("http://idp/token".into()),
             issuer: "http://idp".into(),
             client_id: "cli".into(),
@@ -388,7 +391,7 @@ mod tests {
         assert_eq!(dmode & 0o777, 0o700);
         cache.drop_token().unwrap();
         let e = cache.load().unwrap().unwrap();
-        assert!(e.token.is_empty() && e.refresh_token.is_some());
+        assert!(e.token.expose_secret().is_empty() && e.refresh_token.is_some());
         assert!(cache.remove().unwrap());
         assert!(cache.load().unwrap().is_none());
     }
