@@ -736,14 +736,14 @@ mod tests {
     #[tokio::test]
     async fn wait_api_ready_returns_once_zitadel_answers_and_gives_up_with_the_refusal() {
         let fake = start_fake().await;
-        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::new(GOOD_PAT)).unwrap();
+        let client = ZitadelClient::new(&fake.base_url, HOST, Pat::from(GOOD_PAT)).unwrap();
         wait_api_ready(&client, Duration::from_secs(60))
             .await
             .unwrap();
         assert_eq!(fake.requests(), ["GET orgs/me"], "one answer is enough");
 
         // Past the deadline a refused PAT is not retried: the refusal itself is returned.
-        let refused = ZitadelClient::new(&fake.base_url, HOST, Pat::new("pat-wrong")).unwrap();
+        let refused = ZitadelClient::new(&fake.base_url, HOST, Pat::from("pat-wrong")).unwrap();
         let err = wait_api_ready(&refused, Duration::ZERO).await.unwrap_err();
         assert!(err.is_unauthenticated(), "{err:?}");
     }
