@@ -9,10 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::modules::openbao::setup_api::OpenbaoInitRecord;
-use crate::modules::openbao::{
-    OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
-    harmony_dev_policy,
+use crate::infra::openbao_admin::{
+    OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy,
+    OpenbaoSetup, harmony_dev_policy,
 };
 use crate::topology::{
     CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider, PreparationError,

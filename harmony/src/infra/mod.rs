@@ -10,4 +10,5 @@ pub(crate) mod http_error;
 pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;
+pub mod openbao_admin;
 pub mod proxy;

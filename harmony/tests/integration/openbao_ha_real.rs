@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harmony::modules::openbao::raft::OpenbaoCluster;
-use harmony::modules::openbao::setup_api::{
+use harmony::infra::openbao_admin::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass,
 };
+use harmony::modules::openbao::raft::OpenbaoCluster;
 use harmony::modules::openbao::transit::{
     OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
 };

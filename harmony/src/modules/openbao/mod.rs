@@ -3,11 +3,10 @@
 //! - [`OpenbaoScore`] deploys the pinned `openbao/openbao` chart (single node or HA raft,
 //!   optional transit seal, agent injector off, ingress on k3d or a Route on OpenShift);
 //! - [`OpenbaoSetupScore`] initialises, unseals and configures it through the HTTP API
-//!   ([`setup_api::OpenbaoSetup`], [`raft::OpenbaoCluster`] for HA) over a port-forward per pod;
+//!   ([`crate::infra::openbao_admin::OpenbaoSetup`], [`raft::OpenbaoCluster`] for HA) over a port-forward per pod;
 //!   [`transit`] prepares the transit key and seal token on the unsealer.
 
 pub mod raft;
-pub mod setup_api;
 pub mod setup_score;
 pub mod transit;
 pub mod transit_score;
@@ -24,11 +23,11 @@ use crate::modules::helm::{HelmChartScore, HelmRepository};
 use crate::score::Score;
 use crate::topology::{HelmCommand, Topology};
 
-pub use raft::{ClusterReport, OpenbaoCluster};
-pub use setup_api::{
+pub use crate::infra::openbao_admin::{
     OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
     OpenbaoUserpass, SetupReport, harmony_dev_policy,
 };
+pub use raft::{ClusterReport, OpenbaoCluster};
 pub use setup_score::{
     OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode, OpenbaoUserpassConfig,
 };

@@ -12,12 +12,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::raft::OpenbaoCluster;
-use super::setup_api::{
+use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
+use crate::infra::k8s::{K8sClient, PortForwardTarget};
+use crate::infra::openbao_admin::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore,
     OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
 };
-use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
-use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::plan::{ChangeKind, Plan, PlannedChange};
@@ -245,7 +245,7 @@ impl K8sSecretKeyStore {
                 "Secret {}/{} key {INIT_SECRET_KEY} is not a valid init record: {}",
                 self.namespace,
                 self.secret_name,
-                super::setup_api::redacted_json_error(&e)
+                crate::infra::openbao_admin::redacted_json_error(&e)
             )
         })
     }
@@ -680,7 +680,9 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             score.init_secret_name(),
             score.local_cache_path(),
         ));
-        let other = |e: super::setup_api::OpenbaoSetupError| InterpretError::Other(e.to_string());
+        let other = |e: crate::infra::openbao_admin::OpenbaoSetupError| {
+            InterpretError::Other(e.to_string())
+        };
         if let OpenbaoUnsealMode::Transit(transit) = &score.unseal {
             for (pod, url) in pods.iter().zip(&urls) {
                 let status = OpenbaoSetup::new(url.clone(), store.clone())

@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::setup_api::{
+use crate::infra::openbao_admin::{
     OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup, OpenbaoSetupError, SealStatus,
     seal_migration_refused, valid_path_segment,
 };
