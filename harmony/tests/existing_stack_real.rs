@@ -1,9 +1,10 @@
 //! `ExistingStackTopology`'s capabilities against a real `bao` and a real OpenID provider: what
 //! it checks, what it says when something is missing, and its admin-token setup (idempotent).
 
+use harmony::infra::existing_stack::{ExistingStackConfig, ExistingStackTopology};
 use harmony::topology::{
-    DeviceClientRequest, ExistingStackConfig, ExistingStackTopology, IdentityProvider, JwtTrust,
-    SecretVault, SecretVaultRequest, Topology,
+    CapabilityError, DeviceClientRequest, IdentityProvider, JwtTrust, SecretVault,
+    SecretVaultRequest, Topology,
 };
 use harmony_test_support::{Idp, IdpOptions, OpenBao, RecordingServer, Reply};
 
@@ -16,7 +17,7 @@ fn request(idp: &Idp) -> SecretVaultRequest {
             audience: idp.client_id().into(),
             role: "harmony-developer".into(),
         }),
-        userpass: false,
+        userpass: None,
     }
 }
 
@@ -78,6 +79,16 @@ async fn discovery_is_checked_and_a_wrong_issuer_is_named() {
     ))
     .unwrap();
     let err = wrong.ensure_device_client(&client()).await.unwrap_err();
+    // A kind to match, keeping the connection error (without the URL) as its source.
+    match &err {
+        CapabilityError::Unreachable { server, source, .. } => {
+            assert!(server.contains("127.0.0.1:1"), "{server}");
+            assert!(source.is_connect(), "{source:?}");
+            assert!(source.url().is_none(), "the cause must not carry the URL");
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    let err = err.to_string();
     assert!(err.contains("--issuer"), "{err}");
     // Checking never starts a device authorization.
     assert!(
@@ -101,6 +112,8 @@ async fn without_jwt_auth_and_no_admin_token_it_says_how_to_enable_it() {
         .ensure_secret_vault(&request(&idp))
         .await
         .unwrap_err();
+    assert!(matches!(err, CapabilityError::Server(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("no JWT auth at jwt/"), "{err}");
     assert!(err.contains("bao auth enable -path=jwt jwt"), "{err}");
     assert!(err.contains("--admin-token"), "{err}");
@@ -276,6 +289,6 @@ fn request_without_jwt() -> SecretVaultRequest {
         kv_mount: "secret".into(),
         policy: "harmony-dev".into(),
         jwt: None,
-        userpass: false,
+        userpass: None,
     }
 }

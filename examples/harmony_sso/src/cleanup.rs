@@ -60,7 +60,7 @@ pub async fn run(
         return Ok(done);
     }
 
-    let client = topology.k8s_client().await?;
+    let client = topology.k8s_client().await.map_err(|e| e.to_string())?;
     for (release, ns) in [
         (&stack.zitadel.release_name, &stack.zitadel.namespace),
         (&stack.openbao.release_name, &stack.openbao.namespace),

@@ -10,8 +10,8 @@ use super::helm::{bound_helm_command, find_helm, find_or_install_helm};
 use super::k3d::{ClusterState, K3d, K3dClusterSpec, check_docker_with};
 use super::k8s::K8sClient;
 use crate::topology::{
-    HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL, PostgreSQLConfig,
-    PostgreSQLEndpoint, PreparationError, PreparationOutcome, Topology,
+    CapabilityError, HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient,
+    PreparationError, PreparationOutcome, Topology,
 };
 
 /// Settings of a [`K8sAnywhereTopology`], usually read from the environment.
@@ -125,8 +125,9 @@ impl K8sAnywhereConfig {
 /// host port 8080) by default, or the cluster of `KUBECONFIG` with
 /// `HARMONY_USE_LOCAL_K3D=false`.
 ///
-/// Capabilities: [`K8sclient`], [`HelmCommand`], [`K8sDistributionProbe`], [`PostgreSQL`]
-/// (CloudNativePG).
+/// Capabilities: [`K8sclient`], [`HelmCommand`], [`K8sDistributionProbe`]; `PostgreSQL`
+/// (CloudNativePG, `crate::modules::postgresql::cnpg`) and the secret vault / identity
+/// provider (`crate::modules::sso_stack`) are implemented next to the Scores they run.
 pub struct K8sAnywhereTopology {
     config: K8sAnywhereConfig,
     client: OnceCell<Arc<K8sClient>>,
@@ -246,7 +247,10 @@ impl Topology for K8sAnywhereTopology {
         find_or_install_helm(&self.config.helm_dir(), self.config.autoinstall)
             .await
             .map_err(PreparationError::new)?;
-        let client = self.k8s_client().await.map_err(PreparationError::new)?;
+        let client = self
+            .k8s_client()
+            .await
+            .map_err(|e| PreparationError::new(e.to_string()))?;
         client
             .kube_client()
             .apiserver_version()
@@ -265,7 +269,7 @@ impl Topology for K8sAnywhereTopology {
 
 #[async_trait]
 impl K8sclient for K8sAnywhereTopology {
-    async fn k8s_client(&self) -> Result<Arc<K8sClient>, String> {
+    async fn k8s_client(&self) -> Result<Arc<K8sClient>, CapabilityError> {
         self.client
             .get_or_try_init(|| async {
                 let kubeconfig = self.config.effective_kubeconfig();
@@ -273,7 +277,7 @@ impl K8sclient for K8sAnywhereTopology {
                 K8sClient::from_kubeconfig(kubeconfig.as_deref(), context.as_deref())
                     .await
                     .map(Arc::new)
-                    .map_err(|e| e.to_string())
+                    .map_err(CapabilityError::from)
             })
             .await
             .cloned()
@@ -293,29 +297,8 @@ impl HelmCommand for K8sAnywhereTopology {
 
 #[async_trait]
 impl K8sDistributionProbe for K8sAnywhereTopology {
-    async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+    async fn k8s_distribution(&self) -> Result<K8sDistribution, CapabilityError> {
         Ok(self.k8s_client().await?.distribution().await?)
-    }
-}
-
-#[async_trait]
-impl PostgreSQL for K8sAnywhereTopology {
-    async fn deploy_postgres(
-        &self,
-        config: &PostgreSQLConfig,
-    ) -> Result<PostgreSQLEndpoint, String> {
-        crate::modules::postgresql::cnpg::deploy_with_cloudnative_pg(self, config)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn plan_postgres(
-        &self,
-        config: &PostgreSQLConfig,
-    ) -> Result<(Vec<crate::plan::PlannedChange>, PostgreSQLEndpoint), String> {
-        crate::modules::postgresql::cnpg_plan::plan_with_cloudnative_pg(self, config)
-            .await
-            .map_err(|e| e.to_string())
     }
 }
 

@@ -3,6 +3,7 @@
 //! The domain modules (`score`, `interpret`, `topology`, `inventory`) never import kube or
 //! helm; they only see the types re-exported from here through capabilities.
 
+pub mod cnpg;
 pub mod download;
 pub mod existing_stack;
 pub mod helm;

@@ -7,11 +7,11 @@
 use async_trait::async_trait;
 
 mod capabilities;
+mod capability_error;
 mod secret_vault;
 
-pub use crate::infra::existing_stack::{ExistingStackConfig, ExistingStackTopology};
-pub use crate::infra::k8s_anywhere::{K8sAnywhereConfig, K8sAnywhereTopology};
 pub use capabilities::*;
+pub use capability_error::{BoxError, CapabilityError};
 pub use secret_vault::*;
 
 #[async_trait]

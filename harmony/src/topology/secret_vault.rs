@@ -10,6 +10,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::CapabilityError;
+
 /// One thing a capability did or checked, for progress and the run summary (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapabilityStep {
@@ -62,7 +64,7 @@ pub trait IdentityProvider: Send + Sync {
     async fn ensure_device_client(
         &self,
         request: &DeviceClientRequest,
-    ) -> Result<DeviceClient, String>;
+    ) -> Result<DeviceClient, CapabilityError>;
 }
 
 /// How the vault should trust an OpenID issuer: a JWT auth method plus one role.
@@ -85,9 +87,29 @@ pub struct SecretVaultRequest {
     pub policy: String,
     /// Trust this issuer through JWT auth. `None`: no single sign-on (userpass only).
     pub jwt: Option<JwtTrust>,
-    /// Also provide a userpass user (credentials chosen by the implementation, e.g. from
-    /// harmony_config), as the fallback login when there is no identity provider.
-    pub userpass: bool,
+    /// Also provide this userpass user, as the fallback login when there is no identity
+    /// provider (`None`: no userpass). The caller chooses the credentials (e.g. from
+    /// `harmony_config::get_or_prompt`), so the capability never prompts.
+    pub userpass: Option<VaultUserpass>,
+}
+
+/// A userpass user of the vault. `Debug` and serialization never show the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultUserpass {
+    /// The user name people log in with.
+    pub username: String,
+    /// Its password (never serialized: a request written out does not carry it).
+    #[serde(skip_serializing, default)]
+    pub password: String,
+}
+
+impl std::fmt::Debug for VaultUserpass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultUserpass")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Where the vault is and how to log in to it.
@@ -111,5 +133,5 @@ pub trait SecretVault: Send + Sync {
     async fn ensure_secret_vault(
         &self,
         request: &SecretVaultRequest,
-    ) -> Result<SecretVaultAccess, String>;
+    ) -> Result<SecretVaultAccess, CapabilityError>;
 }

@@ -310,8 +310,12 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
     );
     assert!(message.contains("does not unseal it"), "{message}");
     // harmony_sso on it as an existing stack: the same advice, not `bao operator unseal`.
-    let existing = harmony::topology::ExistingStackTopology::new(
-        harmony::topology::ExistingStackConfig::new(server.addr(), "http://127.0.0.1:1", "cli"),
+    let existing = harmony::infra::existing_stack::ExistingStackTopology::new(
+        harmony::infra::existing_stack::ExistingStackConfig::new(
+            server.addr(),
+            "http://127.0.0.1:1",
+            "cli",
+        ),
     )
     .unwrap();
     let err = harmony::topology::Topology::ensure_ready(&existing)

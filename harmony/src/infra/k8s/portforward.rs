@@ -102,7 +102,7 @@ pub(super) async fn start(
                 .and_then(|s| s.selector.clone())
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| {
-                    K8sError::Api(format!(
+                    K8sError::Invalid(format!(
                         "Service {namespace}/{svc_name} has no pod selector"
                     ))
                 })?;
@@ -110,12 +110,12 @@ pub(super) async fn start(
                 .list(Some(namespace), Some(&selector_string(&selector)))
                 .await?;
             let pod = pods.into_iter().find(is_ready).ok_or_else(|| {
-                K8sError::Api(format!(
+                K8sError::Invalid(format!(
                     "no ready pod behind Service {namespace}/{svc_name} to forward to"
                 ))
             })?;
             let pod_port = target_port(&svc, &pod, port).ok_or_else(|| {
-                K8sError::Api(format!("Service {namespace}/{svc_name} has no port {port}"))
+                K8sError::Invalid(format!("Service {namespace}/{svc_name} has no port {port}"))
             })?;
             (pod.metadata.name.unwrap_or_default(), pod_port)
         }
@@ -123,10 +123,16 @@ pub(super) async fn start(
 
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| K8sError::Api(format!("binding a local port: {e}")))?;
+        .map_err(|source| K8sError::Io {
+            what: "binding a local port".to_string(),
+            source,
+        })?;
     let local_port = listener
         .local_addr()
-        .map_err(|e| K8sError::Api(format!("reading the local port: {e}")))?
+        .map_err(|source| K8sError::Io {
+            what: "reading the local port".to_string(),
+            source,
+        })?
         .port();
     let pods: Api<Pod> = Api::namespaced(client.kube_client(), namespace);
     let pod = pod_name.clone();

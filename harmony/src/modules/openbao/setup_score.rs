@@ -61,9 +61,14 @@ pub struct OpenbaoSetupScore {
     pub secret_shares: u8,
     pub secret_threshold: u8,
     pub kv_mount: String,
-    /// Create the userpass user whose name and password come from `harmony_config`
-    /// ([`OpenbaoUserpassConfig`], prompted once, then remembered).
+    /// Create the userpass user given in [`Self::userpass_credentials`].
     pub userpass: bool,
+    /// The userpass user's name and password, chosen by the caller (e.g.
+    /// `harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()`, prompted once, then
+    /// remembered): the Score never prompts. Required to run with `userpass`; without it a
+    /// plan reports the user as unknown. Never serialized.
+    #[serde(skip)]
+    pub userpass_credentials: Option<OpenbaoUserpassConfig>,
     /// Policies of the userpass user.
     pub userpass_policies: Vec<String>,
     /// JWT auth trusting an OIDC issuer (e.g. Zitadel, see `ZitadelSetupScore::provision`).
@@ -86,6 +91,7 @@ impl Default for OpenbaoSetupScore {
             secret_threshold: 1,
             kv_mount: "secret".to_string(),
             userpass: true,
+            userpass_credentials: None,
             userpass_policies: vec!["harmony-dev".to_string()],
             jwt: None,
             cluster_name: "k3d-harmony".to_string(),
@@ -356,35 +362,15 @@ impl OpenbaoKeyStore for ReadOnlyKeyStore {
     }
 }
 
-/// The userpass credentials: those read in `prepare`, else from `harmony_config` (prompting
-/// once).
-async fn userpass_credentials(
-    score: &OpenbaoSetupScore,
-    prepared: Option<OpenbaoUserpassConfig>,
-) -> Result<OpenbaoUserpass, InterpretError> {
-    let config = match prepared {
-        Some(config) => config,
-        None => load_userpass_config().await?,
-    };
-    Ok(OpenbaoUserpass {
-        username: config.username,
-        password: config.password,
-        policies: score.userpass_policies.clone(),
-    })
-}
-
-async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError> {
-    // The runner's "running OpenbaoSetupScore" spinner would redraw over the prompt.
-    let _spinners_hidden = crate::progress::hide_spinners();
-    harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()
-        .await
-        .map_err(|e| {
-            InterpretError::Other(format!(
-                "could not get the OpenBao userpass user from harmony_config ({}): {e}",
-                harmony_config::env_var_name(
-                    <OpenbaoUserpassConfig as harmony_config::Config>::KEY
-                )
-            ))
+/// The userpass user to create: the Score's own credentials, with its policies.
+fn userpass_of(score: &OpenbaoSetupScore) -> Option<OpenbaoUserpass> {
+    score
+        .userpass_credentials
+        .as_ref()
+        .map(|c| OpenbaoUserpass {
+            username: c.username.clone(),
+            password: c.password.clone(),
+            policies: score.userpass_policies.clone(),
         })
 }
 
@@ -486,8 +472,6 @@ pub(crate) async fn ensure_transit_token(
 #[derive(Debug)]
 struct OpenbaoSetupInterpret {
     score: OpenbaoSetupScore,
-    /// The userpass user read by `prepare` (Debug hides the password).
-    prepared: std::sync::Mutex<Option<OpenbaoUserpassConfig>>,
 }
 
 impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
@@ -501,26 +485,14 @@ impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
     fn create_interpret(&self) -> Box<dyn Interpret<T>> {
         Box::new(OpenbaoSetupInterpret {
             score: self.clone(),
-            prepared: std::sync::Mutex::new(None),
         })
     }
 }
 
 #[async_trait]
 impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
-    /// Asks for the userpass user before the run starts (the runner calls this for every
-    /// Score before preparing the topology), so the question does not come after the OpenBao
-    /// chart install and pod waits.
-    async fn prepare(&self, _inventory: &Inventory) -> Result<(), InterpretError> {
-        if self.score.userpass {
-            let config = load_userpass_config().await?;
-            *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
-        }
-        Ok(())
-    }
-
     /// The writes a run would send to OpenBao (reads only, through a port-forward). The
-    /// userpass password is compared only when `harmony_config` has it without asking.
+    /// userpass user is compared only when the Score was given its credentials.
     async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
         let score = &self.score;
         let ns = score.namespace.as_str();
@@ -551,29 +523,8 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
                 .with_detail("the pod is not running yet (OpenbaoScore deploys it)"),
             ]));
         }
-        let mut unknown_password = false;
-        let userpass = if score.userpass {
-            let prepared = self
-                .prepared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            match prepared {
-                Some(c) => Some(c),
-                None => harmony_config::get::<OpenbaoUserpassConfig>().await.ok(),
-            }
-            .map(|c| OpenbaoUserpass {
-                username: c.username,
-                password: c.password,
-                policies: score.userpass_policies.clone(),
-            })
-            .or_else(|| {
-                unknown_password = true;
-                None
-            })
-        } else {
-            None
-        };
+        let userpass = score.userpass.then(|| userpass_of(score)).flatten();
+        let unknown_password = score.userpass && userpass.is_none();
         let forward = client
             .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
             .await?;
@@ -627,15 +578,18 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
         topology: &T,
     ) -> Result<Outcome, InterpretError> {
         let score = &self.score;
-        // Normally already asked in `prepare`, before the run started. Run on its own (without
-        // the runner), it is asked here, before this Score's own waits (pod, unseal, ...).
         let userpass = if score.userpass {
-            let prepared = self
-                .prepared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            Some(userpass_credentials(score, prepared).await?)
+            Some(userpass_of(score).ok_or_else(|| {
+                InterpretError::InvalidScore(format!(
+                    "{} creates a userpass user but was given no credentials: set \
+                     `userpass_credentials` (e.g. read with harmony_config's get_or_prompt, or env {}) \
+                     or `userpass: false`",
+                    Score::<T>::name(score),
+                    harmony_config::env_var_name(
+                        <OpenbaoUserpassConfig as harmony_config::Config>::KEY
+                    )
+                ))
+            })?)
         } else {
             None
         };
