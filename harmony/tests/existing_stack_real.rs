@@ -237,7 +237,7 @@ async fn existing_stack_checks_trust_the_os_trust_store_like_the_store() {
         let access = topology
             .ensure_secret_vault(&request_without_jwt())
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(access.steps[0].message.contains("unsealed"), "{access:?}");
         return;
     }
