@@ -424,22 +424,49 @@ impl SetupReport {
     }
 }
 
+/// Why configuring OpenBao through its HTTP API failed, by kind. Messages name the request
+/// (`PUT sys/init`), never a token or key.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenbaoSetupError {
+    /// OpenBao answered with an error status.
     #[error("OpenBao {request}: HTTP {status}: {message}")]
     Api {
+        /// Method and path, e.g. `POST sys/policies/acl/harmony-dev`.
         request: String,
+        /// The HTTP status.
         status: u16,
+        /// OpenBao's `errors` (or a description of the status).
         message: String,
     },
-    #[error("OpenBao {request}: request failed: {message}")]
-    Transport { request: String, message: String },
+    /// The request got no HTTP answer (connection refused, timeout, TLS, a refused redirect).
+    #[error("OpenBao {request}: request failed: {source}")]
+    Transport {
+        /// Method and path.
+        request: String,
+        /// The client's error (no URL query, no token).
+        #[source]
+        source: harmony_secret::openbao_http::HttpError,
+    },
+    /// A bounded wait expired.
     #[error("timed out after {seconds}s waiting for {what}")]
-    Timeout { what: String, seconds: u64 },
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// The bound.
+        seconds: u64,
+    },
+    /// The key store (unseal keys, root token) failed.
     #[error("OpenBao key store ({store}): {message}")]
-    Store { store: String, message: String },
+    Store {
+        /// Where the keys are kept ([`OpenbaoKeyStore::describe`]).
+        store: String,
+        /// The store's message.
+        message: String,
+    },
+    /// The server is in a state the setup cannot continue from; the message says what to do.
     #[error("{0}")]
     State(String),
+    /// The wanted state is invalid.
     #[error("invalid OpenBao setup settings: {0}")]
     Settings(String),
 }
@@ -558,9 +585,9 @@ impl OpenbaoSetup {
             .http
             .send(method, path, token, body, None)
             .await
-            .map_err(|e| OpenbaoSetupError::Transport {
+            .map_err(|source| OpenbaoSetupError::Transport {
                 request: request.clone(),
-                message: e.to_string(),
+                source,
             })?;
         Ok((response.status, response.body))
     }

@@ -101,6 +101,15 @@ pub enum K8sError {
         #[source]
         source: serde_json::Error,
     },
+    /// An object the API returned does not have the shape of its Rust type.
+    #[error("reading {what}: {source}")]
+    Parse {
+        /// The object.
+        what: String,
+        /// kube's conversion error.
+        #[source]
+        source: kube::core::dynamic::ParseDynamicObjectError,
+    },
     /// Watching an object failed.
     #[error("watching {what}: {source}")]
     Watch {
@@ -233,9 +242,14 @@ fn serde_err(what: &str) -> impl FnOnce(serde_json::Error) -> K8sError + '_ {
     }
 }
 
-fn to_typed<K: DeserializeOwned>(obj: DynamicObject) -> Result<K, K8sError> {
-    let value = serde_json::to_value(obj).map_err(serde_err("serializing an object"))?;
-    serde_json::from_value(value).map_err(serde_err("reading an object"))
+fn to_typed<K: Resource + DeserializeOwned>(obj: DynamicObject) -> Result<K, K8sError> {
+    let what = describe(
+        obj.types.as_ref().map_or("object", |t| t.kind.as_str()),
+        obj.metadata.namespace.as_deref(),
+        obj.metadata.name.as_deref().unwrap_or("(unnamed)"),
+    );
+    obj.try_parse()
+        .map_err(|source| K8sError::Parse { what, source })
 }
 
 /// Names a manifest in error messages by apiVersion, kind and name only: the rest (a
@@ -444,6 +458,8 @@ impl K8sClient {
             .map(str::to_string);
         let what = describe(&kind, namespace.as_deref(), &name);
 
+        // One immediate retry after refreshing discovery (an async step), not a polling loop:
+        // no backoff to configure, so no backon here.
         let mut retried = false;
         loop {
             let (ar, caps) = self.resolve_kind(&api_version, &kind).await?;
@@ -684,9 +700,7 @@ impl K8sClient {
     {
         let ar = ApiResource::erase::<K>(&());
         let typed = move |obj: Option<&DynamicObject>| -> bool {
-            let typed: Option<K> = obj
-                .and_then(|o| serde_json::to_value(o).ok())
-                .and_then(|v| serde_json::from_value(v).ok());
+            let typed: Option<K> = obj.and_then(|o| o.clone().try_parse().ok());
             condition(typed.as_ref())
         };
         let obj = self
@@ -727,6 +741,10 @@ impl K8sClient {
 
     /// Waits until a `status.conditions` entry of `condition_type` is `True` (e.g. `Ready` on
     /// a CloudNativePG Cluster, `Available` on a Deployment).
+    ///
+    /// The wait itself is kube's `await_condition`; the condition is ours because
+    /// `kube::runtime::conditions` has none that reads a condition type on any (dynamic) kind
+    /// (its `is_deployment_completed` checks the rollout, not `Available`).
     pub async fn wait_for_condition(
         &self,
         api_version: &str,

@@ -77,13 +77,10 @@ fn target_port(service: &Service, pod: &Pod, port: u16) -> Option<u16> {
     }
 }
 
-/// Builds a label selector string from a Service selector (`a=b,c=d`, sorted).
+/// A Service's pod selector as a label selector string (`a=b,c=d`, sorted), written by kube's
+/// [`kube::core::Selector`].
 pub(crate) fn selector_string(selector: &std::collections::BTreeMap<String, String>) -> String {
-    selector
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    kube::core::Selector::from_iter(selector.clone()).to_string()
 }
 
 pub(super) async fn start(
@@ -206,5 +203,10 @@ mod tests {
             selector_string(svc.spec.as_ref().unwrap().selector.as_ref().unwrap()),
             "app.kubernetes.io/name=zitadel"
         );
+        let two = [("b", "2"), ("a", "1")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into_iter()
+            .collect();
+        assert_eq!(selector_string(&two), "a=1,b=2");
     }
 }
