@@ -10,6 +10,7 @@ use crate::inventory::Inventory;
 use crate::plan::Plan;
 use crate::topology::{CapabilityError, Topology};
 
+/// The code behind a Score: executes it, plans it, and asks its questions up front.
 #[async_trait]
 pub trait Interpret<T: Topology>: Send + Sync {
     /// Brings the topology to the wanted state, or reports why it could not.
@@ -59,20 +60,26 @@ impl fmt::Display for InterpretStatus {
 /// (endpoints, ids, login hints) for the summary and for later Scores. Never put secrets in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// Changed, unchanged or skipped.
     pub status: InterpretStatus,
+    /// One line for humans.
     pub message: String,
+    /// Named details (endpoints, ids, login hints; never secrets).
     pub details: BTreeMap<String, String>,
 }
 
 impl Outcome {
+    /// Something was created or changed.
     pub fn success(message: impl Into<String>) -> Self {
         Self::new(InterpretStatus::Success, message)
     }
 
+    /// The wanted state was already there.
     pub fn noop(message: impl Into<String>) -> Self {
         Self::new(InterpretStatus::Noop, message)
     }
 
+    /// The Score does not apply to this topology.
     pub fn skipped(message: impl Into<String>) -> Self {
         Self::new(InterpretStatus::Skipped, message)
     }
@@ -100,7 +107,12 @@ pub enum InterpretError {
     Capability(String),
     /// Waiting for something timed out.
     #[error("timed out after {seconds}s waiting for {what}")]
-    Timeout { what: String, seconds: u64 },
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// The bound that expired.
+        seconds: u64,
+    },
     /// The Score's own settings are wrong.
     #[error("invalid settings: {0}")]
     InvalidScore(String),

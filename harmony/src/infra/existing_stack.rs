@@ -98,6 +98,7 @@ impl ExistingStackTopology {
         Ok(Self { config, http })
     }
 
+    /// The servers this topology checks.
     pub fn config(&self) -> &ExistingStackConfig {
         &self.config
     }

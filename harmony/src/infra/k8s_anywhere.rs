@@ -142,10 +142,12 @@ impl std::fmt::Debug for K8sAnywhereTopology {
 }
 
 impl K8sAnywhereTopology {
+    /// A topology configured from the environment ([`K8sAnywhereConfig::from_env`]).
     pub fn from_env() -> Self {
         Self::new(K8sAnywhereConfig::from_env())
     }
 
+    /// A topology with explicit settings; nothing is contacted until it is used.
     pub fn new(config: K8sAnywhereConfig) -> Self {
         Self {
             config,
@@ -153,6 +155,7 @@ impl K8sAnywhereTopology {
         }
     }
 
+    /// Its settings.
     pub fn config(&self) -> &K8sAnywhereConfig {
         &self.config
     }

@@ -31,7 +31,9 @@ use crate::topology::{
 /// The OpenBao and Zitadel deployments the k3d topology uses for its capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K8sSsoStack {
+    /// The OpenBao deployment.
     pub openbao: OpenbaoScore,
+    /// The Zitadel deployment.
     pub zitadel: ZitadelScore,
 }
 
@@ -70,6 +72,7 @@ impl K8sSsoStack {
         )
     }
 
+    /// The setup of this stack's OpenBao, its key cache scoped to `cluster_name`.
     pub fn openbao_setup(&self, cluster_name: impl Into<String>) -> OpenbaoSetupScore {
         OpenbaoSetupScore::for_deployment(&self.openbao, cluster_name)
     }
@@ -86,6 +89,7 @@ impl K8sSsoStack {
         }
     }
 
+    /// The CoreDNS rewrite sending Zitadel's host to its Service inside the cluster.
     pub fn coredns_rewrite(&self) -> CoreDNSRewriteScore {
         CoreDNSRewriteScore::new(vec![(
             self.zitadel.host.clone(),

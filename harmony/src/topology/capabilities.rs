@@ -65,6 +65,7 @@ pub trait K8sDistributionProbe: Send + Sync {
 pub struct PostgreSQLConfig {
     /// Cluster name; the read-write endpoint and secrets are derived from it.
     pub name: String,
+    /// Namespace of the cluster and its Services and Secrets.
     pub namespace: String,
     /// Number of instances (1 primary + N-1 replicas).
     pub instances: u32,
@@ -103,8 +104,11 @@ impl PostgreSQLConfig {
 pub struct PostgreSQLEndpoint {
     /// In-cluster host of the read-write (primary) service, e.g. `zitadel-pg-rw.zitadel.svc.cluster.local`.
     pub host: String,
+    /// PostgreSQL's port (5432).
     pub port: u16,
+    /// Namespace of the database.
     pub namespace: String,
+    /// The application database.
     pub database: String,
     /// Secret (keys `username`, `password`, `uri`, ...) of the database owner, e.g. `<name>-app`.
     pub app_secret: String,

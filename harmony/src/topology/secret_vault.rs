@@ -19,10 +19,12 @@ pub struct CapabilityStep {
     pub name: String,
     /// Whether it created or changed something (false: it was already as wanted, or a check).
     pub changed: bool,
+    /// One line for humans.
     pub message: String,
 }
 
 impl CapabilityStep {
+    /// A step named `name`.
     pub fn new(name: impl Into<String>, changed: bool, message: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -53,6 +55,7 @@ pub struct DeviceClient {
     pub audience: String,
     /// The device authorization endpoint found by discovery, when it was checked.
     pub device_authorization_endpoint: Option<String>,
+    /// What was done or checked.
     pub steps: Vec<CapabilityStep>,
 }
 
@@ -117,11 +120,15 @@ impl std::fmt::Debug for VaultUserpass {
 pub struct SecretVaultAccess {
     /// The address clients use, e.g. `http://bao.harmony.localhost:8080`.
     pub address: String,
+    /// The KV v2 mount.
     pub kv_mount: String,
+    /// The policy signed-in people get.
     pub policy: String,
     /// JWT auth mount and role, when single sign-on was requested.
     pub jwt_mount: Option<String>,
+    /// JWT role people log in with, when single sign-on was requested.
     pub jwt_role: Option<String>,
+    /// What was done or checked.
     pub steps: Vec<CapabilityStep>,
 }
 

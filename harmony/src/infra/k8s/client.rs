@@ -177,7 +177,9 @@ impl K8sError {
 /// `metadata.resourceVersion` differs from before, or it did not exist).
 #[derive(Debug, Clone)]
 pub struct Applied<K> {
+    /// The object as the server stored it.
     pub object: K,
+    /// Whether the apply created or changed it.
     pub changed: bool,
 }
 

@@ -34,6 +34,7 @@ impl PortForwardTarget {
 pub struct PortForward {
     /// `http://127.0.0.1:<local_port>`.
     pub local_url: String,
+    /// The local port (on 127.0.0.1) chosen by the OS.
     pub local_port: u16,
     /// The pod actually forwarded to.
     pub pod: String,

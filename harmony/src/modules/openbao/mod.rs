@@ -47,13 +47,17 @@ pub const READINESS_PATH: &str = "/v1/sys/health?standbyok=true&sealedcode=204&u
 /// Deploys OpenBao with Helm (`helm upgrade --install --wait`, pinned chart and image).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenbaoScore {
+    /// Namespace of the release.
     pub namespace: String,
+    /// Helm release name (also the base of the object names).
     pub release_name: String,
     /// External hostname (ingress host on k3d, Route host on OpenShift).
     pub host: String,
     /// OpenShift flavour: Route instead of Ingress, OpenShift security contexts.
     pub openshift: bool,
+    /// Chart version (default the pinned [`OPENBAO_CHART_VERSION`]).
     pub chart_version: String,
+    /// OpenBao image tag (default the pinned [`OPENBAO_IMAGE_TAG`]).
     pub image_tag: String,
     /// Size of the raft data volume.
     pub storage_size: String,

@@ -56,10 +56,15 @@ pub struct OpenbaoTransitUnseal {
 /// [`super::OpenbaoScore`] (same namespace and release).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenbaoSetupScore {
+    /// Namespace of the OpenBao release.
     pub namespace: String,
+    /// Its Helm release name.
     pub release_name: String,
+    /// Shamir key shares created at init.
     pub secret_shares: u8,
+    /// Shares needed to unseal.
     pub secret_threshold: u8,
+    /// KV v2 mount path (default `secret`).
     pub kv_mount: String,
     /// Create the userpass user given in [`Self::userpass_credentials`].
     pub userpass: bool,
@@ -121,6 +126,7 @@ impl OpenbaoSetupScore {
         }
     }
 
+    /// The chart's fullname (base of the pod, Service and Secret names).
     pub fn fullname(&self) -> String {
         fullname_of(&self.release_name)
     }
@@ -220,6 +226,7 @@ pub struct K8sSecretKeyStore {
 }
 
 impl K8sSecretKeyStore {
+    /// Keys in Secret `namespace/secret_name`, mirrored in the file at `cache_path`.
     pub fn new(
         client: Arc<K8sClient>,
         namespace: impl Into<String>,
