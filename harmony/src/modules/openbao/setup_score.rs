@@ -964,6 +964,77 @@ mod tests {
         assert_eq!(api.lock().unwrap().writes, 0);
     }
 
+    /// A topology that counts how often a Score asked it for the cluster.
+    struct CountingTopology(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Topology for CountingTopology {
+        fn name(&self) -> &str {
+            "CountingTopology"
+        }
+        async fn ensure_ready(
+            &self,
+        ) -> Result<crate::topology::PreparationOutcome, crate::topology::PreparationError>
+        {
+            Ok(crate::topology::PreparationOutcome::Noop)
+        }
+    }
+
+    #[async_trait]
+    impl K8sclient for CountingTopology {
+        async fn k8s_client(&self) -> Result<Arc<K8sClient>, crate::topology::CapabilityError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(crate::topology::CapabilityError::Unsupported(
+                "no cluster in this test".into(),
+            ))
+        }
+    }
+
+    /// The Score never prompts: without the credentials it was given, it says how to give them
+    /// (and the environment variable harmony_config reads), before touching the cluster.
+    #[tokio::test]
+    async fn userpass_without_credentials_says_how_to_give_them_and_touches_nothing() {
+        let topology = CountingTopology(Default::default());
+        let score = OpenbaoSetupScore::default();
+        assert!(score.userpass && score.userpass_credentials.is_none());
+        let interpret = Score::<CountingTopology>::create_interpret(&score);
+        let err = interpret
+            .execute(&Inventory::empty(), &topology)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, InterpretError::InvalidScore(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("userpass_credentials"), "{message}");
+        assert!(
+            message.contains("HARMONY_CONFIG_OpenbaoUserpassConfig"),
+            "{message}"
+        );
+        assert_eq!(topology.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// The credentials given are the user created, with the Score's policies; `Serialize`
+    /// (plans, logs) never carries them.
+    #[test]
+    fn given_credentials_become_the_userpass_user_and_are_never_serialized() {
+        let score = OpenbaoSetupScore {
+            userpass_credentials: Some(OpenbaoUserpassConfig {
+                username: "alice".into(),
+                password: "TOPSECRET".into(),
+            }),
+            ..Default::default()
+        };
+        let user = userpass_of(&score).expect("a user");
+        assert_eq!(user.username, "alice");
+        assert_eq!(user.password, "TOPSECRET");
+        assert_eq!(user.policies, vec!["harmony-dev".to_string()]);
+        let json = serde_json::to_string(&score).unwrap();
+        assert!(
+            !json.contains("TOPSECRET") && !json.contains("alice"),
+            "{json}"
+        );
+        assert!(!format!("{score:?}").contains("TOPSECRET"));
+    }
+
     #[test]
     fn userpass_config_hides_password() {
         let c = OpenbaoUserpassConfig {
