@@ -7,7 +7,9 @@ use std::time::Duration;
 use backon::{ConstantBuilder, Retryable};
 use serde_json::json;
 
-use crate::infra::k8s::{K8sClient, K8sError};
+use kube::api::DynamicObject;
+
+use crate::infra::k8s::{Applied, K8sClient, K8sError};
 use crate::plan::PlannedChange;
 use crate::topology::{CapabilityError, PostgreSQLConfig, PostgreSQLEndpoint};
 
@@ -112,16 +114,7 @@ pub async fn ensure_cluster(
     }
     let ns_changed = client.ensure_namespace(&config.namespace).await?;
 
-    let manifest = cluster_manifest(config);
-    let applied = (|| client.apply_dynamic(&manifest))
-        .retry(
-            ConstantBuilder::default()
-                .with_delay(WEBHOOK_RETRY_DELAY)
-                .with_max_times(WEBHOOK_RETRIES),
-        )
-        .when(webhook_not_ready)
-        .notify(|e, _| log::info!("CloudNativePG webhook not ready yet, retrying: {e}"))
-        .await?;
+    let applied = apply_cluster(client, config, WEBHOOK_RETRY_DELAY).await?;
 
     let s = crate::progress::spinner(format!(
         "waiting for PostgreSQL {}/{} to be Ready",
@@ -140,6 +133,25 @@ pub async fn ensure_cluster(
     s.finish_and_clear();
     ready?;
     Ok(ns_changed || applied.changed)
+}
+
+/// Applies the `Cluster` of `config`, retrying (every `retry_delay`, at most 12 times) only
+/// while the operator's admission webhook does not answer ([`webhook_not_ready`]).
+pub async fn apply_cluster(
+    client: &K8sClient,
+    config: &PostgreSQLConfig,
+    retry_delay: Duration,
+) -> Result<Applied<DynamicObject>, K8sError> {
+    let manifest = cluster_manifest(config);
+    (|| client.apply_dynamic(&manifest))
+        .retry(
+            ConstantBuilder::default()
+                .with_delay(retry_delay)
+                .with_max_times(WEBHOOK_RETRIES),
+        )
+        .when(webhook_not_ready)
+        .notify(|e, _| log::info!("CloudNativePG webhook not ready yet, retrying: {e}"))
+        .await
 }
 
 /// What [`ensure_cluster`] would change: the namespace and the `Cluster`, dry-run applied.
