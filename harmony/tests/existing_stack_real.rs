@@ -45,8 +45,20 @@ async fn uninitialised_then_sealed_openbao_is_reported_with_what_to_do() {
     let err = topology.ensure_ready().await.unwrap_err().to_string();
     assert!(err.contains("is sealed: unseal it"), "{err}");
 
+    let sealed = topology.ensure_ready().await.unwrap_err();
+    assert!(
+        matches!(sealed.source, Some(CapabilityError::Server(_))),
+        "{sealed:?}"
+    );
+
     bao.stop();
-    let err = topology.ensure_ready().await.unwrap_err().to_string();
+    let down = topology.ensure_ready().await.unwrap_err();
+    // "Down" is its own kind (a caller may retry it), "sealed" is not.
+    assert!(
+        matches!(down.source, Some(CapabilityError::Unreachable { .. })),
+        "{down:?}"
+    );
+    let err = down.to_string();
     assert!(err.contains("does not answer"), "{err}");
     assert!(err.contains("--openbao-url"), "{err}");
 }

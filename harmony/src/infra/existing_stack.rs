@@ -198,7 +198,7 @@ impl Topology for ExistingStackTopology {
         self.check_openbao()
             .await
             .map(|_| PreparationOutcome::Noop)
-            .map_err(|e| PreparationError::new(e.to_string()))
+            .map_err(PreparationError::from)
     }
 }
 

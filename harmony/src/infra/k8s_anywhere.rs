@@ -250,10 +250,7 @@ impl Topology for K8sAnywhereTopology {
         find_or_install_helm(&self.config.helm_dir(), self.config.autoinstall)
             .await
             .map_err(PreparationError::new)?;
-        let client = self
-            .k8s_client()
-            .await
-            .map_err(|e| PreparationError::new(e.to_string()))?;
+        let client = self.k8s_client().await?;
         client
             .kube_client()
             .apiserver_version()

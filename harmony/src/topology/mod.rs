@@ -43,6 +43,9 @@ pub enum PreparationOutcome {
 pub struct PreparationError {
     /// What failed and the fix.
     pub message: String,
+    /// The capability failure behind it, when there is one (match on its kind).
+    #[source]
+    pub source: Option<CapabilityError>,
 }
 
 impl PreparationError {
@@ -50,6 +53,17 @@ impl PreparationError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            source: None,
+        }
+    }
+}
+
+impl From<CapabilityError> for PreparationError {
+    /// Keeps the capability's message (it says the fix) and the failure itself.
+    fn from(e: CapabilityError) -> Self {
+        Self {
+            message: e.to_string(),
+            source: Some(e),
         }
     }
 }
