@@ -160,7 +160,7 @@ impl K8sAnywhereTopology {
         &self.config
     }
 
-    async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, String> {
+    async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, PreparationError> {
         let k3d_dir = self.config.k3d_dir();
         let spec = &self.config.k3d;
         check_docker_with(&self.config.docker).await?;
@@ -199,7 +199,7 @@ impl K8sAnywhereTopology {
         // on the user's current context.
         if let Some(path) = self.config.effective_kubeconfig() {
             let kubeconfig = k3d.kubeconfig(&spec.name).await?;
-            write_kubeconfig(&path, &kubeconfig)?;
+            write_kubeconfig(&path, &kubeconfig).map_err(PreparationError::new)?;
         }
         Ok(outcome)
     }
@@ -241,9 +241,7 @@ impl Topology for K8sAnywhereTopology {
 
     async fn ensure_ready(&self) -> Result<PreparationOutcome, PreparationError> {
         let outcome = if self.config.use_local_k3d {
-            self.ensure_local_k3d()
-                .await
-                .map_err(PreparationError::new)?
+            self.ensure_local_k3d().await?
         } else {
             PreparationOutcome::Noop
         };
@@ -400,7 +398,10 @@ mod tests {
         assert_eq!(mode(&k3d_dir), 0o700);
     }
 
-    async fn ensure_ready_with_docker(docker: PathBuf, data_dir: &std::path::Path) -> String {
+    async fn ensure_ready_with_docker(
+        docker: PathBuf,
+        data_dir: &std::path::Path,
+    ) -> PreparationError {
         let mut config = K8sAnywhereConfig::from_vars(vars(&[]));
         config.data_dir = data_dir.to_path_buf();
         config.docker = docker;
@@ -408,13 +409,27 @@ mod tests {
             .ensure_ready()
             .await
             .unwrap_err()
-            .to_string()
+    }
+
+    /// The Docker failure behind a preparation error, by kind.
+    fn k3d_kind(e: &PreparationError) -> &crate::infra::k3d::K3dError {
+        match &e.source {
+            Some(CapabilityError::Adapter { source, .. }) => source
+                .downcast_ref()
+                .expect("a K3dError behind the adapter failure"),
+            other => panic!("expected an adapter failure, got {other:?}"),
+        }
     }
 
     #[tokio::test]
     async fn without_docker_ensure_ready_says_what_to_install_and_downloads_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let err = ensure_ready_with_docker(dir.path().join("no-docker-here"), dir.path()).await;
+        assert!(matches!(
+            k3d_kind(&err),
+            crate::infra::k3d::K3dError::DockerMissing
+        ));
+        let err = err.to_string();
         assert!(err.contains("Docker is not installed"), "{err}");
         assert!(err.contains("docs.docker.com"), "{err}");
         assert!(err.contains("HARMONY_USE_LOCAL_K3D=false"), "{err}");
@@ -433,6 +448,11 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = ensure_ready_with_docker(docker, dir.path()).await;
+        assert!(matches!(
+            k3d_kind(&err),
+            crate::infra::k3d::K3dError::DockerDown { .. }
+        ));
+        let err = err.to_string();
         assert!(err.contains("engine is not reachable"), "{err}");
         assert!(err.contains("Cannot connect to the Docker daemon"), "{err}");
         assert!(!dir.path().join("k3d").exists(), "nothing downloaded");
