@@ -47,7 +47,7 @@ async fn uninitialised_then_sealed_openbao_is_reported_with_what_to_do() {
 
     let sealed = topology.ensure_ready().await.unwrap_err();
     assert!(
-        matches!(sealed.source, Some(CapabilityError::Server(_))),
+        matches!(sealed.source.as_deref(), Some(CapabilityError::Server(_))),
         "{sealed:?}"
     );
 
@@ -55,7 +55,10 @@ async fn uninitialised_then_sealed_openbao_is_reported_with_what_to_do() {
     let down = topology.ensure_ready().await.unwrap_err();
     // "Down" is its own kind (a caller may retry it), "sealed" is not.
     assert!(
-        matches!(down.source, Some(CapabilityError::Unreachable { .. })),
+        matches!(
+            down.source.as_deref(),
+            Some(CapabilityError::Unreachable { .. })
+        ),
         "{down:?}"
     );
     let err = down.to_string();

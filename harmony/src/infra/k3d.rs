@@ -185,10 +185,10 @@ impl From<K3dError> for crate::topology::PreparationError {
     fn from(e: K3dError) -> Self {
         Self {
             message: e.to_string(),
-            source: Some(crate::topology::CapabilityError::adapter(
+            source: Some(Box::new(crate::topology::CapabilityError::adapter(
                 "local k3d cluster",
                 e,
-            )),
+            ))),
         }
     }
 }

@@ -413,7 +413,7 @@ mod tests {
 
     /// The Docker failure behind a preparation error, by kind.
     fn k3d_kind(e: &PreparationError) -> &crate::infra::k3d::K3dError {
-        match &e.source {
+        match e.source.as_deref() {
             Some(CapabilityError::Adapter { source, .. }) => source
                 .downcast_ref()
                 .expect("a K3dError behind the adapter failure"),

@@ -43,9 +43,10 @@ pub enum PreparationOutcome {
 pub struct PreparationError {
     /// What failed and the fix.
     pub message: String,
-    /// The capability failure behind it, when there is one (match on its kind).
+    /// The capability failure behind it, when there is one (match on its kind; boxed so the
+    /// error stays small).
     #[source]
-    pub source: Option<CapabilityError>,
+    pub source: Option<Box<CapabilityError>>,
 }
 
 impl PreparationError {
@@ -63,7 +64,7 @@ impl From<CapabilityError> for PreparationError {
     fn from(e: CapabilityError) -> Self {
         Self {
             message: e.to_string(),
-            source: Some(e),
+            source: Some(Box::new(e)),
         }
     }
 }
