@@ -23,10 +23,9 @@ use crate::modules::helm::{HelmChartScore, HelmRepository};
 use crate::score::Score;
 use crate::topology::{HelmCommand, Topology};
 
-pub use crate::infra::openbao_admin::{
-    OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
-    OpenbaoUserpass, SetupReport, harmony_dev_policy,
-};
+/// The types in [`OpenbaoSetupScore`]'s fields and methods; the rest of the HTTP admin
+/// client is in [`crate::infra::openbao_admin`].
+pub use crate::infra::openbao_admin::{OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoUserpass};
 pub use raft::{ClusterReport, OpenbaoCluster};
 pub use setup_score::{
     OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode, OpenbaoUserpassConfig,

@@ -719,13 +719,13 @@ mod tests {
 
     #[test]
     fn a_sealed_initialised_server_is_reported_as_restarted() {
-        let after_restart = super::super::SetupReport {
+        let after_restart = crate::infra::openbao_admin::SetupReport {
             writes: vec!["PUT sys/unseal".into()],
             initialized: false,
             unsealed: true,
         };
         assert!(unsealed_text(after_restart.initialized).contains("restarted"));
-        let fresh = super::super::SetupReport {
+        let fresh = crate::infra::openbao_admin::SetupReport {
             initialized: true,
             ..after_restart
         };
