@@ -142,3 +142,32 @@ pub trait SecretVault: Send + Sync {
         request: &SecretVaultRequest,
     ) -> Result<SecretVaultAccess, CapabilityError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request may be logged or written out (plans, summaries): the password is in neither.
+    #[test]
+    fn a_userpass_request_never_shows_or_serializes_the_password() {
+        let request = SecretVaultRequest {
+            kv_mount: "secret".into(),
+            policy: "harmony-dev".into(),
+            jwt: None,
+            userpass: Some(VaultUserpass {
+                username: "alice".into(),
+                password: "TOPSECRET".into(),
+            }),
+        };
+        let debug = format!("{request:?}");
+        assert!(
+            debug.contains("alice") && !debug.contains("TOPSECRET"),
+            "{debug}"
+        );
+        let json = serde_json::to_string(&request).unwrap();
+        assert!(
+            json.contains("alice") && !json.contains("TOPSECRET"),
+            "{json}"
+        );
+    }
+}
