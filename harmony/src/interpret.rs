@@ -5,9 +5,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::infra::k8s::K8sError;
 use crate::inventory::Inventory;
 use crate::plan::Plan;
-use crate::topology::Topology;
+use crate::topology::{CapabilityError, Topology};
 
 /// How a Score is planned and applied on a topology `T`. Each Score's `create_interpret` returns
 /// one; the runner ([`crate::maestro`]) calls `prepare`, `plan` and `execute`.
@@ -119,6 +120,22 @@ pub enum InterpretError {
     /// Anything else, with context.
     #[error("{0}")]
     Other(String),
+    /// A capability of the topology failed; the source says which kind (match on it, e.g.
+    /// [`CapabilityError::Kubernetes`]).
+    #[error(transparent)]
+    CapabilityFailed(#[from] CapabilityError),
+}
+
+/// A Kubernetes call inside an Interpret: a timeout stays [`InterpretError::Timeout`], any
+/// other kind a [`CapabilityError::Kubernetes`] (with its cause). It lives here, not in the
+/// adapter, so `infra` never names the domain's error.
+impl From<K8sError> for InterpretError {
+    fn from(e: K8sError) -> Self {
+        match e {
+            K8sError::Timeout { what, seconds } => InterpretError::Timeout { what, seconds },
+            other => InterpretError::CapabilityFailed(CapabilityError::Kubernetes(other)),
+        }
+    }
 }
 
 impl From<String> for InterpretError {
@@ -130,5 +147,42 @@ impl From<String> for InterpretError {
 impl From<&str> for InterpretError {
     fn from(message: &str) -> Self {
         InterpretError::Capability(message.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Kubernetes timeout inside an Interpret stays a timeout, with the same message.
+    #[test]
+    fn a_kubernetes_timeout_stays_a_timeout() {
+        let err: InterpretError = K8sError::Timeout {
+            what: "Cluster postgresql.cnpg.io/v1 db/pg to be Ready".into(),
+            seconds: 300,
+        }
+        .into();
+        assert!(matches!(err, InterpretError::Timeout { seconds: 300, .. }));
+        assert_eq!(
+            err.to_string(),
+            "timed out after 300s waiting for Cluster postgresql.cnpg.io/v1 db/pg to be Ready"
+        );
+    }
+
+    /// Any other Kubernetes failure keeps its kind through `?` (the webhook classification
+    /// itself is tested in `infra::cnpg`), with the same message.
+    #[test]
+    fn other_kubernetes_failures_keep_their_kind() {
+        let err: InterpretError = K8sError::NotFound {
+            what: "Service openbao/openbao".into(),
+        }
+        .into();
+        match &err {
+            InterpretError::CapabilityFailed(CapabilityError::Kubernetes(k8s)) => {
+                assert!(k8s.is_not_found())
+            }
+            other => panic!("expected a Kubernetes failure, got {other:?}"),
+        }
+        assert_eq!(err.to_string(), "Service openbao/openbao not found");
     }
 }

@@ -2,7 +2,7 @@
 //! Scores in order and prints a summary.
 //!
 //! ```no_run
-//! # use harmony::{inventory::Inventory, topology::K8sAnywhereTopology};
+//! # use harmony::{infra::k8s_anywhere::K8sAnywhereTopology, inventory::Inventory};
 //! # use harmony::modules::postgresql::PostgreSQLScore;
 //! # use harmony::topology::PostgreSQLConfig;
 //! # async fn demo() -> Result<(), harmony::maestro::MaestroError> {

@@ -17,8 +17,8 @@ use harmony::inventory::Inventory;
 use harmony::modules::k8s::coredns::{CoreDNSRewriteScore, RESTART_PENDING_ANNOTATION};
 use harmony::score::Score;
 use harmony::topology::{
-    K8sDistribution, K8sDistributionProbe, K8sclient, PreparationError, PreparationOutcome,
-    Topology,
+    CapabilityError, K8sDistribution, K8sDistributionProbe, K8sclient, PreparationError,
+    PreparationOutcome, Topology,
 };
 use serde_json::{Value, json};
 
@@ -215,14 +215,14 @@ impl Topology for FakeK3s {
 
 #[async_trait]
 impl K8sclient for FakeK3s {
-    async fn k8s_client(&self) -> Result<Arc<K8sClient>, String> {
+    async fn k8s_client(&self) -> Result<Arc<K8sClient>, CapabilityError> {
         Ok(self.client.clone())
     }
 }
 
 #[async_trait]
 impl K8sDistributionProbe for FakeK3s {
-    async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+    async fn k8s_distribution(&self) -> Result<K8sDistribution, CapabilityError> {
         Ok(K8sDistribution::K3sFamily)
     }
 }

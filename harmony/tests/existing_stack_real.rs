@@ -1,9 +1,10 @@
 //! `ExistingStackTopology`'s capabilities against a real `bao` and a real OpenID provider: what
 //! it checks, what it says when something is missing, and its admin-token setup (idempotent).
 
+use harmony::infra::existing_stack::{ExistingStackConfig, ExistingStackTopology};
 use harmony::topology::{
-    DeviceClientRequest, ExistingStackConfig, ExistingStackTopology, IdentityProvider, JwtTrust,
-    SecretVault, SecretVaultRequest, Topology,
+    CapabilityError, DeviceClientRequest, IdentityProvider, JwtTrust, SecretVault,
+    SecretVaultRequest, Topology,
 };
 use harmony_test_support::{Idp, IdpOptions, OpenBao, RecordingServer, Reply};
 
@@ -16,7 +17,7 @@ fn request(idp: &Idp) -> SecretVaultRequest {
             audience: idp.client_id().into(),
             role: "harmony-developer".into(),
         }),
-        userpass: false,
+        userpass: None,
     }
 }
 
@@ -44,8 +45,23 @@ async fn uninitialised_then_sealed_openbao_is_reported_with_what_to_do() {
     let err = topology.ensure_ready().await.unwrap_err().to_string();
     assert!(err.contains("is sealed: unseal it"), "{err}");
 
+    let sealed = topology.ensure_ready().await.unwrap_err();
+    assert!(
+        matches!(sealed.source.as_deref(), Some(CapabilityError::Server(_))),
+        "{sealed:?}"
+    );
+
     bao.stop();
-    let err = topology.ensure_ready().await.unwrap_err().to_string();
+    let down = topology.ensure_ready().await.unwrap_err();
+    // "Down" is its own kind (a caller may retry it), "sealed" is not.
+    assert!(
+        matches!(
+            down.source.as_deref(),
+            Some(CapabilityError::Unreachable { .. })
+        ),
+        "{down:?}"
+    );
+    let err = down.to_string();
     assert!(err.contains("does not answer"), "{err}");
     assert!(err.contains("--openbao-url"), "{err}");
 }
@@ -78,6 +94,16 @@ async fn discovery_is_checked_and_a_wrong_issuer_is_named() {
     ))
     .unwrap();
     let err = wrong.ensure_device_client(&client()).await.unwrap_err();
+    // A kind to match, keeping the connection error (without the URL) as its source.
+    match &err {
+        CapabilityError::Unreachable { server, source, .. } => {
+            assert!(server.contains("127.0.0.1:1"), "{server}");
+            assert!(source.is_connect(), "{source:?}");
+            assert!(source.url().is_none(), "the cause must not carry the URL");
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    let err = err.to_string();
     assert!(err.contains("--issuer"), "{err}");
     // Checking never starts a device authorization.
     assert!(
@@ -101,6 +127,8 @@ async fn without_jwt_auth_and_no_admin_token_it_says_how_to_enable_it() {
         .ensure_secret_vault(&request(&idp))
         .await
         .unwrap_err();
+    assert!(matches!(err, CapabilityError::Server(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("no JWT auth at jwt/"), "{err}");
     assert!(err.contains("bao auth enable -path=jwt jwt"), "{err}");
     assert!(err.contains("--admin-token"), "{err}");
@@ -224,7 +252,7 @@ async fn existing_stack_checks_trust_the_os_trust_store_like_the_store() {
         let access = topology
             .ensure_secret_vault(&request_without_jwt())
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(access.steps[0].message.contains("unsealed"), "{access:?}");
         return;
     }
@@ -276,6 +304,6 @@ fn request_without_jwt() -> SecretVaultRequest {
         kv_mount: "secret".into(),
         policy: "harmony-dev".into(),
         jwt: None,
-        userpass: false,
+        userpass: None,
     }
 }

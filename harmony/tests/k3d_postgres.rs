@@ -8,14 +8,15 @@
 //! Uses the default `K8sAnywhereTopology` (cluster `harmony`, context `k3d-harmony`).
 
 use harmony::infra::k8s::PortForwardTarget;
+use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro, ScoreResult};
 use harmony::modules::k8s::resource::K8sResourceScore;
 use harmony::modules::postgresql::PostgreSQLScore;
 use harmony::score::Score;
 use harmony::topology::{
-    K8sAnywhereTopology, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQLConfig,
-    PreparationOutcome, Topology,
+    K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQLConfig, PreparationOutcome,
+    Topology,
 };
 use serde_json::json;
 

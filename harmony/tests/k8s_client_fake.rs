@@ -21,6 +21,13 @@ struct Fake {
     crd_installed: AtomicBool,
     configmap: Mutex<Option<Value>>,
     patches: AtomicU32,
+    /// The next N applies of a Cluster fail as an API server does while the CNPG webhook
+    /// Service has no endpoint.
+    webhook_unreachable: AtomicU32,
+    /// Every apply of a Cluster is denied by the (answering) CNPG webhook.
+    webhook_denies: AtomicBool,
+    /// Applies of a Cluster the server received.
+    cluster_patches: AtomicU32,
 }
 
 fn not_found(what: &str) -> (StatusCode, Json<Value>) {
@@ -111,16 +118,45 @@ fn apply_body(headers: &HeaderMap, body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap()
 }
 
+fn status(code: u16, reason: &str, message: &str) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::from_u16(code).unwrap(),
+        Json(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": message, "reason": reason, "code": code}),
+        ),
+    )
+}
+
 async fn cnpg_cluster_patch(
+    State(f): State<Arc<Fake>>,
     Path((ns, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Json<Value> {
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    f.cluster_patches.fetch_add(1, Ordering::SeqCst);
+    if f.webhook_denies.load(Ordering::SeqCst) {
+        return Err(status(
+            400,
+            "BadRequest",
+            "admission webhook \"vcluster.cnpg.io\" denied the request: spec.instances: Invalid value: 0",
+        ));
+    }
+    if f.webhook_unreachable
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return Err(status(
+            500,
+            "InternalError",
+            "Internal error occurred: failed calling webhook \"mcluster.cnpg.io\": failed to call webhook: Post \"https://cnpg-webhook-service.cnpg-system.svc:443/mutate-postgresql-cnpg-io-v1-cluster?timeout=10s\": dial tcp 10.43.12.7:443: connect: connection refused",
+        ));
+    }
     let mut obj = apply_body(&headers, &body);
     obj["metadata"]["namespace"] = json!(ns);
     obj["metadata"]["name"] = json!(name);
     obj["metadata"]["resourceVersion"] = json!("1");
-    Json(obj)
+    Ok(Json(obj))
 }
 
 async fn configmap_get(
@@ -317,4 +353,43 @@ async fn a_manifest_without_a_name_is_refused_without_quoting_its_data() {
     assert!(!err.contains("aHVudGVyMi1yb290LXRva2Vu"), "{err}");
     assert!(!err.contains("hunter2-plain"), "{err}");
     assert_eq!(fake.patches.load(Ordering::SeqCst), 0, "nothing sent");
+}
+
+/// The CNPG apply retries while the API server says the operator's webhook cannot be called
+/// (its Service has no endpoint yet), and only then: a webhook that answered and denied the
+/// Cluster is reported at once, with its kind and message.
+#[tokio::test]
+async fn the_cluster_apply_retries_only_while_the_webhook_is_unreachable() {
+    use harmony::infra::cnpg::apply_cluster;
+    use harmony::topology::PostgreSQLConfig;
+    let fake = Fake {
+        crd_installed: AtomicBool::new(true),
+        webhook_unreachable: AtomicU32::new(2),
+        ..Fake::default()
+    };
+    let (client, fake) = start(fake).await;
+    let config = PostgreSQLConfig::new("pg", "db");
+    let applied = apply_cluster(&client, &config, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(applied.object.metadata.name.as_deref(), Some("pg"));
+    assert_eq!(
+        fake.cluster_patches.load(Ordering::SeqCst),
+        3,
+        "two refused applies, then the one that went through"
+    );
+
+    fake.webhook_denies.store(true, Ordering::SeqCst);
+    let before = fake.cluster_patches.load(Ordering::SeqCst);
+    let err = apply_cluster(&client, &config, Duration::from_millis(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, K8sError::Api { .. }), "{err:?}");
+    assert!(err.to_string().contains("denied the request"), "{err}");
+    assert!(err.to_string().contains("Cluster db/pg"), "{err}");
+    assert_eq!(
+        fake.cluster_patches.load(Ordering::SeqCst) - before,
+        1,
+        "a denial is not retried"
+    );
 }

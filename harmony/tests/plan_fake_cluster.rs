@@ -18,8 +18,8 @@ use harmony::modules::postgresql::PostgreSQLScore;
 use harmony::plan::ChangeKind;
 use harmony::score::Score;
 use harmony::topology::{
-    HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL, PostgreSQLConfig,
-    PostgreSQLEndpoint, PreparationError, PreparationOutcome, Topology,
+    CapabilityError, HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL,
+    PostgreSQLConfig, PostgreSQLEndpoint, PreparationError, PreparationOutcome, Topology,
 };
 use serde_json::{Value, json};
 
@@ -198,7 +198,7 @@ impl Topology for FakeK3s {
 
 #[async_trait]
 impl K8sclient for FakeK3s {
-    async fn k8s_client(&self) -> Result<Arc<K8sClient>, String> {
+    async fn k8s_client(&self) -> Result<Arc<K8sClient>, CapabilityError> {
         Ok(self.client.clone())
     }
 }
@@ -218,23 +218,23 @@ impl PostgreSQL for FakeK3s {
     async fn deploy_postgres(
         &self,
         _config: &PostgreSQLConfig,
-    ) -> Result<PostgreSQLEndpoint, String> {
-        Err("a plan must not deploy".into())
+    ) -> Result<PostgreSQLEndpoint, CapabilityError> {
+        Err(CapabilityError::Unsupported(
+            "a plan must not deploy".into(),
+        ))
     }
 
     async fn plan_postgres(
         &self,
         config: &PostgreSQLConfig,
-    ) -> Result<(Vec<harmony::plan::PlannedChange>, PostgreSQLEndpoint), String> {
-        harmony::modules::postgresql::cnpg_plan::plan_with_cloudnative_pg(self, config)
-            .await
-            .map_err(|e| e.to_string())
+    ) -> Result<(Vec<harmony::plan::PlannedChange>, PostgreSQLEndpoint), CapabilityError> {
+        harmony::modules::postgresql::cnpg_plan::plan_with_cloudnative_pg(self, config).await
     }
 }
 
 #[async_trait]
 impl K8sDistributionProbe for FakeK3s {
-    async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+    async fn k8s_distribution(&self) -> Result<K8sDistribution, CapabilityError> {
         Ok(K8sDistribution::K3sFamily)
     }
 }

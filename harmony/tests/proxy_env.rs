@@ -16,8 +16,8 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use harmony::infra::k8s::K8sClient;
-use harmony::modules::openbao::OpenbaoSetup;
-use harmony::modules::openbao::setup_api::FileKeyStore;
+use harmony::infra::openbao_admin::FileKeyStore;
+use harmony::infra::openbao_admin::OpenbaoSetup;
 use harmony::modules::zitadel::api::{Pat, ZitadelClient};
 use serde_json::json;
 

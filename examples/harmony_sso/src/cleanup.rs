@@ -43,7 +43,9 @@ pub async fn run(
 
     if delete_cluster {
         let spec = &topology.config().k3d;
-        let k3d = K3d::find_or_install(&topology.config().k3d_dir(), false).await?;
+        let k3d = K3d::find_or_install(&topology.config().k3d_dir(), false)
+            .await
+            .map_err(|e| e.to_string())?;
         let out = tokio::process::Command::new(&k3d.binary)
             .args(["cluster", "delete", &spec.name])
             .output()
@@ -60,7 +62,7 @@ pub async fn run(
         return Ok(done);
     }
 
-    let client = topology.k8s_client().await?;
+    let client = topology.k8s_client().await.map_err(|e| e.to_string())?;
     for (release, ns) in [
         (&stack.zitadel.release_name, &stack.zitadel.namespace),
         (&stack.openbao.release_name, &stack.openbao.namespace),

@@ -1,7 +1,7 @@
 //! Command-line flags and subcommands (clap).
 
 use clap::{Args, Parser, Subcommand};
-use harmony::topology::ExistingStackConfig;
+use harmony::infra::existing_stack::ExistingStackConfig;
 use harmony_secret::{ExposeSecret, SecretString};
 
 /// The whole SSO config loop in one run.

@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use clap::Parser;
+use harmony::infra::existing_stack::ExistingStackTopology;
 use harmony::infra::k3d::check_docker;
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro, MaestroError};
 use harmony::score::Score;
-use harmony::topology::{ExistingStackTopology, IdentityProvider, SecretVault, Topology};
+use harmony::topology::{IdentityProvider, SecretVault, Topology};
 use harmony_sso::cli::{Cli, EXISTING_STACK_HINT, Mode};
 use harmony_sso::session::{self, StackFile};
 use harmony_sso::sso_loop::{Connection, LoopSettings, SsoConfigLoopScore};
@@ -109,7 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             run_loop(topology, settings, cli.yes, started, urls).await
         }
         Mode::Existing(config) => {
-            let topology = ExistingStackTopology::new(config).map_err(anyhow::Error::msg)?;
+            let topology = ExistingStackTopology::new(config)?;
             // Nothing is deployed: no confirmation to ask.
             run_loop(topology, settings, true, started, Vec::new()).await
         }

@@ -15,7 +15,7 @@ use harmony::modules::openbao::OpenbaoUserpassConfig;
 use harmony::score::Score;
 use harmony::topology::{
     DeviceClient, DeviceClientRequest, IdentityProvider, JwtTrust, SecretVault, SecretVaultAccess,
-    SecretVaultRequest, Topology,
+    SecretVaultRequest, Topology, VaultUserpass,
 };
 use harmony_config::{
     Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, Provenance,
@@ -95,7 +95,7 @@ fn step(what: &str) {
     harmony::progress::suspend(|| eprintln!("==> {what}"));
 }
 
-fn failed(what: &str) -> impl FnOnce(String) -> InterpretError + '_ {
+fn failed<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> InterpretError + '_ {
     move |e| InterpretError::Other(format!("{what}: {e}"))
 }
 
@@ -163,14 +163,19 @@ pub async fn build_store(
                 .jwt_auth(conn.jwt_role.clone(), conn.jwt_mount.clone());
         }
         _ => {
-            let _hidden = harmony::progress::hide_spinners();
-            let user = harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()
-                .await
-                .map_err(|e| format!("the OpenBao userpass user (harmony_config): {e}"))?;
+            let user = userpass_user().await?;
             builder = builder.userpass(user.username, user.password);
         }
     }
     builder.build().await.map_err(|e| e.to_string())
+}
+
+/// The OpenBao userpass user kept by harmony_config (asked once, then remembered).
+async fn userpass_user() -> Result<OpenbaoUserpassConfig, String> {
+    let _hidden = harmony::progress::hide_spinners();
+    harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()
+        .await
+        .map_err(|e| format!("the OpenBao userpass user (harmony_config): {e}"))
 }
 
 /// Reads `T`; when no source has it, takes `default` (`--yes`) or asks, stores it in OpenBao,
@@ -247,6 +252,17 @@ impl<T: Topology + SecretVault + IdentityProvider + 'static> Interpret<T> for Ss
         };
 
         step("secret vault: KV store, policy, JWT role trusting the issuer");
+        // Without single sign-on the vault gets a userpass user: its credentials are the one
+        // kept by harmony_config (prompted once, then remembered), read here, not by the Score.
+        let userpass = if s.sso {
+            None
+        } else {
+            let user = userpass_user().await.map_err(failed("secret vault"))?;
+            Some(VaultUserpass {
+                username: user.username,
+                password: user.password,
+            })
+        };
         let vault = topology
             .ensure_secret_vault(&SecretVaultRequest {
                 kv_mount: s.kv_mount.clone(),
@@ -256,7 +272,7 @@ impl<T: Topology + SecretVault + IdentityProvider + 'static> Interpret<T> for Ss
                     audience: c.audience.clone(),
                     role: s.jwt_role.clone(),
                 }),
-                userpass: !s.sso,
+                userpass,
             })
             .await
             .map_err(failed("secret vault"))?;

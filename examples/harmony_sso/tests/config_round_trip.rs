@@ -10,13 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use harmony::infra::existing_stack::{ExistingStackConfig, ExistingStackTopology};
+use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::interpret::Interpret;
 use harmony::inventory::Inventory;
 use harmony::score::Score;
-use harmony::topology::{
-    ExistingStackConfig, ExistingStackTopology, IdentityProvider, K8sAnywhereTopology, SecretVault,
-    Topology,
-};
+use harmony::topology::{IdentityProvider, SecretVault, Topology};
 use harmony_secret::DeviceCodeInfo;
 use harmony_sso::app_config::{DemoDatabase, DemoService};
 use harmony_sso::sso_loop::{LoopSettings, SsoConfigLoopScore};

@@ -18,7 +18,9 @@ use clap::{CommandFactory, Parser};
 use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::inventory::Inventory;
 use harmony::maestro::{Args, Maestro};
-use harmony::modules::openbao::{OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore};
+use harmony::modules::openbao::{
+    OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore, OpenbaoUserpassConfig,
+};
 use harmony::modules::zitadel::setup::HARMONY_DEVELOPER_ROLE;
 use harmony::score::Score;
 
@@ -97,8 +99,16 @@ async fn main() -> anyhow::Result<()> {
         http_port,
         ..Default::default()
     };
+    // The userpass user is kept by harmony_config: asked once (before anything runs), then
+    // remembered. A plan or a listing only reads it, never asks.
+    let userpass_credentials = if cli.run.plan || cli.run.list {
+        harmony_config::get::<OpenbaoUserpassConfig>().await.ok()
+    } else {
+        Some(harmony_config::get_or_prompt::<OpenbaoUserpassConfig>().await?)
+    };
     let setup = OpenbaoSetupScore {
         jwt: jwt.clone(),
+        userpass_credentials,
         ..OpenbaoSetupScore::for_deployment(&openbao, cluster_name)
     };
     let scores: Vec<Box<dyn Score<K8sAnywhereTopology>>> =

@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use harmony_secret::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::modules::openbao::setup_api::OpenbaoInitRecord;
-use crate::modules::openbao::{
-    OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
-    harmony_dev_policy,
+use crate::infra::openbao_admin::{
+    OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy,
+    OpenbaoSetup, harmony_dev_policy,
 };
 use crate::topology::{
-    CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider, PreparationError,
-    PreparationOutcome, SecretVault, SecretVaultAccess, SecretVaultRequest, Topology,
+    CapabilityError, CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider,
+    PreparationError, PreparationOutcome, SecretVault, SecretVaultAccess, SecretVaultRequest,
+    Topology,
 };
 
 /// The servers of an existing stack. `Debug` never shows the admin token.
@@ -66,59 +66,68 @@ pub struct ExistingStackTopology {
 }
 
 impl ExistingStackTopology {
-    pub fn new(config: ExistingStackConfig) -> Result<Self, String> {
+    /// A topology checking (and, with an admin token, configuring) the servers of `config`.
+    /// Fails only when the HTTP client cannot be built (the TLS trust store).
+    pub fn new(config: ExistingStackConfig) -> Result<Self, CapabilityError> {
         // The same trust as the secret store's client (bundled roots + the OS trust store):
         // a company CA installed on the machine passes these checks as it passes the store.
         let http = harmony_secret::openbao_http::client_builder(
             &harmony_secret::openbao_http::TlsOptions::default(),
-        )?
+        )
+        .map_err(|e| CapabilityError::adapter("cannot build the HTTP client", e))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        .map_err(|e| CapabilityError::adapter("cannot build the HTTP client", e.without_url()))?;
         Ok(Self { config, http })
     }
 
+    /// The servers this topology checks.
     pub fn config(&self) -> &ExistingStackConfig {
         &self.config
     }
 
     /// `sys/health`: unsealed and active (or a standby) is fine; anything else says what to do.
-    async fn check_openbao(&self) -> Result<String, String> {
+    async fn check_openbao(&self) -> Result<String, CapabilityError> {
         let url = format!("{}/v1/sys/health?standbyok=true", self.config.openbao_url);
-        let response = self.http.get(&url).send().await.map_err(|e| {
-            format!(
-                "OpenBao at {} does not answer ({}): check --openbao-url / OPENBAO_URL",
-                self.config.openbao_url,
-                e.without_url()
-            )
-        })?;
+        let response =
+            self.http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| CapabilityError::Unreachable {
+                    server: format!("OpenBao at {}", self.config.openbao_url),
+                    fix: "check --openbao-url / OPENBAO_URL".to_string(),
+                    source: e.without_url(),
+                })?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let version = body["version"].as_str().unwrap_or("?").to_string();
         match status {
             200 | 429 | 473 => Ok(format!("version {version}, unsealed")),
-            503 => Err(match self.auto_unseal_type().await {
-                // Recovery keys do not unseal: the server waits for its unsealer.
-                Some(seal) => format!(
-                    "OpenBao at {} is sealed and auto-unseals with its {seal} seal: check that its \
+            503 => Err(CapabilityError::Server(
+                match self.auto_unseal_type().await {
+                    // Recovery keys do not unseal: the server waits for its unsealer.
+                    Some(seal) => format!(
+                        "OpenBao at {} is sealed and auto-unseals with its {seal} seal: check that its \
                      unsealer is up and unsealed and that its token is valid, restart this \
                      OpenBao, then run again",
-                    self.config.openbao_url
-                ),
-                None => format!(
-                    "OpenBao at {} is sealed: unseal it (`bao operator unseal`), then run again",
-                    self.config.openbao_url
-                ),
-            }),
-            501 => Err(format!(
+                        self.config.openbao_url
+                    ),
+                    None => format!(
+                        "OpenBao at {} is sealed: unseal it (`bao operator unseal`), then run again",
+                        self.config.openbao_url
+                    ),
+                },
+            )),
+            501 => Err(CapabilityError::Server(format!(
                 "OpenBao at {} is not initialised (`bao operator init`)",
                 self.config.openbao_url
-            )),
-            other => Err(format!(
+            ))),
+            other => Err(CapabilityError::Server(format!(
                 "OpenBao at {} answered sys/health with HTTP {other}: is it OpenBao or Vault?",
                 self.config.openbao_url
-            )),
+            ))),
         }
     }
 
@@ -135,7 +144,7 @@ impl ExistingStackTopology {
     /// The JWT auth mount answers a login without a token: 400 ("missing jwt") when it exists;
     /// without it the path is not an unauthenticated one and OpenBao answers 403 (404/405 on
     /// some versions).
-    async fn check_jwt_mount(&self) -> Result<(), String> {
+    async fn check_jwt_mount(&self) -> Result<(), CapabilityError> {
         let mount = &self.config.jwt_mount;
         let url = format!("{}/v1/auth/{mount}/login", self.config.openbao_url);
         let response = self
@@ -144,17 +153,21 @@ impl ExistingStackTopology {
             .json(&serde_json::json!({ "role": self.config.jwt_role }))
             .send()
             .await
-            .map_err(|e| format!("OpenBao auth/{mount}/login: {}", e.without_url()))?;
+            .map_err(|e| CapabilityError::Unreachable {
+                server: format!("OpenBao auth/{mount}/login at {}", self.config.openbao_url),
+                fix: "check --openbao-url / OPENBAO_URL".to_string(),
+                source: e.without_url(),
+            })?;
         match response.status().as_u16() {
             400 => Ok(()),
-            403..=405 => Err(format!(
+            403..=405 => Err(CapabilityError::Server(format!(
                 "OpenBao at {} has no JWT auth at {mount}/: enable it (`bao auth enable -path={mount} jwt`) \
                  or pass --admin-token so harmony_sso configures it",
                 self.config.openbao_url
-            )),
-            other => Err(format!(
+            ))),
+            other => Err(CapabilityError::Server(format!(
                 "OpenBao auth/{mount}/login answered HTTP {other} to a login without a token (expected 400)"
-            )),
+            ))),
         }
     }
 }
@@ -169,7 +182,7 @@ impl Topology for ExistingStackTopology {
         self.check_openbao()
             .await
             .map(|_| PreparationOutcome::Noop)
-            .map_err(PreparationError::new)
+            .map_err(PreparationError::from)
     }
 }
 
@@ -178,39 +191,42 @@ impl IdentityProvider for ExistingStackTopology {
     async fn ensure_device_client(
         &self,
         _request: &DeviceClientRequest,
-    ) -> Result<DeviceClient, String> {
+    ) -> Result<DeviceClient, CapabilityError> {
         let issuer = self.config.issuer.trim_end_matches('/');
         let url = format!("{issuer}/.well-known/openid-configuration");
-        let response = self.http.get(&url).send().await.map_err(|e| {
-            format!(
-                "the OpenID provider at {issuer} does not answer ({}): check --issuer / HARMONY_SSO_ISSUER",
-                e.without_url()
-            )
-        })?;
+        let response =
+            self.http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| CapabilityError::Unreachable {
+                    server: format!("the OpenID provider at {issuer}"),
+                    fix: "check --issuer / HARMONY_SSO_ISSUER".to_string(),
+                    source: e.without_url(),
+                })?;
         if !response.status().is_success() {
-            return Err(format!(
+            return Err(CapabilityError::Server(format!(
                 "{url} answered HTTP {}: is {issuer} an OpenID issuer?",
                 response.status().as_u16()
-            ));
+            )));
         }
-        let discovery: Value = response
-            .json()
-            .await
-            .map_err(|_| format!("{url} is not a JSON discovery document"))?;
+        let discovery: Value = response.json().await.map_err(|_| {
+            CapabilityError::Server(format!("{url} is not a JSON discovery document"))
+        })?;
         let found = discovery["issuer"].as_str().unwrap_or_default();
         if found.trim_end_matches('/') != issuer {
-            return Err(format!(
+            return Err(CapabilityError::Server(format!(
                 "{url} names the issuer {found:?}, not {issuer:?}: pass exactly the issuer of the tokens"
-            ));
+            )));
         }
         let device = discovery["device_authorization_endpoint"]
             .as_str()
             .ok_or_else(|| {
-                format!(
+                CapabilityError::Server(format!(
                     "the OpenID provider {issuer} offers no device authorization endpoint: enable the \
                      device code grant (RFC 8628) for client {}",
                     self.config.client_id
-                )
+                ))
             })?
             .to_string();
         Ok(DeviceClient {
@@ -249,10 +265,12 @@ impl SecretVault for ExistingStackTopology {
     async fn ensure_secret_vault(
         &self,
         request: &SecretVaultRequest,
-    ) -> Result<SecretVaultAccess, String> {
+    ) -> Result<SecretVaultAccess, CapabilityError> {
         let c = &self.config;
-        if request.userpass {
-            return Err("an existing stack is used with single sign-on only (no userpass)".into());
+        if request.userpass.is_some() {
+            return Err(CapabilityError::Unsupported(
+                "an existing stack is used with single sign-on only (no userpass)".into(),
+            ));
         }
         let mut steps = vec![CapabilityStep::new(
             "OpenBao health",
@@ -262,10 +280,10 @@ impl SecretVault for ExistingStackTopology {
         match (&c.admin_token, &request.jwt) {
             (Some(token), jwt) => {
                 if jwt.is_some() && c.jwt_mount != "jwt" {
-                    return Err(format!(
+                    return Err(CapabilityError::Unsupported(format!(
                         "--admin-token configures JWT auth at jwt/ only; configure {}/ yourself or use --jwt-mount jwt",
                         c.jwt_mount
-                    ));
+                    )));
                 }
                 let keys = AdminTokenKeys(OpenbaoInitRecord {
                     unseal_keys: Vec::new(),
@@ -273,8 +291,7 @@ impl SecretVault for ExistingStackTopology {
                     root_token: token.expose_secret().to_string(),
                     userpass_password_sha256: Default::default(),
                 });
-                let setup = OpenbaoSetup::new(c.openbao_url.clone(), Arc::new(keys))
-                    .map_err(|e| e.to_string())?
+                let setup = OpenbaoSetup::new(c.openbao_url.clone(), Arc::new(keys))?
                     .with_ready_timeout(Duration::from_secs(10));
                 let desired = OpenbaoDesiredState {
                     kv_mount: request.kv_mount.clone(),
@@ -293,7 +310,7 @@ impl SecretVault for ExistingStackTopology {
                     }),
                     ..Default::default()
                 };
-                let report = setup.run(&desired).await.map_err(|e| e.to_string())?;
+                let report = setup.run(&desired).await?;
                 steps.push(CapabilityStep::new(
                     "OpenBao setup (admin token)",
                     report.changed(),

@@ -4,6 +4,53 @@ use std::path::{Path, PathBuf};
 
 use super::download::{PinnedAsset, find_or_install_pinned};
 
+/// Why Docker or k3d failed. Each message says what to do; callers match the kind (e.g.
+/// [`K3dError::DockerMissing`] to point at another topology).
+#[derive(Debug, thiserror::Error)]
+pub enum K3dError {
+    /// No `docker` CLI.
+    #[error(
+        "Docker is not installed: the local k3d cluster needs Docker Engine (https://docs.docker.com/engine/install/); or set HARMONY_USE_LOCAL_K3D=false and KUBECONFIG to use an existing cluster"
+    )]
+    DockerMissing,
+    /// The `docker` CLI runs but its engine does not answer.
+    #[error(
+        "Docker is installed but its engine is not reachable ({stderr}): start Docker (or install Docker Engine, https://docs.docker.com/engine/install/), or set HARMONY_USE_LOCAL_K3D=false and KUBECONFIG to use an existing cluster"
+    )]
+    DockerDown {
+        /// What `docker version` said.
+        stderr: String,
+    },
+    /// The pinned k3d could not be found or installed (the message names the download and
+    /// the fix).
+    #[error("{0}")]
+    Install(String),
+    /// k3d could not be started.
+    #[error("running {program}: {source}")]
+    Spawn {
+        /// The k3d binary.
+        program: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// k3d exited with a failure.
+    #[error("`k3d {args}` failed: {stderr}")]
+    Failed {
+        /// Its arguments.
+        args: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// k3d's output is not what this version of Harmony expects.
+    #[error("unexpected output of `k3d cluster list -o json`: {source}")]
+    UnexpectedOutput {
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// The pinned k3d release.
 pub const K3D_VERSION: &str = "v5.8.3";
 /// The pinned k3s image: Kubernetes 1.33, matching the `v1_33` feature of k8s-openapi.
@@ -136,6 +183,21 @@ impl K3dClusterSpec {
 }
 
 /// State of a cluster as `k3d cluster list -o json` reports it.
+/// A local cluster that cannot be prepared: the message says what to do, the source keeps
+/// the kind (`CapabilityError::Adapter` holding this error).
+impl From<K3dError> for crate::topology::PreparationError {
+    fn from(e: K3dError) -> Self {
+        Self {
+            message: e.to_string(),
+            source: Some(Box::new(crate::topology::CapabilityError::adapter(
+                "local k3d cluster",
+                e,
+            ))),
+        }
+    }
+}
+
+/// Whether a k3d cluster exists and runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterState {
     /// No cluster of that name.
@@ -147,9 +209,9 @@ pub enum ClusterState {
 }
 
 /// Reads the state of `name` from the JSON of `k3d cluster list -o json`.
-pub(crate) fn cluster_state(list_json: &str, name: &str) -> Result<ClusterState, String> {
+pub(crate) fn cluster_state(list_json: &str, name: &str) -> Result<ClusterState, K3dError> {
     let clusters: serde_json::Value = serde_json::from_str(list_json.trim())
-        .map_err(|e| format!("unexpected output of `k3d cluster list -o json`: {e}"))?;
+        .map_err(|source| K3dError::UnexpectedOutput { source })?;
     let Some(cluster) = clusters.as_array().and_then(|list| {
         list.iter()
             .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(name))
@@ -176,7 +238,7 @@ impl K3d {
     /// Finds k3d [`K3D_VERSION`] (the pinned copy in `dir`, else `PATH` when it reports the same
     /// version), or downloads the pinned release into `dir` when `autoinstall`. Without
     /// `autoinstall`, another version is used with a warning.
-    pub async fn find_or_install(dir: &Path, autoinstall: bool) -> Result<Self, String> {
+    pub async fn find_or_install(dir: &Path, autoinstall: bool) -> Result<Self, K3dError> {
         let binary = find_or_install_pinned(
             "k3d",
             K3D_VERSION,
@@ -186,74 +248,73 @@ impl K3d {
             "https://k3d.io",
             autoinstall,
         )
-        .await?;
+        .await
+        .map_err(K3dError::Install)?;
         Ok(Self { binary })
     }
 
-    async fn run(&self, args: &[String]) -> Result<String, String> {
+    async fn run(&self, args: &[String]) -> Result<String, K3dError> {
         log::debug!("running {} {}", self.binary.display(), args.join(" "));
         let output = tokio::process::Command::new(&self.binary)
             .args(args)
             .output()
             .await
-            .map_err(|e| format!("running {}: {e}", self.binary.display()))?;
+            .map_err(|source| K3dError::Spawn {
+                program: self.binary.display().to_string(),
+                source,
+            })?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
-            Err(format!(
-                "`k3d {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
+            Err(K3dError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            })
         }
     }
 
-    /// The state of cluster `name` (`k3d cluster list`).
-    pub async fn state(&self, name: &str) -> Result<ClusterState, String> {
+    /// Whether cluster `name` exists and runs.
+    pub async fn state(&self, name: &str) -> Result<ClusterState, K3dError> {
         let out = self
             .run(&["cluster".into(), "list".into(), "-o".into(), "json".into()])
             .await?;
         cluster_state(&out, name)
     }
 
-    /// Creates the cluster (`k3d cluster create`, waits up to [`K3dClusterSpec::timeout_secs`]).
-    pub async fn create(&self, spec: &K3dClusterSpec) -> Result<(), String> {
+    /// Creates the cluster `spec` describes (waits until it runs).
+    pub async fn create(&self, spec: &K3dClusterSpec) -> Result<(), K3dError> {
         self.run(&spec.create_args()).await.map(|_| ())
     }
 
-    /// Starts a stopped cluster (`k3d cluster start`).
-    pub async fn start(&self, spec: &K3dClusterSpec) -> Result<(), String> {
+    /// Starts the stopped cluster `spec` names.
+    pub async fn start(&self, spec: &K3dClusterSpec) -> Result<(), K3dError> {
         self.run(&spec.start_args()).await.map(|_| ())
     }
 
     /// The cluster's kubeconfig (context `k3d-<name>`).
-    pub async fn kubeconfig(&self, name: &str) -> Result<String, String> {
+    pub async fn kubeconfig(&self, name: &str) -> Result<String, K3dError> {
         self.run(&["kubeconfig".into(), "get".into(), name.into()])
             .await
     }
 }
 
 /// Fails with what to install when no Docker engine answers (`docker` from `PATH`).
-pub async fn check_docker() -> Result<(), String> {
+pub async fn check_docker() -> Result<(), K3dError> {
     check_docker_with(Path::new("docker")).await
 }
 
 /// [`check_docker`] with a given Docker CLI.
-pub async fn check_docker_with(docker: &Path) -> Result<(), String> {
+pub async fn check_docker_with(docker: &Path) -> Result<(), K3dError> {
     let output = tokio::process::Command::new(docker)
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
         .await;
     match output {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "Docker is installed but its engine is not reachable ({}): start Docker (or install Docker Engine, https://docs.docker.com/engine/install/), or set HARMONY_USE_LOCAL_K3D=false and KUBECONFIG to use an existing cluster",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(_) => Err(
-            "Docker is not installed: the local k3d cluster needs Docker Engine (https://docs.docker.com/engine/install/); or set HARMONY_USE_LOCAL_K3D=false and KUBECONFIG to use an existing cluster"
-                .to_string(),
-        ),
+        Ok(o) => Err(K3dError::DockerDown {
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        }),
+        Err(_) => Err(K3dError::DockerMissing),
     }
 }
 
@@ -319,6 +380,9 @@ mod tests {
             cluster_state("[]", "harmony").unwrap(),
             ClusterState::Absent
         );
-        assert!(cluster_state("not json", "harmony").is_err());
+        assert!(matches!(
+            cluster_state("not json", "harmony"),
+            Err(K3dError::UnexpectedOutput { .. })
+        ));
     }
 }

@@ -10,8 +10,8 @@ use super::helm::{bound_helm_command, find_helm, find_or_install_helm};
 use super::k3d::{ClusterState, K3d, K3dClusterSpec, check_docker_with};
 use super::k8s::K8sClient;
 use crate::topology::{
-    HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient, PostgreSQL, PostgreSQLConfig,
-    PostgreSQLEndpoint, PreparationError, PreparationOutcome, Topology,
+    CapabilityError, HelmCommand, K8sDistribution, K8sDistributionProbe, K8sclient,
+    PreparationError, PreparationOutcome, Topology,
 };
 
 /// Settings of a [`K8sAnywhereTopology`], usually read from the environment.
@@ -119,8 +119,9 @@ impl K8sAnywhereConfig {
 /// host port 8080) by default, or the cluster of `KUBECONFIG` with
 /// `HARMONY_USE_LOCAL_K3D=false`.
 ///
-/// Capabilities: [`K8sclient`], [`HelmCommand`], [`K8sDistributionProbe`], [`PostgreSQL`]
-/// (CloudNativePG).
+/// Capabilities: [`K8sclient`], [`HelmCommand`], [`K8sDistributionProbe`]; `PostgreSQL`
+/// (CloudNativePG, `crate::modules::postgresql::cnpg`) and the secret vault / identity
+/// provider (`crate::modules::sso_stack`) are implemented next to the Scores they run.
 pub struct K8sAnywhereTopology {
     config: K8sAnywhereConfig,
     client: OnceCell<Arc<K8sClient>>,
@@ -135,10 +136,12 @@ impl std::fmt::Debug for K8sAnywhereTopology {
 }
 
 impl K8sAnywhereTopology {
+    /// A topology configured from the environment ([`K8sAnywhereConfig::from_env`]).
     pub fn from_env() -> Self {
         Self::new(K8sAnywhereConfig::from_env())
     }
 
+    /// A topology with explicit settings; nothing is contacted until it is used.
     pub fn new(config: K8sAnywhereConfig) -> Self {
         Self {
             config,
@@ -146,11 +149,12 @@ impl K8sAnywhereTopology {
         }
     }
 
+    /// Its settings.
     pub fn config(&self) -> &K8sAnywhereConfig {
         &self.config
     }
 
-    async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, String> {
+    async fn ensure_local_k3d(&self) -> Result<PreparationOutcome, PreparationError> {
         let k3d_dir = self.config.k3d_dir();
         let spec = &self.config.k3d;
         check_docker_with(&self.config.docker).await?;
@@ -189,7 +193,7 @@ impl K8sAnywhereTopology {
         // on the user's current context.
         if let Some(path) = self.config.effective_kubeconfig() {
             let kubeconfig = k3d.kubeconfig(&spec.name).await?;
-            write_kubeconfig(&path, &kubeconfig)?;
+            write_kubeconfig(&path, &kubeconfig).map_err(PreparationError::new)?;
         }
         Ok(outcome)
     }
@@ -231,16 +235,14 @@ impl Topology for K8sAnywhereTopology {
 
     async fn ensure_ready(&self) -> Result<PreparationOutcome, PreparationError> {
         let outcome = if self.config.use_local_k3d {
-            self.ensure_local_k3d()
-                .await
-                .map_err(PreparationError::new)?
+            self.ensure_local_k3d().await?
         } else {
             PreparationOutcome::Noop
         };
         find_or_install_helm(&self.config.helm_dir(), self.config.autoinstall)
             .await
             .map_err(PreparationError::new)?;
-        let client = self.k8s_client().await.map_err(PreparationError::new)?;
+        let client = self.k8s_client().await?;
         client
             .kube_client()
             .apiserver_version()
@@ -259,7 +261,7 @@ impl Topology for K8sAnywhereTopology {
 
 #[async_trait]
 impl K8sclient for K8sAnywhereTopology {
-    async fn k8s_client(&self) -> Result<Arc<K8sClient>, String> {
+    async fn k8s_client(&self) -> Result<Arc<K8sClient>, CapabilityError> {
         self.client
             .get_or_try_init(|| async {
                 let kubeconfig = self.config.effective_kubeconfig();
@@ -267,7 +269,7 @@ impl K8sclient for K8sAnywhereTopology {
                 K8sClient::from_kubeconfig(kubeconfig.as_deref(), context.as_deref())
                     .await
                     .map(Arc::new)
-                    .map_err(|e| e.to_string())
+                    .map_err(CapabilityError::from)
             })
             .await
             .cloned()
@@ -287,29 +289,8 @@ impl HelmCommand for K8sAnywhereTopology {
 
 #[async_trait]
 impl K8sDistributionProbe for K8sAnywhereTopology {
-    async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+    async fn k8s_distribution(&self) -> Result<K8sDistribution, CapabilityError> {
         Ok(self.k8s_client().await?.distribution().await?)
-    }
-}
-
-#[async_trait]
-impl PostgreSQL for K8sAnywhereTopology {
-    async fn deploy_postgres(
-        &self,
-        config: &PostgreSQLConfig,
-    ) -> Result<PostgreSQLEndpoint, String> {
-        crate::modules::postgresql::cnpg::deploy_with_cloudnative_pg(self, config)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn plan_postgres(
-        &self,
-        config: &PostgreSQLConfig,
-    ) -> Result<(Vec<crate::plan::PlannedChange>, PostgreSQLEndpoint), String> {
-        crate::modules::postgresql::cnpg_plan::plan_with_cloudnative_pg(self, config)
-            .await
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -411,7 +392,10 @@ mod tests {
         assert_eq!(mode(&k3d_dir), 0o700);
     }
 
-    async fn ensure_ready_with_docker(docker: PathBuf, data_dir: &std::path::Path) -> String {
+    async fn ensure_ready_with_docker(
+        docker: PathBuf,
+        data_dir: &std::path::Path,
+    ) -> PreparationError {
         let mut config = K8sAnywhereConfig::from_vars(vars(&[]));
         config.data_dir = data_dir.to_path_buf();
         config.docker = docker;
@@ -419,13 +403,27 @@ mod tests {
             .ensure_ready()
             .await
             .unwrap_err()
-            .to_string()
+    }
+
+    /// The Docker failure behind a preparation error, by kind.
+    fn k3d_kind(e: &PreparationError) -> &crate::infra::k3d::K3dError {
+        match e.source.as_deref() {
+            Some(CapabilityError::Adapter { source, .. }) => source
+                .downcast_ref()
+                .expect("a K3dError behind the adapter failure"),
+            other => panic!("expected an adapter failure, got {other:?}"),
+        }
     }
 
     #[tokio::test]
     async fn without_docker_ensure_ready_says_what_to_install_and_downloads_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let err = ensure_ready_with_docker(dir.path().join("no-docker-here"), dir.path()).await;
+        assert!(matches!(
+            k3d_kind(&err),
+            crate::infra::k3d::K3dError::DockerMissing
+        ));
+        let err = err.to_string();
         assert!(err.contains("Docker is not installed"), "{err}");
         assert!(err.contains("docs.docker.com"), "{err}");
         assert!(err.contains("HARMONY_USE_LOCAL_K3D=false"), "{err}");
@@ -444,6 +442,11 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = ensure_ready_with_docker(docker, dir.path()).await;
+        assert!(matches!(
+            k3d_kind(&err),
+            crate::infra::k3d::K3dError::DockerDown { .. }
+        ));
+        let err = err.to_string();
         assert!(err.contains("engine is not reachable"), "{err}");
         assert!(err.contains("Cannot connect to the Docker daemon"), "{err}");
         assert!(!dir.path().join("k3d").exists(), "nothing downloaded");

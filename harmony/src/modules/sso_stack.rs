@@ -15,21 +15,25 @@ use std::net::SocketAddr;
 use async_trait::async_trait;
 
 use crate::infra::k8s_anywhere::K8sAnywhereTopology;
-use crate::interpret::{InterpretStatus, Outcome};
+use crate::interpret::{InterpretError, InterpretStatus, Outcome};
 use crate::inventory::Inventory;
 use crate::modules::k8s::coredns::CoreDNSRewriteScore;
-use crate::modules::openbao::{OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore};
+use crate::modules::openbao::{
+    OpenbaoJwtAuth, OpenbaoScore, OpenbaoSetupScore, OpenbaoUserpassConfig,
+};
 use crate::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
 use crate::score::Score;
 use crate::topology::{
-    CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider, SecretVault,
-    SecretVaultAccess, SecretVaultRequest,
+    CapabilityError, CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider,
+    SecretVault, SecretVaultAccess, SecretVaultRequest,
 };
 
 /// The OpenBao and Zitadel deployments the k3d topology uses for its capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K8sSsoStack {
+    /// The OpenBao deployment.
     pub openbao: OpenbaoScore,
+    /// The Zitadel deployment.
     pub zitadel: ZitadelScore,
 }
 
@@ -68,6 +72,7 @@ impl K8sSsoStack {
         )
     }
 
+    /// The setup of this stack's OpenBao, its key cache scoped to `cluster_name`.
     pub fn openbao_setup(&self, cluster_name: impl Into<String>) -> OpenbaoSetupScore {
         OpenbaoSetupScore::for_deployment(&self.openbao, cluster_name)
     }
@@ -84,6 +89,7 @@ impl K8sSsoStack {
         }
     }
 
+    /// The CoreDNS rewrite sending Zitadel's host to its Service inside the cluster.
     pub fn coredns_rewrite(&self) -> CoreDNSRewriteScore {
         CoreDNSRewriteScore::new(vec![(
             self.zitadel.host.clone(),
@@ -96,7 +102,7 @@ async fn run_step<S: Score<K8sAnywhereTopology>>(
     score: &S,
     topology: &K8sAnywhereTopology,
     steps: &mut Vec<CapabilityStep>,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CapabilityError> {
     let name = score.name();
     let spinner = crate::progress::spinner(format!("running {name}"));
     let result = score
@@ -104,7 +110,10 @@ async fn run_step<S: Score<K8sAnywhereTopology>>(
         .execute(&Inventory::empty(), topology)
         .await;
     spinner.finish_and_clear();
-    let outcome = result.map_err(|e| format!("{name}: {e}"))?;
+    let outcome = result.map_err(|e: InterpretError| CapabilityError::Score {
+        score: name.clone(),
+        source: Box::new(e),
+    })?;
     crate::progress::suspend(|| eprintln!("  [{}] {name}: {}", outcome.status, outcome.message));
     steps.push(CapabilityStep::new(
         name,
@@ -119,17 +128,19 @@ impl IdentityProvider for K8sAnywhereTopology {
     async fn ensure_device_client(
         &self,
         request: &DeviceClientRequest,
-    ) -> Result<DeviceClient, String> {
+    ) -> Result<DeviceClient, CapabilityError> {
         let stack = self.sso_stack();
         let mut steps = Vec::new();
         run_step(&stack.zitadel, self, &mut steps).await?;
         run_step(&stack.coredns_rewrite(), self, &mut steps).await?;
         let setup = stack.zitadel_setup(request);
         let outcome = run_step(&setup, self, &mut steps).await?;
-        let client_id =
-            outcome.details.get("client_id").cloned().ok_or_else(|| {
-                format!("{} did not report a client_id", Score::<Self>::name(&setup))
-            })?;
+        let client_id = outcome.details.get("client_id").cloned().ok_or_else(|| {
+            CapabilityError::Server(format!(
+                "{} did not report a client_id",
+                Score::<Self>::name(&setup)
+            ))
+        })?;
         Ok(DeviceClient {
             issuer: stack.issuer(),
             audience: client_id.clone(),
@@ -148,7 +159,7 @@ impl SecretVault for K8sAnywhereTopology {
     async fn ensure_secret_vault(
         &self,
         request: &SecretVaultRequest,
-    ) -> Result<SecretVaultAccess, String> {
+    ) -> Result<SecretVaultAccess, CapabilityError> {
         let stack = self.sso_stack();
         let cluster = self
             .config()
@@ -156,13 +167,17 @@ impl SecretVault for K8sAnywhereTopology {
             .unwrap_or_else(|| "default".to_string());
         let mut setup = stack.openbao_setup(cluster);
         if request.policy != "harmony-dev" {
-            return Err(format!(
+            return Err(CapabilityError::Unsupported(format!(
                 "OpenbaoSetupScore grants the policy harmony-dev, not {:?}",
                 request.policy
-            ));
+            )));
         }
         setup.kv_mount = request.kv_mount.clone();
-        setup.userpass = request.userpass;
+        setup.userpass = request.userpass.is_some();
+        setup.userpass_credentials = request.userpass.as_ref().map(|u| OpenbaoUserpassConfig {
+            username: u.username.clone(),
+            password: u.password.clone(),
+        });
         setup.jwt = request.jwt.as_ref().map(|jwt| {
             OpenbaoJwtAuth::for_issuer(
                 jwt.issuer.clone(),

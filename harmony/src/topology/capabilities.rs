@@ -4,7 +4,7 @@
 //! not particular tools. A Score bounded on `T: Topology + PostgreSQL` works on any topology
 //! that can provide PostgreSQL, whichever operator or service is behind it.
 //!
-//! Every capability method returns `Result<_, String>`, so `?` inside an
+//! Every capability method returns `Result<_, CapabilityError>`, so `?` inside an
 //! [`crate::interpret::Interpret`] turns a failure into an [`crate::interpret::InterpretError`].
 
 use std::fmt;
@@ -13,15 +13,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// The Kubernetes API client the adapters provide (see `crate::infra::k8s`).
-pub use crate::infra::k8s::K8sClient;
+use super::CapabilityError;
 
 /// Access to a Kubernetes API.
 #[async_trait]
 pub trait K8sclient: Send + Sync {
     /// A client bound to the topology's cluster (kubeconfig and context). Cheap to call
     /// repeatedly: implementations cache the client.
-    async fn k8s_client(&self) -> Result<Arc<K8sClient>, String>;
+    async fn k8s_client(&self) -> Result<Arc<crate::infra::k8s::K8sClient>, CapabilityError>;
 }
 
 /// Access to the Helm CLI.
@@ -57,7 +56,8 @@ impl fmt::Display for K8sDistribution {
 /// Tells which Kubernetes distribution the topology's cluster runs.
 #[async_trait]
 pub trait K8sDistributionProbe: Send + Sync {
-    async fn k8s_distribution(&self) -> Result<K8sDistribution, String>;
+    /// The distribution of the topology's cluster (server version, API groups, node labels).
+    async fn k8s_distribution(&self) -> Result<K8sDistribution, CapabilityError>;
 }
 
 /// What a PostgreSQL database should look like.
@@ -65,6 +65,7 @@ pub trait K8sDistributionProbe: Send + Sync {
 pub struct PostgreSQLConfig {
     /// Cluster name; the read-write endpoint and secrets are derived from it.
     pub name: String,
+    /// Namespace of the cluster and its Services and Secrets.
     pub namespace: String,
     /// Number of instances (1 primary + N-1 replicas).
     pub instances: u32,
@@ -103,8 +104,11 @@ impl PostgreSQLConfig {
 pub struct PostgreSQLEndpoint {
     /// In-cluster host of the read-write (primary) service, e.g. `zitadel-pg-rw.zitadel.svc.cluster.local`.
     pub host: String,
+    /// PostgreSQL's port (5432).
     pub port: u16,
+    /// Namespace of the database.
     pub namespace: String,
+    /// The application database.
     pub database: String,
     /// Secret (keys `username`, `password`, `uri`, ...) of the database owner, e.g. `<name>-app`.
     pub app_secret: String,
@@ -122,17 +126,17 @@ pub trait PostgreSQL: Send + Sync {
     async fn deploy_postgres(
         &self,
         config: &PostgreSQLConfig,
-    ) -> Result<PostgreSQLEndpoint, String>;
+    ) -> Result<PostgreSQLEndpoint, CapabilityError>;
 
     /// What `deploy_postgres` would change (reads and dry runs only), and the endpoint it would
     /// return. Default: this topology cannot tell.
     async fn plan_postgres(
         &self,
         config: &PostgreSQLConfig,
-    ) -> Result<(Vec<crate::plan::PlannedChange>, PostgreSQLEndpoint), String> {
-        Err(format!(
+    ) -> Result<(Vec<crate::plan::PlannedChange>, PostgreSQLEndpoint), CapabilityError> {
+        Err(CapabilityError::Unsupported(format!(
             "this topology cannot plan PostgreSQL {}/{}",
             config.namespace, config.name
-        ))
+        )))
     }
 }

@@ -10,6 +10,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::CapabilityError;
+
 /// One thing a capability did or checked, for progress and the run summary (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapabilityStep {
@@ -17,10 +19,12 @@ pub struct CapabilityStep {
     pub name: String,
     /// Whether it created or changed something (false: it was already as wanted, or a check).
     pub changed: bool,
+    /// One line for humans.
     pub message: String,
 }
 
 impl CapabilityStep {
+    /// A step named `name`.
     pub fn new(name: impl Into<String>, changed: bool, message: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -51,6 +55,7 @@ pub struct DeviceClient {
     pub audience: String,
     /// The device authorization endpoint found by discovery, when it was checked.
     pub device_authorization_endpoint: Option<String>,
+    /// What was done or checked.
     pub steps: Vec<CapabilityStep>,
 }
 
@@ -62,7 +67,7 @@ pub trait IdentityProvider: Send + Sync {
     async fn ensure_device_client(
         &self,
         request: &DeviceClientRequest,
-    ) -> Result<DeviceClient, String>;
+    ) -> Result<DeviceClient, CapabilityError>;
 }
 
 /// How the vault should trust an OpenID issuer: a JWT auth method plus one role.
@@ -85,9 +90,29 @@ pub struct SecretVaultRequest {
     pub policy: String,
     /// Trust this issuer through JWT auth. `None`: no single sign-on (userpass only).
     pub jwt: Option<JwtTrust>,
-    /// Also provide a userpass user (credentials chosen by the implementation, e.g. from
-    /// harmony_config), as the fallback login when there is no identity provider.
-    pub userpass: bool,
+    /// Also provide this userpass user, as the fallback login when there is no identity
+    /// provider (`None`: no userpass). The caller chooses the credentials (e.g. from
+    /// `harmony_config::get_or_prompt`), so the capability never prompts.
+    pub userpass: Option<VaultUserpass>,
+}
+
+/// A userpass user of the vault. `Debug` and serialization never show the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultUserpass {
+    /// The user name people log in with.
+    pub username: String,
+    /// Its password (never serialized: a request written out does not carry it).
+    #[serde(skip_serializing, default)]
+    pub password: String,
+}
+
+impl std::fmt::Debug for VaultUserpass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultUserpass")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Where the vault is and how to log in to it.
@@ -95,11 +120,15 @@ pub struct SecretVaultRequest {
 pub struct SecretVaultAccess {
     /// The address clients use, e.g. `http://bao.harmony.localhost:8080`.
     pub address: String,
+    /// The KV v2 mount.
     pub kv_mount: String,
+    /// The policy signed-in people get.
     pub policy: String,
     /// JWT auth mount and role, when single sign-on was requested.
     pub jwt_mount: Option<String>,
+    /// JWT role people log in with, when single sign-on was requested.
     pub jwt_role: Option<String>,
+    /// What was done or checked.
     pub steps: Vec<CapabilityStep>,
 }
 
@@ -111,5 +140,34 @@ pub trait SecretVault: Send + Sync {
     async fn ensure_secret_vault(
         &self,
         request: &SecretVaultRequest,
-    ) -> Result<SecretVaultAccess, String>;
+    ) -> Result<SecretVaultAccess, CapabilityError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request may be logged or written out (plans, summaries): the password is in neither.
+    #[test]
+    fn a_userpass_request_never_shows_or_serializes_the_password() {
+        let request = SecretVaultRequest {
+            kv_mount: "secret".into(),
+            policy: "harmony-dev".into(),
+            jwt: None,
+            userpass: Some(VaultUserpass {
+                username: "alice".into(),
+                password: "TOPSECRET".into(),
+            }),
+        };
+        let debug = format!("{request:?}");
+        assert!(
+            debug.contains("alice") && !debug.contains("TOPSECRET"),
+            "{debug}"
+        );
+        let json = serde_json::to_string(&request).unwrap();
+        assert!(
+            json.contains("alice") && !json.contains("TOPSECRET"),
+            "{json}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use harmony::infra::k8s_anywhere::K8sAnywhereTopology;
 use harmony::interpret::{InterpretStatus, Outcome};
 use harmony::inventory::Inventory;
 use harmony::modules::k8s::coredns::{COREDNS_DEPLOYMENT, COREDNS_NAMESPACE, CoreDNSRewriteScore};
-use harmony::modules::openbao::{OpenbaoScore, OpenbaoSetupScore};
+use harmony::modules::openbao::{OpenbaoScore, OpenbaoSetupScore, OpenbaoUserpassConfig};
 use harmony::modules::zitadel::{ZitadelScore, ZitadelSetupScore};
 use harmony::score::Score;
 use harmony::topology::{K8sclient, Topology};
@@ -49,6 +49,14 @@ fn userpass_from_env() {
     }
 }
 
+/// The userpass user the setup Scores are given (the Score itself never prompts).
+fn test_userpass() -> Option<OpenbaoUserpassConfig> {
+    Some(OpenbaoUserpassConfig {
+        username: TEST_USER.to_string(),
+        password: TEST_PASSWORD.to_string(),
+    })
+}
+
 async fn deploy_openbao(topology: &K8sAnywhereTopology) -> OpenbaoSetupScore {
     userpass_from_env();
     let openbao = OpenbaoScore::default();
@@ -58,6 +66,7 @@ async fn deploy_openbao(topology: &K8sAnywhereTopology) -> OpenbaoSetupScore {
             .config()
             .effective_context()
             .unwrap_or_else(|| "k3d-harmony".into()),
+        userpass_credentials: test_userpass(),
         ..Default::default()
     }
 }
@@ -142,7 +151,10 @@ async fn test_openbao_ha_setup_score() {
         .config()
         .effective_context()
         .unwrap_or_else(|| "k3d-harmony".into());
-    let setup = OpenbaoSetupScore::for_deployment(&openbao, context);
+    let setup = OpenbaoSetupScore {
+        userpass_credentials: test_userpass(),
+        ..OpenbaoSetupScore::for_deployment(&openbao, context)
+    };
     let first = run(&setup, &topology).await;
     assert!(
         matches!(

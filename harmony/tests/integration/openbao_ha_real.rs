@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harmony::modules::openbao::raft::OpenbaoCluster;
-use harmony::modules::openbao::setup_api::{
+use harmony::infra::openbao_admin::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass,
 };
+use harmony::modules::openbao::raft::OpenbaoCluster;
 use harmony::modules::openbao::transit::{
     OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
 };
@@ -314,8 +314,12 @@ async fn a_transit_sealed_server_unseals_itself_on_restart_and_stays_sealed_with
     );
     assert!(message.contains("does not unseal it"), "{message}");
     // harmony_sso on it as an existing stack: the same advice, not `bao operator unseal`.
-    let existing = harmony::topology::ExistingStackTopology::new(
-        harmony::topology::ExistingStackConfig::new(server.addr(), "http://127.0.0.1:1", "cli"),
+    let existing = harmony::infra::existing_stack::ExistingStackTopology::new(
+        harmony::infra::existing_stack::ExistingStackConfig::new(
+            server.addr(),
+            "http://127.0.0.1:1",
+            "cli",
+        ),
     )
     .unwrap();
     let err = harmony::topology::Topology::ensure_ready(&existing)

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use harmony::modules::openbao::setup_api::{
+use harmony::infra::openbao_admin::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoSetup,
     ZITADEL_PROJECT_ROLES_CLAIM,
 };

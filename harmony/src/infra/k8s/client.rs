@@ -22,35 +22,154 @@ use tokio::sync::RwLock;
 use super::distribution::{DistributionFacts, detect_distribution};
 use super::portforward::{PortForward, PortForwardTarget};
 use super::wait::{has_condition, with_timeout};
-use crate::interpret::InterpretError;
 use crate::topology::K8sDistribution;
 
 /// The field manager Harmony uses for server-side apply.
 pub const FIELD_MANAGER: &str = "harmony";
 
-/// Why a Kubernetes call failed.
+/// Why a Kubernetes call failed. Each kind keeps its cause (`source`), so callers match kinds
+/// (e.g. [`K8sError::WebhookNotReady`] is worth retrying) instead of searching messages; the
+/// message names the verb and the object, and what to do when that is known.
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
     /// A bounded wait expired.
     #[error("timed out after {seconds}s waiting for {what}")]
-    Timeout { what: String, seconds: u64 },
-    /// The API refused or could not be reached; the message names the object and the verb.
+    Timeout {
+        /// What was waited for, e.g. `Deployment cnpg-system/cnpg-cloudnative-pg to be Available`.
+        what: String,
+        /// The bound that expired.
+        seconds: u64,
+    },
+    /// The API server refused the call or could not be reached; `what` names the verb and
+    /// the object (`applying Cluster zitadel/zitadel-pg`).
+    #[error("{what}: {source}")]
+    Api {
+        /// The verb and object.
+        what: String,
+        /// kube's error (an API `Status` with code and reason, or a transport error).
+        #[source]
+        source: kube::Error,
+    },
+    /// An admission webhook the call needs did not answer (`failed calling webhook`): its
+    /// operator has just started and its Service has no ready endpoint yet. Retrying helps.
+    #[error("{what}: {source}")]
+    WebhookNotReady {
+        /// The verb and object.
+        what: String,
+        /// The API server's error naming the webhook.
+        #[source]
+        source: kube::Error,
+    },
+    /// The cluster does not serve this kind: its CRD or operator is not installed.
+    #[error(
+        "kind {kind} of {api_version} is unknown to the cluster (is its CRD or operator installed?): {source}"
+    )]
+    UnknownKind {
+        /// The apiVersion asked for.
+        api_version: String,
+        /// The kind asked for.
+        kind: String,
+        /// kube's discovery error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The object does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// The object, e.g. `Service openbao/openbao`.
+        what: String,
+    },
+    /// The kubeconfig or client settings are unusable. No `source`: kube's error may name a
+    /// proxy URL with its password, so only the redacted message is kept.
+    #[error("{what}: {message}")]
+    Config {
+        /// What was being loaded, e.g. `loading Kubernetes context k3d-harmony`.
+        what: String,
+        /// The (redacted) cause, with the fix when known.
+        message: String,
+    },
+    /// A manifest or object is not what the call needs (no `kind`, not the expected type, a
+    /// Service without the port, no ready pod...).
     #[error("{0}")]
-    Api(String),
+    Invalid(String),
+    /// An object could not be converted between JSON and its Rust type.
+    #[error("{what}: {source}")]
+    Serde {
+        /// What was being converted.
+        what: String,
+        /// serde's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An object the API returned does not have the shape of its Rust type.
+    #[error("reading {what}: {source}")]
+    Parse {
+        /// The object.
+        what: String,
+        /// kube's conversion error.
+        #[source]
+        source: kube::core::dynamic::ParseDynamicObjectError,
+    },
+    /// Watching an object failed.
+    #[error("watching {what}: {source}")]
+    Watch {
+        /// The object.
+        what: String,
+        /// kube's watcher error.
+        #[source]
+        source: kube::runtime::wait::Error,
+    },
+    /// The object was deleted while waiting for it.
+    #[error("{what} was deleted while waiting")]
+    Deleted {
+        /// The object.
+        what: String,
+    },
+    /// A command run in a pod exited with a failure.
+    #[error("{what} failed: {message}")]
+    ExecFailed {
+        /// The command and pod.
+        what: String,
+        /// The API's status message and the command's stderr.
+        message: String,
+    },
+    /// A local socket for a port-forward failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was done locally.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-impl From<K8sError> for InterpretError {
-    fn from(e: K8sError) -> Self {
-        match e {
-            K8sError::Timeout { what, seconds } => InterpretError::Timeout { what, seconds },
-            K8sError::Api(m) => InterpretError::Capability(m),
+impl K8sError {
+    /// A failed kube call, classified once here: an admission webhook that does not answer
+    /// becomes [`K8sError::WebhookNotReady`], anything else [`K8sError::Api`].
+    pub fn from_kube(what: impl Into<String>, source: kube::Error) -> Self {
+        let what = what.into();
+        match &source {
+            // `Internal error occurred: failed calling webhook "mcluster.cnpg.io": ... connect:
+            // connection refused` / `no endpoints available for service`. A webhook that
+            // answered and denied (`admission webhook ... denied the request`) is not this.
+            kube::Error::Api(status) if status.message.contains("failed calling webhook") => {
+                K8sError::WebhookNotReady { what, source }
+            }
+            _ => K8sError::Api { what, source },
         }
     }
-}
 
-impl From<K8sError> for String {
-    fn from(e: K8sError) -> Self {
-        e.to_string()
+    /// True when the API answered 404 for the object itself.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            K8sError::NotFound { .. } => true,
+            K8sError::Api {
+                source: kube::Error::Api(status),
+                ..
+            } => status.is_not_found(),
+            _ => false,
+        }
     }
 }
 
@@ -58,7 +177,9 @@ impl From<K8sError> for String {
 /// `metadata.resourceVersion` differs from before, or it did not exist).
 #[derive(Debug, Clone)]
 pub struct Applied<K> {
+    /// The object as the server stored it.
     pub object: K,
+    /// Whether the apply created or changed it.
     pub changed: bool,
 }
 
@@ -80,8 +201,15 @@ impl Debug for K8sClient {
     }
 }
 
-fn api_err(action: impl std::fmt::Display, e: impl std::fmt::Display) -> K8sError {
-    K8sError::Api(format!("{action}: {e}"))
+fn api_err(action: impl std::fmt::Display, e: kube::Error) -> K8sError {
+    K8sError::from_kube(action.to_string(), e)
+}
+
+fn config_err_message(action: impl std::fmt::Display, message: impl std::fmt::Display) -> K8sError {
+    K8sError::Config {
+        what: action.to_string(),
+        message: message.to_string(),
+    }
 }
 
 /// A kubeconfig loading error. With a proxy set, kube parses `NO_PROXY` and refuses the whole
@@ -99,7 +227,7 @@ fn config_err(action: impl std::fmt::Display, e: &(dyn std::error::Error + 'stat
             " (fix NO_PROXY/no_proxy: comma-separated hosts, IPs or CIDRs, no empty entries as in `,a` or `a,,b`)",
         );
     }
-    api_err(action, message)
+    config_err_message(action, message)
 }
 
 fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
@@ -109,9 +237,21 @@ fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-fn to_typed<K: DeserializeOwned>(obj: DynamicObject) -> Result<K, K8sError> {
-    let value = serde_json::to_value(obj).map_err(|e| api_err("serializing an object", e))?;
-    serde_json::from_value(value).map_err(|e| api_err("reading an object", e))
+fn serde_err(what: &str) -> impl FnOnce(serde_json::Error) -> K8sError + '_ {
+    move |source| K8sError::Serde {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn to_typed<K: Resource + DeserializeOwned>(obj: DynamicObject) -> Result<K, K8sError> {
+    let what = describe(
+        obj.types.as_ref().map_or("object", |t| t.kind.as_str()),
+        obj.metadata.namespace.as_deref(),
+        obj.metadata.name.as_deref().unwrap_or("(unnamed)"),
+    );
+    obj.try_parse()
+        .map_err(|source| K8sError::Parse { what, source })
 }
 
 /// Names a manifest in error messages by apiVersion, kind and name only: the rest (a
@@ -160,8 +300,9 @@ impl K8sClient {
         };
         let config = match path {
             Some(p) => {
-                let kubeconfig = Kubeconfig::read_from(p)
-                    .map_err(|e| api_err(format!("reading kubeconfig {}", p.display()), e))?;
+                let kubeconfig = Kubeconfig::read_from(p).map_err(|e| {
+                    config_err_message(format!("reading kubeconfig {}", p.display()), e)
+                })?;
                 Config::from_custom_kubeconfig(kubeconfig, &options).await
             }
             None => Config::from_kubeconfig(&options).await,
@@ -190,7 +331,7 @@ impl K8sClient {
                 Some(p) => crate::infra::proxy::redact_proxy_credentials(&e.to_string(), p),
                 None => e.to_string(),
             };
-            api_err("creating the Kubernetes client", message)
+            config_err_message("creating the Kubernetes client", message)
         })?;
         Ok(Self::new(client))
     }
@@ -200,7 +341,7 @@ impl K8sClient {
     pub fn from_url(url: &str) -> Result<Self, K8sError> {
         let uri = url
             .parse()
-            .map_err(|e| api_err(format!("parsing the API server URL {url}"), e))?;
+            .map_err(|e| config_err_message(format!("parsing the API server URL {url}"), e))?;
         Self::from_config(Config::new(uri))
     }
 
@@ -230,13 +371,10 @@ impl K8sClient {
         }
         let found = kube::discovery::pinned_kind(&self.client, &gvk)
             .await
-            .map_err(|e| {
-                api_err(
-                    format!(
-                        "kind {kind} of {api_version} is unknown to the cluster (is its CRD or operator installed?)"
-                    ),
-                    e,
-                )
+            .map_err(|source| K8sError::UnknownKind {
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                source,
             })?;
         self.discovery.write().await.insert(gvk, found.clone());
         Ok(found)
@@ -274,8 +412,7 @@ impl K8sClient {
     where
         K: Resource + Serialize + DeserializeOwned,
     {
-        let manifest =
-            serde_json::to_value(object).map_err(|e| api_err("serializing an object", e))?;
+        let manifest = serde_json::to_value(object).map_err(serde_err("serializing an object"))?;
         let applied = self.apply_dynamic(&manifest).await?;
         Ok(Applied {
             object: to_typed(applied.object)?,
@@ -308,7 +445,7 @@ impl K8sClient {
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
                 .ok_or_else(|| {
-                    K8sError::Api(format!(
+                    K8sError::Invalid(format!(
                         "manifest has no {f}: {}",
                         describe_manifest(manifest)
                     ))
@@ -323,6 +460,8 @@ impl K8sClient {
             .map(str::to_string);
         let what = describe(&kind, namespace.as_deref(), &name);
 
+        // One immediate retry after refreshing discovery (an async step), not a polling loop:
+        // no backoff to configure, so no backon here.
         let mut retried = false;
         loop {
             let (ar, caps) = self.resolve_kind(&api_version, &kind).await?;
@@ -428,12 +567,11 @@ impl K8sClient {
     where
         K: Resource<DynamicType = ()> + DeserializeOwned,
     {
-        self.get_opt(name, namespace).await?.ok_or_else(|| {
-            K8sError::Api(format!(
-                "{} not found",
-                describe(&K::kind(&()), namespace, name)
-            ))
-        })
+        self.get_opt(name, namespace)
+            .await?
+            .ok_or_else(|| K8sError::NotFound {
+                what: describe(&K::kind(&()), namespace, name),
+            })
     }
 
     /// Reads a typed object, `None` when absent.
@@ -564,9 +702,7 @@ impl K8sClient {
     {
         let ar = ApiResource::erase::<K>(&());
         let typed = move |obj: Option<&DynamicObject>| -> bool {
-            let typed: Option<K> = obj
-                .and_then(|o| serde_json::to_value(o).ok())
-                .and_then(|v| serde_json::from_value(v).ok());
+            let typed: Option<K> = obj.and_then(|o| o.clone().try_parse().ok());
             condition(typed.as_ref())
         };
         let obj = self
@@ -595,8 +731,11 @@ impl K8sClient {
         with_timeout(&what, timeout, async move {
             match kube::runtime::wait::await_condition(api, name, condition).await {
                 Ok(Some(obj)) => Ok(obj),
-                Ok(None) => Err(K8sError::Api(format!("{waited} was deleted while waiting"))),
-                Err(e) => Err(api_err(format!("watching {waited}"), e)),
+                Ok(None) => Err(K8sError::Deleted { what: waited }),
+                Err(source) => Err(K8sError::Watch {
+                    what: waited,
+                    source,
+                }),
             }
         })
         .await
@@ -604,6 +743,10 @@ impl K8sClient {
 
     /// Waits until a `status.conditions` entry of `condition_type` is `True` (e.g. `Ready` on
     /// a CloudNativePG Cluster, `Available` on a Deployment).
+    ///
+    /// The wait itself is kube's `await_condition`; the condition is ours because
+    /// `kube::runtime::conditions` has none that reads a condition type on any (dynamic) kind
+    /// (its `is_deployment_completed` checks the rollout, not `Available`).
     pub async fn wait_for_condition(
         &self,
         api_version: &str,
@@ -714,16 +857,17 @@ impl K8sClient {
             Some(s) => s.await,
             None => None,
         };
-        process
-            .join()
-            .await
-            .map_err(|e| api_err(format!("running {what}"), e))?;
+        if let Err(e) = process.join().await {
+            return Err(K8sError::ExecFailed {
+                what,
+                message: e.to_string(),
+            });
+        }
         match status {
-            Some(s) if s.status.as_deref() == Some("Failure") => Err(K8sError::Api(format!(
-                "{what} failed: {} {}",
-                s.message.unwrap_or_default(),
-                stderr.trim()
-            ))),
+            Some(s) if s.status.as_deref() == Some("Failure") => Err(K8sError::ExecFailed {
+                what,
+                message: format!("{} {}", s.message.unwrap_or_default(), stderr.trim()),
+            }),
             _ => Ok(stdout),
         }
     }

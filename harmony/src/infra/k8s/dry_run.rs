@@ -56,7 +56,7 @@ impl K8sClient {
                 .pointer(f)
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| K8sError::Api(format!("manifest has no {f}")))
+                .ok_or_else(|| K8sError::Invalid(format!("manifest has no {f}")))
         };
         let api_version = field("/apiVersion")?;
         let kind = field("/kind")?;
@@ -85,7 +85,7 @@ impl K8sClient {
         let before = api
             .get_opt(&name)
             .await
-            .map_err(|e| K8sError::Api(format!("reading {what}: {e}")))?;
+            .map_err(|e| K8sError::from_kube(format!("reading {what}"), e))?;
         let params = PatchParams {
             dry_run: true,
             ..PatchParams::apply(field_manager).force()
@@ -97,7 +97,7 @@ impl K8sClient {
                 return Ok(PlannedChange::create(what)
                     .with_detail("its namespace does not exist yet, not dry-run"));
             }
-            Err(e) => return Err(K8sError::Api(format!("dry-run applying {what}: {e}"))),
+            Err(e) => return Err(K8sError::from_kube(format!("dry-run applying {what}"), e)),
         };
         Ok(match before {
             None => PlannedChange::create(what),

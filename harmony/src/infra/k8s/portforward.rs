@@ -34,6 +34,7 @@ impl PortForwardTarget {
 pub struct PortForward {
     /// `http://127.0.0.1:<local_port>`.
     pub local_url: String,
+    /// The local port (on 127.0.0.1) chosen by the OS.
     pub local_port: u16,
     /// The pod actually forwarded to.
     pub pod: String,
@@ -77,13 +78,10 @@ fn target_port(service: &Service, pod: &Pod, port: u16) -> Option<u16> {
     }
 }
 
-/// Builds a label selector string from a Service selector (`a=b,c=d`, sorted).
+/// A Service's pod selector as a label selector string (`a=b,c=d`, sorted), written by kube's
+/// [`kube::core::Selector`].
 pub(crate) fn selector_string(selector: &std::collections::BTreeMap<String, String>) -> String {
-    selector
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    kube::core::Selector::from_iter(selector.clone()).to_string()
 }
 
 pub(super) async fn start(
@@ -102,7 +100,7 @@ pub(super) async fn start(
                 .and_then(|s| s.selector.clone())
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| {
-                    K8sError::Api(format!(
+                    K8sError::Invalid(format!(
                         "Service {namespace}/{svc_name} has no pod selector"
                     ))
                 })?;
@@ -110,12 +108,12 @@ pub(super) async fn start(
                 .list(Some(namespace), Some(&selector_string(&selector)))
                 .await?;
             let pod = pods.into_iter().find(is_ready).ok_or_else(|| {
-                K8sError::Api(format!(
+                K8sError::Invalid(format!(
                     "no ready pod behind Service {namespace}/{svc_name} to forward to"
                 ))
             })?;
             let pod_port = target_port(&svc, &pod, port).ok_or_else(|| {
-                K8sError::Api(format!("Service {namespace}/{svc_name} has no port {port}"))
+                K8sError::Invalid(format!("Service {namespace}/{svc_name} has no port {port}"))
             })?;
             (pod.metadata.name.unwrap_or_default(), pod_port)
         }
@@ -123,10 +121,16 @@ pub(super) async fn start(
 
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| K8sError::Api(format!("binding a local port: {e}")))?;
+        .map_err(|source| K8sError::Io {
+            what: "binding a local port".to_string(),
+            source,
+        })?;
     let local_port = listener
         .local_addr()
-        .map_err(|e| K8sError::Api(format!("reading the local port: {e}")))?
+        .map_err(|source| K8sError::Io {
+            what: "reading the local port".to_string(),
+            source,
+        })?
         .port();
     let pods: Api<Pod> = Api::namespaced(client.kube_client(), namespace);
     let pod = pod_name.clone();
@@ -202,5 +206,10 @@ mod tests {
             selector_string(svc.spec.as_ref().unwrap().selector.as_ref().unwrap()),
             "app.kubernetes.io/name=zitadel"
         );
+        let two = [("b", "2"), ("a", "1")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into_iter()
+            .collect();
+        assert_eq!(selector_string(&two), "a=1,b=2");
     }
 }

@@ -55,9 +55,8 @@ mod tests {
             }
             other => panic!("expected a timeout, got {other:?}"),
         }
-        let interpret_error: crate::interpret::InterpretError = err.into();
         assert_eq!(
-            interpret_error.to_string(),
+            err.to_string(),
             "timed out after 300s waiting for Cluster postgresql.cnpg.io/v1 db/pg to be Ready"
         );
     }

@@ -600,14 +600,21 @@ mod tests {
 
     #[async_trait]
     impl K8sclient for FakeTopology {
-        async fn k8s_client(&self) -> Result<std::sync::Arc<crate::infra::k8s::K8sClient>, String> {
-            Err("no cluster in unit tests".into())
+        async fn k8s_client(
+            &self,
+        ) -> Result<std::sync::Arc<crate::infra::k8s::K8sClient>, crate::topology::CapabilityError>
+        {
+            Err(crate::topology::CapabilityError::Unsupported(
+                "no cluster in unit tests".into(),
+            ))
         }
     }
 
     #[async_trait]
     impl K8sDistributionProbe for FakeTopology {
-        async fn k8s_distribution(&self) -> Result<K8sDistribution, String> {
+        async fn k8s_distribution(
+            &self,
+        ) -> Result<K8sDistribution, crate::topology::CapabilityError> {
             Ok(self.0)
         }
     }

@@ -3,11 +3,10 @@
 //! - [`OpenbaoScore`] deploys the pinned `openbao/openbao` chart (single node or HA raft,
 //!   optional transit seal, agent injector off, ingress on k3d or a Route on OpenShift);
 //! - [`OpenbaoSetupScore`] initialises, unseals and configures it through the HTTP API
-//!   ([`setup_api::OpenbaoSetup`], [`raft::OpenbaoCluster`] for HA) over a port-forward per pod;
+//!   ([`crate::infra::openbao_admin::OpenbaoSetup`], [`raft::OpenbaoCluster`] for HA) over a port-forward per pod;
 //!   [`transit`] prepares the transit key and seal token on the unsealer.
 
 pub mod raft;
-pub mod setup_api;
 pub mod setup_score;
 pub mod transit;
 pub mod transit_score;
@@ -24,11 +23,10 @@ use crate::modules::helm::{HelmChartScore, HelmRepository};
 use crate::score::Score;
 use crate::topology::{HelmCommand, Topology};
 
+/// The types in [`OpenbaoSetupScore`]'s fields and methods; the rest of the HTTP admin
+/// client is in [`crate::infra::openbao_admin`].
+pub use crate::infra::openbao_admin::{OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoUserpass};
 pub use raft::{ClusterReport, OpenbaoCluster};
-pub use setup_api::{
-    OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
-    OpenbaoUserpass, SetupReport, harmony_dev_policy,
-};
 pub use setup_score::{
     OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode, OpenbaoUserpassConfig,
 };
@@ -48,13 +46,17 @@ pub const READINESS_PATH: &str = "/v1/sys/health?standbyok=true&sealedcode=204&u
 /// Deploys OpenBao with Helm (`helm upgrade --install --wait`, pinned chart and image).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenbaoScore {
+    /// Namespace of the release.
     pub namespace: String,
+    /// Helm release name (also the base of the object names).
     pub release_name: String,
     /// External hostname (ingress host on k3d, Route host on OpenShift).
     pub host: String,
     /// OpenShift flavour: Route instead of Ingress, OpenShift security contexts.
     pub openshift: bool,
+    /// Chart version (default the pinned [`OPENBAO_CHART_VERSION`]).
     pub chart_version: String,
+    /// OpenBao image tag (default the pinned [`OPENBAO_IMAGE_TAG`]).
     pub image_tag: String,
     /// Size of the raft data volume.
     pub storage_size: String,

@@ -14,7 +14,7 @@ use harmony_secret::openbao_http::errors_of;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::setup_api::{
+use crate::infra::openbao_admin::{
     OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoSetup, OpenbaoSetupError,
     SealStatus, seal_migration_refused,
 };

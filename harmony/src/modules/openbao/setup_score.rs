@@ -12,12 +12,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::raft::OpenbaoCluster;
-use super::setup_api::{
+use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
+use crate::infra::k8s::{K8sClient, PortForwardTarget};
+use crate::infra::openbao_admin::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore,
     OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
 };
-use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
-use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::plan::{ChangeKind, Plan, PlannedChange};
@@ -56,14 +56,24 @@ pub struct OpenbaoTransitUnseal {
 /// [`super::OpenbaoScore`] (same namespace and release).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenbaoSetupScore {
+    /// Namespace of the OpenBao release.
     pub namespace: String,
+    /// Its Helm release name.
     pub release_name: String,
+    /// Shamir key shares created at init.
     pub secret_shares: u8,
+    /// Shares needed to unseal.
     pub secret_threshold: u8,
+    /// KV v2 mount path (default `secret`).
     pub kv_mount: String,
-    /// Create the userpass user whose name and password come from `harmony_config`
-    /// ([`OpenbaoUserpassConfig`], prompted once, then remembered).
+    /// Create the userpass user given in [`Self::userpass_credentials`].
     pub userpass: bool,
+    /// The userpass user's name and password, chosen by the caller (e.g.
+    /// `harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()`, prompted once, then
+    /// remembered): the Score never prompts. Required to run with `userpass`; without it a
+    /// plan reports the user as unknown. Never serialized.
+    #[serde(skip)]
+    pub userpass_credentials: Option<OpenbaoUserpassConfig>,
     /// Policies of the userpass user.
     pub userpass_policies: Vec<String>,
     /// JWT auth trusting an OIDC issuer (e.g. Zitadel, see `ZitadelSetupScore::provision`).
@@ -86,6 +96,7 @@ impl Default for OpenbaoSetupScore {
             secret_threshold: 1,
             kv_mount: "secret".to_string(),
             userpass: true,
+            userpass_credentials: None,
             userpass_policies: vec!["harmony-dev".to_string()],
             jwt: None,
             cluster_name: "k3d-harmony".to_string(),
@@ -115,6 +126,7 @@ impl OpenbaoSetupScore {
         }
     }
 
+    /// The chart's fullname (base of the pod, Service and Secret names).
     pub fn fullname(&self) -> String {
         fullname_of(&self.release_name)
     }
@@ -214,6 +226,7 @@ pub struct K8sSecretKeyStore {
 }
 
 impl K8sSecretKeyStore {
+    /// Keys in Secret `namespace/secret_name`, mirrored in the file at `cache_path`.
     pub fn new(
         client: Arc<K8sClient>,
         namespace: impl Into<String>,
@@ -245,7 +258,7 @@ impl K8sSecretKeyStore {
                 "Secret {}/{} key {INIT_SECRET_KEY} is not a valid init record: {}",
                 self.namespace,
                 self.secret_name,
-                super::setup_api::redacted_json_error(&e)
+                crate::infra::openbao_admin::redacted_json_error(&e)
             )
         })
     }
@@ -356,35 +369,15 @@ impl OpenbaoKeyStore for ReadOnlyKeyStore {
     }
 }
 
-/// The userpass credentials: those read in `prepare`, else from `harmony_config` (prompting
-/// once).
-async fn userpass_credentials(
-    score: &OpenbaoSetupScore,
-    prepared: Option<OpenbaoUserpassConfig>,
-) -> Result<OpenbaoUserpass, InterpretError> {
-    let config = match prepared {
-        Some(config) => config,
-        None => load_userpass_config().await?,
-    };
-    Ok(OpenbaoUserpass {
-        username: config.username,
-        password: config.password.into(),
-        policies: score.userpass_policies.clone(),
-    })
-}
-
-async fn load_userpass_config() -> Result<OpenbaoUserpassConfig, InterpretError> {
-    // The runner's "running OpenbaoSetupScore" spinner would redraw over the prompt.
-    let _spinners_hidden = crate::progress::hide_spinners();
-    harmony_config::get_or_prompt::<OpenbaoUserpassConfig>()
-        .await
-        .map_err(|e| {
-            InterpretError::Other(format!(
-                "could not get the OpenBao userpass user from harmony_config ({}): {e}",
-                harmony_config::env_var_name(
-                    <OpenbaoUserpassConfig as harmony_config::Config>::KEY
-                )
-            ))
+/// The userpass user to create: the Score's own credentials, with its policies.
+fn userpass_of(score: &OpenbaoSetupScore) -> Option<OpenbaoUserpass> {
+    score
+        .userpass_credentials
+        .as_ref()
+        .map(|c| OpenbaoUserpass {
+            username: c.username.clone(),
+            password: c.password.clone().into(),
+            policies: score.userpass_policies.clone(),
         })
 }
 
@@ -490,8 +483,6 @@ pub(crate) async fn ensure_transit_token(
 #[derive(Debug)]
 struct OpenbaoSetupInterpret {
     score: OpenbaoSetupScore,
-    /// The userpass user read by `prepare` (Debug hides the password).
-    prepared: std::sync::Mutex<Option<OpenbaoUserpassConfig>>,
 }
 
 impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
@@ -505,26 +496,14 @@ impl<T: Topology + K8sclient> Score<T> for OpenbaoSetupScore {
     fn create_interpret(&self) -> Box<dyn Interpret<T>> {
         Box::new(OpenbaoSetupInterpret {
             score: self.clone(),
-            prepared: std::sync::Mutex::new(None),
         })
     }
 }
 
 #[async_trait]
 impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
-    /// Asks for the userpass user before the run starts (the runner calls this for every
-    /// Score before preparing the topology), so the question does not come after the OpenBao
-    /// chart install and pod waits.
-    async fn prepare(&self, _inventory: &Inventory) -> Result<(), InterpretError> {
-        if self.score.userpass {
-            let config = load_userpass_config().await?;
-            *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
-        }
-        Ok(())
-    }
-
     /// The writes a run would send to OpenBao (reads only, through a port-forward). The
-    /// userpass password is compared only when `harmony_config` has it without asking.
+    /// userpass user is compared only when the Score was given its credentials.
     async fn plan(&self, _inventory: &Inventory, topology: &T) -> Result<Plan, InterpretError> {
         let score = &self.score;
         let ns = score.namespace.as_str();
@@ -555,29 +534,8 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
                 .with_detail("the pod is not running yet (OpenbaoScore deploys it)"),
             ]));
         }
-        let mut unknown_password = false;
-        let userpass = if score.userpass {
-            let prepared = self
-                .prepared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            match prepared {
-                Some(c) => Some(c),
-                None => harmony_config::get::<OpenbaoUserpassConfig>().await.ok(),
-            }
-            .map(|c| OpenbaoUserpass {
-                username: c.username,
-                password: c.password.into(),
-                policies: score.userpass_policies.clone(),
-            })
-            .or_else(|| {
-                unknown_password = true;
-                None
-            })
-        } else {
-            None
-        };
+        let userpass = score.userpass.then(|| userpass_of(score)).flatten();
+        let unknown_password = score.userpass && userpass.is_none();
         let forward = client
             .port_forward(ns, PortForwardTarget::Pod(pod.clone()), 8200)
             .await?;
@@ -631,15 +589,18 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
         topology: &T,
     ) -> Result<Outcome, InterpretError> {
         let score = &self.score;
-        // Normally already asked in `prepare`, before the run started. Run on its own (without
-        // the runner), it is asked here, before this Score's own waits (pod, unseal, ...).
         let userpass = if score.userpass {
-            let prepared = self
-                .prepared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            Some(userpass_credentials(score, prepared).await?)
+            Some(userpass_of(score).ok_or_else(|| {
+                InterpretError::InvalidScore(format!(
+                    "{} creates a userpass user but was given no credentials: set \
+                     `userpass_credentials` (e.g. read with harmony_config's get_or_prompt, or env {}) \
+                     or `userpass: false`",
+                    Score::<T>::name(score),
+                    harmony_config::env_var_name(
+                        <OpenbaoUserpassConfig as harmony_config::Config>::KEY
+                    )
+                ))
+            })?)
         } else {
             None
         };
@@ -684,7 +645,9 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             score.init_secret_name(),
             score.local_cache_path(),
         ));
-        let other = |e: super::setup_api::OpenbaoSetupError| InterpretError::Other(e.to_string());
+        let other = |e: crate::infra::openbao_admin::OpenbaoSetupError| {
+            InterpretError::Other(e.to_string())
+        };
         if let OpenbaoUnsealMode::Transit(transit) = &score.unseal {
             for (pod, url) in pods.iter().zip(&urls) {
                 let status = OpenbaoSetup::new(url.clone(), store.clone())
@@ -760,13 +723,13 @@ mod tests {
 
     #[test]
     fn a_sealed_initialised_server_is_reported_as_restarted() {
-        let after_restart = super::super::SetupReport {
+        let after_restart = crate::infra::openbao_admin::SetupReport {
             writes: vec!["PUT sys/unseal".into()],
             initialized: false,
             unsealed: true,
         };
         assert!(unsealed_text(after_restart.initialized).contains("restarted"));
-        let fresh = super::super::SetupReport {
+        let fresh = crate::infra::openbao_admin::SetupReport {
             initialized: true,
             ..after_restart
         };
@@ -1003,6 +966,80 @@ mod tests {
             .unwrap();
         assert!(writes.is_empty(), "{writes:?}");
         assert_eq!(api.lock().unwrap().writes, 0);
+    }
+
+    /// A topology that counts how often a Score asked it for the cluster.
+    struct CountingTopology(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Topology for CountingTopology {
+        fn name(&self) -> &str {
+            "CountingTopology"
+        }
+        async fn ensure_ready(
+            &self,
+        ) -> Result<crate::topology::PreparationOutcome, crate::topology::PreparationError>
+        {
+            Ok(crate::topology::PreparationOutcome::Noop)
+        }
+    }
+
+    #[async_trait]
+    impl K8sclient for CountingTopology {
+        async fn k8s_client(&self) -> Result<Arc<K8sClient>, crate::topology::CapabilityError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(crate::topology::CapabilityError::Unsupported(
+                "no cluster in this test".into(),
+            ))
+        }
+    }
+
+    /// The Score never prompts: without the credentials it was given, it says how to give them
+    /// (and the environment variable harmony_config reads), before touching the cluster.
+    #[tokio::test]
+    async fn userpass_without_credentials_says_how_to_give_them_and_touches_nothing() {
+        let topology = CountingTopology(Default::default());
+        let score = OpenbaoSetupScore::default();
+        assert!(score.userpass && score.userpass_credentials.is_none());
+        let interpret = Score::<CountingTopology>::create_interpret(&score);
+        let err = interpret
+            .execute(&Inventory::empty(), &topology)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, InterpretError::InvalidScore(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("userpass_credentials"), "{message}");
+        assert!(
+            message.contains("HARMONY_CONFIG_OpenbaoUserpassConfig"),
+            "{message}"
+        );
+        assert_eq!(topology.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// The credentials given are the user created, with the Score's policies; `Serialize`
+    /// (plans, logs) never carries them.
+    #[test]
+    fn given_credentials_become_the_userpass_user_and_are_never_serialized() {
+        let score = OpenbaoSetupScore {
+            userpass_credentials: Some(OpenbaoUserpassConfig {
+                username: "alice".into(),
+                password: "TOPSECRET".into(),
+            }),
+            ..Default::default()
+        };
+        let user = userpass_of(&score).expect("a user");
+        assert_eq!(user.username, "alice");
+        assert_eq!(
+            harmony_secret::ExposeSecret::expose_secret(&user.password),
+            "TOPSECRET"
+        );
+        assert_eq!(user.policies, vec!["harmony-dev".to_string()]);
+        let json = serde_json::to_string(&score).unwrap();
+        assert!(
+            !json.contains("TOPSECRET") && !json.contains("alice"),
+            "{json}"
+        );
+        assert!(!format!("{score:?}").contains("TOPSECRET"));
     }
 
     #[test]

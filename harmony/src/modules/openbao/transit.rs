@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::setup_api::{
+use crate::infra::openbao_admin::{
     OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup, OpenbaoSetupError, SealStatus,
     seal_migration_refused, valid_path_segment,
 };
@@ -40,6 +40,7 @@ pub struct OpenbaoTransitSeal {
 }
 
 impl OpenbaoTransitSeal {
+    /// The unsealer at `address` with the default mount (`transit`) and key.
     pub fn new(address: impl Into<String>) -> Self {
         Self {
             address: address.into().trim_end_matches('/').to_string(),
@@ -48,6 +49,7 @@ impl OpenbaoTransitSeal {
         }
     }
 
+    /// Refuses values that cannot go into the server's HCL.
     pub fn validate(&self) -> Result<(), OpenbaoSetupError> {
         // It goes between quotes in the server's HCL.
         if url::Url::parse(&self.address).is_err()

@@ -16,10 +16,12 @@ use crate::topology::{PostgreSQL, PostgreSQLConfig, Topology};
 /// A PostgreSQL database, on whatever the topology uses to provide one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PostgreSQLScore {
+    /// The database wanted.
     pub config: PostgreSQLConfig,
 }
 
 impl PostgreSQLScore {
+    /// A Score for `config`.
     pub fn new(config: PostgreSQLConfig) -> Self {
         Self { config }
     }

@@ -221,7 +221,7 @@ where
             Err(e) => {
                 plan.push(PlannedChange::unknown(
                     format!("PostgreSQL {ns}/{}", score.pg_cluster_name),
-                    e,
+                    e.to_string(),
                 ));
                 None
             }

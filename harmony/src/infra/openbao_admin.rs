@@ -39,6 +39,7 @@ pub struct OpenbaoInitRecord {
     /// authorise operations such as generating a new root token.
     #[serde(default)]
     pub recovery_keys: Vec<String>,
+    /// The root token (never logged; `Debug` hides it).
     pub root_token: String,
     /// username -> sha256("user:password"), to detect a changed userpass password.
     #[serde(default)]
@@ -68,7 +69,9 @@ impl fmt::Debug for OpenbaoInitRecord {
 /// Where the unseal keys and root token are kept.
 #[async_trait]
 pub trait OpenbaoKeyStore: Send + Sync {
+    /// The kept record, `None` when there is none yet. Errors name the store.
     async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String>;
+    /// Keeps `record` (replacing any previous one).
     async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String>;
     /// Where the keys are, for humans (e.g. "Secret openbao/openbao-init-keys").
     fn describe(&self) -> String;
@@ -93,10 +96,12 @@ pub(crate) fn redacted_json_error(e: &serde_json::Error) -> String {
 }
 
 impl FileKeyStore {
+    /// A key file at `path` (created on the first save).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
     }
 
+    /// Where the key file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -136,7 +141,9 @@ impl OpenbaoKeyStore for FileKeyStore {
 /// An ACL policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenbaoPolicy {
+    /// Policy name, e.g. `harmony-dev`.
     pub name: String,
+    /// Its HCL rules.
     pub hcl: String,
 }
 
@@ -153,8 +160,11 @@ pub fn harmony_dev_policy(kv_mount: &str) -> OpenbaoPolicy {
 /// A userpass user. `Debug` hides the password.
 #[derive(Debug, Clone)]
 pub struct OpenbaoUserpass {
+    /// The user name.
     pub username: String,
+    /// Its password (`Debug` hides it).
     pub password: SecretString,
+    /// Policies granted at login.
     pub policies: Vec<String>,
 }
 
@@ -167,13 +177,17 @@ pub struct OpenbaoJwtAuth {
     pub oidc_discovery_url: String,
     /// Checked against the token's `iss`; not implied by the discovery URL.
     pub bound_issuer: String,
+    /// The role people log in with, e.g. `harmony-developer`.
     pub role: String,
     /// Mandatory when tokens carry `aud`: the OIDC client id (id_token audience).
     pub bound_audiences: Vec<String>,
+    /// The token claim that names the person (default `email`).
     pub user_claim: String,
+    /// Policies granted at login.
     pub policies: Vec<String>,
     /// e.g. "4h", "15m", "3600".
     pub token_ttl: String,
+    /// Longest lifetime of a token, renewals included (same formats as `token_ttl`).
     pub token_max_ttl: String,
     /// Claims the id_token must carry, exactly (OpenBao `bound_claims`, `bound_claims_type =
     /// string`). A key starting with `/` is a JSON pointer into the claims, which is how a
@@ -249,11 +263,15 @@ pub struct OpenbaoDesiredState {
     /// Shamir shares and threshold used when the server is initialised (default 1/1: on a
     /// dev cluster all keys sit in the same Secret anyway).
     pub secret_shares: u8,
+    /// Keys needed to unseal (at most `secret_shares`).
     pub secret_threshold: u8,
     /// KV v2 mount path (default "secret").
     pub kv_mount: String,
+    /// ACL policies to write.
     pub policies: Vec<OpenbaoPolicy>,
+    /// A userpass user to create (`None`: no userpass auth).
     pub userpass: Option<OpenbaoUserpass>,
+    /// JWT auth trusting an OpenID issuer (`None`: no single sign-on).
     pub jwt: Option<OpenbaoJwtAuth>,
 }
 
@@ -271,6 +289,8 @@ impl Default for OpenbaoDesiredState {
 }
 
 impl OpenbaoDesiredState {
+    /// Refuses settings OpenBao would reject (threshold above the shares, names that are not
+    /// plain path segments, ...) before any request is sent.
     pub fn validate(&self) -> Result<(), OpenbaoSetupError> {
         let bad = |m: String| Err(OpenbaoSetupError::Settings(m));
         if self.secret_shares == 0
@@ -410,27 +430,55 @@ pub struct SetupReport {
 }
 
 impl SetupReport {
+    /// Whether the run wrote anything.
     pub fn changed(&self) -> bool {
         !self.writes.is_empty()
     }
 }
 
+/// Why configuring OpenBao through its HTTP API failed, by kind. Messages name the request
+/// (`PUT sys/init`), never a token or key.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenbaoSetupError {
+    /// OpenBao answered with an error status.
     #[error("OpenBao {request}: HTTP {status}: {message}")]
     Api {
+        /// Method and path, e.g. `POST sys/policies/acl/harmony-dev`.
         request: String,
+        /// The HTTP status.
         status: u16,
+        /// OpenBao's `errors` (or a description of the status).
         message: String,
     },
-    #[error("OpenBao {request}: request failed: {message}")]
-    Transport { request: String, message: String },
+    /// The request got no HTTP answer (connection refused, timeout, TLS, a refused redirect).
+    #[error("OpenBao {request}: request failed: {source}")]
+    Transport {
+        /// Method and path.
+        request: String,
+        /// The client's error (no URL query, no token).
+        #[source]
+        source: harmony_secret::openbao_http::HttpError,
+    },
+    /// A bounded wait expired.
     #[error("timed out after {seconds}s waiting for {what}")]
-    Timeout { what: String, seconds: u64 },
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// The bound.
+        seconds: u64,
+    },
+    /// The key store (unseal keys, root token) failed.
     #[error("OpenBao key store ({store}): {message}")]
-    Store { store: String, message: String },
+    Store {
+        /// Where the keys are kept ([`OpenbaoKeyStore::describe`]).
+        store: String,
+        /// The store's message.
+        message: String,
+    },
+    /// The server is in a state the setup cannot continue from; the message says what to do.
     #[error("{0}")]
     State(String),
+    /// The wanted state is invalid.
     #[error("invalid OpenBao setup settings: {0}")]
     Settings(String),
 }
@@ -444,7 +492,9 @@ pub struct SealStatus {
     pub seal_type: String,
     /// True for an auto-unsealed server: `sys/init` then hands out recovery keys.
     pub recovery_seal: bool,
+    /// `sys/init` was done.
     pub initialized: bool,
+    /// The server is sealed.
     pub sealed: bool,
     /// True when the storage was sealed by another seal than the configured one (e.g. a Shamir
     /// OpenBao restarted with a `seal "transit"` stanza): it then waits for `-migrate`.
@@ -453,7 +503,9 @@ pub struct SealStatus {
     pub t: u32,
     /// Shares.
     pub n: u32,
+    /// Unseal keys given so far.
     pub progress: u32,
+    /// Server version.
     pub version: String,
 }
 
@@ -482,6 +534,7 @@ impl fmt::Debug for OpenbaoSetup {
 }
 
 impl OpenbaoSetup {
+    /// A client for the OpenBao at `base_url` (e.g. a port-forward's URL), keeping its keys in `store`.
     pub fn new(
         base_url: impl Into<String>,
         store: Arc<dyn OpenbaoKeyStore>,
@@ -524,6 +577,7 @@ impl OpenbaoSetup {
         self
     }
 
+    /// The server's address.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -549,9 +603,9 @@ impl OpenbaoSetup {
             .http
             .send(method, path, token, body, None)
             .await
-            .map_err(|e| OpenbaoSetupError::Transport {
+            .map_err(|source| OpenbaoSetupError::Transport {
                 request: request.clone(),
-                message: e.to_string(),
+                source,
             })?;
         Ok((response.status, response.body))
     }
@@ -1090,7 +1144,9 @@ impl OpenbaoSetup {
 pub struct OpenbaoPlan {
     /// The write requests a run would send, as "METHOD path" (no values).
     pub writes: Vec<String>,
+    /// Whether the server is initialised.
     pub initialized: bool,
+    /// Whether it is sealed.
     pub sealed: bool,
     /// False on a sealed server: only the unseal is known, the configuration cannot be read.
     pub configuration_known: bool,
