@@ -8,6 +8,8 @@
 //! The domain modules (`score`, `interpret`, `topology`, `inventory`) import no Kubernetes, Helm or
 //! OpenBao crate: adapters in `infra` do, and `modules` holds the concrete Scores.
 
+#![warn(missing_docs)]
+
 pub mod infra;
 pub mod interpret;
 pub mod inventory;

@@ -10,8 +10,11 @@ use sha2::{Digest, Sha256};
 /// A tool release pinned by URL and SHA-256 of the downloaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedAsset {
+    /// The tool's name, as its executable is called (e.g. `helm`, `k3d`).
     pub tool: &'static str,
+    /// The pinned version, as the tool reports it (e.g. `v3.18.4`).
     pub version: &'static str,
+    /// Where the release file is downloaded from.
     pub url: String,
     /// Lower-case hex SHA-256 of the file at `url`.
     pub sha256: &'static str,
@@ -81,7 +84,9 @@ pub enum ToolChoice {
     /// No executable reports the pinned version and auto-install is off: use this one and
     /// warn (`found`: the version it reports).
     UseOtherVersion {
+        /// The executable found.
         path: PathBuf,
+        /// The version it reports, if it reports one.
         found: Option<String>,
     },
     /// Download the pinned release (none matches; auto-install on).
