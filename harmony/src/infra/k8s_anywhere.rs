@@ -181,11 +181,7 @@ impl K8sAnywhereTopology {
                 k3d.create(spec).await?;
                 s.finish_and_clear();
                 PreparationOutcome::Success {
-                    details: format!(
-                        "created k3d cluster {} (context {}, ingress on http://localhost:8080)",
-                        spec.name,
-                        spec.context()
-                    ),
+                    details: created_cluster_details(spec),
                 }
             }
         };
@@ -294,9 +290,36 @@ impl K8sDistributionProbe for K8sAnywhereTopology {
     }
 }
 
+/// What the run summary says after creating a cluster: its context and where its ingress answers
+/// (the spec's host port, `HARMONY_HTTP_PORT`, not a fixed 8080).
+fn created_cluster_details(spec: &K3dClusterSpec) -> String {
+    format!(
+        "created k3d cluster {} (context {}, ingress on http://localhost:{})",
+        spec.name,
+        spec.context(),
+        spec.http_port
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summary after creating a cluster points at the ingress port the cluster really
+    /// got (HARMONY_HTTP_PORT=18080 is common when 8080 is taken), not a fixed 8080.
+    #[test]
+    fn created_cluster_details_name_the_configured_ingress_port() {
+        let spec = K3dClusterSpec {
+            http_port: 18080,
+            ..Default::default()
+        };
+        let details = created_cluster_details(&spec);
+        assert!(
+            details.contains("ingress on http://localhost:18080"),
+            "{details}"
+        );
+        assert!(details.contains(&spec.context()), "{details}");
+    }
 
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
