@@ -230,7 +230,8 @@ fn config_err(action: impl std::fmt::Display, e: &(dyn std::error::Error + 'stat
     config_err_message(action, message)
 }
 
-fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
+/// Names an object in messages: `Kind namespace/name`, or `Kind name` when cluster-scoped.
+pub(crate) fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
     match namespace {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),

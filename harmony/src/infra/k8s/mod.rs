@@ -6,5 +6,6 @@ mod dry_run;
 mod portforward;
 pub mod wait;
 
+pub(crate) use client::describe;
 pub use client::{Applied, K8sClient, K8sError};
 pub use portforward::{PortForward, PortForwardTarget};

@@ -42,14 +42,12 @@ impl K8sResourceScore {
     }
 
     fn describe(resource: &serde_json::Value) -> String {
-        let s = |p: &str| resource.pointer(p).and_then(|v| v.as_str()).unwrap_or("?");
-        match resource
-            .pointer("/metadata/namespace")
-            .and_then(|v| v.as_str())
-        {
-            Some(ns) => format!("{} {ns}/{}", s("/kind"), s("/metadata/name")),
-            None => format!("{} {}", s("/kind"), s("/metadata/name")),
-        }
+        let s = |p: &str| resource.pointer(p).and_then(|v| v.as_str());
+        crate::infra::k8s::describe(
+            s("/kind").unwrap_or("?"),
+            s("/metadata/namespace"),
+            s("/metadata/name").unwrap_or("?"),
+        )
     }
 }
 
