@@ -28,22 +28,23 @@ use crate::topology::{PreparationError, PreparationOutcome, Topology};
 /// A binary with only these flags parses them with [`clap::Parser::parse`] (`--help` prints the
 /// usage and exits 0; an unknown or incomplete flag prints clap's error and exits 2), or lets
 /// [`run`] do it. A binary with flags of its own puts them next to these with
-/// `#[command(flatten)] run: harmony::maestro::Args` in its own `clap::Parser`.
+/// `#[command(flatten)] run: harmony::maestro::Args` in its own `clap::Parser`. A flag may be
+/// given twice (e.g. by a wrapper script and by the user); the last `--filter` wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Parser)]
 #[command(about = "Runs Harmony Scores: shows the plan, asks, then applies it")]
 pub struct Args {
     /// Run without asking for confirmation.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "yes")]
     pub yes: bool,
     /// List the Scores that would run, then exit; changes nothing.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "list")]
     pub list: bool,
     /// Only Scores whose name contains TEXT.
-    #[arg(short, long, value_name = "TEXT")]
+    #[arg(short, long, value_name = "TEXT", overrides_with = "filter")]
     pub filter: Option<String>,
     /// Show what each Score would change (+ create, ~ change, = unchanged), then exit; changes
     /// nothing and does not prepare the topology.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "plan")]
     pub plan: bool,
 }
 
@@ -609,6 +610,45 @@ mod tests {
         assert!(text.contains("Usage: harmony-bin [OPTIONS]"), "{text}");
     }
 
+    /// The hand-written parser this replaced accepted a flag given twice (a wrapper script's
+    /// `--yes` plus the user's), the last `--filter` winning; clap refuses repeats by default.
+    #[test]
+    fn a_repeated_flag_is_accepted_and_the_last_filter_wins() {
+        use clap::Parser;
+        let args = Args::try_parse_from([
+            "harmony-bin",
+            "--yes",
+            "-y",
+            "-l",
+            "--list",
+            "-p",
+            "--plan",
+            "--filter",
+            "pg",
+            "-f",
+            "bao",
+        ])
+        .unwrap();
+        assert_eq!(
+            args,
+            Args {
+                yes: true,
+                list: true,
+                filter: Some("bao".into()),
+                plan: true,
+            }
+        );
+
+        // Also when a binary flattens the runner's flags into its own parser.
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: Args,
+        }
+        let cli = Cli::try_parse_from(["example", "--yes", "--yes", "-f", "a", "-f", "b"]).unwrap();
+        assert!(cli.run.yes);
+        assert_eq!(cli.run.filter.as_deref(), Some("b"));
+    }
     #[test]
     fn terminal_confirm_refuses_without_a_terminal() {
         let err = TerminalConfirm { interactive: false }

@@ -38,7 +38,11 @@ const SECRET_WORDS: &[&str] = &[
 
 /// True when `name` (snake_case, kebab-case, dotted or camelCase) has a secret-sounding word.
 pub fn looks_secret(name: &str) -> bool {
-    words(name).any(|w| SECRET_WORDS.contains(&w.as_str()))
+    let words: Vec<String> = words(name).collect();
+    let secret = |w: &str| SECRET_WORDS.contains(&w);
+    // heck splits an acronym's last capital onto the next word (`mailgunAPIkey` → `ap`, `ikey`):
+    // two neighbours joined are also checked, so `apikey` is still seen.
+    words.iter().any(|w| secret(w)) || words.windows(2).any(|p| secret(&(p[0].clone() + &p[1])))
 }
 
 /// The lowercase words of `name`, split on separators and case changes (`dbPassword`,
@@ -132,6 +136,18 @@ mod tests {
             "tokenizer",
         ] {
             assert!(!looks_secret(plain), "{plain}");
+        }
+    }
+
+    /// heck splits an acronym's last capital onto the next word (`mailgunAPIkey` → `mailgun`,
+    /// `ap`, `ikey`); the hand-written splitter it replaced kept `apikey`, so these were masked.
+    #[test]
+    fn an_acronym_run_into_a_lowercase_word_is_still_one_word() {
+        for secret in ["mailgunAPIkey", "APIkey", "SendGridAPIkey"] {
+            assert!(looks_secret(secret), "{secret}");
+            let mut v = json!({ secret: "s3cr3t", "host": "h" });
+            assert_eq!(mask("Mail", &mut v, &[]), vec![secret.to_string()]);
+            assert_eq!(v, json!({ secret: MASK, "host": "h" }));
         }
     }
 
