@@ -528,6 +528,30 @@ impl<T: Topology> Maestro<T> {
     }
 }
 
+/// `error` and the causes behind it, `: `-separated, for a binary to print once at exit.
+///
+/// Harmony's messages already name their cause (the summary prints `to_string()` alone), and
+/// the same cause is also kept as `source()` so callers can match its kind: a plain chain
+/// (`anyhow`'s `{:#}` or `Caused by:`) would print it two or three times. A cause whose text is
+/// already shown is skipped, and so is a wrapper that only adds context to a cause already
+/// shown; what lies deeper (e.g. `Connection refused`) is still printed.
+pub fn error_report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut report = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        let below = e.source().map(|s| s.to_string());
+        let shown = report.contains(&text)
+            || below.is_some_and(|b| text.contains(&b) && report.contains(&b));
+        if !shown {
+            report.push_str(": ");
+            report.push_str(&text);
+        }
+        cause = e.source();
+    }
+    report
+}
+
 /// The entry point of a Harmony binary: runs the Scores on `topology` and prints to stdout.
 ///
 /// Without `args`, the command line is parsed as [`Args`]: `--help` prints the usage and
@@ -548,6 +572,32 @@ pub async fn run<T: Topology>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A preparation failure keeps the k3d error as its source (twice wrapped): printed at
+    /// exit, each message appears once, and the OS error under it is still there.
+    #[test]
+    fn error_report_names_each_cause_once() {
+        let k3d = crate::infra::k3d::K3dError::Spawn {
+            program: "/opt/k3d".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let err = MaestroError::from(PreparationError::from(k3d));
+        let report = error_report(&err);
+        assert_eq!(report.matches("running /opt/k3d").count(), 1, "{report}");
+        assert_eq!(report.matches("permission denied").count(), 1, "{report}");
+        assert!(
+            report.starts_with("could not prepare the topology: running /opt/k3d"),
+            "{report}"
+        );
+        // What a plain chain printer shows for the same error.
+        let mut plain = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(e) = cause {
+            plain = format!("{plain}: {e}");
+            cause = e.source();
+        }
+        assert!(plain.matches("running /opt/k3d").count() > 1, "{plain}");
+    }
 
     #[test]
     fn parses_flags() {

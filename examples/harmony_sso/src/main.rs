@@ -24,7 +24,8 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: Harmony's messages already name the cause they keep as source.
+            eprintln!("error: {}", harmony::maestro::error_report(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -260,6 +260,34 @@ fn missing_existing_stack_flags_are_named() {
     assert!(err.contains("--client-id (HARMONY_SSO_CLIENT_ID)"), "{err}");
 }
 
+/// An OpenBao that does not answer stops the run before anything else, with the fix and the
+/// OS's reason, each said once (the error keeps its causes as sources, which a plain chain
+/// printer would repeat).
+#[test]
+fn an_unreachable_openbao_is_reported_once_with_its_cause() {
+    let home = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = Command::new(env!("CARGO_BIN_EXE_harmony_sso"))
+        .args(["--openbao-url", &url, "--issuer", &url, "--client-id", "x"])
+        .args(["--no-browser", "--yes"])
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env_remove("OPENBAO_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("does not answer").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("check --openbao-url / OPENBAO_URL").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+}
+
 #[test]
 fn without_docker_it_stops_at_once_and_shows_the_existing_stack_command() {
     let home = tempfile::tempdir().unwrap();

@@ -66,7 +66,11 @@ async fn main() -> anyhow::Result<()> {
 
     let maestro = Maestro::new(Inventory::empty(), topology);
     let mut out = std::io::stdout();
-    let summary = maestro.run(&scores, &cli.run, &mut out).await?;
+    let summary = maestro
+        .run(&scores, &cli.run, &mut out)
+        .await
+        // Each cause once (anyhow's `Caused by:` would repeat what the message already says).
+        .map_err(|e| anyhow::anyhow!(harmony::maestro::error_report(&e)))?;
     let Some(setup_report) = summary
         .reports
         .iter()

@@ -11,9 +11,8 @@ pub mod zitadel;
 mod tests {
     use std::path::{Path, PathBuf};
 
-    /// Every code line (comments dropped) of the `.rs` files under `src/<dir>` containing one of
-    /// `needles`, as `path:line: code`.
-    fn offenders(dir: &str, needles: &[&str]) -> Vec<String> {
+    /// The code (comments dropped) of every `.rs` file under `src/<dir>`, by file.
+    fn sources(dir: &str) -> Vec<(PathBuf, String)> {
         fn visit(dir: &Path, files: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -27,29 +26,163 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
         let mut files = Vec::new();
         visit(&root, &mut files);
+        files
+            .into_iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap();
+                (path, code_of(&text))
+            })
+            .collect()
+    }
+
+    /// `text` without comments, on one line (a `use` group may span several lines).
+    fn code_of(text: &str) -> String {
+        text.lines()
+            .map(|line| line.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every statement of `code` (split at `;`, whitespace squeezed) that `rule` flags, as
+    /// `path: statement`, over the files under `src/<dir>`.
+    fn offenders(dir: &str, rule: impl Fn(&str) -> bool) -> Vec<String> {
         let mut found = Vec::new();
-        for path in files {
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (i, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if needles.iter().any(|n| code.contains(n)) {
-                    found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+        for (path, code) in sources(dir) {
+            for statement in code.split(';') {
+                let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+                if rule(&statement) {
+                    found.push(format!("{}: {}", path.display(), statement.trim()));
                 }
             }
         }
         found
     }
 
+    /// The items named right after each `<root>::` in `code`: `a` in `root::a::b`, `a` and `b`
+    /// in `root::{a, b::c}` (so a grouped import is seen like a plain one).
+    fn named_after<'a>(code: &'a str, root: &str) -> Vec<&'a str> {
+        let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+        let mut names = Vec::new();
+        for (at, _) in code.match_indices(root) {
+            let rest = code[at + root.len()..].trim_start();
+            if let Some(group) = rest.strip_prefix('{') {
+                let mut depth = 0;
+                let mut item_start = true;
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => item_start = true,
+                        c if is_ident(c) && item_start && depth == 0 => {
+                            let end = group[i..]
+                                .find(|c: char| !is_ident(c))
+                                .unwrap_or(group.len() - i);
+                            names.push(&group[i..i + end]);
+                            item_start = false;
+                        }
+                        c if !c.is_whitespace() => item_start = false,
+                        _ => {}
+                    }
+                }
+            } else {
+                let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+                names.push(&rest[..end]);
+            }
+        }
+        names
+    }
+
     // The needles are spelt in two halves so these tests do not find themselves.
+
+    /// Names the Score modules (`crate::modules::x`, `crate::{a, modules::x}`, `super::modules`).
+    fn names_modules(statement: &str) -> bool {
+        statement.contains(concat!("modules", "::"))
+            || named_after(statement, "crate::").contains(&"modules")
+    }
+
+    /// Re-exports or aliases an adapter type (`pub use crate::infra::..`, `pub use
+    /// crate::{infra::..}`, `pub type X = crate::infra::..`).
+    fn reexports_adapters(statement: &str) -> bool {
+        ["pub use ", "pub type "].iter().any(|kw| {
+            statement.match_indices(kw).any(|(at, _)| {
+                let tail = &statement[at..];
+                tail.contains(concat!("infra", "::"))
+                    || named_after(tail, "crate::").contains(&"infra")
+            })
+        })
+    }
+
+    /// Reads or writes the process-wide configuration (`harmony_config::get_or_prompt`, the
+    /// same in a `use` group, `harmony_config::manager()`, ...).
+    fn reads_global_config(statement: &str) -> bool {
+        const GLOBAL: [&str; 9] = [
+            "get",
+            "get_with_source",
+            "get_or_prompt",
+            "get_or_prompt_with_source",
+            "set",
+            "reset",
+            "init",
+            "manager",
+            "default_manager",
+        ];
+        named_after(statement, concat!("harmony_config", "::"))
+            .iter()
+            .any(|name| GLOBAL.contains(name))
+    }
+
+    /// The rules see the forms a violation takes, not only the plainest one.
+    #[test]
+    fn the_rules_see_grouped_imports_and_every_global_function() {
+        for bad in [
+            "use crate::modules::postgresql::cnpg",
+            "use crate::{interpret::Outcome, modules::postgresql}",
+            "use crate::{ interpret, modules }",
+            "use super::super::modules::sso_stack",
+        ] {
+            assert!(names_modules(bad), "{bad}");
+        }
+        assert!(!names_modules(
+            "use crate::{interpret::Outcome, topology::Topology}"
+        ));
+        for bad in [
+            "pub use crate::infra::k8s::K8sClient",
+            "pub use crate::{ infra::k8s::K8sClient }",
+            "pub type K8sClient = crate::infra::k8s::K8sClient",
+            "} pub use crate::{ infra::k8s::K8sClient }",
+        ] {
+            assert!(reexports_adapters(bad), "{bad}");
+        }
+        assert!(!reexports_adapters("use crate::infra::k8s::K8sClient"));
+        for bad in [
+            "let c = HC::get_or_prompt::<X>().await?",
+            "use HC::{Config, get_or_prompt}",
+            "use HC::{ Config, get }",
+            "let m = HC::manager().await?",
+            "let m = HC::default_manager().await?",
+            "HC::reset::<X>().await?",
+            "HC::set(&x).await?",
+        ] {
+            let bad = bad.replace("HC", concat!("harmony_", "config"));
+            assert!(reads_global_config(&bad), "{bad}");
+        }
+        for fine in [
+            "use HC::{Config, ConfigManager}",
+            "let n = HC::env_var_name(<X as HC::Config>::KEY)",
+        ] {
+            let fine = fine.replace("HC", concat!("harmony_", "config"));
+            assert!(!reads_global_config(&fine), "{fine}");
+        }
+    }
 
     /// Scores reach the cluster through the topology's capabilities (`K8sClient`, ...), never
     /// through kube-rs directly, so a capability can be faked, logged or swapped in one place.
     #[test]
     fn modules_do_not_use_kube_rs_directly() {
-        let found = offenders(
-            "modules",
-            &[concat!("kube", "::"), concat!("kube_client", "()")],
-        );
+        let found = offenders("modules", |s| {
+            s.contains(concat!("kube", "::")) || s.contains(concat!("kube_client", "()"))
+        });
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 
@@ -57,7 +190,7 @@ mod tests {
     /// `modules::sso_stack`, `modules::postgresql::cnpg`).
     #[test]
     fn infra_does_not_name_modules() {
-        let found = offenders("infra", &[concat!("crate::", "modules")]);
+        let found = offenders("infra", names_modules);
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 
@@ -65,14 +198,14 @@ mod tests {
     /// into the domain's error lives in `interpret.rs`.
     #[test]
     fn infra_does_not_name_the_interpret_error() {
-        let found = offenders("infra", &[concat!("Interpret", "Error")]);
+        let found = offenders("infra", |s| s.contains(concat!("Interpret", "Error")));
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 
     /// The domain does not re-export adapter types: callers import them from `harmony::infra`.
     #[test]
     fn topology_does_not_reexport_adapters() {
-        let found = offenders("topology", &[concat!("pub use crate::", "infra")]);
+        let found = offenders("topology", reexports_adapters);
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 
@@ -80,14 +213,7 @@ mod tests {
     /// the caller passes values in (e.g. `OpenbaoSetupScore::userpass_credentials`).
     #[test]
     fn modules_do_not_read_the_global_config() {
-        let found = offenders(
-            "modules",
-            &[
-                concat!("harmony_config::", "get"),
-                concat!("harmony_config::", "set("),
-                concat!("harmony_config::", "init"),
-            ],
-        );
+        let found = offenders("modules", reads_global_config);
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 }

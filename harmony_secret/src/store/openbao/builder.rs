@@ -47,6 +47,9 @@ pub struct OpenbaoSecretStoreBuilder {
     pub(crate) sso_tls: TlsOptions,
     /// Said in login errors: e.g. a token of another environment family that was ignored.
     pub(crate) login_hint: Option<String>,
+    /// The login variables of the environment family the address came from (`BAO_TOKEN, or
+    /// BAO_USERNAME and BAO_PASSWORD`), named when there is no way to log in.
+    pub(crate) login_vars: Option<String>,
     pub(crate) token: Option<Secret>,
     pub(crate) userpass: Option<(String, Secret)>,
     pub(crate) auth_mount: String,
@@ -74,6 +77,7 @@ impl Default for OpenbaoSecretStoreBuilder {
             namespace: None,
             sso_tls: TlsOptions::default(),
             login_hint: None,
+            login_vars: None,
             token: None,
             userpass: None,
             auth_mount: "userpass".to_string(),
@@ -397,7 +401,10 @@ impl OpenbaoSecretStoreBuilder {
         };
         if self.token.is_none() && self.userpass.is_none() && sso.is_none() {
             return Err(config(format!(
-                "no way to log in: set OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth){}",
+                "no way to log in: set {}, or HARMONY_SSO_ISSUER and HARMONY_SSO_CLIENT_ID (builder: .token, .userpass, .zitadel_sso + .jwt_auth){}",
+                self.login_vars
+                    .as_deref()
+                    .unwrap_or("OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD"),
                 hint_suffix(&self.login_hint)
             )));
         }

@@ -124,6 +124,11 @@ pub(crate) fn builder_from_lookup(
             config("no OpenBao address: set OPENBAO_URL (or BAO_ADDR, or VAULT_ADDR), e.g. http://127.0.0.1:8200".to_string())
         })?;
     b = b.url(first(&get, &[family.addr]).unwrap_or_default());
+    // Only this family's credentials are read: name them, not OPENBAO_*, when none is set.
+    b.login_vars = Some(format!(
+        "{}, or {} and {}",
+        family.token, family.username, family.password
+    ));
     let var = |suffix: &str| format!("{}_{suffix}", family.prefix);
     match first(&get, &[family.token]) {
         Some(token) => {
@@ -423,6 +428,39 @@ mod tests {
                     .contains("VAULT_USERNAME is set but VAULT_PASSWORD is not"),
             "{e}"
         );
+    }
+
+    /// With no login at all, the error names the variables of the address's own family: set as
+    /// it says, they are read (OPENBAO_* would be ignored with BAO_ADDR).
+    #[tokio::test]
+    async fn no_login_names_the_variables_of_the_address_family() {
+        for (addr, vars) in [
+            (
+                "OPENBAO_URL",
+                "OPENBAO_TOKEN, or OPENBAO_USERNAME and OPENBAO_PASSWORD",
+            ),
+            ("BAO_ADDR", "BAO_TOKEN, or BAO_USERNAME and BAO_PASSWORD"),
+            (
+                "VAULT_ADDR",
+                "VAULT_TOKEN, or VAULT_USERNAME and VAULT_PASSWORD",
+            ),
+        ] {
+            let e = from(&[(addr, "http://b:1")])
+                .unwrap()
+                .build()
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "no way to log in: set {vars}, or HARMONY_SSO_ISSUER"
+                )),
+                "{e}"
+            );
+            if addr != "OPENBAO_URL" {
+                assert!(!e.contains("OPENBAO_"), "{e}");
+            }
+        }
     }
 
     #[tokio::test]
