@@ -69,6 +69,16 @@ impl ExistingStackTopology {
     /// A topology checking (and, with an admin token, configuring) the servers of `config`.
     /// Fails only when the HTTP client cannot be built (the TLS trust store).
     pub fn new(config: ExistingStackConfig) -> Result<Self, CapabilityError> {
+        // The OpenBao address is shown in every check's message: a password in it would leak.
+        if let Ok(parsed) = url::Url::parse(&config.openbao_url)
+            && (!parsed.username().is_empty() || parsed.password().is_some())
+        {
+            return Err(CapabilityError::InvalidRequest(format!(
+                "the OpenBao address for {} carries a user name or password (user:pass@): \
+                 remove it and pass credentials as a token, never in the address",
+                parsed.host_str().unwrap_or("?")
+            )));
+        }
         // The same trust as the secret store's client (bundled roots + the OS trust store):
         // a company CA installed on the machine passes these checks as it passes the store.
         let http = harmony_secret::openbao_http::client_builder(
@@ -347,5 +357,26 @@ impl SecretVault for ExistingStackTopology {
             jwt_role: request.jwt.as_ref().map(|j| j.role.clone()),
             steps,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every check's message names the OpenBao address, so one with `user:pass@` is refused
+    /// up front, without echoing the password.
+    #[test]
+    fn an_openbao_address_with_credentials_is_refused_without_showing_them() {
+        let config = ExistingStackConfig::new(
+            "https://admin:hunter2@bao.example.com",
+            "https://idp.example.com",
+            "client",
+        );
+        let err = ExistingStackTopology::new(config).map(|_| ()).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, CapabilityError::InvalidRequest(_)), "{err:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("bao.example.com"), "{text}");
     }
 }

@@ -324,6 +324,16 @@ impl OpenbaoSecretStoreBuilder {
         })?;
         let parsed =
             url::Url::parse(&url).map_err(|e| config(format!("`{url}` is not a URL: {e}")))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            // The address is shown in messages, logs, `Debug` and the config provenance: a
+            // password in it would leak there. Without echoing it, say where credentials go.
+            return Err(config(format!(
+                "the address for {} carries a user name or password (user:pass@): remove it \
+                 and give the credentials as a token (OPENBAO_TOKEN / .token(..)), single \
+                 sign-on or userpass (.userpass(..))",
+                host_of(&parsed)
+            )));
+        }
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(config(format!(
                 "`{url}` must start with http:// or https://"
@@ -469,10 +479,45 @@ pub(crate) fn hint_suffix(hint: &Option<String>) -> String {
     hint.as_ref().map(|h| format!(". {h}")).unwrap_or_default()
 }
 
+/// `scheme://host[:port]` of `url`, without user info, path or query: safe to show.
+fn host_of(url: &url::Url) -> String {
+    match url.port() {
+        Some(port) => format!(
+            "{}://{}:{port}",
+            url.scheme(),
+            url.host_str().unwrap_or("?")
+        ),
+        None => format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::SecretStore;
+
+    /// `OPENBAO_URL=https://alice:hunter2@bao...` would put the password in every message, log
+    /// line and provenance that names the address: the build refuses it without echoing it.
+    #[tokio::test]
+    async fn an_address_with_credentials_is_refused_without_showing_them() {
+        for url in [
+            "https://alice:hunter2@bao.example.com:8200",
+            "https://hunter2@bao.example.com",
+        ] {
+            let err = OpenbaoSecretStore::builder()
+                .url(url)
+                .token("t")
+                .build()
+                .await
+                .map(|_| ())
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("bao.example.com"), "{text}");
+            assert!(text.contains("user name or password"), "{text}");
+            assert!(matches!(err, SecretStoreError::Config { .. }), "{err:?}");
+        }
+    }
 
     #[tokio::test]
     async fn debug_of_the_builder_and_the_store_never_shows_the_token_or_password() {
