@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::infra::helm::run_helm;
+use crate::infra::helm::{HelmError, run_helm};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::maestro::{Confirm, MaestroError, confirm_during_run};
@@ -374,7 +374,11 @@ impl HelmChartScore {
             && deployed.values == normalize_values(self.values.clone())
     }
 
-    async fn helm(&self, topology: &impl HelmCommand, args: &[String]) -> Result<String, String> {
+    async fn helm(
+        &self,
+        topology: &impl HelmCommand,
+        args: &[String],
+    ) -> Result<String, HelmError> {
         let mut cmd = topology.helm_command();
         cmd.args(args);
         run_helm(cmd).await
