@@ -563,6 +563,10 @@ pub enum OpenbaoSetupError {
     /// The wanted state is invalid.
     #[error("invalid OpenBao setup settings: {0}")]
     Settings(String),
+    /// The HTTP client cannot be built from the settings (address, namespace, TLS files; see
+    /// `HttpClientError` for the kinds).
+    #[error("invalid OpenBao setup settings: {0}")]
+    Client(#[source] harmony_secret::openbao_http::HttpClientError),
 }
 
 /// `GET sys/seal-status`.
@@ -631,7 +635,7 @@ impl OpenbaoSetup {
                 ..OpenbaoHttpOptions::default()
             },
         )
-        .map_err(OpenbaoSetupError::Settings)?;
+        .map_err(OpenbaoSetupError::Client)?;
         Ok(Self {
             http,
             base_url,
@@ -648,8 +652,7 @@ impl OpenbaoSetup {
         mut self,
         options: &OpenbaoHttpOptions,
     ) -> Result<Self, OpenbaoSetupError> {
-        self.http =
-            OpenbaoHttp::new(&self.base_url, options).map_err(OpenbaoSetupError::Settings)?;
+        self.http = OpenbaoHttp::new(&self.base_url, options).map_err(OpenbaoSetupError::Client)?;
         Ok(self)
     }
 
