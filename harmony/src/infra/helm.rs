@@ -33,6 +33,15 @@ pub enum HelmError {
         /// What helm printed on stderr (trimmed).
         stderr: String,
     },
+    /// helm's JSON output is not what this version of Harmony expects.
+    #[error("unexpected `helm {subcommand}` output: {source}")]
+    UnexpectedOutput {
+        /// The subcommand, e.g. `list`, `history`, `get values`.
+        subcommand: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// The pinned helm release installed when helm is not on `PATH`.
