@@ -542,9 +542,9 @@ pub enum OpenbaoSetupError {
     Store {
         /// Where the keys are kept ([`OpenbaoKeyStore::describe`]).
         store: String,
-        /// Why (see its kinds).
+        /// Why (see its kinds; boxed so the error stays small).
         #[source]
-        source: KeyStoreError,
+        source: Box<KeyStoreError>,
     },
     /// OpenBao was initialised now but its keys could not be saved: its data must be reset.
     #[error(
@@ -553,9 +553,9 @@ pub enum OpenbaoSetupError {
     KeysLost {
         /// Where the keys were to be kept ([`OpenbaoKeyStore::describe`]).
         store: String,
-        /// Why the save failed.
+        /// Why the save failed (boxed so the error stays small).
         #[source]
-        source: KeyStoreError,
+        source: Box<KeyStoreError>,
     },
     /// The server is in a state the setup cannot continue from; the message says what to do.
     #[error("{0}")]
@@ -566,7 +566,7 @@ pub enum OpenbaoSetupError {
     /// The HTTP client cannot be built from the settings (address, namespace, TLS files; see
     /// `HttpClientError` for the kinds).
     #[error("invalid OpenBao setup settings: {0}")]
-    Client(#[source] harmony_secret::openbao_http::HttpClientError),
+    Client(#[source] Box<harmony_secret::openbao_http::HttpClientError>),
 }
 
 /// `GET sys/seal-status`.
@@ -635,7 +635,7 @@ impl OpenbaoSetup {
                 ..OpenbaoHttpOptions::default()
             },
         )
-        .map_err(OpenbaoSetupError::Client)?;
+        .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
         Ok(Self {
             http,
             base_url,
@@ -652,7 +652,8 @@ impl OpenbaoSetup {
         mut self,
         options: &OpenbaoHttpOptions,
     ) -> Result<Self, OpenbaoSetupError> {
-        self.http = OpenbaoHttp::new(&self.base_url, options).map_err(OpenbaoSetupError::Client)?;
+        self.http = OpenbaoHttp::new(&self.base_url, options)
+            .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
         Ok(self)
     }
 
@@ -767,7 +768,7 @@ impl OpenbaoSetup {
     fn store_error(&self, source: KeyStoreError) -> OpenbaoSetupError {
         OpenbaoSetupError::Store {
             store: self.store.describe(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -1000,7 +1001,7 @@ impl OpenbaoSetup {
             .await
             .map_err(|source| OpenbaoSetupError::KeysLost {
                 store: self.store.describe(),
-                source,
+                source: Box::new(source),
             })?;
         log::info!(
             "OpenBao at {} initialised; keys kept in {}",

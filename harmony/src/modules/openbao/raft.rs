@@ -125,7 +125,7 @@ impl OpenbaoCluster {
             .await
             .map_err(|source| OpenbaoSetupError::Store {
                 store: self.store.describe(),
-                source,
+                source: Box::new(source),
             })?;
         let record = match (statuses.iter().any(|s| s.initialized), stored) {
             (false, stored) => {
