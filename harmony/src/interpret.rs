@@ -138,6 +138,13 @@ impl From<K8sError> for InterpretError {
     }
 }
 
+/// A helm command inside an Interpret: a [`CapabilityError::Helm`] (same message, kind kept).
+impl From<crate::infra::helm::HelmError> for InterpretError {
+    fn from(e: crate::infra::helm::HelmError) -> Self {
+        InterpretError::CapabilityFailed(CapabilityError::Helm(e))
+    }
+}
+
 impl From<String> for InterpretError {
     fn from(message: String) -> Self {
         InterpretError::Capability(message)

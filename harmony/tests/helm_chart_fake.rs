@@ -195,6 +195,35 @@ async fn a_helm_failure_names_the_command() {
     assert!(err.to_string().contains("helm list"), "{err}");
 }
 
+/// A failing helm reaches the caller as a kind it can match, with helm's exit status and
+/// stderr (not only a message to search).
+#[tokio::test]
+async fn a_helm_failure_is_a_helm_kind_with_its_stderr() {
+    use harmony::infra::helm::HelmError;
+    use harmony::interpret::InterpretError;
+    use harmony::topology::CapabilityError;
+    let helm = FakeHelm::new("[]", "");
+    let script = std::fs::read_to_string(helm.path("helm")).unwrap().replace(
+        "case \"$*\" in",
+        "case \"$*\" in\n  *\" upgrade \"*) echo 'Error: UPGRADE FAILED: boom' >&2; exit 1;;",
+    );
+    std::fs::write(helm.path("helm"), script).unwrap();
+    let err = score().deploy(&helm).await.unwrap_err();
+    match &err {
+        InterpretError::CapabilityFailed(CapabilityError::Helm(HelmError::Failed {
+            command,
+            status,
+            stderr,
+        })) => {
+            assert!(command.contains("upgrade --install"), "{command}");
+            assert_eq!(status.code(), Some(1));
+            assert_eq!(stderr, "Error: UPGRADE FAILED: boom");
+        }
+        other => panic!("expected a helm failure, got {other:?}"),
+    }
+    assert!(err.to_string().contains("UPGRADE FAILED: boom"), "{err}");
+}
+
 struct Answer(bool, std::sync::Mutex<Vec<String>>);
 
 impl Answer {

@@ -40,6 +40,135 @@ pub struct ClientCert {
     pub key: PathBuf,
 }
 
+/// Why [`TlsOptions`] cannot be turned into a TLS configuration. Each message names the file,
+/// folder or option and what is wrong with it; a key file's content is never quoted.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    /// rustls refused the protocol versions or the certificate verifier.
+    #[error("TLS setup: {0}")]
+    Setup(#[source] rustls::Error),
+    /// The certificate verifier could not be built from the trusted CAs.
+    #[error("TLS setup: {0}")]
+    Verifier(#[source] rustls::client::VerifierBuilderError),
+    /// `server_name` is neither a DNS name nor an IP address.
+    #[error("TLS server name `{name}` is not a DNS name or IP")]
+    ServerName {
+        /// The name given.
+        name: String,
+    },
+    /// A certificate file (CA or client certificate) cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The OS error (e.g. [`std::io::ErrorKind::NotFound`]).
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate file is not PEM.
+    #[error("{} is not a PEM certificate file: {detail}", path.display())]
+    BadPem {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, without the file's content.
+        detail: String,
+    },
+    /// `ca_cert` holds no certificate rustls can use.
+    #[error("the CA file {} holds no usable PEM certificate", path.display())]
+    NoCaInFile {
+        /// The CA file.
+        path: PathBuf,
+    },
+    /// `ca_path` cannot be listed.
+    #[error("cannot read the CA folder {}: {source}", path.display())]
+    CaFolder {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No file in `ca_path` holds a certificate rustls can use.
+    #[error("the CA folder {} holds no usable PEM certificate", path.display())]
+    NoCaInFolder {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The client certificate file holds no certificate.
+    #[error("the client certificate file {} holds no PEM certificate", path.display())]
+    NoClientCert {
+        /// The certificate file.
+        path: PathBuf,
+    },
+    /// The client key cannot be read (missing, not PEM, no private key in it).
+    #[error("cannot read the client key {}: {detail}", path.display())]
+    ClientKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong, without the file's content.
+        detail: String,
+    },
+    /// The client certificate and key do not belong together (or rustls refuses them).
+    #[error(
+        "the client certificate {} and key {} do not fit together: {source}",
+        cert.display(),
+        key.display()
+    )]
+    ClientCertMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// rustls' reason.
+        #[source]
+        source: rustls::Error,
+    },
+}
+
+/// Why [`OpenbaoHttp::new`] cannot build a client. Messages name the address, namespace or
+/// TLS file to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    /// The address is not a URL.
+    #[error("`{addr}` is not a URL: {source}")]
+    InvalidAddress {
+        /// The address given.
+        addr: String,
+        /// The parse error.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The address is a URL but not `http://` or `https://`.
+    #[error("`{addr}` must start with http:// or https://")]
+    UnsupportedScheme {
+        /// The address given.
+        addr: String,
+    },
+    /// The namespace holds characters an HTTP header cannot carry.
+    #[error("the namespace `{namespace}` cannot be sent in an HTTP header")]
+    BadNamespace {
+        /// The namespace given.
+        namespace: String,
+    },
+    /// The TLS settings cannot be used (see [`TlsConfigError`] for the kinds).
+    #[error(transparent)]
+    Tls(#[from] TlsConfigError),
+    /// reqwest could not build the client.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+/// A client that cannot be built is a settings problem of the store
+/// ([`crate::SecretStoreError::Config`]), with the same message.
+impl From<HttpClientError> for crate::SecretStoreError {
+    fn from(e: HttpClientError) -> Self {
+        crate::SecretStoreError::Config {
+            store: crate::store::openbao::STORE.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// TLS settings of one server (OpenBao, or the identity provider), like the Vault CLI's
 /// `VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_SKIP_VERIFY`, `VAULT_TLS_SERVER_NAME`,
 /// `VAULT_CLIENT_CERT`/`VAULT_CLIENT_KEY`.
@@ -65,22 +194,22 @@ pub struct TlsOptions {
 impl TlsOptions {
     /// The rustls configuration these options describe. Errors name the file or folder and
     /// what is wrong with it.
-    pub fn rustls_config(&self) -> Result<rustls::ClientConfig, String> {
+    pub fn rustls_config(&self) -> Result<rustls::ClientConfig, TlsConfigError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?;
+            .map_err(TlsConfigError::Setup)?;
         let verifier: Arc<dyn ServerCertVerifier> = if self.skip_verify {
             Arc::new(AcceptAnyCertificate(provider))
         } else {
             let roots = self.root_store()?;
             let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| format!("TLS setup: {e}"))?;
+                .map_err(TlsConfigError::Verifier)?;
             match &self.server_name {
                 Some(name) => Arc::new(FixedServerName {
                     name: ServerName::try_from(name.clone())
-                        .map_err(|_| format!("TLS server name `{name}` is not a DNS name or IP"))?,
+                        .map_err(|_| TlsConfigError::ServerName { name: name.clone() })?,
                     inner: webpki,
                 }),
                 None => webpki,
@@ -94,30 +223,28 @@ impl TlsOptions {
             Some(cc) => {
                 let chain = read_certs(&cc.cert)?;
                 if chain.is_empty() {
-                    return Err(format!(
-                        "the client certificate file {} holds no PEM certificate",
-                        cc.cert.display()
-                    ));
+                    return Err(TlsConfigError::NoClientCert {
+                        path: cc.cert.clone(),
+                    });
                 }
                 let key = PrivateKeyDer::from_pem_file(&cc.key).map_err(|e| {
-                    format!(
-                        "cannot read the client key {}: {}",
-                        cc.key.display(),
-                        pem_error(&e)
-                    )
+                    TlsConfigError::ClientKey {
+                        path: cc.key.clone(),
+                        detail: pem_error(&e),
+                    }
                 })?;
-                builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    format!(
-                        "the client certificate {} and key {} do not fit together: {e}",
-                        cc.cert.display(),
-                        cc.key.display()
-                    )
+                builder.with_client_auth_cert(chain, key).map_err(|source| {
+                    TlsConfigError::ClientCertMismatch {
+                        cert: cc.cert.clone(),
+                        key: cc.key.clone(),
+                        source,
+                    }
                 })
             }
         }
     }
 
-    fn root_store(&self) -> Result<RootCertStore, String> {
+    fn root_store(&self) -> Result<RootCertStore, TlsConfigError> {
         let mut roots = RootCertStore::empty();
         if self.ca_cert.is_none() && self.ca_path.is_none() {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -132,15 +259,14 @@ impl TlsOptions {
             let certs = read_certs(file)?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(format!(
-                    "the CA file {} holds no usable PEM certificate",
-                    file.display()
-                ));
+                return Err(TlsConfigError::NoCaInFile { path: file.clone() });
             }
         }
         if let Some(dir) = &self.ca_path {
-            let entries = std::fs::read_dir(dir)
-                .map_err(|e| format!("cannot read the CA folder {}: {e}", dir.display()))?;
+            let entries = std::fs::read_dir(dir).map_err(|source| TlsConfigError::CaFolder {
+                path: dir.clone(),
+                source,
+            })?;
             let mut added = 0;
             for entry in entries.flatten() {
                 let path = entry.path();
@@ -151,10 +277,7 @@ impl TlsOptions {
                 }
             }
             if added == 0 {
-                return Err(format!(
-                    "the CA folder {} holds no usable PEM certificate",
-                    dir.display()
-                ));
+                return Err(TlsConfigError::NoCaInFolder { path: dir.clone() });
             }
         }
         Ok(roots)
@@ -173,16 +296,16 @@ fn os_trust_store() -> &'static [CertificateDer<'static>] {
     })
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| TlsConfigError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            format!(
-                "{} is not a PEM certificate file: {}",
-                path.display(),
-                pem_error(&e)
-            )
+        .map_err(|e| TlsConfigError::BadPem {
+            path: path.to_path_buf(),
+            detail: pem_error(&e),
         })
 }
 
@@ -290,7 +413,7 @@ impl ServerCertVerifier for FixedServerName {
 
 /// A reqwest client builder whose TLS follows `tls` (nothing else set). The identity
 /// provider's client starts from this with its own options.
-pub fn client_builder(tls: &TlsOptions) -> Result<reqwest::ClientBuilder, String> {
+pub fn client_builder(tls: &TlsOptions) -> Result<reqwest::ClientBuilder, TlsConfigError> {
     Ok(reqwest::Client::builder().use_preconfigured_tls(tls.rustls_config()?))
 }
 
@@ -483,16 +606,22 @@ impl std::fmt::Debug for OpenbaoHttp {
 impl OpenbaoHttp {
     /// `addr` is the server's base URL (`https://bao.example.com:8200`); a trailing `/` is
     /// dropped. Errors name what is wrong (URL, CA file, namespace).
-    pub fn new(addr: &str, options: &OpenbaoHttpOptions) -> Result<Self, String> {
-        let parsed = url::Url::parse(addr).map_err(|e| format!("`{addr}` is not a URL: {e}"))?;
+    pub fn new(addr: &str, options: &OpenbaoHttpOptions) -> Result<Self, HttpClientError> {
+        let parsed = url::Url::parse(addr).map_err(|source| HttpClientError::InvalidAddress {
+            addr: addr.to_string(),
+            source,
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("`{addr}` must start with http:// or https://"));
+            return Err(HttpClientError::UnsupportedScheme {
+                addr: addr.to_string(),
+            });
         }
         let mut headers = HeaderMap::new();
         headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
         if let Some(ns) = options.namespace.as_deref().filter(|n| !n.is_empty()) {
-            let value = HeaderValue::from_str(ns)
-                .map_err(|_| format!("the namespace `{ns}` cannot be sent in an HTTP header"))?;
+            let value = HeaderValue::from_str(ns).map_err(|_| HttpClientError::BadNamespace {
+                namespace: ns.to_string(),
+            })?;
             headers.insert("X-Vault-Namespace", value);
         }
         let mut builder = client_builder(&options.tls)?
@@ -514,7 +643,7 @@ impl OpenbaoHttp {
         }
         let client = builder
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| HttpClientError::Build(e.without_url()))?;
         Ok(Self {
             client,
             addr: addr.trim_end_matches('/').to_string(),
@@ -623,6 +752,14 @@ mod tests {
         }
         .rustls_config()
         .unwrap_err();
+        match &e {
+            TlsConfigError::Unreadable { path, source } => {
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected Unreadable, got {other:?}"),
+        }
+        let e = e.to_string();
         assert!(e.contains(&missing.display().to_string()), "{e}");
 
         let e = TlsOptions {
@@ -634,6 +771,11 @@ mod tests {
         }
         .rustls_config()
         .unwrap_err();
+        assert!(
+            matches!(&e, TlsConfigError::BadPem { path, .. } | TlsConfigError::NoClientCert { path } if path == &cert),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(e.contains(&cert.display().to_string()), "{e}");
 
         // A good certificate and a broken key: the key file is named, its content is not.
@@ -648,6 +790,12 @@ mod tests {
         }
         .rustls_config()
         .unwrap_err();
+        assert!(
+            matches!(&e, TlsConfigError::ClientKey { path, .. } if path == &key),
+            "{e:?}"
+        );
+        assert!(!format!("{e:?}").contains("TOP-SECRET"), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains(&key.display().to_string()), "{e}");
         assert!(!e.contains("TOP-SECRET"), "{e}");
 
@@ -660,6 +808,8 @@ mod tests {
         }
         .rustls_config()
         .unwrap_err();
+        assert!(matches!(&e, TlsConfigError::NoCaInFolder { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("holds no usable PEM certificate"), "{e}");
         assert!(!e.contains("TOP-SECRET"), "{e}");
     }
@@ -674,6 +824,31 @@ mod tests {
             },
         )
         .unwrap_err();
+        assert!(
+            matches!(&e, HttpClientError::BadNamespace { namespace } if namespace == "team\na"),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(e.contains("namespace"), "{e}");
+    }
+
+    #[test]
+    fn an_address_that_is_not_a_url_is_its_own_kind_and_a_store_config_error() {
+        let e = OpenbaoHttp::new("bao.example.com:8200", &Default::default()).unwrap_err();
+        // Parsed as a URL of scheme `bao.example.com`: refused for its scheme.
+        assert!(
+            matches!(&e, HttpClientError::UnsupportedScheme { addr } if addr == "bao.example.com:8200"),
+            "{e:?}"
+        );
+        let e = OpenbaoHttp::new("not a url", &Default::default()).unwrap_err();
+        assert!(
+            matches!(&e, HttpClientError::InvalidAddress { .. }),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        match crate::SecretStoreError::from(e) {
+            crate::SecretStoreError::Config { message, .. } => assert_eq!(message, text),
+            other => panic!("expected Config, got {other:?}"),
+        }
     }
 }

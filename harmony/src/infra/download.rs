@@ -7,6 +7,95 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// Why a pinned tool could not be found, downloaded or installed. Each message names the file
+/// or URL and, where there is one, the fix; callers match the kind (e.g.
+/// [`DownloadError::ChecksumMismatch`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The tool is not installed and auto-install is off.
+    #[error(
+        "{tool} is not installed: install {tool} {version} ({install_hint}) or set HARMONY_AUTOINSTALL=true"
+    )]
+    NotInstalled {
+        /// The tool, e.g. `helm`.
+        tool: String,
+        /// The pinned version to install.
+        version: String,
+        /// Where to get it by hand.
+        install_hint: String,
+    },
+    /// Harmony pins no build of the tool for this platform.
+    #[error("no pinned {tool} build for {os}/{arch}: install {tool} {version} on PATH")]
+    NoPinnedBuild {
+        /// The tool, e.g. `k3d`.
+        tool: String,
+        /// The pinned version to install by hand.
+        version: String,
+        /// This machine's OS (`std::env::consts::OS`).
+        os: String,
+        /// This machine's architecture (`std::env::consts::ARCH`).
+        arch: String,
+    },
+    /// The download failed (network, or an HTTP error status).
+    #[error("downloading {url}: {source}")]
+    Http {
+        /// The URL downloaded.
+        url: String,
+        /// The HTTP client's error, without its URL (named in `url`).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The file's SHA-256 is not the pinned one; nothing was installed.
+    #[error(
+        "checksum mismatch for {}: expected sha256 {expected}, got {actual}; the file was not installed",
+        path.display()
+    )]
+    ChecksumMismatch {
+        /// The file checked.
+        path: PathBuf,
+        /// The pinned SHA-256 (hex).
+        expected: String,
+        /// The file's SHA-256 (hex).
+        actual: String,
+    },
+    /// A local file operation failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was done, e.g. `reading`, `creating a file in`.
+        action: &'static str,
+        /// The file or folder it was done to.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `tar` could not extract the tool from the downloaded archive.
+    #[error("tar could not extract {member} from {}", archive.display())]
+    Archive {
+        /// The downloaded archive.
+        archive: PathBuf,
+        /// The member that was to be extracted.
+        member: String,
+    },
+    /// The destination has no parent folder to install into.
+    #[error("{} has no parent directory", path.display())]
+    NoParent {
+        /// The destination.
+        path: PathBuf,
+    },
+}
+
+impl DownloadError {
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_path_buf();
+        move |source| DownloadError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
 /// A tool release pinned by URL and SHA-256 of the downloaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedAsset {
@@ -31,15 +120,16 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// Fails unless the file's SHA-256 equals `expected` (hex, any case).
-pub fn verify_sha256(path: &Path, expected: &str) -> Result<(), String> {
-    let actual = sha256_file(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+pub fn verify_sha256(path: &Path, expected: &str) -> Result<(), DownloadError> {
+    let actual = sha256_file(path).map_err(DownloadError::io("reading", path))?;
     if actual.eq_ignore_ascii_case(expected.trim()) {
         Ok(())
     } else {
-        Err(format!(
-            "checksum mismatch for {}: expected sha256 {expected}, got {actual}; the file was not installed",
-            path.display()
-        ))
+        Err(DownloadError::ChecksumMismatch {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            actual,
+        })
     }
 }
 
@@ -164,7 +254,7 @@ pub async fn find_or_install_pinned(
     version_args: &[&str],
     install_hint: &str,
     autoinstall: bool,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, DownloadError> {
     let candidates = tool_candidates(tool, dir, version_args).await;
     let can_install = autoinstall && asset.is_some();
     match choose_tool(&candidates, pinned_version, can_install) {
@@ -178,19 +268,20 @@ pub async fn find_or_install_pinned(
             return Ok(path);
         }
         ToolChoice::Missing if !autoinstall => {
-            return Err(format!(
-                "{tool} is not installed: install {tool} {pinned_version} ({install_hint}) or set HARMONY_AUTOINSTALL=true"
-            ));
+            return Err(DownloadError::NotInstalled {
+                tool: tool.to_string(),
+                version: pinned_version.to_string(),
+                install_hint: install_hint.to_string(),
+            });
         }
         // Missing with auto-install on: no pinned build for this platform (said below).
         ToolChoice::Missing | ToolChoice::Install => {}
     }
-    let asset = asset.ok_or_else(|| {
-        format!(
-            "no pinned {tool} build for {}/{}: install {tool} {pinned_version} on PATH",
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        )
+    let asset = asset.ok_or_else(|| DownloadError::NoPinnedBuild {
+        tool: tool.to_string(),
+        version: pinned_version.to_string(),
+        os: std::env::consts::OS.to_string(),
+        arch: std::env::consts::ARCH.to_string(),
     })?;
     let dest = dir.join(tool);
     download_and_install(&asset, &dest).await?;
@@ -218,28 +309,28 @@ fn make_executable(_path: &Path) -> std::io::Result<()> {
 
 /// Installs an already downloaded file at `downloaded` as the executable `dest`, after
 /// verifying its checksum (and extracting `archive_member` from a `.tar.gz` with `tar`).
-pub fn install_verified(downloaded: &Path, asset: &PinnedAsset, dest: &Path) -> Result<(), String> {
+pub fn install_verified(
+    downloaded: &Path,
+    asset: &PinnedAsset,
+    dest: &Path,
+) -> Result<(), DownloadError> {
     verify_sha256(downloaded, asset.sha256)?;
-    let dir = dest
-        .parent()
-        .ok_or_else(|| format!("{} has no parent directory", dest.display()))?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let dir = parent_created(dest)?;
     // Staged next to `dest` under a fresh name (removed on any failure), then renamed over it.
     let staged = tempfile::Builder::new()
         .prefix(&format!(".{}.", asset.tool))
         .tempfile_in(dir)
-        .map_err(|e| format!("creating a file in {}: {e}", dir.display()))?
+        .map_err(DownloadError::io("creating a file in", dir))?
         .into_temp_path();
     match &asset.archive_member {
         None => {
-            std::fs::copy(downloaded, &staged)
-                .map_err(|e| format!("copying to {}: {e}", staged.display()))?;
+            std::fs::copy(downloaded, &staged).map_err(DownloadError::io("copying to", &staged))?;
         }
         Some(member) => {
             let unpack = tempfile::Builder::new()
                 .prefix(".unpack")
                 .tempdir_in(dir)
-                .map_err(|e| format!("creating a folder in {}: {e}", dir.display()))?;
+                .map_err(DownloadError::io("creating a folder in", dir))?;
             let status = std::process::Command::new("tar")
                 .arg("-xzf")
                 .arg(downloaded)
@@ -247,49 +338,59 @@ pub fn install_verified(downloaded: &Path, asset: &PinnedAsset, dest: &Path) -> 
                 .arg(unpack.path())
                 .arg(member)
                 .status()
-                .map_err(|e| format!("running tar: {e}"))?;
+                .map_err(DownloadError::io("running", Path::new("tar")))?;
             if !status.success() {
-                return Err(format!(
-                    "tar could not extract {member} from {}",
-                    downloaded.display()
-                ));
+                return Err(DownloadError::Archive {
+                    archive: downloaded.to_path_buf(),
+                    member: member.clone(),
+                });
             }
             std::fs::rename(unpack.path().join(member), &staged)
-                .map_err(|e| format!("moving {member}: {e}"))?;
+                .map_err(DownloadError::io("moving", Path::new(member)))?;
         }
     }
-    make_executable(&staged).map_err(|e| format!("chmod {}: {e}", staged.display()))?;
+    make_executable(&staged).map_err(DownloadError::io("chmod", &staged))?;
     staged
         .persist(dest)
-        .map_err(|e| format!("installing {}: {}", dest.display(), e.error))?;
+        .map_err(|e| DownloadError::io("installing", dest)(e.error))?;
     Ok(())
 }
 
+/// The folder `dest` goes into, created if missing.
+fn parent_created(dest: &Path) -> Result<&Path, DownloadError> {
+    let dir = dest.parent().ok_or_else(|| DownloadError::NoParent {
+        path: dest.to_path_buf(),
+    })?;
+    std::fs::create_dir_all(dir).map_err(DownloadError::io("creating", dir))?;
+    Ok(dir)
+}
+
 /// Downloads `asset` and installs it as `dest` (verified; nothing is installed on mismatch).
-pub async fn download_and_install(asset: &PinnedAsset, dest: &Path) -> Result<(), String> {
+pub async fn download_and_install(asset: &PinnedAsset, dest: &Path) -> Result<(), DownloadError> {
     let spinner = crate::progress::spinner(format!(
         "downloading {} {} from {}",
         asset.tool, asset.version, asset.url
     ));
+    let http = |e: reqwest::Error| DownloadError::Http {
+        url: asset.url.clone(),
+        source: e.without_url(),
+    };
     let bytes = reqwest::get(&asset.url)
         .await
         .and_then(|r| r.error_for_status())
-        .map_err(|e| format!("downloading {}: {e}", asset.url))?
+        .map_err(http)?
         .bytes()
         .await
-        .map_err(|e| format!("downloading {}: {e}", asset.url))?;
-    let dir = dest
-        .parent()
-        .ok_or_else(|| format!("{} has no parent directory", dest.display()))?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        .map_err(http)?;
+    let dir = parent_created(dest)?;
     // A fresh file next to `dest`, removed when dropped (also on failure).
     let download = tempfile::Builder::new()
         .prefix(&format!(".{}-{}.", asset.tool, asset.version))
         .suffix(".download")
         .tempfile_in(dir)
-        .map_err(|e| format!("creating a file in {}: {e}", dir.display()))?;
+        .map_err(DownloadError::io("creating a file in", dir))?;
     std::fs::write(download.path(), &bytes)
-        .map_err(|e| format!("writing {}: {e}", download.path().display()))?;
+        .map_err(DownloadError::io("writing", download.path()))?;
     let result = install_verified(download.path(), asset, dest);
     drop(download);
     spinner.finish_and_clear();
@@ -386,8 +487,88 @@ mod tests {
         assert_eq!(sha256_file(&file).unwrap(), good);
         verify_sha256(&file, good).unwrap();
         verify_sha256(&file, &good.to_uppercase()).unwrap();
-        let err = verify_sha256(&file, &"0".repeat(64)).unwrap_err();
+        let err = verify_sha256(&file, &"0".repeat(64))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("checksum mismatch"), "{err}");
+    }
+
+    #[test]
+    fn a_checksum_mismatch_is_its_own_kind_with_both_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tool");
+        std::fs::write(&file, b"hello\n").unwrap();
+        match verify_sha256(&file, &"0".repeat(64)).unwrap_err() {
+            DownloadError::ChecksumMismatch {
+                path,
+                expected,
+                actual,
+            } => {
+                assert_eq!(path, file);
+                assert_eq!(expected, "0".repeat(64));
+                assert_eq!(
+                    actual,
+                    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+                );
+            }
+            other => panic!("expected ChecksumMismatch, got {other:?}"),
+        }
+        // A file that is not there: an I/O error naming it, its cause kept.
+        let missing = dir.path().join("missing");
+        let err = verify_sha256(&missing, &"0".repeat(64)).unwrap_err();
+        assert!(
+            err.to_string().contains(&*missing.to_string_lossy()),
+            "{err}"
+        );
+        match err {
+            DownloadError::Io { path, source, .. } => {
+                assert_eq!(path, missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected Io, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tool_missing_without_autoinstall_is_not_installed_and_says_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = find_or_install_pinned(
+            "harmony-test-no-such-tool",
+            "v1.2.3",
+            None,
+            dir.path(),
+            &["version"],
+            "https://example.org/install",
+            false,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("install harmony-test-no-such-tool v1.2.3 (https://example.org/install) or set HARMONY_AUTOINSTALL=true"),
+            "{err}"
+        );
+        assert!(
+            matches!(&err, DownloadError::NotInstalled { tool, .. } if tool == "harmony-test-no-such-tool"),
+            "{err:?}"
+        );
+        // Auto-install on but nothing pinned for this platform: said, nothing downloaded.
+        let err = find_or_install_pinned(
+            "harmony-test-no-such-tool",
+            "v1.2.3",
+            None,
+            dir.path(),
+            &["version"],
+            "https://example.org/install",
+            true,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, DownloadError::NoPinnedBuild { .. }),
+            "{err:?}"
+        );
+        assert_eq!(entries(dir.path()), Vec::<String>::new());
     }
 
     #[test]
@@ -403,7 +584,10 @@ mod tests {
             sha256: "0000000000000000000000000000000000000000000000000000000000000000",
             archive_member: None,
         };
-        assert!(install_verified(&downloaded, &asset, &dest).is_err());
+        assert!(matches!(
+            install_verified(&downloaded, &asset, &dest),
+            Err(DownloadError::ChecksumMismatch { .. })
+        ));
         assert!(!dest.exists());
         asset.sha256 = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
         install_verified(&downloaded, &asset, &dest).unwrap();
@@ -461,5 +645,20 @@ mod tests {
         install_verified(&archive, &asset, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"helm binary\n");
         assert_eq!(entries(dest.parent().unwrap()), ["helm"]);
+        // A member the archive does not hold: an archive error naming both.
+        let wrong = PinnedAsset {
+            archive_member: Some("linux-arm64/helm".into()),
+            ..asset
+        };
+        let err =
+            install_verified(&archive, &wrong, &dir.path().join("other").join("helm")).unwrap_err();
+        match &err {
+            DownloadError::Archive { archive: a, member } => {
+                assert_eq!(a, &archive);
+                assert_eq!(member, "linux-arm64/helm");
+            }
+            other => panic!("expected Archive, got {other:?}"),
+        }
+        assert_eq!(entries(&dir.path().join("other")), Vec::<String>::new());
     }
 }

@@ -11,8 +11,8 @@ use harmony_secret::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::infra::openbao_admin::{
-    OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore, OpenbaoPolicy,
-    OpenbaoSetup, harmony_dev_policy,
+    KeyStoreError, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore,
+    OpenbaoPolicy, OpenbaoSetup, harmony_dev_policy,
 };
 use crate::topology::{
     CapabilityError, CapabilityStep, DeviceClient, DeviceClientRequest, IdentityProvider,
@@ -259,11 +259,13 @@ struct AdminTokenKeys(OpenbaoInitRecord);
 
 #[async_trait]
 impl OpenbaoKeyStore for AdminTokenKeys {
-    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError> {
         Ok(Some(self.0.clone()))
     }
-    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), String> {
-        Err("an existing OpenBao's keys are not kept by harmony".to_string())
+    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), KeyStoreError> {
+        Err(KeyStoreError::Refused {
+            why: "an existing OpenBao's keys are not kept by harmony",
+        })
     }
     fn describe(&self) -> String {
         "the admin token given on the command line".to_string()

@@ -3,7 +3,46 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::download::{PinnedAsset, find_or_install_pinned, find_pinned_or_on_path};
+use super::download::{DownloadError, PinnedAsset, find_or_install_pinned, find_pinned_or_on_path};
+
+/// Why helm could not be found, installed or run. Callers match the kind; each message names
+/// the command and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum HelmError {
+    /// The pinned helm is not installed and could not be downloaded (see [`DownloadError`]
+    /// for the kinds, e.g. [`DownloadError::NotInstalled`]).
+    #[error(transparent)]
+    Install(#[from] DownloadError),
+    /// The helm executable could not be started (e.g. it does not exist:
+    /// [`std::io::ErrorKind::NotFound`]).
+    #[error("running helm ({command}): {source}; is helm installed?")]
+    Spawn {
+        /// The command line, e.g. `/usr/bin/helm list --namespace openbao -o json`.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// helm ran and exited with a failure.
+    #[error("`{command}` failed: {stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// How helm exited.
+        status: std::process::ExitStatus,
+        /// What helm printed on stderr (trimmed).
+        stderr: String,
+    },
+    /// helm's JSON output is not what this version of Harmony expects.
+    #[error("unexpected `helm {subcommand}` output: {source}")]
+    UnexpectedOutput {
+        /// The subcommand, e.g. `list`, `history`, `get values`.
+        subcommand: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
 
 /// The pinned helm release installed when helm is not on `PATH`.
 pub const HELM_VERSION: &str = "v3.19.2";
@@ -47,7 +86,7 @@ pub fn find_helm(dir: &Path) -> Option<PathBuf> {
 /// Finds helm [`HELM_VERSION`] (the pinned copy in `dir`, else `PATH` when it reports the same
 /// version), or downloads the pinned release into `dir` when `autoinstall`. Without
 /// `autoinstall`, another version is used with a warning.
-pub async fn find_or_install_helm(dir: &Path, autoinstall: bool) -> Result<PathBuf, String> {
+pub async fn find_or_install_helm(dir: &Path, autoinstall: bool) -> Result<PathBuf, HelmError> {
     find_or_install_pinned(
         "helm",
         HELM_VERSION,
@@ -58,6 +97,7 @@ pub async fn find_or_install_helm(dir: &Path, autoinstall: bool) -> Result<PathB
         autoinstall,
     )
     .await
+    .map_err(HelmError::Install)
 }
 
 /// `helm --kubeconfig <path> --kube-context <ctx>`: a helm command bound to one cluster.
@@ -77,7 +117,7 @@ pub fn bound_helm_command(
 }
 
 /// Runs a helm command and returns its stdout, or an error with helm's stderr.
-pub async fn run_helm(cmd: Command) -> Result<String, String> {
+pub async fn run_helm(cmd: Command) -> Result<String, HelmError> {
     let shown = format!(
         "{} {}",
         cmd.get_program().to_string_lossy(),
@@ -90,14 +130,18 @@ pub async fn run_helm(cmd: Command) -> Result<String, String> {
     let output = tokio::process::Command::from(cmd)
         .output()
         .await
-        .map_err(|e| format!("running helm ({shown}): {e}; is helm installed?"))?;
+        .map_err(|source| HelmError::Spawn {
+            command: shown.clone(),
+            source,
+        })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(format!(
-            "`{shown}` failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(HelmError::Failed {
+            command: shown,
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
     }
 }
 
@@ -128,6 +172,36 @@ mod tests {
                 "k3d-harmony"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_missing_helm_binary_is_a_spawn_error_naming_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("helm");
+        let mut cmd = Command::new(&missing);
+        cmd.arg("list");
+        let err = run_helm(cmd).await.unwrap_err();
+        match &err {
+            HelmError::Spawn { command, source } => {
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+                assert_eq!(*command, format!("{} list", missing.display()));
+            }
+            other => panic!("expected Spawn, got {other:?}"),
+        }
+        assert!(err.to_string().contains("is helm installed?"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_helm_keeps_its_exit_status_and_stderr() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'Error: release: not found' >&2; exit 3"]);
+        match run_helm(cmd).await.unwrap_err() {
+            HelmError::Failed { status, stderr, .. } => {
+                assert_eq!(status.code(), Some(3));
+                assert_eq!(stderr, "Error: release: not found");
+            }
+            other => panic!("expected Failed, got {other:?}"),
+        }
     }
 
     #[test]

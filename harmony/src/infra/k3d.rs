@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::download::{PinnedAsset, find_or_install_pinned};
+use super::download::{DownloadError, PinnedAsset, find_or_install_pinned};
 
 /// Why Docker or k3d failed. Each message says what to do; callers match the kind (e.g.
 /// [`K3dError::DockerMissing`] to point at another topology).
@@ -21,10 +21,10 @@ pub enum K3dError {
         /// What `docker version` said.
         stderr: String,
     },
-    /// The pinned k3d could not be found or installed (the message names the download and
-    /// the fix).
-    #[error("{0}")]
-    Install(String),
+    /// The pinned k3d could not be found or installed (see [`DownloadError`] for the kinds;
+    /// the message names the download and the fix).
+    #[error(transparent)]
+    Install(DownloadError),
     /// k3d could not be started.
     #[error("running {program}: {source}")]
     Spawn {

@@ -237,7 +237,7 @@ impl Topology for K8sAnywhereTopology {
         };
         find_or_install_helm(&self.config.helm_dir(), self.config.autoinstall)
             .await
-            .map_err(PreparationError::new)?;
+            .map_err(|e| PreparationError::from(CapabilityError::from(e)))?;
         let client = self.k8s_client().await?;
         client
             .kube_client()

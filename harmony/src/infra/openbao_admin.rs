@@ -66,13 +66,71 @@ impl fmt::Debug for OpenbaoInitRecord {
     }
 }
 
+/// Why a key store could not load or save the init record. Messages name the file or Secret
+/// and never quote the record (unseal keys, root token): a malformed record is described by
+/// position only (see [`KeyStoreError::Malformed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    /// Reading or writing the Secret that holds the record failed.
+    #[error(transparent)]
+    Kubernetes(#[from] crate::infra::k8s::K8sError),
+    /// Reading or writing a local key file failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// `reading` or `writing`.
+        action: &'static str,
+        /// The key file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The stored record is not valid JSON of the expected shape.
+    #[error("{location} is not a valid {expected}: {detail}")]
+    Malformed {
+        /// Where it is, e.g. a file path or `Secret openbao/openbao-init key init.json`.
+        location: String,
+        /// What it should be, e.g. `key file`, `init record`.
+        expected: &'static str,
+        /// The parse error's category and position only (never the value).
+        detail: String,
+    },
+    /// The record could not be encoded as JSON.
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+    /// Saved in one place only (the local copy) because the other write failed.
+    #[error("keys saved only in {saved_in} (Secret write failed: {source})")]
+    SavedOnlyLocally {
+        /// Where the keys were saved, e.g. `file /home/u/.local/share/harmony/...`.
+        saved_in: String,
+        /// Why the Secret write failed.
+        #[source]
+        source: Box<KeyStoreError>,
+    },
+    /// Neither the local copy nor the Secret could be written.
+    #[error("local: {local}; Secret: {source}")]
+    NotSaved {
+        /// Why the local write failed.
+        local: Box<KeyStoreError>,
+        /// Why the Secret write failed.
+        #[source]
+        source: Box<KeyStoreError>,
+    },
+    /// This store does not keep keys (a plan, an existing OpenBao, the transit unsealer).
+    #[error("{why}")]
+    Refused {
+        /// Why not, e.g. `a plan never saves keys`.
+        why: &'static str,
+    },
+}
+
 /// Where the unseal keys and root token are kept.
 #[async_trait]
 pub trait OpenbaoKeyStore: Send + Sync {
     /// The kept record, `None` when there is none yet. Errors name the store.
-    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String>;
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError>;
     /// Keeps `record` (replacing any previous one).
-    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String>;
+    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), KeyStoreError>;
     /// Where the keys are, for humans (e.g. "Secret openbao/openbao-init-keys").
     fn describe(&self) -> String;
 }
@@ -109,25 +167,37 @@ impl FileKeyStore {
 
 #[async_trait]
 impl OpenbaoKeyStore for FileKeyStore {
-    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
-        let bytes = harmony_secret::private_file::read_if_exists(&self.path)
-            .map_err(|e| format!("reading {}: {e}", self.path.display()))?;
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError> {
+        let bytes = harmony_secret::private_file::read_if_exists(&self.path).map_err(|source| {
+            KeyStoreError::Io {
+                action: "reading",
+                path: self.path.clone(),
+                source,
+            }
+        })?;
         match bytes {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                format!(
-                    "{} is not a valid key file: {}",
-                    self.path.display(),
-                    redacted_json_error(&e)
-                )
-            }),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| KeyStoreError::Malformed {
+                        location: self.path.display().to_string(),
+                        expected: "key file",
+                        detail: redacted_json_error(&e),
+                    })
+            }
         }
     }
 
-    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
-        harmony_secret::private_file::write_private_atomic(&self.path, &bytes)
-            .map_err(|e| format!("writing {}: {e}", self.path.display()))
+    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), KeyStoreError> {
+        let bytes = serde_json::to_vec_pretty(record).map_err(KeyStoreError::Encode)?;
+        harmony_secret::private_file::write_private_atomic(&self.path, &bytes).map_err(|source| {
+            KeyStoreError::Io {
+                action: "writing",
+                path: self.path.clone(),
+                source,
+            }
+        })
     }
 
     fn describe(&self) -> String {
@@ -468,12 +538,24 @@ pub enum OpenbaoSetupError {
         seconds: u64,
     },
     /// The key store (unseal keys, root token) failed.
-    #[error("OpenBao key store ({store}): {message}")]
+    #[error("OpenBao key store ({store}): {source}")]
     Store {
         /// Where the keys are kept ([`OpenbaoKeyStore::describe`]).
         store: String,
-        /// The store's message.
-        message: String,
+        /// Why (see its kinds; boxed so the error stays small).
+        #[source]
+        source: Box<KeyStoreError>,
+    },
+    /// OpenBao was initialised now but its keys could not be saved: its data must be reset.
+    #[error(
+        "OpenBao key store ({store}): OpenBao was initialised but its keys could not be saved ({source}); reset OpenBao's data and run again"
+    )]
+    KeysLost {
+        /// Where the keys were to be kept ([`OpenbaoKeyStore::describe`]).
+        store: String,
+        /// Why the save failed (boxed so the error stays small).
+        #[source]
+        source: Box<KeyStoreError>,
     },
     /// The server is in a state the setup cannot continue from; the message says what to do.
     #[error("{0}")]
@@ -481,6 +563,10 @@ pub enum OpenbaoSetupError {
     /// The wanted state is invalid.
     #[error("invalid OpenBao setup settings: {0}")]
     Settings(String),
+    /// The HTTP client cannot be built from the settings (address, namespace, TLS files; see
+    /// `HttpClientError` for the kinds).
+    #[error("invalid OpenBao setup settings: {0}")]
+    Client(#[source] Box<harmony_secret::openbao_http::HttpClientError>),
 }
 
 /// `GET sys/seal-status`.
@@ -549,7 +635,7 @@ impl OpenbaoSetup {
                 ..OpenbaoHttpOptions::default()
             },
         )
-        .map_err(OpenbaoSetupError::Settings)?;
+        .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
         Ok(Self {
             http,
             base_url,
@@ -566,8 +652,8 @@ impl OpenbaoSetup {
         mut self,
         options: &OpenbaoHttpOptions,
     ) -> Result<Self, OpenbaoSetupError> {
-        self.http =
-            OpenbaoHttp::new(&self.base_url, options).map_err(OpenbaoSetupError::Settings)?;
+        self.http = OpenbaoHttp::new(&self.base_url, options)
+            .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
         Ok(self)
     }
 
@@ -679,10 +765,10 @@ impl OpenbaoSetup {
         })
     }
 
-    fn store_error(&self, message: String) -> OpenbaoSetupError {
+    fn store_error(&self, source: KeyStoreError) -> OpenbaoSetupError {
         OpenbaoSetupError::Store {
             store: self.store.describe(),
-            message,
+            source: Box::new(source),
         }
     }
 
@@ -910,12 +996,13 @@ impl OpenbaoSetup {
             userpass_password_sha256: BTreeMap::new(),
         };
         // Saved before anything else: losing these means losing the server.
-        self.store.save(&record).await.map_err(|m| {
-            self.store_error(format!(
-                "OpenBao was initialised but its keys could not be saved ({m}); \
-                 reset OpenBao's data and run again"
-            ))
-        })?;
+        self.store
+            .save(&record)
+            .await
+            .map_err(|source| OpenbaoSetupError::KeysLost {
+                store: self.store.describe(),
+                source: Box::new(source),
+            })?;
         log::info!(
             "OpenBao at {} initialised; keys kept in {}",
             self.base_url,
@@ -1254,6 +1341,18 @@ mod tests {
         )
         .unwrap();
         let err = FileKeyStore::new(&path).load().await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                KeyStoreError::Malformed {
+                    expected: "key file",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!format!("{err:?}").contains("UNSEAL-SECRET-1"), "{err:?}");
+        let err = err.to_string();
         assert!(!err.contains("UNSEAL-SECRET-1"), "{err}");
         assert!(!err.contains("ROOTSECRET"), "{err}");
         assert!(err.contains("line 1 column"), "{err}");
@@ -1264,7 +1363,11 @@ mod tests {
             r#"{"unseal_keys": ["UNSEAL-SECRET-1"], "root_token": "s.RO"#,
         )
         .unwrap();
-        let err = FileKeyStore::new(&path).load().await.unwrap_err();
+        let err = FileKeyStore::new(&path)
+            .load()
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             !err.contains("UNSEAL-SECRET-1") && !err.contains("s.RO"),
             "{err}"
@@ -1348,6 +1451,35 @@ mod tests {
         d.jwt = None;
         d.kv_mount = "../sys".into();
         assert!(d.validate().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failed_key_save_is_an_io_kind_naming_the_file_and_never_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        // The key file's folder is a regular file: the write must fail.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, b"").unwrap();
+        let path = blocker.join("openbao.json");
+        let record = OpenbaoInitRecord {
+            unseal_keys: vec!["UNSEAL-SECRET-1".into()],
+            recovery_keys: vec!["RECOVERY-SECRET-1".into()],
+            root_token: "s.ROOTSECRET".into(),
+            userpass_password_sha256: BTreeMap::new(),
+        };
+        let err = FileKeyStore::new(&path).save(&record).await.unwrap_err();
+        match &err {
+            KeyStoreError::Io {
+                action: "writing",
+                path: p,
+                ..
+            } => assert_eq!(p, &path),
+            other => panic!("expected Io, got {other:?}"),
+        }
+        let shown = format!("{err} {err:?}");
+        assert!(shown.contains("openbao.json"), "{shown}");
+        for secret in ["UNSEAL-SECRET-1", "RECOVERY-SECRET-1", "ROOTSECRET"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[tokio::test]

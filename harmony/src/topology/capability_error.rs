@@ -17,6 +17,9 @@ pub enum CapabilityError {
     /// Configuring OpenBao through its HTTP API failed (see `OpenbaoSetupError` for kinds).
     #[error(transparent)]
     OpenbaoSetup(#[from] crate::infra::openbao_admin::OpenbaoSetupError),
+    /// helm could not be installed or run, or failed (see `HelmError` for its kinds).
+    #[error(transparent)]
+    Helm(#[from] crate::infra::helm::HelmError),
     /// A server (OpenBao, the OpenID provider) did not answer. The cause carries no URL (its
     /// query could hold a secret): `server` names it instead.
     #[error("{server} does not answer ({source}): {fix}")]

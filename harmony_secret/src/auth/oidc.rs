@@ -300,7 +300,7 @@ impl ZitadelOidcAuth {
 
     fn http_client(&self) -> Result<reqwest::Client, IdentityProviderError> {
         let mut builder = client_builder(&self.tls)
-            .map_err(|e| self.config_error(e))?
+            .map_err(|e| self.config_error(e.to_string()))?
             // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::infra::helm::run_helm;
+use crate::infra::helm::{HelmError, run_helm};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::maestro::{Confirm, MaestroError, confirm_during_run};
@@ -245,9 +245,14 @@ impl HelmChartScore {
         &self,
         status: &str,
         history_json: &str,
-    ) -> Result<StuckRepair, String> {
-        let history: serde_json::Value = serde_json::from_str(history_json.trim())
-            .map_err(|e| format!("unexpected `helm history` output: {e}"))?;
+    ) -> Result<StuckRepair, HelmError> {
+        let history: serde_json::Value =
+            serde_json::from_str(history_json.trim()).map_err(|source| {
+                HelmError::UnexpectedOutput {
+                    subcommand: "history",
+                    source,
+                }
+            })?;
         let revision = history
             .as_array()
             .into_iter()
@@ -337,9 +342,13 @@ impl HelmChartScore {
         &self,
         list_json: &str,
         values_json: &str,
-    ) -> Result<Option<DeployedRelease>, String> {
-        let list: serde_json::Value = serde_json::from_str(list_json.trim())
-            .map_err(|e| format!("unexpected `helm list` output: {e}"))?;
+    ) -> Result<Option<DeployedRelease>, HelmError> {
+        let list: serde_json::Value = serde_json::from_str(list_json.trim()).map_err(|source| {
+            HelmError::UnexpectedOutput {
+                subcommand: "list",
+                source,
+            }
+        })?;
         let Some(release) = list.as_array().and_then(|l| {
             l.iter().find(|r| {
                 r.get("name").and_then(|n| n.as_str()) == Some(self.release_name.as_str())
@@ -357,8 +366,12 @@ impl HelmChartScore {
         let values = if values_json.trim().is_empty() {
             serde_json::Value::Null
         } else {
-            serde_json::from_str(values_json.trim())
-                .map_err(|e| format!("unexpected `helm get values` output: {e}"))?
+            serde_json::from_str(values_json.trim()).map_err(|source| {
+                HelmError::UnexpectedOutput {
+                    subcommand: "get values",
+                    source,
+                }
+            })?
         };
         Ok(Some(DeployedRelease {
             chart: s("chart"),
@@ -374,7 +387,11 @@ impl HelmChartScore {
             && deployed.values == normalize_values(self.values.clone())
     }
 
-    async fn helm(&self, topology: &impl HelmCommand, args: &[String]) -> Result<String, String> {
+    async fn helm(
+        &self,
+        topology: &impl HelmCommand,
+        args: &[String],
+    ) -> Result<String, HelmError> {
         let mut cmd = topology.helm_command();
         cmd.args(args);
         run_helm(cmd).await
@@ -749,6 +766,38 @@ mod tests {
             .unwrap();
         assert!(!s.is_up_to_date(&failed));
         assert_eq!(s.parse_deployed("[]", "").unwrap(), None);
+    }
+
+    #[test]
+    fn unreadable_helm_output_is_a_kind_naming_the_subcommand() {
+        let s = cnpg();
+        let err = s.parse_deployed("not json", "null").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HelmError::UnexpectedOutput {
+                    subcommand: "list",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = s.parse_deployed(LIST, "{").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HelmError::UnexpectedOutput {
+                    subcommand: "get values",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = s.plan_repair("pending-upgrade", "<html>").unwrap_err();
+        assert_eq!(
+            err.to_string().split(':').next(),
+            Some("unexpected `helm history` output")
+        );
     }
 
     #[test]

@@ -123,9 +123,9 @@ impl OpenbaoCluster {
             .store
             .load()
             .await
-            .map_err(|message| OpenbaoSetupError::Store {
+            .map_err(|source| OpenbaoSetupError::Store {
                 store: self.store.describe(),
-                message,
+                source: Box::new(source),
             })?;
         let record = match (statuses.iter().any(|s| s.initialized), stored) {
             (false, stored) => {

@@ -15,8 +15,8 @@ use super::raft::OpenbaoCluster;
 use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
 use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::infra::openbao_admin::{
-    FileKeyStore, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth, OpenbaoKeyStore,
-    OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
+    FileKeyStore, KeyStoreError, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth,
+    OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
 };
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
@@ -241,30 +241,31 @@ impl K8sSecretKeyStore {
         }
     }
 
-    async fn read_secret(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+    async fn read_secret(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError> {
         let secret: Option<Secret> = self
             .client
             .get_opt(&self.secret_name, Some(&self.namespace))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let Some(bytes) = secret
             .and_then(|s| s.data)
             .and_then(|mut d| d.remove(INIT_SECRET_KEY))
         else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes.0).map(Some).map_err(|e| {
-            format!(
-                "Secret {}/{} key {INIT_SECRET_KEY} is not a valid init record: {}",
-                self.namespace,
-                self.secret_name,
-                crate::infra::openbao_admin::redacted_json_error(&e)
-            )
-        })
+        serde_json::from_slice(&bytes.0)
+            .map(Some)
+            .map_err(|e| KeyStoreError::Malformed {
+                location: format!(
+                    "Secret {}/{} key {INIT_SECRET_KEY}",
+                    self.namespace, self.secret_name
+                ),
+                expected: "init record",
+                detail: crate::infra::openbao_admin::redacted_json_error(&e),
+            })
     }
 
-    async fn write_secret(&self, record: &OpenbaoInitRecord) -> Result<(), String> {
-        let bytes = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+    async fn write_secret(&self, record: &OpenbaoInitRecord) -> Result<(), KeyStoreError> {
+        let bytes = serde_json::to_vec(record).map_err(KeyStoreError::Encode)?;
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(self.secret_name.clone()),
@@ -282,17 +283,14 @@ impl K8sSecretKeyStore {
             data: Some([(INIT_SECRET_KEY.to_string(), ByteString(bytes))].into()),
             ..Default::default()
         };
-        self.client
-            .apply(&secret)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.client.apply(&secret).await?;
+        Ok(())
     }
 }
 
 #[async_trait]
 impl OpenbaoKeyStore for K8sSecretKeyStore {
-    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError> {
         let from_secret = self.read_secret().await?;
         let from_cache = self.cache.load().await.unwrap_or_else(|e| {
             log::warn!("ignoring the local OpenBao key cache: {e}");
@@ -319,7 +317,7 @@ impl OpenbaoKeyStore for K8sSecretKeyStore {
         }
     }
 
-    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), String> {
+    async fn save(&self, record: &OpenbaoInitRecord) -> Result<(), KeyStoreError> {
         // Local first: it cannot fail for cluster reasons, so the keys are never lost.
         let local = self.cache.save(record).await;
         let remote = self.write_secret(record).await;
@@ -329,11 +327,14 @@ impl OpenbaoKeyStore for K8sSecretKeyStore {
                 log::warn!("OpenBao keys saved in the Secret but not locally: {l}");
                 Ok(())
             }
-            (Ok(()), Err(r)) => Err(format!(
-                "keys saved only in {} (Secret write failed: {r})",
-                self.cache.describe()
-            )),
-            (Err(l), Err(r)) => Err(format!("local: {l}; Secret: {r}")),
+            (Ok(()), Err(r)) => Err(KeyStoreError::SavedOnlyLocally {
+                saved_in: self.cache.describe(),
+                source: Box::new(r),
+            }),
+            (Err(l), Err(r)) => Err(KeyStoreError::NotSaved {
+                local: Box::new(l),
+                source: Box::new(r),
+            }),
         }
     }
 
@@ -353,15 +354,17 @@ struct ReadOnlyKeyStore(K8sSecretKeyStore);
 
 #[async_trait]
 impl OpenbaoKeyStore for ReadOnlyKeyStore {
-    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError> {
         match self.0.read_secret().await? {
             Some(record) => Ok(Some(record)),
             None => self.0.cache.load().await,
         }
     }
 
-    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), String> {
-        Err("a plan never saves keys".to_string())
+    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), KeyStoreError> {
+        Err(KeyStoreError::Refused {
+            why: "a plan never saves keys",
+        })
     }
 
     fn describe(&self) -> String {
@@ -421,7 +424,7 @@ pub(crate) async fn ensure_transit_token(
     let admin = unsealer_keys
         .load()
         .await
-        .map_err(InterpretError::Other)?
+        .map_err(|e| InterpretError::Other(e.to_string()))?
         .ok_or_else(|| {
             InterpretError::Other(format!(
                 "transit seal: the unsealer's root token is not in {}; run its OpenbaoSetupScore first",
@@ -929,6 +932,18 @@ mod tests {
                 "data": {INIT_SECRET_KEY: data}}),
         );
         let err = store.load().await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                KeyStoreError::Malformed {
+                    expected: "init record",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!format!("{err:?}").contains("UNSEAL-SECRET-1"), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("openbao/openbao-init"), "{err}");
         assert!(err.contains("not a valid init record"), "{err}");
         assert!(!err.contains("UNSEAL-SECRET-1"), "{err}");

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::infra::openbao_admin::{
-    OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup, OpenbaoSetupError, SealStatus,
-    seal_migration_refused, valid_path_segment,
+    KeyStoreError, OpenbaoInitRecord, OpenbaoKeyStore, OpenbaoPolicy, OpenbaoSetup,
+    OpenbaoSetupError, SealStatus, seal_migration_refused, valid_path_segment,
 };
 
 /// The environment variable the sealed server reads the unsealer token from.
@@ -113,11 +113,13 @@ struct NoKeys;
 
 #[async_trait]
 impl OpenbaoKeyStore for NoKeys {
-    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, String> {
+    async fn load(&self) -> Result<Option<OpenbaoInitRecord>, KeyStoreError> {
         Ok(None)
     }
-    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), String> {
-        Err("the transit unsealer setup keeps no keys".into())
+    async fn save(&self, _record: &OpenbaoInitRecord) -> Result<(), KeyStoreError> {
+        Err(KeyStoreError::Refused {
+            why: "the transit unsealer setup keeps no keys",
+        })
     }
     fn describe(&self) -> String {
         "no key store (transit unsealer)".into()

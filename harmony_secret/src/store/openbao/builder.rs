@@ -450,8 +450,7 @@ impl OpenbaoSecretStoreBuilder {
                         .unwrap_or(false)
                 }),
             },
-        )
-        .map_err(config)?;
+        )?;
         let auth = AuthConfig {
             token: self.token.clone(),
             userpass: self.userpass.clone(),
