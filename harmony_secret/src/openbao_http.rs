@@ -165,6 +165,7 @@ impl From<HttpClientError> for crate::SecretStoreError {
         crate::SecretStoreError::Config {
             store: crate::store::openbao::STORE.to_string(),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         }
     }
 }

@@ -321,6 +321,7 @@ impl OpenbaoSecretStoreBuilder {
     pub async fn build(self) -> Result<OpenbaoSecretStore, SecretStoreError> {
         let config = |message: String| SecretStoreError::Config {
             store: STORE.to_string(),
+            source: None,
             message,
         };
         let url = self.url.clone().ok_or_else(|| {
@@ -550,6 +551,34 @@ mod tests {
             assert!(!text.contains("hunter2") && !text.contains("er2"), "{text}");
             assert!(text.contains("is not a URL"), "{text}");
             assert!(text.contains("bao"), "{text}");
+        }
+    }
+
+    /// A CA file that cannot be read is a settings error whose cause a caller can inspect
+    /// (which file, which OS error), not only a sentence.
+    #[tokio::test]
+    async fn an_unreadable_ca_file_is_a_config_error_keeping_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-ca.pem");
+        let err = OpenbaoSecretStore::builder()
+            .url("https://bao.example.com")
+            .token("t")
+            .ca_cert(&missing)
+            .build()
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(err, SecretStoreError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("no-such-ca.pem"), "{err}");
+        let cause = std::error::Error::source(&err).expect("the client error is kept");
+        match cause.downcast_ref::<crate::openbao_http::HttpClientError>() {
+            Some(crate::openbao_http::HttpClientError::Tls(
+                crate::openbao_http::TlsConfigError::Unreadable { path, source },
+            )) => {
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected the unreadable CA file, got {other:?}"),
         }
     }
 
