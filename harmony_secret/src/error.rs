@@ -218,6 +218,11 @@ pub enum IdentityProviderError {
         issuer: String,
         /// What is wrong and how to fix it.
         message: String,
+        /// The error behind it when there is one (e.g. a
+        /// [`TlsConfigError`](crate::openbao_http::TlsConfigError) naming the CA file);
+        /// `message` already says what it says.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// An HTTP answer that is neither success nor an OAuth error (e.g. discovery answered 404).
@@ -415,6 +420,7 @@ mod tests {
         let e = SecretStoreError::from(IdentityProviderError::Misconfigured {
             issuer: "https://idp.example.com".into(),
             message: "no device-code grant".into(),
+            source: None,
         });
         assert_eq!(
             e.to_string(),
