@@ -123,7 +123,12 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: the messages already name the cause they keep as source, which
+            // anyhow's `{:#}` would print again.
+            eprintln!(
+                "error: {}",
+                harmony_secret::error_report::error_report(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

@@ -351,3 +351,21 @@ async fn where_says_a_stopped_openbao_is_unavailable_and_why() {
     assert!(stdout.contains("3. SQLite database"), "{stdout}");
     assert!(stdout.contains("<- used"), "{stdout}");
 }
+
+/// An OpenBao that cannot be used (its CA file is missing) stops the command with the file and
+/// the OS's reason, each said once: the error keeps its causes as sources, which a plain chain
+/// printer would repeat.
+#[test]
+fn an_unusable_openbao_setting_is_reported_once_with_its_cause() {
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("no-such-ca.pem");
+    let (out, _, stderr) = run(cli(home.path())
+        .env("OPENBAO_URL", "https://bao.example.com")
+        .env("OPENBAO_TOKEN", "s.unused")
+        .env("OPENBAO_CACERT", &missing)
+        .args(["--store", "openbao", "list"]));
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot use OpenBao"), "{stderr}");
+    assert_eq!(stderr.matches("no-such-ca.pem").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+}

@@ -103,6 +103,11 @@ pub enum SecretStoreError {
         store: String,
         /// What is wrong, naming the variable or builder option to fix.
         message: String,
+        /// The error behind it when there is one (e.g. an
+        /// [`HttpClientError`](crate::openbao_http::HttpClientError) naming the CA file, or the
+        /// [`IdentityProviderError`]); `message` already says what it says.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The stored value is not what was expected (not JSON, wrong shape).
@@ -213,6 +218,11 @@ pub enum IdentityProviderError {
         issuer: String,
         /// What is wrong and how to fix it.
         message: String,
+        /// The error behind it when there is one (e.g. a
+        /// [`TlsConfigError`](crate::openbao_http::TlsConfigError) naming the CA file);
+        /// `message` already says what it says.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// An HTTP answer that is neither success nor an OAuth error (e.g. discovery answered 404).
@@ -355,13 +365,18 @@ impl From<IdentityProviderError> for SecretStoreError {
             method: format!("OIDC {step}"),
             reason,
         };
+        if let IdentityProviderError::Misconfigured { message, .. } = &e {
+            return SecretStoreError::Config {
+                store,
+                message: message.clone(),
+                source: Some(Box::new(e)),
+            };
+        }
         match e {
             IdentityProviderError::Unreachable { reason, .. } => {
                 SecretStoreError::Unreachable { store, reason }
             }
-            IdentityProviderError::Misconfigured { message, .. } => {
-                SecretStoreError::Config { store, message }
-            }
+            IdentityProviderError::Misconfigured { .. } => unreachable!("handled above"),
             IdentityProviderError::BadResponse {
                 status,
                 url,
@@ -391,5 +406,34 @@ impl From<IdentityProviderError> for SecretStoreError {
                 refused(&step, format!("{step} failed: {code}"))
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "openbao"))]
+mod tests {
+    use super::*;
+
+    /// A provider that is configured wrongly stays inspectable through the store error: the
+    /// chain falls through the same way (`Config`), and the provider's own kind is its source.
+    #[test]
+    fn a_misconfigured_provider_is_a_store_config_error_keeping_the_provider_error() {
+        let e = SecretStoreError::from(IdentityProviderError::Misconfigured {
+            issuer: "https://idp.example.com".into(),
+            message: "no device-code grant".into(),
+            source: None,
+        });
+        assert_eq!(
+            e.to_string(),
+            "the identity provider at https://idp.example.com is not configured correctly: \
+             no device-code grant"
+        );
+        let cause = std::error::Error::source(&e).expect("the provider error is kept");
+        assert!(
+            matches!(
+                cause.downcast_ref::<IdentityProviderError>(),
+                Some(IdentityProviderError::Misconfigured { issuer, .. }) if issuer == "https://idp.example.com"
+            ),
+            "{cause:?}"
+        );
     }
 }

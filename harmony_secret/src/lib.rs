@@ -34,6 +34,7 @@
 pub mod auth;
 pub mod data_dir;
 pub mod error;
+pub mod error_report;
 pub mod manager;
 #[cfg(feature = "openbao")]
 pub mod openbao_http;

@@ -67,6 +67,7 @@ impl SecretManager {
             "openbao" | "vault" => {
                 return Err(SecretStoreError::Config {
                     store: "SecretManager".to_string(),
+                    source: None,
                     message: format!(
                         "HARMONY_SECRET_STORE=`{kind}` needs harmony_secret built with its \
                          `openbao` feature (on by default): enable it, or use `file`"
@@ -76,6 +77,7 @@ impl SecretManager {
             other => {
                 return Err(SecretStoreError::Config {
                     store: "SecretManager".to_string(),
+                    source: None,
                     message: format!(
                         "HARMONY_SECRET_STORE=`{other}` is not a store: use `file` or `openbao`"
                     ),

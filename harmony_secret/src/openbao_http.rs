@@ -165,6 +165,7 @@ impl From<HttpClientError> for crate::SecretStoreError {
         crate::SecretStoreError::Config {
             store: crate::store::openbao::STORE.to_string(),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         }
     }
 }
@@ -408,6 +409,28 @@ impl ServerCertVerifier for FixedServerName {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+/// `addr` with its `user:pass@` replaced by `***@`, or `None` when it carries none: what may be
+/// shown of an address in a message, a log line or `Debug`.
+///
+/// An address that does not parse (a typo in the port, a space in the host) is judged by its
+/// text: everything between `://` and the last `@` is hidden, so a password never leaks through
+/// the "is not a URL" message that repeats the address.
+pub fn hide_userinfo(addr: &str) -> Option<String> {
+    match url::Url::parse(addr) {
+        Ok(u) if u.username().is_empty() && u.password().is_none() => None,
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            Some(u.to_string().replacen("://", "://***@", 1))
+        }
+        Err(_) => {
+            let start = addr.find("://").map_or(0, |i| i + 3);
+            let at = addr.rfind('@').filter(|&at| at >= start)?;
+            Some(format!("{}***@{}", &addr[..start], &addr[at + 1..]))
+        }
     }
 }
 

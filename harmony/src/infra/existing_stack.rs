@@ -70,13 +70,11 @@ impl ExistingStackTopology {
     /// Fails only when the HTTP client cannot be built (the TLS trust store).
     pub fn new(config: ExistingStackConfig) -> Result<Self, CapabilityError> {
         // The OpenBao address is shown in every check's message: a password in it would leak.
-        if let Ok(parsed) = url::Url::parse(&config.openbao_url)
-            && (!parsed.username().is_empty() || parsed.password().is_some())
-        {
+        // Judged by its text when it does not parse (the checks would still repeat it).
+        if let Some(shown) = harmony_secret::openbao_http::hide_userinfo(&config.openbao_url) {
             return Err(CapabilityError::InvalidRequest(format!(
-                "the OpenBao address for {} carries a user name or password (user:pass@): \
-                 remove it and pass credentials as a token, never in the address",
-                parsed.host_str().unwrap_or("?")
+                "the OpenBao address {shown} carries a user name or password (user:pass@): \
+                 remove it and pass credentials as a token, never in the address"
             )));
         }
         // The same trust as the secret store's client (bundled roots + the OS trust store):
@@ -377,6 +375,22 @@ mod tests {
         );
         let err = ExistingStackTopology::new(config).map(|_| ()).unwrap_err();
         let text = err.to_string();
+        assert!(matches!(err, CapabilityError::InvalidRequest(_)), "{err:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("bao.example.com"), "{text}");
+    }
+
+    /// An address that does not parse (a typo in the port) is refused too: the checks would
+    /// otherwise repeat it, password and all, in their messages.
+    #[test]
+    fn an_unparsable_openbao_address_with_credentials_is_refused_too() {
+        let config = ExistingStackConfig::new(
+            "https://admin:hunter2@bao.example.com:82OO",
+            "https://idp.example.com",
+            "client",
+        );
+        let err = ExistingStackTopology::new(config).map(|_| ()).unwrap_err();
+        let text = format!("{err} {err:?}");
         assert!(matches!(err, CapabilityError::InvalidRequest(_)), "{err:?}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("bao.example.com"), "{text}");

@@ -300,7 +300,11 @@ impl ZitadelOidcAuth {
 
     fn http_client(&self) -> Result<reqwest::Client, IdentityProviderError> {
         let mut builder = client_builder(&self.tls)
-            .map_err(|e| self.config_error(e.to_string()))?
+            .map_err(|e| IdentityProviderError::Misconfigured {
+                issuer: self.issuer.clone(),
+                message: e.to_string(),
+                source: Some(Box::new(e)),
+            })?
             // Token endpoints must not redirect (oauth2 crate's advice against SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.request_timeout.min(Duration::from_secs(5)))
@@ -335,6 +339,7 @@ impl ZitadelOidcAuth {
         IdentityProviderError::Misconfigured {
             issuer: self.issuer.clone(),
             message,
+            source: None,
         }
     }
 
@@ -775,6 +780,32 @@ impl ErrorCode for oauth2::DeviceCodeErrorResponse {
 
 #[cfg(test)]
 mod tests {
+    /// A provider CA file that cannot be read is a settings error whose cause (which file,
+    /// which OS error) the caller can inspect; the provider is never contacted.
+    #[tokio::test]
+    async fn an_unreadable_provider_ca_file_is_misconfigured_keeping_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-idp-ca.pem");
+        let auth = ZitadelOidcAuth::new("https://idp.example.com", "cli").with_tls(TlsOptions {
+            ca_cert: Some(missing.clone()),
+            ..Default::default()
+        });
+        let e = auth.discover().await.unwrap_err();
+        assert!(
+            matches!(e, IdentityProviderError::Misconfigured { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("no-such-idp-ca.pem"), "{e}");
+        let cause = std::error::Error::source(&e).expect("the TLS error is kept");
+        match cause.downcast_ref::<crate::openbao_http::TlsConfigError>() {
+            Some(crate::openbao_http::TlsConfigError::Unreadable { path, source }) => {
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected the unreadable CA file, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn without_a_terminal_the_default_prompt_refuses_at_once() {
         // The issuer is never contacted: the refusal comes before discovery.

@@ -26,6 +26,7 @@ impl LocalFileSecretStore {
         let dir = crate::data_dir::harmony_data_dir().ok_or_else(|| {
             SecretStoreError::Config {
                 store: "local secret files".to_string(),
+                source: None,
                 message: "no home folder found: set HOME, or build the store with LocalFileSecretStore::new(path)"
                     .to_string(),
             }

@@ -30,13 +30,15 @@ impl K8sResourceScore {
     }
 
     /// From typed objects (e.g. `k8s_openapi` types), which serialize with apiVersion/kind.
+    /// Fails with the first object's serialization error (its kind kept, e.g.
+    /// [`serde_json::Error::is_data`]).
     pub fn from_objects<K: Serialize>(
         name: impl Into<String>,
         objects: &[K],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, serde_json::Error> {
         let resources = objects
             .iter()
-            .map(|o| serde_json::to_value(o).map_err(|e| format!("serializing a resource: {e}")))
+            .map(serde_json::to_value)
             .collect::<Result<_, _>>()?;
         Ok(Self::new(name, resources))
     }
@@ -122,5 +124,20 @@ mod tests {
             K8sResourceScore::describe(&score.resources[0]),
             "Namespace zitadel"
         );
+    }
+
+    /// An object that cannot be serialized is a serde_json error the caller can inspect, not a
+    /// sentence.
+    #[test]
+    fn an_object_that_cannot_be_serialized_keeps_its_serde_error() {
+        struct Broken;
+        impl Serialize for Broken {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no manifest for Broken"))
+            }
+        }
+        let err = K8sResourceScore::from_objects("broken", &[Broken]).unwrap_err();
+        assert!(err.is_data(), "{err:?}");
+        assert_eq!(err.to_string(), "no manifest for Broken");
     }
 }

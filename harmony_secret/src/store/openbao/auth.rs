@@ -220,6 +220,7 @@ impl Inner {
         if attempts.errors.is_empty() {
             return SecretStoreError::Config {
                 store: self.describe(),
+                source: None,
                 message: format!("no way to log in is configured{hint}"),
             };
         }
@@ -569,6 +570,7 @@ impl Inner {
             }
             404 => Err(SecretStoreError::Config {
                 store: self.describe(),
+                source: None,
                 message: format!(
                     "no auth method at `{path}` (HTTP 404): check the auth mount (OPENBAO_AUTH_MOUNT / OPENBAO_JWT_MOUNT)"
                 ),

@@ -12,7 +12,7 @@ use super::session_cache::{SessionCache, SessionKey};
 use super::{Inner, OpenbaoSecretStore, STORE};
 use crate::SecretStoreError;
 use crate::auth::oidc::{DeviceCodePrompt, ZitadelOidcAuth};
-use crate::openbao_http::{ClientCert, OpenbaoHttp, OpenbaoHttpOptions, TlsOptions};
+use crate::openbao_http::{ClientCert, OpenbaoHttp, OpenbaoHttpOptions, TlsOptions, hide_userinfo};
 use crate::redacted::Secret;
 
 /// Default timeout of one OpenBao request (reads, writes).
@@ -101,7 +101,14 @@ impl Default for OpenbaoSecretStoreBuilder {
 impl std::fmt::Debug for OpenbaoSecretStoreBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenbaoSecretStoreBuilder")
-            .field("url", &self.url)
+            // An address with `user:pass@` (refused by `build`) is shown without it.
+            .field(
+                "url",
+                &self
+                    .url
+                    .as_deref()
+                    .map(|u| hide_userinfo(u).unwrap_or_else(|| u.to_string())),
+            )
             .field("kv_mount", &self.kv_mount)
             .field("tls", &self.tls)
             .field("namespace", &self.namespace)
@@ -314,6 +321,7 @@ impl OpenbaoSecretStoreBuilder {
     pub async fn build(self) -> Result<OpenbaoSecretStore, SecretStoreError> {
         let config = |message: String| SecretStoreError::Config {
             store: STORE.to_string(),
+            source: None,
             message,
         };
         let url = self.url.clone().ok_or_else(|| {
@@ -322,8 +330,11 @@ impl OpenbaoSecretStoreBuilder {
                     .to_string(),
             )
         })?;
-        let parsed =
-            url::Url::parse(&url).map_err(|e| config(format!("`{url}` is not a URL: {e}")))?;
+        let parsed = url::Url::parse(&url).map_err(|e| {
+            // Not parsed, so not checked for `user:pass@` below: shown without it.
+            let shown = hide_userinfo(&url).unwrap_or_else(|| url.clone());
+            config(format!("`{shown}` is not a URL: {e}"))
+        })?;
         if !parsed.username().is_empty() || parsed.password().is_some() {
             // The address is shown in messages, logs, `Debug` and the config provenance: a
             // password in it would leak there. Without echoing it, say where credentials go.
@@ -515,6 +526,59 @@ mod tests {
             assert!(text.contains("bao.example.com"), "{text}");
             assert!(text.contains("user name or password"), "{text}");
             assert!(matches!(err, SecretStoreError::Config { .. }), "{err:?}");
+        }
+    }
+
+    /// The credentials check cannot see an address that does not parse (a typo in the port):
+    /// its error and the builder's `Debug` must not echo `user:pass@` either.
+    #[tokio::test]
+    async fn an_unparsable_address_with_credentials_is_not_echoed() {
+        for url in [
+            "https://alice:hunter2@bao.example.com:82OO",
+            "https://alice:hunter2@bao example.com/v1",
+            // `?` ends the authority: `hunter2@bao...` is not even seen as user info.
+            "https://alice:hunt?er2@bao.example.com",
+        ] {
+            let builder = OpenbaoSecretStore::builder().url(url).token("t");
+            let shown = format!("{builder:?}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("er2"),
+                "{shown}"
+            );
+            let err = builder.build().await.map(|_| ()).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(matches!(err, SecretStoreError::Config { .. }), "{err:?}");
+            assert!(!text.contains("hunter2") && !text.contains("er2"), "{text}");
+            assert!(text.contains("is not a URL"), "{text}");
+            assert!(text.contains("bao"), "{text}");
+        }
+    }
+
+    /// A CA file that cannot be read is a settings error whose cause a caller can inspect
+    /// (which file, which OS error), not only a sentence.
+    #[tokio::test]
+    async fn an_unreadable_ca_file_is_a_config_error_keeping_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-ca.pem");
+        let err = OpenbaoSecretStore::builder()
+            .url("https://bao.example.com")
+            .token("t")
+            .ca_cert(&missing)
+            .build()
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(err, SecretStoreError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("no-such-ca.pem"), "{err}");
+        let cause = std::error::Error::source(&err).expect("the client error is kept");
+        match cause.downcast_ref::<crate::openbao_http::HttpClientError>() {
+            Some(crate::openbao_http::HttpClientError::Tls(
+                crate::openbao_http::TlsConfigError::Unreadable { path, source },
+            )) => {
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected the unreadable CA file, got {other:?}"),
         }
     }
 

@@ -96,6 +96,7 @@ fn first(get: &impl Fn(&str) -> Option<String>, names: &[&str]) -> Option<String
 fn config(message: String) -> SecretStoreError {
     SecretStoreError::Config {
         store: STORE.to_string(),
+        source: None,
         message,
     }
 }

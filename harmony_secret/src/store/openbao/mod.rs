@@ -356,6 +356,7 @@ impl OpenbaoSecretStore {
             404 => match errors_of(&v) {
                 Some(m) if m.contains("no handler for route") => Err(SecretStoreError::Config {
                     store: inner.describe(),
+                    source: None,
                     message: format!(
                         "no KV v2 engine is mounted at `{}` (OPENBAO_KV_MOUNT / .kv_mount)",
                         inner.kv_mount
