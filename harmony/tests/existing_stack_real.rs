@@ -307,3 +307,61 @@ fn request_without_jwt() -> SecretVaultRequest {
         userpass: None,
     }
 }
+
+/// An OpenBao whose certificate is signed by a private CA not installed on the machine: without
+/// the CA the check fails naming the certificate problem and `--openbao-ca-cert`, and writes
+/// nothing; with `tls.ca_cert` the checks AND the admin-token setup reach it (the role is on the
+/// server). The IdP stays http: its TLS is separate.
+#[tokio::test]
+async fn a_private_ca_is_refused_with_the_flag_to_set_then_trusted_with_ca_cert() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (_dir, ca, cert, key) = company_pki();
+    let bao = OpenBao::start_tls(harmony_test_support::BaoTls {
+        cert_pem: cert,
+        key_pem: key,
+        ca_pem: ca.clone(),
+        ..Default::default()
+    })
+    .await;
+    let init = bao.init_unseal().await;
+    let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
+    config.admin_token = Some(init.root_token.clone().into());
+
+    let untrusted = ExistingStackTopology::new(config.clone()).unwrap();
+    let err = untrusted
+        .ensure_secret_vault(&request(&idp))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CapabilityError::Unreachable { .. }),
+        "{err:?}"
+    );
+    let text = harmony::maestro::error_report(&err);
+    assert!(text.contains("not signed by a CA this machine trusts"), "{text}");
+    assert!(text.contains("--openbao-ca-cert (OPENBAO_CACERT)"), "{text}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert!(!text.contains(&init.root_token), "{text}");
+    let auths = bao.api_ok(&init.root_token, "GET", "sys/auth", None).await;
+    assert!(auths["data"]["jwt/"].is_null(), "{auths}");
+
+    config.tls.ca_cert = Some(ca);
+    let trusted = ExistingStackTopology::new(config).unwrap();
+    let access = trusted.ensure_secret_vault(&request(&idp)).await.unwrap();
+    assert!(access.steps[0].message.contains("unsealed"), "{access:?}");
+    assert!(access.steps.iter().any(|s| s.changed), "{access:?}");
+    let role = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "auth/jwt/role/harmony-developer",
+            None,
+        )
+        .await;
+    assert_eq!(
+        role["data"]["bound_audiences"],
+        serde_json::json!([idp.client_id()])
+    );
+    // The OpenID provider's client is not OpenBao's: its own (default) trust still works.
+    let client = trusted.ensure_device_client(&client()).await.unwrap();
+    assert_eq!(client.issuer, idp.issuer());
+}

@@ -1,7 +1,10 @@
 //! Command-line flags and subcommands (clap).
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 use harmony::infra::existing_stack::ExistingStackConfig;
+use harmony_secret::openbao_http::{ClientCert, TlsOptions};
 use harmony_secret::{ExposeSecret, SecretString};
 
 /// The whole SSO config loop in one run.
@@ -91,6 +94,23 @@ pub struct StackArgs {
         global = true
     )]
     pub admin_token: Option<SecretString>,
+    /// PEM file of the CA that signed OpenBao's certificate (a private CA not installed on this
+    /// machine). Then only this CA is trusted for OpenBao.
+    #[arg(long, env = "OPENBAO_CACERT", value_name = "PEM", global = true)]
+    pub openbao_ca_cert: Option<PathBuf>,
+    /// PEM file of a client certificate for OpenBao (mutual TLS); needs --openbao-client-key.
+    #[arg(long, env = "OPENBAO_CLIENT_CERT", value_name = "PEM", global = true)]
+    pub openbao_client_cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[arg(long, env = "OPENBAO_CLIENT_KEY", value_name = "PEM", global = true)]
+    pub openbao_client_key: Option<PathBuf>,
+    /// OpenBao namespace holding the JWT auth and KV mounts (sent as X-Vault-Namespace).
+    #[arg(long, env = "OPENBAO_NAMESPACE", global = true)]
+    pub openbao_namespace: Option<String>,
+    /// PEM file of the CA that signed the OpenID provider's certificate. Then only this CA is
+    /// trusted for the provider.
+    #[arg(long, env = "HARMONY_SSO_CACERT", value_name = "PEM", global = true)]
+    pub sso_ca_cert: Option<PathBuf>,
 }
 
 /// Where the loop runs.
@@ -119,7 +139,19 @@ impl Cli {
             .filter(|(_, v)| v.is_none_or(str::is_empty))
             .map(|(name, _)| *name)
             .collect();
+        let tls_flags = [
+            ("--openbao-ca-cert", s.openbao_ca_cert.is_some()),
+            ("--openbao-client-cert", s.openbao_client_cert.is_some()),
+            ("--openbao-client-key", s.openbao_client_key.is_some()),
+            ("--openbao-namespace", s.openbao_namespace.is_some()),
+            ("--sso-ca-cert", s.sso_ca_cert.is_some()),
+        ];
         if missing.len() == given.len() {
+            if let Some((flag, _)) = tls_flags.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{flag} is for an existing stack: also give --openbao-url, --issuer and --client-id"
+                ));
+            }
             if s.admin_token.is_some() {
                 return Err(
                     "--admin-token is for an existing stack: also give --openbao-url, --issuer and --client-id"
@@ -154,6 +186,31 @@ impl Cli {
             .admin_token
             .clone()
             .filter(|t| !t.expose_secret().is_empty());
+        let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        config.tls = TlsOptions {
+            ca_cert: nonempty(&s.openbao_ca_cert),
+            client_cert: match (nonempty(&s.openbao_client_cert), nonempty(&s.openbao_client_key)) {
+                (Some(cert), Some(key)) => Some(ClientCert { cert, key }),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err("--openbao-client-cert needs --openbao-client-key (OPENBAO_CLIENT_KEY)".into())
+                }
+                (None, Some(_)) => {
+                    return Err("--openbao-client-key needs --openbao-client-cert (OPENBAO_CLIENT_CERT)".into())
+                }
+            },
+            ..TlsOptions::default()
+        };
+        config.namespace = s
+            .openbao_namespace
+            .as_deref()
+            .map(|n| n.trim_matches('/'))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        config.sso_tls = TlsOptions {
+            ca_cert: nonempty(&s.sso_ca_cert),
+            ..TlsOptions::default()
+        };
         Ok(Mode::Existing(config))
     }
 }
