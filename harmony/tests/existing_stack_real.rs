@@ -337,8 +337,14 @@ async fn a_private_ca_is_refused_with_the_flag_to_set_then_trusted_with_ca_cert(
         "{err:?}"
     );
     let text = harmony::maestro::error_report(&err);
-    assert!(text.contains("not signed by a CA this machine trusts"), "{text}");
-    assert!(text.contains("--openbao-ca-cert (OPENBAO_CACERT)"), "{text}");
+    assert!(
+        text.contains("not signed by a CA this machine trusts"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--openbao-ca-cert (OPENBAO_CACERT)"),
+        "{text}"
+    );
     assert!(text.contains("UnknownIssuer"), "{text}");
     assert!(!text.contains(&init.root_token), "{text}");
     let auths = bao.api_ok(&init.root_token, "GET", "sys/auth", None).await;

@@ -187,20 +187,28 @@ impl Cli {
             .clone()
             .filter(|t| !t.expose_secret().is_empty());
         let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
-        config.tls = TlsOptions {
-            ca_cert: nonempty(&s.openbao_ca_cert),
-            client_cert: match (nonempty(&s.openbao_client_cert), nonempty(&s.openbao_client_key)) {
-                (Some(cert), Some(key)) => Some(ClientCert { cert, key }),
-                (None, None) => None,
-                (Some(_), None) => {
-                    return Err("--openbao-client-cert needs --openbao-client-key (OPENBAO_CLIENT_KEY)".into())
-                }
-                (None, Some(_)) => {
-                    return Err("--openbao-client-key needs --openbao-client-cert (OPENBAO_CLIENT_CERT)".into())
-                }
-            },
-            ..TlsOptions::default()
-        };
+        config.tls =
+            TlsOptions {
+                ca_cert: nonempty(&s.openbao_ca_cert),
+                client_cert: match (
+                    nonempty(&s.openbao_client_cert),
+                    nonempty(&s.openbao_client_key),
+                ) {
+                    (Some(cert), Some(key)) => Some(ClientCert { cert, key }),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(
+                            "--openbao-client-cert needs --openbao-client-key (OPENBAO_CLIENT_KEY)"
+                                .into(),
+                        );
+                    }
+                    (None, Some(_)) => return Err(
+                        "--openbao-client-key needs --openbao-client-cert (OPENBAO_CLIENT_CERT)"
+                            .into(),
+                    ),
+                },
+                ..TlsOptions::default()
+            };
         config.namespace = s
             .openbao_namespace
             .as_deref()
@@ -312,6 +320,75 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_namespace_flags_reach_the_existing_stack_config() {
+        let Mode::Existing(c) = parse(&STACK).unwrap().mode().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.tls, TlsOptions::default());
+        assert_eq!(c.sso_tls, TlsOptions::default());
+        assert_eq!(c.namespace, None);
+
+        let mut args = vec!["whoami"];
+        args.extend(STACK);
+        args.extend([
+            "--openbao-ca-cert",
+            "/etc/team/bao-ca.pem",
+            "--openbao-client-cert",
+            "/etc/team/me.pem",
+            "--openbao-client-key",
+            "/etc/team/me.key",
+            "--openbao-namespace",
+            "/team-a/",
+            "--sso-ca-cert",
+            "/etc/team/idp-ca.pem",
+        ]);
+        let Mode::Existing(c) = parse(&args).unwrap().mode().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.tls.ca_cert, Some(PathBuf::from("/etc/team/bao-ca.pem")));
+        assert_eq!(
+            c.tls.client_cert,
+            Some(ClientCert {
+                cert: "/etc/team/me.pem".into(),
+                key: "/etc/team/me.key".into()
+            })
+        );
+        assert!(!c.tls.skip_verify && c.tls.server_name.is_none());
+        assert_eq!(c.namespace.as_deref(), Some("team-a"));
+        // The IdP's trust is its own: OpenBao's CA and client certificate are not sent there.
+        assert_eq!(
+            c.sso_tls,
+            TlsOptions {
+                ca_cert: Some("/etc/team/idp-ca.pem".into()),
+                ..TlsOptions::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_tls_flags_need_a_stack() {
+        let mut args = STACK.to_vec();
+        args.extend(["--openbao-client-cert", "/me.pem"]);
+        let err = parse(&args).unwrap().mode().unwrap_err();
+        assert!(
+            err.contains("needs --openbao-client-key (OPENBAO_CLIENT_KEY)"),
+            "{err}"
+        );
+        let mut args = STACK.to_vec();
+        args.extend(["--openbao-client-key", "/me.key"]);
+        let err = parse(&args).unwrap().mode().unwrap_err();
+        assert!(err.contains("needs --openbao-client-cert"), "{err}");
+        let err = parse(&["--openbao-ca-cert", "/ca.pem"])
+            .unwrap()
+            .mode()
+            .unwrap_err();
+        assert!(
+            err.contains("--openbao-ca-cert is for an existing stack"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn subcommands_take_the_stack_flags_after_them() {
         let mut args = vec!["whoami"];
         args.extend(STACK);
@@ -367,6 +444,13 @@ mod tests {
             "OPENBAO_URL",
             "HARMONY_SSO_CLIENT_ID",
             "OPENBAO_JWT_ROLE",
+            "--openbao-ca-cert <PEM>",
+            "OPENBAO_CACERT",
+            "OPENBAO_CLIENT_CERT",
+            "OPENBAO_CLIENT_KEY",
+            "OPENBAO_NAMESPACE",
+            "--sso-ca-cert <PEM>",
+            "HARMONY_SSO_CACERT",
         ] {
             assert!(help.contains(needle), "{needle} missing in:\n{help}");
         }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use harmony::infra::existing_stack::ExistingStackConfig;
 use harmony::interpret::{Interpret, InterpretError, Outcome};
 use harmony::inventory::Inventory;
 use harmony::modules::openbao::OpenbaoUserpassConfig;
@@ -21,7 +22,6 @@ use harmony_config::{
     Config, ConfigError, ConfigManager, ConfigSource, EnvSource, PromptSource, Provenance,
     SqliteSource, StoreSource,
 };
-use harmony::infra::existing_stack::ExistingStackConfig;
 use harmony_secret::auth::oidc::print_device_code;
 use harmony_secret::openbao_http::{ClientCert, TlsOptions};
 use harmony_secret::{DeviceCodeInfo, DeviceCodePrompt, OpenbaoSecretStore};

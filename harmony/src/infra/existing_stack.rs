@@ -99,9 +99,7 @@ impl ExistingStackTopology {
         // exactly the servers the store would use.
         let client = |tls: &TlsOptions, server: &str| {
             harmony_secret::openbao_http::client_builder(tls)
-                .map_err(|e| {
-                    CapabilityError::adapter(format!("the TLS settings for {server}"), e)
-                })?
+                .map_err(|e| CapabilityError::adapter(format!("the TLS settings for {server}"), e))?
                 .connect_timeout(Duration::from_secs(3))
                 .timeout(Duration::from_secs(10))
                 .build()
