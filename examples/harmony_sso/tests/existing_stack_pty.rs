@@ -561,3 +561,56 @@ async fn an_openbao_requiring_a_client_certificate_gets_it_from_the_flags() {
     assert!(who.contains("jwt-bob@"), "{who}");
     assert_eq!(device_authorizations(&idp), 1, "{who}");
 }
+
+/// `--openbao-namespace`: the admin setup, the sign-in and the values all live in that OpenBao
+/// namespace (read back by path from the root namespace), none in the root; `whoami` with the
+/// same flag reuses the session.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openbao_namespace_holds_the_jwt_auth_and_the_values() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let bao = OpenBao::start().await;
+    let init = bao.init_unseal().await;
+    bao.api_ok(&init.root_token, "POST", "sys/namespaces/team-a", None)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("alice");
+    let with_admin = |args: &[&str]| {
+        let mut cmd = command(home.path(), &bao, &idp, args);
+        cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token)
+            .env("OPENBAO_NAMESPACE", "team-a");
+        cmd
+    };
+
+    let first = run(with_admin(&["--yes"]), &human);
+    assert!(first.contains("via device flow"), "{first}");
+    let in_ns = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "team-a/secret/data/harmony/HarmonySsoDemoService",
+            None,
+        )
+        .await;
+    assert_eq!(in_ns["data"]["data"]["replicas"], 2, "{in_ns}");
+    let (status, root_auth) = bao
+        .api(Some(&init.root_token), "GET", "sys/auth", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(root_auth["data"]["jwt/"].is_null(), "{root_auth}");
+    let ns_role = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "team-a/auth/jwt/role/harmony-developer",
+            None,
+        )
+        .await;
+    assert_eq!(
+        ns_role["data"]["bound_audiences"],
+        serde_json::json!([idp.client_id()])
+    );
+
+    let who = run(with_admin(&["whoami"]), &human);
+    assert!(who.contains("jwt-alice@"), "{who}");
+    assert_eq!(device_authorizations(&idp), 1, "{who}");
+}
