@@ -119,7 +119,7 @@ pub enum Mode {
     /// Deploy OpenBao (+ Zitadel unless `skip_zitadel`) on the local k3d cluster.
     LocalK3d { skip_zitadel: bool },
     /// Use the given servers; deploy nothing.
-    Existing(ExistingStackConfig),
+    Existing(Box<ExistingStackConfig>),
 }
 
 impl Cli {
@@ -219,7 +219,7 @@ impl Cli {
             ca_cert: nonempty(&s.sso_ca_cert),
             ..TlsOptions::default()
         };
-        Ok(Mode::Existing(config))
+        Ok(Mode::Existing(Box::new(config)))
     }
 }
 

@@ -116,7 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             run_loop(topology, settings, cli.yes, started, urls).await
         }
         Mode::Existing(config) => {
-            let topology = ExistingStackTopology::new(config)?;
+            let topology = ExistingStackTopology::new(*config)?;
             // Nothing is deployed: no confirmation to ask.
             run_loop(topology, settings, true, started, Vec::new()).await
         }
