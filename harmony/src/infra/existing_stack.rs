@@ -38,13 +38,15 @@ pub struct ExistingStackConfig {
     pub kv_mount: String,
     /// A token allowed to configure OpenBao (mounts, policies, auth). `None`: only check.
     pub admin_token: Option<SecretString>,
-    /// TLS towards OpenBao (private CA, client certificate, server name), used by the checks,
-    /// the admin-token setup and the secret store alike. Default: the OS trust store.
+    /// TLS towards OpenBao (private CA, client certificate, server name), used by the checks
+    /// and the admin-token setup; give the secret store the same (`harmony_sso` does).
+    /// Default: bundled roots + the OS trust store.
     pub tls: TlsOptions,
     /// The OpenBao namespace (`X-Vault-Namespace`) holding the JWT auth and KV mounts; `None`:
     /// the root namespace.
     pub namespace: Option<String>,
-    /// TLS towards the OpenID provider, separate from OpenBao's. Default: the OS trust store.
+    /// TLS towards the OpenID provider, separate from OpenBao's (the store's `.sso_tls`).
+    /// Default: bundled roots + the OS trust store.
     pub sso_tls: TlsOptions,
 }
 
