@@ -307,3 +307,152 @@ fn request_without_jwt() -> SecretVaultRequest {
         userpass: None,
     }
 }
+
+/// An OpenBao whose certificate is signed by a private CA not installed on the machine: without
+/// the CA the check fails naming the certificate problem and `--openbao-ca-cert`, and writes
+/// nothing; with `tls.ca_cert` the checks AND the admin-token setup reach it (the role is on the
+/// server). The IdP stays http: its TLS is separate.
+#[tokio::test]
+async fn a_private_ca_is_refused_with_the_flag_to_set_then_trusted_with_ca_cert() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let (_dir, ca, cert, key) = company_pki();
+    let bao = OpenBao::start_tls(harmony_test_support::BaoTls {
+        cert_pem: cert,
+        key_pem: key,
+        ca_pem: ca.clone(),
+        ..Default::default()
+    })
+    .await;
+    let init = bao.init_unseal().await;
+    let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
+    config.admin_token = Some(init.root_token.clone().into());
+
+    let untrusted = ExistingStackTopology::new(config.clone()).unwrap();
+    let err = untrusted
+        .ensure_secret_vault(&request(&idp))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CapabilityError::Unreachable { .. }),
+        "{err:?}"
+    );
+    let text = harmony::maestro::error_report(&err);
+    assert!(
+        text.contains("not signed by a CA this machine trusts"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--openbao-ca-cert (OPENBAO_CACERT)"),
+        "{text}"
+    );
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert!(!text.contains(&init.root_token), "{text}");
+    let auths = bao.api_ok(&init.root_token, "GET", "sys/auth", None).await;
+    assert!(auths["data"]["jwt/"].is_null(), "{auths}");
+
+    config.tls.ca_cert = Some(ca);
+    let trusted = ExistingStackTopology::new(config).unwrap();
+    let access = trusted.ensure_secret_vault(&request(&idp)).await.unwrap();
+    assert!(access.steps[0].message.contains("unsealed"), "{access:?}");
+    assert!(access.steps.iter().any(|s| s.changed), "{access:?}");
+    let role = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "auth/jwt/role/harmony-developer",
+            None,
+        )
+        .await;
+    assert_eq!(
+        role["data"]["bound_audiences"],
+        serde_json::json!([idp.client_id()])
+    );
+    // The OpenID provider's client is not OpenBao's: its own (default) trust still works.
+    let client = trusted.ensure_device_client(&client()).await.unwrap();
+    assert_eq!(client.issuer, idp.issuer());
+}
+
+/// The OpenID provider has its own trust: OpenBao's CA is not used for it. Behind a private CA
+/// the discovery check names `--sso-ca-cert`; with `sso_tls.ca_cert` the request reaches the
+/// server (it recorded the discovery GET), which then answers with another issuer.
+#[tokio::test]
+async fn the_identity_provider_is_trusted_through_its_own_ca() {
+    let (_dir, ca, cert, key) = company_pki();
+    let idp = RecordingServer::start_tls(
+        Reply::Json {
+            status: 200,
+            body: r#"{"issuer":"https://other.example.com"}"#.into(),
+        },
+        &cert,
+        &key,
+    )
+    .await;
+    let mut config = ExistingStackConfig::new("http://127.0.0.1:1", idp.url(), "cli");
+    config.tls.ca_cert = Some(ca.clone());
+    let err = ExistingStackTopology::new(config.clone())
+        .unwrap()
+        .ensure_device_client(&client())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CapabilityError::Unreachable { .. }),
+        "{err:?}"
+    );
+    let text = harmony::maestro::error_report(&err);
+    assert!(
+        text.contains("--sso-ca-cert (HARMONY_SSO_CACERT)"),
+        "{text}"
+    );
+    assert!(idp.requests().is_empty(), "{:?}", idp.requests());
+
+    config.sso_tls.ca_cert = Some(ca);
+    let err = ExistingStackTopology::new(config)
+        .unwrap()
+        .ensure_device_client(&client())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CapabilityError::Server(_)), "{err:?}");
+    assert!(err.to_string().contains("names the issuer"), "{err}");
+    let seen: Vec<String> = idp.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(seen, ["/.well-known/openid-configuration"]);
+}
+
+/// Without an admin token the JWT auth is looked for in the namespace: a JWT auth enabled only
+/// in `team-a` is missing for the root namespace and found with `namespace`.
+#[tokio::test]
+async fn the_jwt_auth_check_looks_in_the_namespace() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let bao = OpenBao::start().await;
+    let init = bao.init_unseal().await;
+    let root = init.root_token.as_str();
+    bao.api_ok(root, "POST", "sys/namespaces/team-a", None)
+        .await;
+    bao.api_ok(
+        root,
+        "POST",
+        "team-a/sys/auth/jwt",
+        Some(serde_json::json!({ "type": "jwt" })),
+    )
+    .await;
+    let mut config = ExistingStackConfig::new(bao.addr(), idp.issuer(), idp.client_id());
+    let err = ExistingStackTopology::new(config.clone())
+        .unwrap()
+        .ensure_secret_vault(&request(&idp))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no JWT auth at jwt/"), "{err}");
+
+    config.namespace = Some("team-a".into());
+    let access = ExistingStackTopology::new(config)
+        .unwrap()
+        .ensure_secret_vault(&request(&idp))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        access
+            .steps
+            .iter()
+            .any(|s| s.message.contains("auth/jwt/ answers")),
+        "{access:?}"
+    );
+}

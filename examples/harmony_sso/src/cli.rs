@@ -1,7 +1,10 @@
 //! Command-line flags and subcommands (clap).
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 use harmony::infra::existing_stack::ExistingStackConfig;
+use harmony_secret::openbao_http::{ClientCert, TlsOptions};
 use harmony_secret::{ExposeSecret, SecretString};
 
 /// The whole SSO config loop in one run.
@@ -91,6 +94,23 @@ pub struct StackArgs {
         global = true
     )]
     pub admin_token: Option<SecretString>,
+    /// PEM file of the CA that signed OpenBao's certificate (a private CA not installed on this
+    /// machine). Then only this CA is trusted for OpenBao.
+    #[arg(long, env = "OPENBAO_CACERT", value_name = "PEM", global = true)]
+    pub openbao_ca_cert: Option<PathBuf>,
+    /// PEM file of a client certificate for OpenBao (mutual TLS); needs --openbao-client-key.
+    #[arg(long, env = "OPENBAO_CLIENT_CERT", value_name = "PEM", global = true)]
+    pub openbao_client_cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[arg(long, env = "OPENBAO_CLIENT_KEY", value_name = "PEM", global = true)]
+    pub openbao_client_key: Option<PathBuf>,
+    /// OpenBao namespace holding the JWT auth and KV mounts (sent as X-Vault-Namespace).
+    #[arg(long, env = "OPENBAO_NAMESPACE", global = true)]
+    pub openbao_namespace: Option<String>,
+    /// PEM file of the CA that signed the OpenID provider's certificate. Then only this CA is
+    /// trusted for the provider.
+    #[arg(long, env = "HARMONY_SSO_CACERT", value_name = "PEM", global = true)]
+    pub sso_ca_cert: Option<PathBuf>,
 }
 
 /// Where the loop runs.
@@ -99,7 +119,7 @@ pub enum Mode {
     /// Deploy OpenBao (+ Zitadel unless `skip_zitadel`) on the local k3d cluster.
     LocalK3d { skip_zitadel: bool },
     /// Use the given servers; deploy nothing.
-    Existing(ExistingStackConfig),
+    Existing(Box<ExistingStackConfig>),
 }
 
 impl Cli {
@@ -119,7 +139,19 @@ impl Cli {
             .filter(|(_, v)| v.is_none_or(str::is_empty))
             .map(|(name, _)| *name)
             .collect();
+        let tls_flags = [
+            ("--openbao-ca-cert", s.openbao_ca_cert.is_some()),
+            ("--openbao-client-cert", s.openbao_client_cert.is_some()),
+            ("--openbao-client-key", s.openbao_client_key.is_some()),
+            ("--openbao-namespace", s.openbao_namespace.is_some()),
+            ("--sso-ca-cert", s.sso_ca_cert.is_some()),
+        ];
         if missing.len() == given.len() {
+            if let Some((flag, _)) = tls_flags.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{flag} is for an existing stack: also give --openbao-url, --issuer and --client-id"
+                ));
+            }
             if s.admin_token.is_some() {
                 return Err(
                     "--admin-token is for an existing stack: also give --openbao-url, --issuer and --client-id"
@@ -154,7 +186,40 @@ impl Cli {
             .admin_token
             .clone()
             .filter(|t| !t.expose_secret().is_empty());
-        Ok(Mode::Existing(config))
+        let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        config.tls =
+            TlsOptions {
+                ca_cert: nonempty(&s.openbao_ca_cert),
+                client_cert: match (
+                    nonempty(&s.openbao_client_cert),
+                    nonempty(&s.openbao_client_key),
+                ) {
+                    (Some(cert), Some(key)) => Some(ClientCert { cert, key }),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(
+                            "--openbao-client-cert needs --openbao-client-key (OPENBAO_CLIENT_KEY)"
+                                .into(),
+                        );
+                    }
+                    (None, Some(_)) => return Err(
+                        "--openbao-client-key needs --openbao-client-cert (OPENBAO_CLIENT_CERT)"
+                            .into(),
+                    ),
+                },
+                ..TlsOptions::default()
+            };
+        config.namespace = s
+            .openbao_namespace
+            .as_deref()
+            .map(|n| n.trim_matches('/'))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        config.sso_tls = TlsOptions {
+            ca_cert: nonempty(&s.sso_ca_cert),
+            ..TlsOptions::default()
+        };
+        Ok(Mode::Existing(Box::new(config)))
     }
 }
 
@@ -255,6 +320,75 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_namespace_flags_reach_the_existing_stack_config() {
+        let Mode::Existing(c) = parse(&STACK).unwrap().mode().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.tls, TlsOptions::default());
+        assert_eq!(c.sso_tls, TlsOptions::default());
+        assert_eq!(c.namespace, None);
+
+        let mut args = vec!["whoami"];
+        args.extend(STACK);
+        args.extend([
+            "--openbao-ca-cert",
+            "/etc/team/bao-ca.pem",
+            "--openbao-client-cert",
+            "/etc/team/me.pem",
+            "--openbao-client-key",
+            "/etc/team/me.key",
+            "--openbao-namespace",
+            "/team-a/",
+            "--sso-ca-cert",
+            "/etc/team/idp-ca.pem",
+        ]);
+        let Mode::Existing(c) = parse(&args).unwrap().mode().unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.tls.ca_cert, Some(PathBuf::from("/etc/team/bao-ca.pem")));
+        assert_eq!(
+            c.tls.client_cert,
+            Some(ClientCert {
+                cert: "/etc/team/me.pem".into(),
+                key: "/etc/team/me.key".into()
+            })
+        );
+        assert!(!c.tls.skip_verify && c.tls.server_name.is_none());
+        assert_eq!(c.namespace.as_deref(), Some("team-a"));
+        // The IdP's trust is its own: OpenBao's CA and client certificate are not sent there.
+        assert_eq!(
+            c.sso_tls,
+            TlsOptions {
+                ca_cert: Some("/etc/team/idp-ca.pem".into()),
+                ..TlsOptions::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_tls_flags_need_a_stack() {
+        let mut args = STACK.to_vec();
+        args.extend(["--openbao-client-cert", "/me.pem"]);
+        let err = parse(&args).unwrap().mode().unwrap_err();
+        assert!(
+            err.contains("needs --openbao-client-key (OPENBAO_CLIENT_KEY)"),
+            "{err}"
+        );
+        let mut args = STACK.to_vec();
+        args.extend(["--openbao-client-key", "/me.key"]);
+        let err = parse(&args).unwrap().mode().unwrap_err();
+        assert!(err.contains("needs --openbao-client-cert"), "{err}");
+        let err = parse(&["--openbao-ca-cert", "/ca.pem"])
+            .unwrap()
+            .mode()
+            .unwrap_err();
+        assert!(
+            err.contains("--openbao-ca-cert is for an existing stack"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn subcommands_take_the_stack_flags_after_them() {
         let mut args = vec!["whoami"];
         args.extend(STACK);
@@ -310,6 +444,13 @@ mod tests {
             "OPENBAO_URL",
             "HARMONY_SSO_CLIENT_ID",
             "OPENBAO_JWT_ROLE",
+            "--openbao-ca-cert <PEM>",
+            "OPENBAO_CACERT",
+            "OPENBAO_CLIENT_CERT",
+            "OPENBAO_CLIENT_KEY",
+            "OPENBAO_NAMESPACE",
+            "--sso-ca-cert <PEM>",
+            "HARMONY_SSO_CACERT",
         ] {
             assert!(help.contains(needle), "{needle} missing in:\n{help}");
         }

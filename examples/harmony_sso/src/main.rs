@@ -15,7 +15,7 @@ use harmony::score::Score;
 use harmony::topology::{IdentityProvider, SecretVault, Topology};
 use harmony_sso::cli::{Cli, EXISTING_STACK_HINT, Mode};
 use harmony_sso::session::{self, StackFile};
-use harmony_sso::sso_loop::{Connection, LoopSettings, SsoConfigLoopScore};
+use harmony_sso::sso_loop::{Connection, LoopSettings, ServerTls, SsoConfigLoopScore};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -61,6 +61,10 @@ fn settings(cli: &Cli, mode: &Mode) -> LoopSettings {
         // Only the local stack is remembered: `--cleanup` logs out of the stack this file
         // names, and an existing stack is never touched by it.
         stack_file: matches!(mode, Mode::LocalK3d { .. }).then(StackFile::default_path),
+        tls: match mode {
+            Mode::Existing(c) => ServerTls::of(c),
+            Mode::LocalK3d { .. } => ServerTls::default(),
+        },
     }
 }
 
@@ -79,6 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 jwt_role: c.jwt_role.clone(),
                 jwt_mount: c.jwt_mount.clone(),
                 resolve_to: None,
+                tls: ServerTls::of(c),
             },
             Mode::LocalK3d { .. } => {
                 StackFile::load(&StackFile::default_path()).map_err(anyhow::Error::msg)?
@@ -111,7 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             run_loop(topology, settings, cli.yes, started, urls).await
         }
         Mode::Existing(config) => {
-            let topology = ExistingStackTopology::new(config)?;
+            let topology = ExistingStackTopology::new(*config)?;
             // Nothing is deployed: no confirmation to ask.
             run_loop(topology, settings, true, started, Vec::new()).await
         }

@@ -133,3 +133,51 @@ pub fn render_identity(id: &Identity) -> String {
         id.auth_method
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sso_loop::ServerTls;
+
+    fn conn(tls: ServerTls) -> Connection {
+        Connection {
+            openbao_url: "https://bao.team".into(),
+            kv_mount: "secret".into(),
+            issuer: Some("https://idp.team".into()),
+            client_id: Some("cli".into()),
+            jwt_role: "harmony-developer".into(),
+            jwt_mount: "jwt".into(),
+            resolve_to: None,
+            tls,
+        }
+    }
+
+    /// `login`/`logout`/`whoami` on the local stack read the servers from this file: the TLS
+    /// files and namespace come back with them, and a file written before they existed still
+    /// loads (as the OS trust store, root namespace).
+    #[test]
+    fn the_stack_file_keeps_the_tls_files_and_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stack.json");
+        let tls = ServerTls {
+            openbao_ca_cert: Some("/etc/team/bao-ca.pem".into()),
+            openbao_client_cert: Some(("/etc/team/me.pem".into(), "/etc/team/me.key".into())),
+            openbao_namespace: Some("team-a".into()),
+            sso_ca_cert: Some("/etc/team/idp-ca.pem".into()),
+        };
+        StackFile::save(&path, &conn(tls.clone())).unwrap();
+        let back = StackFile::load(&path).unwrap();
+        assert_eq!(back, conn(tls.clone()));
+        assert_eq!(
+            back.tls.openbao().client_cert.map(|c| c.key),
+            Some("/etc/team/me.key".into())
+        );
+        assert_eq!(back.tls.sso().ca_cert, Some("/etc/team/idp-ca.pem".into()));
+
+        let mut old: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("tls");
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(StackFile::load(&path).unwrap(), conn(ServerTls::default()));
+    }
+}

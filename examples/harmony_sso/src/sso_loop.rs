@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use harmony::infra::existing_stack::ExistingStackConfig;
 use harmony::interpret::{Interpret, InterpretError, Outcome};
 use harmony::inventory::Inventory;
 use harmony::modules::openbao::OpenbaoUserpassConfig;
@@ -22,6 +23,7 @@ use harmony_config::{
     SqliteSource, StoreSource,
 };
 use harmony_secret::auth::oidc::print_device_code;
+use harmony_secret::openbao_http::{ClientCert, TlsOptions};
 use harmony_secret::{DeviceCodeInfo, DeviceCodePrompt, OpenbaoSecretStore};
 
 use crate::app_config::{DemoDatabase, DemoService};
@@ -56,6 +58,65 @@ pub struct LoopSettings {
     pub sqlite_path: Option<PathBuf>,
     /// Where the servers of this run are remembered for `login`/`logout`/`whoami`.
     pub stack_file: Option<PathBuf>,
+    /// TLS files and namespace of the servers (`--openbao-ca-cert`, ...), given to the store.
+    pub tls: ServerTls,
+}
+
+/// The TLS files and the namespace of an existing stack (from `--openbao-ca-cert`,
+/// `--openbao-client-cert`/`--openbao-client-key`, `--openbao-namespace`, `--sso-ca-cert`), in
+/// the form kept in [`Connection`] (paths only, no secret). Empty: the OS trust store, the root
+/// namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ServerTls {
+    /// PEM file of OpenBao's CA.
+    pub openbao_ca_cert: Option<PathBuf>,
+    /// PEM files of OpenBao's client certificate and its key (mutual TLS).
+    pub openbao_client_cert: Option<(PathBuf, PathBuf)>,
+    /// The OpenBao namespace.
+    pub openbao_namespace: Option<String>,
+    /// PEM file of the OpenID provider's CA.
+    pub sso_ca_cert: Option<PathBuf>,
+}
+
+impl ServerTls {
+    /// The settings `config` carries (only the CA file, client certificate and namespace are
+    /// kept: the flags set nothing else).
+    pub fn of(config: &ExistingStackConfig) -> Self {
+        Self {
+            openbao_ca_cert: config.tls.ca_cert.clone(),
+            openbao_client_cert: config
+                .tls
+                .client_cert
+                .as_ref()
+                .map(|c| (c.cert.clone(), c.key.clone())),
+            openbao_namespace: config.namespace.clone(),
+            sso_ca_cert: config.sso_tls.ca_cert.clone(),
+        }
+    }
+
+    /// OpenBao's TLS options.
+    pub fn openbao(&self) -> TlsOptions {
+        TlsOptions {
+            ca_cert: self.openbao_ca_cert.clone(),
+            client_cert: self
+                .openbao_client_cert
+                .as_ref()
+                .map(|(cert, key)| ClientCert {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+            ..TlsOptions::default()
+        }
+    }
+
+    /// The OpenID provider's TLS options.
+    pub fn sso(&self) -> TlsOptions {
+        TlsOptions {
+            ca_cert: self.sso_ca_cert.clone(),
+            ..TlsOptions::default()
+        }
+    }
 }
 
 /// The loop. Its report lands in [`SsoConfigLoopScore::report`] for the summary.
@@ -110,6 +171,9 @@ pub struct Connection {
     pub jwt_role: String,
     pub jwt_mount: String,
     pub resolve_to: Option<SocketAddr>,
+    /// TLS files and namespace (absent in files written before they existed: the defaults).
+    #[serde(default)]
+    pub tls: ServerTls,
 }
 
 impl Connection {
@@ -117,6 +181,7 @@ impl Connection {
         vault: &SecretVaultAccess,
         idp: Option<&DeviceClient>,
         resolve_to: Option<SocketAddr>,
+        tls: ServerTls,
     ) -> Self {
         Self {
             openbao_url: vault.address.clone(),
@@ -129,6 +194,7 @@ impl Connection {
                 .unwrap_or_else(|| "harmony-developer".into()),
             jwt_mount: vault.jwt_mount.clone().unwrap_or_else(|| "jwt".into()),
             resolve_to,
+            tls,
         }
     }
 }
@@ -145,6 +211,8 @@ pub async fn build_store(
         .url(conn.openbao_url.clone())
         .kv_mount(conn.kv_mount.clone())
         .resolve_to(conn.resolve_to)
+        .tls(conn.tls.openbao())
+        .sso_tls(conn.tls.sso())
         .open_browser(settings.open_browser)
         .device_code_prompt(Arc::new(move |info: &DeviceCodeInfo| {
             device_flow.store(true, Ordering::SeqCst);
@@ -153,6 +221,9 @@ pub async fn build_store(
                 None => harmony::progress::suspend(|| print_device_code(info)),
             }
         }));
+    if let Some(ns) = &conn.tls.openbao_namespace {
+        builder = builder.namespace(ns.clone());
+    }
     if let Some(dir) = &settings.session_dir {
         builder = builder.session_cache_dir(dir.clone());
     }
@@ -285,7 +356,7 @@ impl<T: Topology + SecretVault + IdentityProvider + 'static> Interpret<T> for Ss
             _ => None,
         };
 
-        let conn = Connection::new(&vault, idp.as_ref(), s.resolve_to);
+        let conn = Connection::new(&vault, idp.as_ref(), s.resolve_to, s.tls.clone());
         if let Some(path) = &s.stack_file
             && let Err(e) = StackFile::save(path, &conn)
         {

@@ -36,6 +36,7 @@ fn settings(dir: &std::path::Path, sso: bool) -> LoopSettings {
         session_dir: Some(dir.join("sessions")),
         sqlite_path: Some(dir.join("config.db")),
         stack_file: None,
+        tls: Default::default(),
     }
 }
 

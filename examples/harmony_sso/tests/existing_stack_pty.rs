@@ -37,6 +37,11 @@ fn command(home: &Path, bao: &OpenBao, idp: &Idp, args: &[&str]) -> Command {
         "OPENBAO_JWT_ROLE",
         "OPENBAO_JWT_MOUNT",
         "OPENBAO_KV_MOUNT",
+        "OPENBAO_CACERT",
+        "OPENBAO_CLIENT_CERT",
+        "OPENBAO_CLIENT_KEY",
+        "OPENBAO_NAMESPACE",
+        "HARMONY_SSO_CACERT",
         "HARMONY_CONFIG_HarmonySsoDemoService",
         "HARMONY_CONFIG_HarmonySsoDemoDatabase",
     ] {
@@ -57,6 +62,13 @@ fn spawn(cmd: Command) -> PtySession {
 
 /// Runs to the end; the person approves every device code shown. Returns all output.
 fn run(cmd: Command, human: &Human) -> String {
+    let (ok, status, seen) = run_to_end(cmd, human);
+    assert!(ok, "harmony_sso failed ({status}):\n{seen}");
+    seen
+}
+
+/// Runs to the end as [`run`] does: (exited 0, the exit status, all output).
+fn run_to_end(cmd: Command, human: &Human) -> (bool, String, String) {
     let mut p = spawn(cmd);
     let mut seen = String::new();
     loop {
@@ -71,16 +83,16 @@ fn run(cmd: Command, human: &Human) -> String {
                 seen.push_str(&got);
                 break;
             }
-            Err(e) => panic!("harmony_sso did not finish: {e}\nso far:\n{seen}"),
+            Err(e) => panic!(
+                "harmony_sso did not finish: {e}\nso far:\n{seen}\nthe person: {}",
+                human.log()
+            ),
         }
     }
-    let status = p.process().wait().expect("wait");
+    let status = format!("{:?}", p.process().wait().expect("wait"));
     // WaitStatus::Exited(pid, code); rexpect does not re-export the type.
-    assert!(
-        format!("{status:?}").starts_with("Exited(") && format!("{status:?}").ends_with(", 0)"),
-        "harmony_sso failed ({status:?}):\n{seen}"
-    );
-    seen
+    let ok = status.starts_with("Exited(") && status.ends_with(", 0)");
+    (ok, status, seen)
 }
 
 fn device_authorizations(idp: &Idp) -> usize {
@@ -375,4 +387,230 @@ async fn without_yes_the_first_run_asks_each_field_once_and_hides_the_password()
         stored(&bao, &init, "HarmonySsoDemoService").await["replicas"],
         3
     );
+}
+
+/// A private CA (not in the OS trust store) with a server certificate for 127.0.0.1 and a
+/// client certificate, as PEM files.
+struct Pki {
+    _dir: tempfile::TempDir,
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    client_cert: std::path::PathBuf,
+    client_key: std::path::PathBuf,
+}
+
+fn private_pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Team private CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "harmony-cli");
+    let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    Pki {
+        ca: write("ca.pem", ca_cert.pem()),
+        cert: write("cert.pem", cert.pem()),
+        key: write("key.pem", key.serialize_pem()),
+        client_cert: write("client.pem", client_cert.pem()),
+        client_key: write("client-key.pem", client_key.serialize_pem()),
+        _dir: dir,
+    }
+}
+
+/// OpenBao behind a private CA (the IdP stays http): without `--openbao-ca-cert` the run stops
+/// at the first check, naming the certificate problem and the flag, and nothing reaches the
+/// IdP; with the CA (from OPENBAO_CACERT) the run signs in and stores the values in that
+/// OpenBao; `whoami --openbao-ca-cert` uses the same session.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openbao_behind_a_private_ca_needs_its_ca_then_the_loop_runs() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let pki = private_pki();
+    let bao = OpenBao::start_tls(harmony_test_support::BaoTls {
+        cert_pem: pki.cert.clone(),
+        key_pem: pki.key.clone(),
+        ca_pem: pki.ca.clone(),
+        ..Default::default()
+    })
+    .await;
+    let init = bao.init_unseal().await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("alice");
+    let with_admin = |args: &[&str]| {
+        let mut cmd = command(home.path(), &bao, &idp, args);
+        cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token);
+        cmd
+    };
+
+    let (ok, status, out) = run_to_end(with_admin(&["--yes"]), &human);
+    eprintln!("--- without the CA ---\n{out}");
+    assert!(!ok, "ran without the CA ({status}):\n{out}");
+    assert!(
+        out.contains("not signed by a CA this machine trusts"),
+        "{out}"
+    );
+    assert!(out.contains("--openbao-ca-cert (OPENBAO_CACERT)"), "{out}");
+    assert!(out.contains("UnknownIssuer"), "{out}");
+    assert!(!out.contains(&init.root_token), "{out}");
+    assert!(idp.requests().is_empty(), "the IdP was asked: {out}");
+    let auths = bao.api_ok(&init.root_token, "GET", "sys/auth", None).await;
+    assert!(auths["data"]["jwt/"].is_null(), "{auths}");
+
+    let mut cmd = with_admin(&["--yes"]);
+    cmd.env("OPENBAO_CACERT", &pki.ca);
+    let first = run(cmd, &human);
+    assert!(first.contains("via device flow"), "{first}");
+    assert!(
+        first.contains("[changed  ] OpenBao setup (admin token)"),
+        "{first}"
+    );
+    assert_eq!(device_authorizations(&idp), 1, "{first}");
+    assert_eq!(
+        stored(&bao, &init, "HarmonySsoDemoService").await["replicas"],
+        2
+    );
+
+    let ca = pki.ca.to_str().unwrap();
+    let who = run(
+        command(
+            home.path(),
+            &bao,
+            &idp,
+            &["whoami", "--openbao-ca-cert", ca],
+        ),
+        &human,
+    );
+    assert!(who.contains("jwt-alice@"), "{who}");
+    assert_eq!(device_authorizations(&idp), 1, "{who}");
+}
+
+/// OpenBao requiring a client certificate (mutual TLS): without one the run names
+/// `--openbao-client-cert`; with `--openbao-client-cert/--openbao-client-key` (and the CA) it
+/// runs, and `whoami` with the same flags reuses the session.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openbao_requiring_a_client_certificate_gets_it_from_the_flags() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let pki = private_pki();
+    let bao = OpenBao::start_tls(harmony_test_support::BaoTls {
+        cert_pem: pki.cert.clone(),
+        key_pem: pki.key.clone(),
+        ca_pem: pki.ca.clone(),
+        client_ca_pem: Some(pki.ca.clone()),
+        fixture_client: Some((pki.client_cert.clone(), pki.client_key.clone())),
+    })
+    .await;
+    let init = bao.init_unseal().await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("bob");
+    let ca = pki.ca.to_str().unwrap();
+    let with_admin = |args: &[&str]| {
+        let mut cmd = command(home.path(), &bao, &idp, args);
+        cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token)
+            .args(["--openbao-ca-cert", ca]);
+        cmd
+    };
+
+    let (ok, status, out) = run_to_end(with_admin(&["--yes"]), &human);
+    eprintln!("--- without a client certificate ---\n{out}");
+    assert!(!ok, "ran without a client certificate ({status}):\n{out}");
+    assert!(
+        out.contains("--openbao-client-cert and --openbao-client-key"),
+        "{out}"
+    );
+    assert!(out.contains("CertificateRequired"), "{out}");
+    assert!(idp.requests().is_empty(), "the IdP was asked: {out}");
+
+    let tls_args = [
+        "--openbao-client-cert",
+        pki.client_cert.to_str().unwrap(),
+        "--openbao-client-key",
+        pki.client_key.to_str().unwrap(),
+    ];
+    let mut args = vec!["--yes"];
+    args.extend(tls_args);
+    let first = run(with_admin(&args), &human);
+    assert!(first.contains("via device flow"), "{first}");
+    assert_eq!(
+        stored(&bao, &init, "HarmonySsoDemoDatabase").await["password"]
+            .as_str()
+            .map(str::len),
+        Some(24)
+    );
+    let mut args = vec!["whoami"];
+    args.extend(tls_args);
+    let who = run(with_admin(&args), &human);
+    assert!(who.contains("jwt-bob@"), "{who}");
+    assert_eq!(device_authorizations(&idp), 1, "{who}");
+}
+
+/// `--openbao-namespace`: the admin setup, the sign-in and the values all live in that OpenBao
+/// namespace (read back by path from the root namespace), none in the root; `whoami` with the
+/// same flag reuses the session.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openbao_namespace_holds_the_jwt_auth_and_the_values() {
+    let idp = Idp::start(IdpOptions::fast()).await;
+    let bao = OpenBao::start().await;
+    let init = bao.init_unseal().await;
+    bao.api_ok(&init.root_token, "POST", "sys/namespaces/team-a", None)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let human = Human::new("alice");
+    let with_admin = |args: &[&str]| {
+        let mut cmd = command(home.path(), &bao, &idp, args);
+        cmd.env("OPENBAO_ADMIN_TOKEN", &init.root_token)
+            .env("OPENBAO_NAMESPACE", "team-a");
+        cmd
+    };
+
+    let first = run(with_admin(&["--yes"]), &human);
+    assert!(first.contains("via device flow"), "{first}");
+    let in_ns = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "team-a/secret/data/harmony/HarmonySsoDemoService",
+            None,
+        )
+        .await;
+    assert_eq!(in_ns["data"]["data"]["replicas"], 2, "{in_ns}");
+    let (status, root_auth) = bao
+        .api(Some(&init.root_token), "GET", "sys/auth", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(root_auth["data"]["jwt/"].is_null(), "{root_auth}");
+    let ns_role = bao
+        .api_ok(
+            &init.root_token,
+            "GET",
+            "team-a/auth/jwt/role/harmony-developer",
+            None,
+        )
+        .await;
+    assert_eq!(
+        ns_role["data"]["bound_audiences"],
+        serde_json::json!([idp.client_id()])
+    );
+
+    let who = run(with_admin(&["whoami"]), &human);
+    assert!(who.contains("jwt-alice@"), "{who}");
+    assert_eq!(device_authorizations(&idp), 1, "{who}");
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use harmony_secret::openbao_http::{OpenbaoHttpOptions, TlsOptions};
 use harmony_secret::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -37,6 +38,16 @@ pub struct ExistingStackConfig {
     pub kv_mount: String,
     /// A token allowed to configure OpenBao (mounts, policies, auth). `None`: only check.
     pub admin_token: Option<SecretString>,
+    /// TLS towards OpenBao (private CA, client certificate, server name), used by the checks
+    /// and the admin-token setup; give the secret store the same (`harmony_sso` does).
+    /// Default: bundled roots + the OS trust store.
+    pub tls: TlsOptions,
+    /// The OpenBao namespace (`X-Vault-Namespace`) holding the JWT auth and KV mounts; `None`:
+    /// the root namespace.
+    pub namespace: Option<String>,
+    /// TLS towards the OpenID provider, separate from OpenBao's (the store's `.sso_tls`).
+    /// Default: bundled roots + the OS trust store.
+    pub sso_tls: TlsOptions,
 }
 
 impl ExistingStackConfig {
@@ -54,6 +65,9 @@ impl ExistingStackConfig {
             jwt_mount: "jwt".to_string(),
             kv_mount: "secret".to_string(),
             admin_token: None,
+            tls: TlsOptions::default(),
+            namespace: None,
+            sso_tls: TlsOptions::default(),
         }
     }
 }
@@ -62,7 +76,10 @@ impl ExistingStackConfig {
 #[derive(Debug)]
 pub struct ExistingStackTopology {
     config: ExistingStackConfig,
+    /// OpenBao's client (`config.tls`).
     http: reqwest::Client,
+    /// The OpenID provider's client (`config.sso_tls`).
+    idp_http: reqwest::Client,
 }
 
 impl ExistingStackTopology {
@@ -77,17 +94,26 @@ impl ExistingStackTopology {
                  remove it and pass credentials as a token, never in the address"
             )));
         }
-        // The same trust as the secret store's client (bundled roots + the OS trust store):
-        // a company CA installed on the machine passes these checks as it passes the store.
-        let http = harmony_secret::openbao_http::client_builder(
-            &harmony_secret::openbao_http::TlsOptions::default(),
-        )
-        .map_err(|e| CapabilityError::adapter("cannot build the HTTP client", e))?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| CapabilityError::adapter("cannot build the HTTP client", e.without_url()))?;
-        Ok(Self { config, http })
+        // The same TLS as the secret store's clients (by default bundled roots + the OS trust
+        // store; `tls`/`sso_tls` add a private CA, a client certificate...): the checks accept
+        // exactly the servers the store would use.
+        let client = |tls: &TlsOptions, server: &str| {
+            harmony_secret::openbao_http::client_builder(tls)
+                .map_err(|e| CapabilityError::adapter(format!("the TLS settings for {server}"), e))?
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| {
+                    CapabilityError::adapter("cannot build the HTTP client", e.without_url())
+                })
+        };
+        let http = client(&config.tls, "OpenBao")?;
+        let idp_http = client(&config.sso_tls, "the OpenID provider")?;
+        Ok(Self {
+            config,
+            http,
+            idp_http,
+        })
     }
 
     /// The servers this topology checks.
@@ -105,7 +131,7 @@ impl ExistingStackTopology {
                 .await
                 .map_err(|e| CapabilityError::Unreachable {
                     server: format!("OpenBao at {}", self.config.openbao_url),
-                    fix: "check --openbao-url / OPENBAO_URL".to_string(),
+                    fix: openbao_fix(&e),
                     source: e.without_url(),
                 })?;
         let status = response.status().as_u16();
@@ -155,15 +181,18 @@ impl ExistingStackTopology {
     async fn check_jwt_mount(&self) -> Result<(), CapabilityError> {
         let mount = &self.config.jwt_mount;
         let url = format!("{}/v1/auth/{mount}/login", self.config.openbao_url);
-        let response = self
-            .http
-            .post(&url)
+        let mut login = self.http.post(&url);
+        // The JWT auth lives in the namespace (sys/health is answered for the whole server).
+        if let Some(ns) = &self.config.namespace {
+            login = login.header("X-Vault-Namespace", ns);
+        }
+        let response = login
             .json(&serde_json::json!({ "role": self.config.jwt_role }))
             .send()
             .await
             .map_err(|e| CapabilityError::Unreachable {
                 server: format!("OpenBao auth/{mount}/login at {}", self.config.openbao_url),
-                fix: "check --openbao-url / OPENBAO_URL".to_string(),
+                fix: openbao_fix(&e),
                 source: e.without_url(),
             })?;
         match response.status().as_u16() {
@@ -203,13 +232,13 @@ impl IdentityProvider for ExistingStackTopology {
         let issuer = self.config.issuer.trim_end_matches('/');
         let url = format!("{issuer}/.well-known/openid-configuration");
         let response =
-            self.http
+            self.idp_http
                 .get(&url)
                 .send()
                 .await
                 .map_err(|e| CapabilityError::Unreachable {
                     server: format!("the OpenID provider at {issuer}"),
-                    fix: "check --issuer / HARMONY_SSO_ISSUER".to_string(),
+                    fix: idp_fix(&e),
                     source: e.without_url(),
                 })?;
         if !response.status().is_success() {
@@ -248,6 +277,53 @@ impl IdentityProvider for ExistingStackTopology {
                 format!("{issuer}: device authorization at {device}"),
             )],
         })
+    }
+}
+
+/// The causes of `e`, one string (rustls' reasons are a few levels down).
+fn causes(e: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        text.push_str(&s.to_string());
+        text.push('\n');
+        source = s.source();
+    }
+    text
+}
+
+/// What to do when OpenBao does not answer: for a certificate problem, the flag that fixes it.
+fn openbao_fix(e: &reqwest::Error) -> String {
+    let causes = causes(e);
+    if causes.contains("UnknownIssuer") || causes.contains("BadSignature") {
+        "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM file \
+         with --openbao-ca-cert (OPENBAO_CACERT), or install it in the OS trust store"
+            .to_string()
+    } else if causes.contains("CertificateRequired") || causes.contains("BadCertificate") {
+        "it wants a TLS client certificate: give one with --openbao-client-cert and \
+         --openbao-client-key (OPENBAO_CLIENT_CERT, OPENBAO_CLIENT_KEY)"
+            .to_string()
+    } else if causes.contains("NotValidForName") || causes.contains("not valid for name") {
+        "its TLS certificate does not name the host of --openbao-url: use a host name the \
+         certificate has"
+            .to_string()
+    } else {
+        "check --openbao-url / OPENBAO_URL".to_string()
+    }
+}
+
+/// What to do when the OpenID provider does not answer (see [`openbao_fix`]).
+fn idp_fix(e: &reqwest::Error) -> String {
+    let causes = causes(e);
+    if causes.contains("UnknownIssuer") || causes.contains("BadSignature") {
+        "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM file \
+         with --sso-ca-cert (HARMONY_SSO_CACERT), or install it in the OS trust store"
+            .to_string()
+    } else if causes.contains("NotValidForName") || causes.contains("not valid for name") {
+        "its TLS certificate does not name the host of --issuer: use the issuer's exact address"
+            .to_string()
+    } else {
+        "check --issuer / HARMONY_SSO_ISSUER".to_string()
     }
 }
 
@@ -302,6 +378,12 @@ impl SecretVault for ExistingStackTopology {
                     userpass_password_sha256: Default::default(),
                 });
                 let setup = OpenbaoSetup::new(c.openbao_url.clone(), Arc::new(keys))?
+                    .with_http_options(&OpenbaoHttpOptions {
+                        tls: c.tls.clone(),
+                        namespace: c.namespace.clone(),
+                        timeout: Duration::from_secs(30),
+                        ..OpenbaoHttpOptions::default()
+                    })?
                     .with_ready_timeout(Duration::from_secs(10));
                 let desired = OpenbaoDesiredState {
                     kv_mount: request.kv_mount.clone(),

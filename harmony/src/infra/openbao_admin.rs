@@ -601,6 +601,9 @@ pub struct SealStatus {
 /// Talks to one OpenBao server at `base_url` (e.g. a port-forward `http://127.0.0.1:40123`).
 pub struct OpenbaoSetup {
     http: OpenbaoHttp,
+    /// `http` without the namespace: OpenBao answers `sys/health` only in the root namespace
+    /// (400 "operation unavailable in namespaces" otherwise).
+    health_http: OpenbaoHttp,
     base_url: String,
     store: Arc<dyn OpenbaoKeyStore>,
     ready_timeout: Duration,
@@ -637,6 +640,7 @@ impl OpenbaoSetup {
         )
         .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
         Ok(Self {
+            health_http: http.clone(),
             http,
             base_url,
             store,
@@ -654,6 +658,14 @@ impl OpenbaoSetup {
     ) -> Result<Self, OpenbaoSetupError> {
         self.http = OpenbaoHttp::new(&self.base_url, options)
             .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
+        self.health_http = OpenbaoHttp::new(
+            &self.base_url,
+            &OpenbaoHttpOptions {
+                namespace: None,
+                ..options.clone()
+            },
+        )
+        .map_err(|e| OpenbaoSetupError::Client(Box::new(e)))?;
         Ok(self)
     }
 
@@ -744,8 +756,12 @@ impl OpenbaoSetup {
         use backon::{ConstantBuilder, Retryable};
         let deadline = Instant::now() + self.ready_timeout;
         (|| async {
-            match self.send(Method::GET, "sys/health", None, None).await {
-                Ok((200, _)) => Ok(()),
+            match self
+                .health_http
+                .send(Method::GET, "sys/health", None, None, None)
+                .await
+            {
+                Ok(r) if r.status == 200 => Ok(()),
                 _ => Err(()),
             }
         })
