@@ -37,6 +37,7 @@ impl LocalFileSource {
                 message: "this key cannot be used as a file name: use letters, digits, `-`, `_` \
                           or `.`"
                     .to_string(),
+                source: None,
             });
         }
         Ok(self.dir.join(format!("{key}.json")))
@@ -47,6 +48,7 @@ impl LocalFileSource {
             key: key.to_string(),
             source_name: self.name(),
             message: format!("cannot use {}: {e}", path.display()),
+            source: Some(e.into()),
         }
     }
 }
