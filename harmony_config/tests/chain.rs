@@ -438,7 +438,10 @@ async fn local_file_source_keeps_the_io_error_as_source() {
     let io = std::error::Error::source(&err)
         .and_then(|s| s.downcast_ref::<std::io::Error>())
         .unwrap_or_else(|| panic!("the io::Error is the source: {err:?}"));
-    assert!(text.contains(&io.to_string()), "the cause is in the message: {text}");
+    assert!(
+        text.contains(&io.to_string()),
+        "the cause is in the message: {text}"
+    );
 
     // A key that cannot be a file name has no cause below it.
     let err = files.get("../escape").await.unwrap_err();

@@ -386,7 +386,10 @@ fn an_unusable_sqlite_database_is_reported_once_with_its_cause() {
         "{stderr}"
     );
     assert!(stderr.contains("config.db"), "{stderr}");
-    assert!(stderr.contains("Check that the folder is writable"), "{stderr}");
+    assert!(
+        stderr.contains("Check that the folder is writable"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
 
     // The database file holds no database: SQLite's own reason, once.

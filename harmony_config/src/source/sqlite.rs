@@ -35,14 +35,13 @@ impl SqliteSource {
     /// with mode 0700.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref().to_path_buf();
-        let open_error = |context: &str, cause: Box<dyn std::error::Error + Send + Sync>| {
-            ConfigError::Open {
+        let open_error =
+            |context: &str, cause: Box<dyn std::error::Error + Send + Sync>| ConfigError::Open {
                 what: "SQLite config database".to_string(),
                 path: path.clone(),
                 reason: format!("{context}{cause}"),
                 source: Some(cause),
-            }
-        };
+            };
 
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.exists()
@@ -86,9 +85,7 @@ impl SqliteSource {
         .execute(&pool)
         .await
         .map_err(|e| open_error("", e.into()))?;
-        migrate(&pool)
-            .await
-            .map_err(|e| open_error("", e.into()))?;
+        migrate(&pool).await.map_err(|e| open_error("", e.into()))?;
         for suffix in ["-wal", "-shm"] {
             let mut side = path.clone().into_os_string();
             side.push(suffix);
