@@ -152,8 +152,12 @@ pub enum ConfigError {
     Prompt {
         /// The key that was being asked for.
         key: String,
-        /// What went wrong.
+        /// What went wrong, including the text of `source` when there is one.
         message: String,
+        /// The error behind `message` (the prompt thread's [`tokio::task::JoinError`]); `None`
+        /// when the prompter reported only a message.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     #[error(
