@@ -73,6 +73,7 @@ async fn run() -> Result<(), harmony_config::ConfigError> {
                 key: key.to_string(),
                 source_name: "OpenBao".to_string(),
                 message: e.to_string(),
+                source: Some(Box::new(e)),
             }
         })?;
         let team = StoreSource::new("harmony", store);

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use harmony_secret::SecretStoreError;
 
 /// Why reading, storing or asking for a configuration value failed.
+///
+/// Variants that wrap a lower error keep it as [`std::error::Error::source`] (an
+/// [`std::io::Error`], a [`sqlx::Error`], a [`SecretStoreError`]; reach the concrete type with
+/// `downcast_ref`). Serde errors are never kept: their text can quote a secret value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
@@ -75,8 +79,12 @@ pub enum ConfigError {
         what: String,
         /// Its path.
         path: PathBuf,
-        /// Why it failed.
+        /// Why it failed, including the text of `source` when there is one.
         reason: String,
+        /// The I/O or SQLite error behind `reason` ([`std::io::Error`], [`sqlx::Error`]), for
+        /// callers that match kinds; `None` when nothing failed below (no home folder).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     #[error("{source_name} failed for `{key}`: {message}")]
@@ -86,8 +94,12 @@ pub enum ConfigError {
         key: String,
         /// The source ([`crate::ConfigSource::name`] or its location).
         source_name: String,
-        /// What went wrong.
+        /// What went wrong, including the text of `source` when there is one.
         message: String,
+        /// The error behind `message` ([`std::io::Error`], [`sqlx::Error`], ...), for callers
+        /// that match kinds; `None` when nothing failed below (a key that cannot be a file name).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     #[error("{source_name} cannot store `{key}`: {message}")]
@@ -140,8 +152,12 @@ pub enum ConfigError {
     Prompt {
         /// The key that was being asked for.
         key: String,
-        /// What went wrong.
+        /// What went wrong, including the text of `source` when there is one.
         message: String,
+        /// The error behind `message` (the prompt thread's [`tokio::task::JoinError`]); `None`
+        /// when the prompter reported only a message.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     #[error(

@@ -423,6 +423,32 @@ async fn local_file_source_round_trip_with_private_file() {
     assert!(files.path_for("../escape").is_err());
 }
 
+#[tokio::test]
+async fn local_file_source_keeps_the_io_error_as_source() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where the folder should be: writing cannot create `{key}.json` below it.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let files = LocalFileSource::new(&blocker);
+    let err = files.set("FileKey", &json!({"a": 1})).await.unwrap_err();
+    assert!(matches!(err, ConfigError::Source { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("`FileKey`"), "{text}");
+    assert!(text.contains(&blocker.display().to_string()), "{text}");
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("the io::Error is the source: {err:?}"));
+    assert!(
+        text.contains(&io.to_string()),
+        "the cause is in the message: {text}"
+    );
+
+    // A key that cannot be a file name has no cause below it.
+    let err = files.get("../escape").await.unwrap_err();
+    assert!(matches!(err, ConfigError::Source { .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Config)]
 #[config(key = "SecretShape")]
 struct SecretShape {

@@ -128,6 +128,55 @@ async fn unwritable_database_path_error_names_the_path() {
         err.to_string().contains(&path.display().to_string()),
         "{err}"
     );
+    // The cause is kept as a value a caller can match, not only as text.
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("the io::Error is the source: {err:?}"));
+    assert_eq!(io.kind(), std::io::ErrorKind::NotADirectory, "{io:?}");
+}
+
+#[tokio::test]
+async fn file_that_is_not_a_database_keeps_the_sqlite_error_as_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.db");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let err = SqliteSource::open(&path)
+        .await
+        .expect_err("a file of garbage is not a SQLite database");
+    assert!(matches!(err, ConfigError::Open { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("Check that the folder is writable"), "{text}");
+    let sqlx_error = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<sqlx::Error>())
+        .unwrap_or_else(|| panic!("the sqlx::Error is the source: {err:?}"));
+    assert!(
+        matches!(sqlx_error, sqlx::Error::Database(_)),
+        "{sqlx_error:?}"
+    );
+    // The message shows the cause once, as before.
+    assert!(text.contains(&sqlx_error.to_string()), "{text}");
+}
+
+#[tokio::test]
+async fn failed_query_keeps_the_sqlite_error_as_source() {
+    let (_dir, sqlite) = temp_sqlite().await;
+    sqlx::query("DROP TABLE config")
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    let err = sqlite.get("Gone").await.unwrap_err();
+    assert!(matches!(err, ConfigError::Source { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("`Gone`"), "{text}");
+    assert!(text.contains("no such table"), "{text}");
+    let sqlx_error = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<sqlx::Error>())
+        .unwrap_or_else(|| panic!("the sqlx::Error is the source: {err:?}"));
+    assert!(
+        matches!(sqlx_error, sqlx::Error::Database(_)),
+        "{sqlx_error:?}"
+    );
 }
 
 #[tokio::test]

@@ -369,3 +369,42 @@ fn an_unusable_openbao_setting_is_reported_once_with_its_cause() {
     assert_eq!(stderr.matches("no-such-ca.pem").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
 }
+
+/// A local config database that cannot be opened stops the command with its path, the cause and
+/// the fix, the cause said once although the error also keeps it as its source.
+#[test]
+fn an_unusable_sqlite_database_is_reported_once_with_its_cause() {
+    // The data folder is a regular file: the database folder cannot be created below it.
+    let home = tempfile::tempdir().unwrap();
+    let share = home.path().join(".local/share");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join("harmony"), b"").unwrap();
+    let (out, _, stderr) = run(cli(home.path()).arg("list"));
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the SQLite config database at"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("config.db"), "{stderr}");
+    assert!(
+        stderr.contains("Check that the folder is writable"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+
+    // The database file holds no database: SQLite's own reason, once.
+    let home = tempfile::tempdir().unwrap();
+    let db = db_path(home.path());
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    std::fs::write(&db, vec![b'x'; 4096]).unwrap();
+    let (out, _, stderr) = run(cli(home.path()).arg("list"));
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot open the SQLite config database at {}",
+            db.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("not a database").count(), 1, "{stderr}");
+}

@@ -518,36 +518,112 @@ impl HttpError {
         // The variables are read only from the family of the address variable: name each.
         HttpError::Connect(describe_connect_error(
             e,
-            "ca_cert / ca_path, or the CACERT / CAPATH variable of the address's family \
-             (OPENBAO_CACERT with OPENBAO_URL, BAO_CACERT with BAO_ADDR, VAULT_CACERT with \
-             VAULT_ADDR)",
-            "tls_server_name, or OPENBAO_TLS_SERVER_NAME with OPENBAO_URL (BAO_TLS_SERVER_NAME \
-             with BAO_ADDR, VAULT_TLS_SERVER_NAME with VAULT_ADDR)",
+            &TlsFixes {
+                ca: "ca_cert / ca_path, or the CACERT / CAPATH variable of the address's family \
+                     (OPENBAO_CACERT with OPENBAO_URL, BAO_CACERT with BAO_ADDR, VAULT_CACERT \
+                     with VAULT_ADDR)",
+                name: "tls_server_name, or OPENBAO_TLS_SERVER_NAME with OPENBAO_URL \
+                       (BAO_TLS_SERVER_NAME with BAO_ADDR, VAULT_TLS_SERVER_NAME with VAULT_ADDR)",
+                client_cert: "client_cert, or the CLIENT_CERT + CLIENT_KEY variables of the \
+                              address's family (OPENBAO_CLIENT_CERT + OPENBAO_CLIENT_KEY with \
+                              OPENBAO_URL, BAO_ with BAO_ADDR, VAULT_ with VAULT_ADDR)",
+            },
         ))
     }
 }
 
-/// Adds what to do when `message` is a certificate problem; `ca_fix` and `name_fix` name the
-/// options that fix an unknown CA and a name mismatch.
-fn with_tls_hint(mut message: String, ca_fix: &str, name_fix: &str) -> String {
-    if message.contains("UnknownIssuer") || message.contains("BadSignature") {
-        message.push_str(&format!(
-            " (the server's certificate is not signed by a trusted CA: give its CA with {ca_fix}, \
-             or install it in the OS trust store)"
-        ));
-    } else if message.contains("not valid for name") || message.contains("NotValidForName") {
-        message.push_str(&format!(
-            " (the server's certificate does not name the host of the URL: use a name it has in \
-             the URL, or set {name_fix})"
-        ));
+/// The options that fix each [`TlsProblem`], as the person sets them (builder method and
+/// environment variables).
+pub(crate) struct TlsFixes<'a> {
+    /// Fixes an unknown CA.
+    pub(crate) ca: &'a str,
+    /// Fixes a certificate that does not name the host of the URL.
+    pub(crate) name: &'a str,
+    /// Gives a client certificate.
+    pub(crate) client_cert: &'a str,
+}
+
+/// A certificate problem that one of our TLS options fixes, told by the kind of the rustls
+/// error (never by its text, which changes between rustls versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsProblem {
+    /// The server's certificate is not signed by a CA we trust.
+    UntrustedCa,
+    /// The server's certificate does not name the host we asked for.
+    WrongName,
+    /// The server refused the handshake for want of a client certificate it trusts.
+    ClientCertRequired,
+}
+
+impl TlsProblem {
+    fn of(e: &rustls::Error) -> Option<Self> {
+        use rustls::CertificateError as C;
+        match e {
+            rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+                Some(TlsProblem::UntrustedCa)
+            }
+            rustls::Error::InvalidCertificate(
+                C::NotValidForName | C::NotValidForNameContext { .. },
+            ) => Some(TlsProblem::WrongName),
+            // TLS 1.3 servers say `certificate_required`; TLS 1.2 ones `bad_certificate`, and
+            // `unknown_ca` when they do not trust the one we sent.
+            rustls::Error::AlertReceived(
+                rustls::AlertDescription::CertificateRequired
+                | rustls::AlertDescription::BadCertificate
+                | rustls::AlertDescription::UnknownCA,
+            ) => Some(TlsProblem::ClientCertRequired),
+            _ => None,
+        }
     }
-    message
+
+    /// The first certificate problem in `e`'s chain of causes. rustls errors reach us inside
+    /// (possibly nested) [`std::io::Error`]s, whose `source()` skips the error they wrap: look
+    /// inside those with `get_ref`.
+    fn find(e: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        let mut next = Some(e);
+        while let Some(e) = next {
+            let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            while let Some(i) = inner {
+                if let Some(problem) = i.downcast_ref::<rustls::Error>().and_then(TlsProblem::of) {
+                    return Some(problem);
+                }
+                inner = i
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                    .map(|i| i as &(dyn std::error::Error + 'static));
+            }
+            next = e.source();
+        }
+        None
+    }
+
+    /// What to do, naming the options that fix it.
+    fn hint(self, fixes: &TlsFixes) -> String {
+        let TlsFixes {
+            ca: ca_fix,
+            name: name_fix,
+            client_cert: cert_fix,
+        } = fixes;
+        match self {
+            TlsProblem::UntrustedCa => format!(
+                " (the server's certificate is not signed by a trusted CA: give its CA with \
+                 {ca_fix}, or install it in the OS trust store)"
+            ),
+            TlsProblem::WrongName => format!(
+                " (the server's certificate does not name the host of the URL: use a name it has \
+                 in the URL, or set {name_fix})"
+            ),
+            TlsProblem::ClientCertRequired => format!(
+                " (the server wants a client certificate it trusts: give one with {cert_fix})"
+            ),
+        }
+    }
 }
 
 /// Why a request got no answer, with its chain of causes (`error sending request` alone says
 /// nothing) and, for a certificate problem, which options fix it. Used by [`OpenbaoHttp`] and
 /// the identity provider's client.
-pub(crate) fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix: &str) -> String {
+pub(crate) fn describe_connect_error(e: &reqwest::Error, fixes: &TlsFixes) -> String {
     let mut chain: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
@@ -562,7 +638,10 @@ pub(crate) fn describe_connect_error(e: &reqwest::Error, ca_fix: &str, name_fix:
     } else {
         chain.join(": ")
     };
-    with_tls_hint(message, ca_fix, name_fix)
+    match TlsProblem::find(e) {
+        Some(problem) => message + &problem.hint(fixes),
+        None => message,
+    }
 }
 
 /// Options of an [`OpenbaoHttp`].

@@ -105,9 +105,29 @@ pub fn read_if_exists(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Whether `name` (a key or namespace) can be one file or folder name inside a store's folder:
+/// not empty, not `.` or `..`, and without `/`, `\\` or NUL, so it never reaches outside it.
+/// The one rule of every store that keeps a file per key.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']))
+}
+
+/// What to tell the person when [`is_plain_file_name`] refuses a name.
+pub const PLAIN_FILE_NAME_RULE: &str = "use letters, digits, `-`, `_` or `.`";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_names_stay_inside_the_folder() {
+        for good in ["Db", "app.config", "a-b_c", "..x"] {
+            assert!(is_plain_file_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b", "a\0b"] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn new_file_is_0600_in_a_0700_folder() {

@@ -370,8 +370,9 @@ async fn a_real_tls_openbao_with_a_private_ca() {
     let e = round_trip(base()).await.unwrap_err();
     assert!(
         matches!(e, SecretStoreError::Unreachable { .. })
-            && e.to_string().contains("OPENBAO_CACERT with OPENBAO_URL")
-            && e.to_string().contains("ca_cert"),
+            && e.to_string()
+                .contains("is not signed by a trusted CA: give its CA with ca_cert")
+            && e.to_string().contains("OPENBAO_CACERT with OPENBAO_URL"),
         "{e}"
     );
     // Trusted through the CA file, the CA folder, or skip-verify.
@@ -388,7 +389,13 @@ async fn a_real_tls_openbao_with_a_private_ca() {
             .ca_cert(&pki.ca)
     };
     let e = round_trip(by_name()).await.unwrap_err();
-    assert!(e.to_string().contains("certificate"), "{e}");
+    assert!(
+        matches!(e, SecretStoreError::Unreachable { .. })
+            && e.to_string().contains("does not name the host of the URL")
+            && e.to_string().contains("or set tls_server_name")
+            && !e.to_string().contains("not signed by a trusted CA"),
+        "{e}"
+    );
     round_trip(by_name().tls_server_name("bao.test"))
         .await
         .unwrap();
@@ -448,7 +455,25 @@ async fn a_client_certificate_is_presented_when_openbao_requires_one() {
             .ca_cert(&pki.ca)
     };
     let e = round_trip(base()).await.unwrap_err();
-    assert!(matches!(e, SecretStoreError::Unreachable { .. }), "{e}");
+    assert!(
+        matches!(e, SecretStoreError::Unreachable { .. })
+            && e.to_string()
+                .contains("the server wants a client certificate it trusts")
+            && e.to_string().contains("give one with client_cert")
+            && e.to_string()
+                .contains("OPENBAO_CLIENT_CERT + OPENBAO_CLIENT_KEY"),
+        "{e}"
+    );
+    // A client certificate from a CA the server does not trust: the same hint.
+    let stranger = Pki::new();
+    let e = round_trip(base().client_cert(&stranger.client_cert, &stranger.client_key))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the server wants a client certificate it trusts"),
+        "{e}"
+    );
     round_trip(base().client_cert(&pki.client_cert, &pki.client_key))
         .await
         .unwrap();

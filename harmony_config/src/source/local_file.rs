@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use harmony_secret::private_file::{read_if_exists, write_private_atomic};
+use harmony_secret::private_file::{
+    PLAIN_FILE_NAME_RULE, is_plain_file_name, read_if_exists, write_private_atomic,
+};
 use serde_json::Value;
 
 use crate::{ConfigError, ConfigSource, Provenance};
@@ -11,6 +13,11 @@ use crate::{ConfigError, ConfigSource, Provenance};
 /// Keeps each value as pretty JSON in `{dir}/{key}.json`; files are written atomically, 0600.
 /// A folder it creates is 0700; an existing folder keeps its mode (a warning names it when group
 /// or others can enter it).
+///
+/// The same files and key rule as [`harmony_secret::LocalFileSecretStore`] (both go through
+/// [`harmony_secret::private_file`]), without its namespace folder and with config errors and
+/// provenance: a key's file is its [`Provenance::File`], a broken file an
+/// [`ConfigError::InvalidJson`] naming it.
 #[derive(Debug, Clone)]
 pub struct LocalFileSource {
     dir: PathBuf,
@@ -29,14 +36,12 @@ impl LocalFileSource {
 
     /// The file that holds `key`.
     pub fn path_for(&self, key: &str) -> Result<PathBuf, ConfigError> {
-        let bad = key.is_empty() || key == "." || key == ".." || key.contains(['/', '\\', '\0']);
-        if bad {
+        if !is_plain_file_name(key) {
             return Err(ConfigError::Source {
                 key: key.to_string(),
                 source_name: self.name(),
-                message: "this key cannot be used as a file name: use letters, digits, `-`, `_` \
-                          or `.`"
-                    .to_string(),
+                message: format!("this key cannot be used as a file name: {PLAIN_FILE_NAME_RULE}"),
+                source: None,
             });
         }
         Ok(self.dir.join(format!("{key}.json")))
@@ -47,6 +52,7 @@ impl LocalFileSource {
             key: key.to_string(),
             source_name: self.name(),
             message: format!("cannot use {}: {e}", path.display()),
+            source: Some(e.into()),
         }
     }
 }

@@ -101,6 +101,7 @@ impl ConfigSource for PromptSource {
         .map_err(|e| ConfigError::Prompt {
             key: key.clone(),
             message: format!("the prompt thread failed: {e}"),
+            source: Some(e.into()),
         })?;
         match answered {
             Ok(value) => Ok(Some(value)),
@@ -116,6 +117,7 @@ impl ConfigSource for PromptSource {
             .map_err(|e| ConfigError::Prompt {
                 key: key.to_string(),
                 message: format!("the prompt thread failed: {e}"),
+                source: Some(e.into()),
             })?;
         answered.map_err(|e| {
             prompt_error(key, e, || ConfigError::NoTerminal {
@@ -149,6 +151,10 @@ fn prompt_error(
     match e {
         PromptError::Cancelled => ConfigError::PromptCancelled { key },
         PromptError::NotATerminal => no_terminal(),
-        PromptError::Failed(message) => ConfigError::Prompt { key, message },
+        PromptError::Failed(message) => ConfigError::Prompt {
+            key,
+            message,
+            source: None,
+        },
     }
 }

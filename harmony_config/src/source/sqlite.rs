@@ -35,11 +35,13 @@ impl SqliteSource {
     /// with mode 0700.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref().to_path_buf();
-        let open_error = |reason: String| ConfigError::Open {
-            what: "SQLite config database".to_string(),
-            path: path.clone(),
-            reason,
-        };
+        let open_error =
+            |context: &str, cause: Box<dyn std::error::Error + Send + Sync>| ConfigError::Open {
+                what: "SQLite config database".to_string(),
+                path: path.clone(),
+                reason: format!("{context}{cause}"),
+                source: Some(cause),
+            };
 
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.exists()
@@ -48,7 +50,7 @@ impl SqliteSource {
                 .recursive(true)
                 .mode(0o700)
                 .create(parent)
-                .map_err(|e| open_error(format!("cannot create its folder: {e}")))?;
+                .map_err(|e| open_error("cannot create its folder: ", e.into()))?;
         }
         // Create the file ourselves so it is 0600 from the first byte; SQLite gives its -wal and
         // -shm files the same mode.
@@ -58,8 +60,8 @@ impl SqliteSource {
             .create(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| open_error(e.to_string()))?;
-        restrict_mode(&path).map_err(|e| open_error(e.to_string()))?;
+            .map_err(|e| open_error("", e.into()))?;
+        restrict_mode(&path).map_err(|e| open_error("", e.into()))?;
 
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -71,7 +73,7 @@ impl SqliteSource {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|e| open_error(e.to_string()))?;
+            .map_err(|e| open_error("", e.into()))?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS config (
                 key TEXT PRIMARY KEY,
@@ -82,10 +84,8 @@ impl SqliteSource {
         )
         .execute(&pool)
         .await
-        .map_err(|e| open_error(e.to_string()))?;
-        migrate(&pool)
-            .await
-            .map_err(|e| open_error(e.to_string()))?;
+        .map_err(|e| open_error("", e.into()))?;
+        migrate(&pool).await.map_err(|e| open_error("", e.into()))?;
         for suffix in ["-wal", "-shm"] {
             let mut side = path.clone().into_os_string();
             side.push(suffix);
@@ -104,6 +104,7 @@ impl SqliteSource {
                     what: "SQLite config database".to_string(),
                     path: path.clone(),
                     reason: format!("cannot create its folder: {e}"),
+                    source: Some(e.into()),
                 }
             })?;
         }
@@ -121,6 +122,7 @@ impl SqliteSource {
                 reason:
                     "no home folder found (set HOME), or open one with SqliteSource::open(path)"
                         .to_string(),
+                source: None,
             })?;
         Ok(dir.join("config").join("config.db"))
     }
@@ -187,6 +189,7 @@ impl SqliteSource {
             key: key.to_string(),
             source_name: self.name(),
             message: e.to_string(),
+            source: Some(e.into()),
         }
     }
 }

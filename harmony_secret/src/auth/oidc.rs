@@ -28,9 +28,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::IdentityProviderError;
 use crate::openbao_http::{
-    TlsOptions, client_builder, describe_connect_error, is_loopback_url_host,
+    TlsFixes, TlsOptions, client_builder, describe_connect_error, is_loopback_url_host,
 };
 use crate::redacted::{ExposeSecret, Secret};
+
+/// The options that fix a certificate problem with the identity provider.
+const SSO_TLS_FIXES: TlsFixes<'static> = TlsFixes {
+    ca: "sso_tls / HARMONY_SSO_CACERT",
+    name: "sso_tls",
+    client_cert: "sso_tls",
+};
 
 /// The scopes always requested: an id_token (`openid`) with the e-mail claim OpenBao maps to a
 /// user, and a refresh token (`offline_access`) so an expired OpenBao session can be renewed
@@ -369,10 +376,7 @@ impl ZitadelOidcAuth {
         debug!("sso: OIDC discovery at {url}");
         let resp = http.get(&url).send().await.map_err(|e| {
             self.unreachable(
-                format!(
-                    "discovery: {}",
-                    describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
-                ),
+                format!("discovery: {}", describe_connect_error(&e, &SSO_TLS_FIXES)),
                 Some(Box::new(e.without_url())),
             )
         })?;
@@ -590,10 +594,7 @@ impl ZitadelOidcAuth {
             .await
             .map_err(|e| {
                 self.unreachable(
-                    format!(
-                        "revocation: {}",
-                        describe_connect_error(&e, "sso_tls / HARMONY_SSO_CACERT", "sso_tls")
-                    ),
+                    format!("revocation: {}", describe_connect_error(&e, &SSO_TLS_FIXES)),
                     Some(Box::new(e.without_url())),
                 )
             })?;

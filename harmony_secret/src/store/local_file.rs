@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use crate::private_file::{read_if_exists, write_private_atomic};
+use crate::private_file::{
+    PLAIN_FILE_NAME_RULE, is_plain_file_name, read_if_exists, write_private_atomic,
+};
 use crate::{SecretStore, SecretStoreError};
 
 /// Keeps each value in `{root}/{namespace}/{key}.json` (0600 files in 0700 folders).
@@ -41,15 +43,13 @@ impl LocalFileSecretStore {
 
     fn path_for(&self, namespace: &str, key: &str) -> Result<PathBuf, SecretStoreError> {
         for (what, part) in [("namespace", namespace), ("key", key)] {
-            let bad =
-                part.is_empty() || part == "." || part == ".." || part.contains(['/', '\\', '\0']);
-            if bad {
+            if !is_plain_file_name(part) {
                 return Err(SecretStoreError::InvalidData {
                     store: self.describe(),
                     namespace: namespace.to_string(),
                     key: key.to_string(),
                     reason: format!(
-                        "the {what} `{part}` cannot be used as a file name: use letters, digits, `-`, `_` or `.`"
+                        "the {what} `{part}` cannot be used as a file name: {PLAIN_FILE_NAME_RULE}"
                     ),
                 });
             }
