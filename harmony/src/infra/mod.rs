@@ -15,3 +15,4 @@ pub mod k8s;
 pub mod k8s_anywhere;
 pub mod openbao_admin;
 pub mod proxy;
+pub mod zitadel_api;
