@@ -11,12 +11,14 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::raft::OpenbaoCluster;
-use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
 use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::infra::openbao_admin::{
     FileKeyStore, KeyStoreError, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth,
     OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
+};
+use crate::infra::openbao_cluster::OpenbaoCluster;
+use crate::infra::openbao_transit::{
+    OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
 };
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;

@@ -7,11 +7,11 @@ use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
 
 use super::IAM_ADMIN_PAT_SECRET;
+use crate::infra::k8s::PortForwardTarget;
 use crate::infra::zitadel_api::{
     AddOidcAppRequest, AddProjectRequest, AddProjectRoleRequest, GrantChange, OidcGrantType, Pat,
     UpdateProjectRequest, User, ZitadelApiError, ZitadelClient,
 };
-use crate::infra::k8s::PortForwardTarget;
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::plan::{KeyChange, Plan, PlannedChange};
