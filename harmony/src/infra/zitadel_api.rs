@@ -555,6 +555,41 @@ pub struct ZitadelClient {
     search_lag_window: Duration,
 }
 
+/// Zitadel's readiness endpoint (`GET /debug/ready`, no token), called with its `Host` header
+/// so that a port-forward URL works before DNS is set up.
+#[derive(Debug, Clone)]
+pub struct ZitadelReadiness {
+    http: reqwest::Client,
+    url: String,
+    host: String,
+}
+
+impl ZitadelReadiness {
+    /// `base_url`: where to connect (e.g. a port-forward); `host`: Zitadel's `ExternalDomain`.
+    pub fn new(base_url: &str, host: impl Into<String>) -> Result<Self, ZitadelApiError> {
+        let base_url = base_url.trim_end_matches('/');
+        let http = crate::infra::proxy::client_builder_for(base_url)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ZitadelApiError::Settings(e.to_string()))?;
+        Ok(Self {
+            http,
+            url: format!("{base_url}/debug/ready"),
+            host: host.into(),
+        })
+    }
+
+    /// True when Zitadel answers `/debug/ready` with a success status.
+    pub async fn answers(&self) -> bool {
+        self.http
+            .get(&self.url)
+            .header(reqwest::header::HOST, &self.host)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+}
+
 /// Default of [`ZitadelClient::with_search_lag_window`].
 pub const DEFAULT_SEARCH_LAG_WINDOW: Duration = Duration::from_secs(15);
 

@@ -30,7 +30,7 @@ pub enum CapabilityError {
         fix: String,
         /// The HTTP client's error, without its URL.
         #[source]
-        source: reqwest::Error,
+        source: crate::infra::http_error::HttpClientError,
     },
     /// A server answered, but not as the capability needs (sealed, not initialised, no device
     /// grant, another issuer...). The message says what to do.
