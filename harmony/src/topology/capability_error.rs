@@ -17,6 +17,9 @@ pub enum CapabilityError {
     /// Configuring OpenBao through its HTTP API failed (see `OpenbaoSetupError` for kinds).
     #[error(transparent)]
     OpenbaoSetup(#[from] crate::infra::openbao_admin::OpenbaoSetupError),
+    /// The OpenBao key store (unseal keys, root token) failed (see `KeyStoreError` for kinds).
+    #[error(transparent)]
+    OpenbaoKeyStore(#[from] crate::infra::openbao_admin::KeyStoreError),
     /// helm could not be installed or run, or failed (see `HelmError` for its kinds).
     #[error(transparent)]
     Helm(#[from] crate::infra::helm::HelmError),
