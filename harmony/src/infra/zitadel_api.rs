@@ -471,36 +471,16 @@ impl AddOidcAppRequest {
     }
 }
 
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct AddOidcAppResponse {
     pub app_id: String,
     pub details: ObjectDetails,
     pub client_id: String,
-    /// Only for confidential clients; never shown by `Debug`.
-    pub client_secret: String,
+    /// Only for confidential clients; `Debug` shows `[REDACTED]`.
+    pub client_secret: SecretString,
     pub none_compliant: bool,
     pub compliance_problems: Vec<serde_json::Value>,
-}
-
-impl fmt::Debug for AddOidcAppResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AddOidcAppResponse")
-            .field("app_id", &self.app_id)
-            .field("details", &self.details)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &if self.client_secret.is_empty() {
-                    "<none>"
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("none_compliant", &self.none_compliant)
-            .field("compliance_problems", &self.compliance_problems)
-            .finish()
-    }
 }
 
 // ------------------------------------------------------------------------------------------
