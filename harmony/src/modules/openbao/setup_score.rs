@@ -209,6 +209,7 @@ pub struct OpenbaoUserpassConfig {
     pub password: String,
 }
 
+// Hand-written, not a `SecretString` field: a `Config` must be `Serialize` and `JsonSchema`.
 impl std::fmt::Debug for OpenbaoUserpassConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenbaoUserpassConfig")
