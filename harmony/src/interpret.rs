@@ -145,6 +145,22 @@ impl From<crate::infra::helm::HelmError> for InterpretError {
     }
 }
 
+/// An OpenBao setup step inside an Interpret: a [`CapabilityError::OpenbaoSetup`] (same
+/// message, kind kept).
+impl From<crate::infra::openbao_admin::OpenbaoSetupError> for InterpretError {
+    fn from(e: crate::infra::openbao_admin::OpenbaoSetupError) -> Self {
+        InterpretError::CapabilityFailed(CapabilityError::OpenbaoSetup(e))
+    }
+}
+
+/// The OpenBao key store inside an Interpret: a [`CapabilityError::OpenbaoKeyStore`] (same
+/// message, kind kept).
+impl From<crate::infra::openbao_admin::KeyStoreError> for InterpretError {
+    fn from(e: crate::infra::openbao_admin::KeyStoreError) -> Self {
+        InterpretError::CapabilityFailed(CapabilityError::OpenbaoKeyStore(e))
+    }
+}
+
 impl From<String> for InterpretError {
     fn from(message: String) -> Self {
         InterpretError::Capability(message)
@@ -191,5 +207,30 @@ mod tests {
             other => panic!("expected a Kubernetes failure, got {other:?}"),
         }
         assert_eq!(err.to_string(), "Service openbao/openbao not found");
+    }
+    /// A key-store failure in the OpenBao setup keeps its kind through `?` (callers can tell a
+    /// lost Secret from a malformed record), with the same message as before.
+    #[test]
+    fn openbao_key_store_failures_keep_their_kind() {
+        use crate::infra::openbao_admin::KeyStoreError;
+        let err: InterpretError = KeyStoreError::Malformed {
+            location: "Secret openbao/openbao-init key init.json".into(),
+            expected: "init record",
+            detail: "syntax error at line 1 column 2".into(),
+        }
+        .into();
+        assert!(
+            matches!(
+                &err,
+                InterpretError::CapabilityFailed(CapabilityError::OpenbaoKeyStore(
+                    KeyStoreError::Malformed { .. }
+                ))
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "Secret openbao/openbao-init key init.json is not a valid init record: syntax error at line 1 column 2"
+        );
     }
 }

@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use harmony::infra::k8s::K8sClient;
 use harmony::infra::openbao_admin::FileKeyStore;
 use harmony::infra::openbao_admin::OpenbaoSetup;
-use harmony::modules::zitadel::api::{Pat, ZitadelClient};
+use harmony::infra::zitadel_api::{Pat, ZitadelClient};
 use serde_json::json;
 
 const CHILD_MARKER: &str = "HARMONY_PROXY_ENV_CHILD";

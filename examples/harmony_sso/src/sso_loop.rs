@@ -331,7 +331,7 @@ impl<T: Topology + SecretVault + IdentityProvider + 'static> Interpret<T> for Ss
             let user = userpass_user().await.map_err(failed("secret vault"))?;
             Some(VaultUserpass {
                 username: user.username,
-                password: user.password,
+                password: user.password.into(),
             })
         };
         let vault = topology

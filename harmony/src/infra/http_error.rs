@@ -1,6 +1,10 @@
 //! Transport errors of `reqwest` as a sentence that says why: reqwest's own message is only
 //! "error sending request"; the cause (refused, reset, timed out) is in its source chain.
 
+/// The HTTP client's error, as [`crate::topology::CapabilityError::Unreachable`] carries it:
+/// the domain names it through this adapter path, not the HTTP crate.
+pub type HttpClientError = reqwest::Error;
+
 /// The error without its URL (it may carry query parameters), followed by each cause.
 pub(crate) fn transport_message(e: reqwest::Error) -> String {
     let timed_out = e.is_timeout();

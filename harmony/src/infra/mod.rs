@@ -1,4 +1,5 @@
-//! Adapters: the code that talks to real tools (Kubernetes API, helm, k3d, downloads).
+//! Adapters: the code that talks to real tools (Kubernetes API, helm, k3d, downloads, the
+//! OpenBao and Zitadel HTTP APIs).
 //!
 //! The domain modules (`score`, `interpret`, `topology`, `inventory`) never import kube or
 //! helm; a capability may name an adapter type by its path (`infra::k8s::K8sClient`), but
@@ -14,4 +15,7 @@ pub mod k3d;
 pub mod k8s;
 pub mod k8s_anywhere;
 pub mod openbao_admin;
+pub mod openbao_cluster;
+pub mod openbao_transit;
 pub mod proxy;
+pub mod zitadel_api;

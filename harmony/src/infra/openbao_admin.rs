@@ -46,6 +46,7 @@ pub struct OpenbaoInitRecord {
     pub userpass_password_sha256: BTreeMap<String, String>,
 }
 
+// Hand-written, not `SecretString` fields: the record must be `Serialize` (it is stored as JSON).
 impl fmt::Debug for OpenbaoInitRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenbaoInitRecord")

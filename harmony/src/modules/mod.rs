@@ -11,7 +11,8 @@ pub mod zitadel;
 mod tests {
     use std::path::{Path, PathBuf};
 
-    /// The code (comments dropped) of every `.rs` file under `src/<dir>`, by file.
+    /// The code (comments dropped) of `src/<path>` if it is a file, else of every `.rs` file
+    /// under it, by file.
     fn sources(dir: &str) -> Vec<(PathBuf, String)> {
         fn visit(dir: &Path, files: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).unwrap() {
@@ -25,7 +26,11 @@ mod tests {
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
         let mut files = Vec::new();
-        visit(&root, &mut files);
+        if root.is_file() {
+            files.push(root);
+        } else {
+            visit(&root, &mut files);
+        }
         files
             .into_iter()
             .map(|path| {
@@ -132,6 +137,37 @@ mod tests {
             .any(|name| GLOBAL.contains(name))
     }
 
+    /// Names the crate or module `root` as a path's first segment (`root::x`, `::root::x`,
+    /// `use root::{..}`), not as a later segment (`crate::infra::root::x`).
+    fn names_root(statement: &str, root: &str) -> bool {
+        let needle = format!("{root}::");
+        statement.match_indices(&needle).any(|(at, _)| {
+            let before = statement[..at].trim_end_matches("::");
+            !before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+        })
+    }
+
+    /// Sends HTTP itself (`reqwest`, OpenBao's raw HTTP helper `harmony_secret::openbao_http`)
+    /// instead of calling an adapter in `infra/`.
+    fn sends_http_itself(statement: &str) -> bool {
+        names_root(statement, concat!("req", "west"))
+            || statement.contains(concat!("openbao", "_http"))
+    }
+
+    /// Names a Kubernetes or HTTP client crate (`kube`, `kube_*`, `k8s_openapi`, `reqwest`).
+    fn names_client_crates(statement: &str) -> bool {
+        [
+            concat!("ku", "be"),
+            concat!("ku", "be_client"),
+            concat!("ku", "be_runtime"),
+            concat!("ku", "be_core"),
+            concat!("k8s", "_openapi"),
+            concat!("req", "west"),
+        ]
+        .iter()
+        .any(|root| names_root(statement, root))
+    }
+
     /// The rules see the forms a violation takes, not only the plainest one.
     #[test]
     fn the_rules_see_grouped_imports_and_every_global_function() {
@@ -167,6 +203,42 @@ mod tests {
             let bad = bad.replace("HC", concat!("harmony_", "config"));
             assert!(reads_global_config(&bad), "{bad}");
         }
+        for bad in [
+            "use RQ::Method",
+            "let c = RQ::Client::new()",
+            ".header(RQ::header::HOST, &host)",
+            "use harmony_secret::OH::errors_of",
+            "use harmony_secret::{SecretString, OH::{OpenbaoHttp, errors_of}}",
+        ] {
+            let bad = bad
+                .replace("RQ", concat!("req", "west"))
+                .replace("OH", concat!("openbao", "_http"));
+            assert!(sends_http_itself(&bad), "{bad}");
+            assert!(
+                names_client_crates(&bad) || bad.contains("harmony_secret"),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "use KB::api::Api",
+            "source: KB::Error",
+            "impl From<KB::Error> for X",
+            "use KO::api::core::v1::Secret",
+            "use KB_runtime::wait",
+        ] {
+            let bad = bad
+                .replace("KB", concat!("ku", "be"))
+                .replace("KO", concat!("k8s", "_openapi"));
+            assert!(names_client_crates(&bad), "{bad}");
+        }
+        for fine in [
+            "use crate::infra::k8s::K8sClient",
+            "source: crate::infra::k8s::K8sError",
+            "source: crate::infra::http_error::HttpClientError",
+        ] {
+            assert!(!names_client_crates(fine), "{fine}");
+            assert!(!sends_http_itself(fine), "{fine}");
+        }
         for fine in [
             "use HC::{Config, ConfigManager}",
             "let n = HC::env_var_name(<X as HC::Config>::KEY)",
@@ -183,6 +255,34 @@ mod tests {
         let found = offenders("modules", |s| {
             s.contains(concat!("kube", "::")) || s.contains(concat!("kube_client", "()"))
         });
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+
+    /// Scores send no HTTP themselves: the OpenBao, Zitadel and other HTTP APIs are reached
+    /// through adapters in `infra/` (`openbao_admin`, `openbao_cluster`, `openbao_transit`,
+    /// `zitadel_api`), which can be tested against a real or fake server in one place.
+    #[test]
+    fn modules_do_not_send_http_themselves() {
+        let found = offenders("modules", sends_http_itself);
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+
+    /// The domain (`score`, `interpret`, `topology`, `inventory`, `plan`) names no Kubernetes or
+    /// HTTP client crate: it reaches them through adapter types. Naming an adapter's *error
+    /// type* through `crate::infra::...` (as `topology/capability_error.rs` does for
+    /// `K8sError`, `HelmError` and `HttpClientError`) is allowed: it keeps the cause typed.
+    #[test]
+    fn the_domain_names_no_client_crate() {
+        let mut found = Vec::new();
+        for part in [
+            "score.rs",
+            "interpret.rs",
+            "topology",
+            "inventory.rs",
+            "plan.rs",
+        ] {
+            found.extend(offenders(part, names_client_crates));
+        }
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 

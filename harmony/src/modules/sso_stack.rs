@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
+use harmony_secret::ExposeSecret;
 
 use crate::infra::k8s_anywhere::K8sAnywhereTopology;
 use crate::interpret::{InterpretError, InterpretStatus, Outcome};
@@ -176,7 +177,7 @@ impl SecretVault for K8sAnywhereTopology {
         setup.userpass = request.userpass.is_some();
         setup.userpass_credentials = request.userpass.as_ref().map(|u| OpenbaoUserpassConfig {
             username: u.username.clone(),
-            password: u.password.clone(),
+            password: u.password.expose_secret().to_string(),
         });
         setup.jwt = request.jwt.as_ref().map(|jwt| {
             OpenbaoJwtAuth::for_issuer(

@@ -17,6 +17,9 @@ pub enum CapabilityError {
     /// Configuring OpenBao through its HTTP API failed (see `OpenbaoSetupError` for kinds).
     #[error(transparent)]
     OpenbaoSetup(#[from] crate::infra::openbao_admin::OpenbaoSetupError),
+    /// The OpenBao key store (unseal keys, root token) failed (see `KeyStoreError` for kinds).
+    #[error(transparent)]
+    OpenbaoKeyStore(#[from] crate::infra::openbao_admin::KeyStoreError),
     /// helm could not be installed or run, or failed (see `HelmError` for its kinds).
     #[error(transparent)]
     Helm(#[from] crate::infra::helm::HelmError),
@@ -30,7 +33,7 @@ pub enum CapabilityError {
         fix: String,
         /// The HTTP client's error, without its URL.
         #[source]
-        source: reqwest::Error,
+        source: crate::infra::http_error::HttpClientError,
     },
     /// A server answered, but not as the capability needs (sealed, not initialised, no device
     /// grant, another issuer...). The message says what to do.

@@ -8,6 +8,7 @@
 //! or by checking what a team already runs (the existing-stack topology).
 
 use async_trait::async_trait;
+use harmony_secret::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::CapabilityError;
@@ -82,7 +83,7 @@ pub struct JwtTrust {
 }
 
 /// What a secret vault should provide.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretVaultRequest {
     /// The key-value (v2) mount the configuration lives in, e.g. `secret`.
     pub kv_mount: String,
@@ -97,22 +98,14 @@ pub struct SecretVaultRequest {
 }
 
 /// A userpass user of the vault. `Debug` and serialization never show the password.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VaultUserpass {
     /// The user name people log in with.
     pub username: String,
-    /// Its password (never serialized: a request written out does not carry it).
+    /// Its password (`Debug` shows `[REDACTED]`; never serialized: a request written out does
+    /// not carry it).
     #[serde(skip_serializing, default)]
-    pub password: String,
-}
-
-impl std::fmt::Debug for VaultUserpass {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VaultUserpass")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
+    pub password: SecretString,
 }
 
 /// Where the vault is and how to log in to it.

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use harmony::infra::openbao_admin::{
     FileKeyStore, OpenbaoDesiredState, OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass,
 };
-use harmony::modules::openbao::raft::OpenbaoCluster;
-use harmony::modules::openbao::transit::{
+use harmony::infra::openbao_cluster::OpenbaoCluster;
+use harmony::infra::openbao_transit::{
     OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
 };
 use harmony_secret::{ExposeSecret, OpenbaoSecretStore, SecretStore, SecretStoreError};

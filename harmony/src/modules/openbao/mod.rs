@@ -3,12 +3,11 @@
 //! - [`OpenbaoScore`] deploys the pinned `openbao/openbao` chart (single node or HA raft,
 //!   optional transit seal, agent injector off, ingress on k3d or a Route on OpenShift);
 //! - [`OpenbaoSetupScore`] initialises, unseals and configures it through the HTTP API
-//!   ([`crate::infra::openbao_admin::OpenbaoSetup`], [`raft::OpenbaoCluster`] for HA) over a port-forward per pod;
-//!   [`transit`] prepares the transit key and seal token on the unsealer.
+//!   ([`crate::infra::openbao_admin::OpenbaoSetup`], [`crate::infra::openbao_cluster::OpenbaoCluster`]
+//!   for HA) over a port-forward per pod; [`crate::infra::openbao_transit`] prepares the transit
+//!   key and seal token on the unsealer.
 
-pub mod raft;
 pub mod setup_score;
-pub mod transit;
 pub mod transit_score;
 
 use std::time::Duration;
@@ -26,11 +25,13 @@ use crate::topology::{HelmCommand, Topology};
 /// The types in [`OpenbaoSetupScore`]'s fields and methods; the rest of the HTTP admin
 /// client is in [`crate::infra::openbao_admin`].
 pub use crate::infra::openbao_admin::{OpenbaoDesiredState, OpenbaoJwtAuth, OpenbaoUserpass};
-pub use raft::{ClusterReport, OpenbaoCluster};
+/// The HA raft cluster client [`OpenbaoSetupScore`] drives (an adapter in [`crate::infra`]).
+pub use crate::infra::openbao_cluster::{ClusterReport, OpenbaoCluster};
+/// The transit seal settings and the unsealer client (adapters in [`crate::infra`]).
+pub use crate::infra::openbao_transit::{OpenbaoTransitSeal, TransitUnsealerSetup};
 pub use setup_score::{
     OpenbaoSetupScore, OpenbaoTransitUnseal, OpenbaoUnsealMode, OpenbaoUserpassConfig,
 };
-pub use transit::{OpenbaoTransitSeal, TransitUnsealerSetup};
 pub use transit_score::OpenbaoTransitSealScore;
 
 /// Chart repository of the `openbao` chart.
@@ -68,7 +69,7 @@ pub struct OpenbaoScore {
     pub ha: Option<u8>,
     /// Transit auto-unseal; the token is read from the Secret
     /// [`OpenbaoScore::transit_token_secret_name`] (key `token`), never from chart values.
-    pub transit_seal: Option<transit::OpenbaoTransitSeal>,
+    pub transit_seal: Option<OpenbaoTransitSeal>,
 }
 
 impl Default for OpenbaoScore {
@@ -278,7 +279,7 @@ service_registration "kubernetes" {{}}
         }
         if self.transit_seal.is_some() {
             server["extraSecretEnvironmentVars"] = json!([{
-                "envName": transit::TRANSIT_TOKEN_ENV,
+                "envName": crate::infra::openbao_transit::TRANSIT_TOKEN_ENV,
                 "secretName": self.transit_token_secret_name(),
                 "secretKey": setup_score::TRANSIT_TOKEN_SECRET_KEY,
             }]);
@@ -489,7 +490,7 @@ mod tests {
 
     #[test]
     fn transit_seal_goes_in_the_config_and_its_token_comes_from_a_secret() {
-        let seal = transit::OpenbaoTransitSeal::new("http://unsealer.unsealer.svc:8200");
+        let seal = OpenbaoTransitSeal::new("http://unsealer.unsealer.svc:8200");
         for ha in [None, Some(3)] {
             let score = OpenbaoScore {
                 ha,
@@ -529,15 +530,13 @@ mod tests {
         for ha in [None, Some(3), Some(5)] {
             let score = OpenbaoScore {
                 ha,
-                transit_seal: Some(transit::OpenbaoTransitSeal::new("http://unsealer:8200")),
+                transit_seal: Some(OpenbaoTransitSeal::new("http://unsealer:8200")),
                 ..Default::default()
             };
             assert_eq!(score.validate(), Ok(()));
         }
         let err = OpenbaoScore {
-            transit_seal: Some(transit::OpenbaoTransitSeal::new(
-                "http://unsealer:8200/\"\n}\nx",
-            )),
+            transit_seal: Some(OpenbaoTransitSeal::new("http://unsealer:8200/\"\n}\nx")),
             ..Default::default()
         }
         .validate()

@@ -11,18 +11,20 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::raft::OpenbaoCluster;
-use super::transit::{OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration};
 use crate::infra::k8s::{K8sClient, PortForwardTarget};
 use crate::infra::openbao_admin::{
     FileKeyStore, KeyStoreError, OpenbaoDesiredState, OpenbaoInitRecord, OpenbaoJwtAuth,
     OpenbaoKeyStore, OpenbaoSetup, OpenbaoUserpass, harmony_dev_policy,
 };
+use crate::infra::openbao_cluster::OpenbaoCluster;
+use crate::infra::openbao_transit::{
+    OpenbaoTransitSeal, TransitUnsealerSetup, refuse_seal_migration,
+};
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::plan::{ChangeKind, Plan, PlannedChange};
 use crate::score::Score;
-use crate::topology::{K8sclient, Topology};
+use crate::topology::{CapabilityError, K8sclient, Topology};
 
 /// Key of the init record inside the admin-only Secret.
 pub const INIT_SECRET_KEY: &str = "init.json";
@@ -207,6 +209,7 @@ pub struct OpenbaoUserpassConfig {
     pub password: String,
 }
 
+// Hand-written, not a `SecretString` field: a `Config` must be `Serialize` and `JsonSchema`.
 impl std::fmt::Debug for OpenbaoUserpassConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenbaoUserpassConfig")
@@ -421,16 +424,12 @@ pub(crate) async fn ensure_transit_token(
         format!("{unsealer_fullname}-init"),
         cache_path(&score.cluster_name, unsealer_ns, unsealer_release),
     );
-    let admin = unsealer_keys
-        .load()
-        .await
-        .map_err(|e| InterpretError::Other(e.to_string()))?
-        .ok_or_else(|| {
-            InterpretError::Other(format!(
-                "transit seal: the unsealer's root token is not in {}; run its OpenbaoSetupScore first",
-                unsealer_keys.describe()
-            ))
-        })?;
+    let admin = unsealer_keys.load().await?.ok_or_else(|| {
+        InterpretError::Other(format!(
+            "transit seal: the unsealer's root token is not in {}; run its OpenbaoSetupScore first",
+            unsealer_keys.describe()
+        ))
+    })?;
     let forward = client
         .port_forward(
             unsealer_ns,
@@ -438,11 +437,10 @@ pub(crate) async fn ensure_transit_token(
             8200,
         )
         .await?;
-    let report = TransitUnsealerSetup::new(forward.local_url.clone(), transit.seal.clone())
-        .map_err(|e| InterpretError::Other(e.to_string()))?
+    let report = TransitUnsealerSetup::new(forward.local_url.clone(), transit.seal.clone())?
         .ensure(&admin.root_token, current.as_deref())
         .await
-        .map_err(|e| InterpretError::Other(format!("transit seal on the unsealer: {e}")))?;
+        .map_err(|e| CapabilityError::adapter("transit seal on the unsealer", e))?;
     drop(forward);
     let mut writes: Vec<String> = report
         .writes
@@ -548,12 +546,8 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             score.init_secret_name(),
             score.local_cache_path(),
         )));
-        let setup = OpenbaoSetup::new(forward.local_url.clone(), store)
-            .map_err(|e| InterpretError::Other(e.to_string()))?;
-        let found = setup
-            .plan(&score.desired_state(userpass))
-            .await
-            .map_err(|e| InterpretError::Other(e.to_string()))?;
+        let setup = OpenbaoSetup::new(forward.local_url.clone(), store)?;
+        let found = setup.plan(&score.desired_state(userpass)).await?;
         drop(forward);
         let mut plan = Plan::default();
         if found.writes.is_empty() {
@@ -648,35 +642,25 @@ impl<T: Topology + K8sclient> Interpret<T> for OpenbaoSetupInterpret {
             score.init_secret_name(),
             score.local_cache_path(),
         ));
-        let other = |e: crate::infra::openbao_admin::OpenbaoSetupError| {
-            InterpretError::Other(e.to_string())
-        };
         if let OpenbaoUnsealMode::Transit(transit) = &score.unseal {
             for (pod, url) in pods.iter().zip(&urls) {
-                let status = OpenbaoSetup::new(url.clone(), store.clone())
-                    .map_err(other)?
+                let status = OpenbaoSetup::new(url.clone(), store.clone())?
                     .seal_status()
-                    .await
-                    .map_err(other)?;
-                refuse_seal_migration(&format!("{ns}/{pod}"), &status, &transit.seal)
-                    .map_err(other)?;
+                    .await?;
+                refuse_seal_migration(&format!("{ns}/{pod}"), &status, &transit.seal)?;
             }
         }
         let desired = score.desired_state(userpass);
         let (initialized, unsealed) = if score.ha.is_some() {
-            let report = OpenbaoCluster::new(urls, store.clone())
-                .map_err(other)?
+            let report = OpenbaoCluster::new(urls, store.clone())?
                 .run(&desired)
-                .await
-                .map_err(other)?;
+                .await?;
             writes.extend(report.writes);
             (report.initialized.is_some(), !report.unsealed.is_empty())
         } else {
-            let report = OpenbaoSetup::new(urls[0].clone(), store.clone())
-                .map_err(other)?
+            let report = OpenbaoSetup::new(urls[0].clone(), store.clone())?
                 .run(&desired)
-                .await
-                .map_err(other)?;
+                .await?;
             writes.extend(report.writes);
             (report.initialized, report.unsealed)
         };

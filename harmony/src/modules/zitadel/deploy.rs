@@ -13,6 +13,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use super::values::{DbEndpoint, ZitadelFlavor};
 use super::{IAM_ADMIN_PAT_SECRET, ZITADEL_CHART_REPO, ZitadelScore};
 use crate::infra::k8s::{K8sClient, PortForwardTarget};
+use crate::infra::zitadel_api::ZitadelReadiness;
 use crate::interpret::{Interpret, InterpretError, InterpretStatus, Outcome};
 use crate::inventory::Inventory;
 use crate::modules::helm::{HelmChartScore, HelmRepository};
@@ -158,19 +159,12 @@ async fn wait_zitadel_answers(
             score.service_port(),
         )
         .await?;
-    let http = crate::infra::proxy::client_builder_for(&forward.local_url)
-        .timeout(Duration::from_secs(10))
-        .build()
+    let readiness = ZitadelReadiness::new(&forward.local_url, &score.host)
         .map_err(|e| InterpretError::Other(e.to_string()))?;
     use backon::{ConstantBuilder, Retryable};
     let deadline = Instant::now() + timeout;
     (|| async {
-        let answered = http
-            .get(format!("{}/debug/ready", forward.local_url))
-            .header(reqwest::header::HOST, &score.host)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
+        let answered = readiness.answers().await;
         if answered { Ok(()) } else { Err(()) }
     })
     .retry(

@@ -3,9 +3,8 @@
 //! - [`ZitadelScore`] deploys Zitadel (pinned chart) on a CloudNativePG database, with a
 //!   masterkey and admin credentials generated once and kept in Secrets;
 //! - [`ZitadelSetupScore`] creates (find-or-create) the project and the device-code CLI app via
-//!   the typed Management API client in [`api`].
+//!   the typed Management API client in [`crate::infra::zitadel_api`].
 
-pub mod api;
 mod deploy;
 pub mod setup;
 pub mod values;

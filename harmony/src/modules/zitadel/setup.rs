@@ -7,11 +7,11 @@ use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
 
 use super::IAM_ADMIN_PAT_SECRET;
-use super::api::{
+use crate::infra::k8s::PortForwardTarget;
+use crate::infra::zitadel_api::{
     AddOidcAppRequest, AddProjectRequest, AddProjectRoleRequest, GrantChange, OidcGrantType, Pat,
     UpdateProjectRequest, User, ZitadelApiError, ZitadelClient,
 };
-use crate::infra::k8s::PortForwardTarget;
 use crate::interpret::{Interpret, InterpretError, Outcome};
 use crate::inventory::Inventory;
 use crate::plan::{KeyChange, Plan, PlannedChange};
@@ -524,8 +524,8 @@ impl<T: Topology + K8sclient> Interpret<T> for ZitadelSetupInterpret {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::zitadel::api::Pat;
-    use crate::modules::zitadel::api::tests::{GOOD_PAT, HOST, start_fake};
+    use crate::infra::zitadel_api::Pat;
+    use crate::infra::zitadel_api::tests::{GOOD_PAT, HOST, start_fake};
 
     #[tokio::test]
     async fn second_provision_creates_nothing_and_returns_same_ids() {

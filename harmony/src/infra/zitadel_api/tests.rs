@@ -876,3 +876,19 @@ fn settings_are_validated() {
     assert!(ZitadelClient::new("http://127.0.0.1:1", "", Pat::from("x")).is_err());
     assert!(ZitadelClient::new("http://127.0.0.1:1", HOST, Pat::from("  ")).is_err());
 }
+
+/// A confidential client's secret, as Zitadel returns it on creation, is read but never shown
+/// by `Debug` (the response may be logged when a create fails further on).
+#[test]
+fn an_app_response_never_shows_its_client_secret() {
+    let answer: AddOidcAppResponse = serde_json::from_str(
+        r#"{"appId": "42", "clientId": "harmony-cli", "clientSecret": "S3CR3T-CLIENT"}"#,
+    )
+    .unwrap();
+    assert_eq!(answer.client_secret.expose_secret(), "S3CR3T-CLIENT");
+    let shown = format!("{answer:?}");
+    assert!(
+        shown.contains("harmony-cli") && !shown.contains("S3CR3T") && shown.contains("REDACTED"),
+        "{shown}"
+    );
+}

@@ -471,36 +471,16 @@ impl AddOidcAppRequest {
     }
 }
 
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct AddOidcAppResponse {
     pub app_id: String,
     pub details: ObjectDetails,
     pub client_id: String,
-    /// Only for confidential clients; never shown by `Debug`.
-    pub client_secret: String,
+    /// Only for confidential clients; `Debug` shows `[REDACTED]`.
+    pub client_secret: SecretString,
     pub none_compliant: bool,
     pub compliance_problems: Vec<serde_json::Value>,
-}
-
-impl fmt::Debug for AddOidcAppResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AddOidcAppResponse")
-            .field("app_id", &self.app_id)
-            .field("details", &self.details)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &if self.client_secret.is_empty() {
-                    "<none>"
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("none_compliant", &self.none_compliant)
-            .field("compliance_problems", &self.compliance_problems)
-            .finish()
-    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -553,6 +533,41 @@ pub struct ZitadelClient {
     pat: Pat,
     /// How long to keep searching for an object whose creation answered 409.
     search_lag_window: Duration,
+}
+
+/// Zitadel's readiness endpoint (`GET /debug/ready`, no token), called with its `Host` header
+/// so that a port-forward URL works before DNS is set up.
+#[derive(Debug, Clone)]
+pub struct ZitadelReadiness {
+    http: reqwest::Client,
+    url: String,
+    host: String,
+}
+
+impl ZitadelReadiness {
+    /// `base_url`: where to connect (e.g. a port-forward); `host`: Zitadel's `ExternalDomain`.
+    pub fn new(base_url: &str, host: impl Into<String>) -> Result<Self, ZitadelApiError> {
+        let base_url = base_url.trim_end_matches('/');
+        let http = crate::infra::proxy::client_builder_for(base_url)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ZitadelApiError::Settings(e.to_string()))?;
+        Ok(Self {
+            http,
+            url: format!("{base_url}/debug/ready"),
+            host: host.into(),
+        })
+    }
+
+    /// True when Zitadel answers `/debug/ready` with a success status.
+    pub async fn answers(&self) -> bool {
+        self.http
+            .get(&self.url)
+            .header(reqwest::header::HOST, &self.host)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
 }
 
 /// Default of [`ZitadelClient::with_search_lag_window`].

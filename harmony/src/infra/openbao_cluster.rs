@@ -1,5 +1,5 @@
 //! Setup of an OpenBao raft cluster through the HTTP API of every node (a port-forward per pod
-//! in [`super::OpenbaoSetupScore`], plain addresses in tests).
+//! in `harmony::modules::openbao::OpenbaoSetupScore`, plain addresses in tests).
 //!
 //! [`OpenbaoCluster::run`]: initialise one node when none is, unseal every node (a node that
 //! joins through `retry_join` is unsealed with the same keys; an auto-unsealed node is only
