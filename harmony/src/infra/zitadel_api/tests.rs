@@ -442,6 +442,16 @@ async fn update_grant(
     }
 }
 
+/// `GET /debug/ready`: `ok` for the instance's Host, Zitadel's 404 for any other.
+async fn ready(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let host = headers.get("host").and_then(|h| h.to_str().ok());
+    if host != Some(HOST) {
+        return rpc_error(StatusCode::NOT_FOUND, json!(5), "Instance not found");
+    }
+    s.lock().unwrap().requests.push("GET /debug/ready".into());
+    "ok".into_response()
+}
+
 pub(crate) struct Fake {
     state: Shared,
     pub(crate) base_url: String,
@@ -479,6 +489,8 @@ pub(crate) async fn start_fake() -> Fake {
             axum::routing::put(update_grant),
         )
         .layer(axum::middleware::from_fn(authorize))
+        // No token on the readiness probe, only the instance's Host.
+        .route("/debug/ready", get(ready))
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -891,4 +903,23 @@ fn an_app_response_never_shows_its_client_secret() {
         shown.contains("harmony-cli") && !shown.contains("S3CR3T") && shown.contains("REDACTED"),
         "{shown}"
     );
+}
+
+/// The readiness probe asks `/debug/ready` with the instance's Host (a port-forward URL has
+/// another), and says not ready for another Host's 404 or when nothing listens.
+#[tokio::test]
+async fn readiness_asks_with_the_instance_host() {
+    let fake = start_fake().await;
+    let ready = ZitadelReadiness::new(&format!("{}/", fake.base_url), HOST).unwrap();
+    assert!(ready.answers().await);
+    assert_eq!(fake.requests(), vec!["GET /debug/ready".to_string()]);
+
+    let other = ZitadelReadiness::new(&fake.base_url, "other.local").unwrap();
+    assert!(!other.answers().await);
+    assert_eq!(fake.requests().len(), 1);
+
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    assert!(!ZitadelReadiness::new(&url, HOST).unwrap().answers().await);
 }
