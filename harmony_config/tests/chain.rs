@@ -420,7 +420,30 @@ async fn local_file_source_round_trip_with_private_file() {
     assert_eq!(mode, 0o600);
     assert!(files.delete("FileKey").await.unwrap());
     assert_eq!(files.get("FileKey").await.unwrap(), None);
-    assert!(files.path_for("../escape").is_err());
+    // Every key that could leave the folder is refused, for reading and writing.
+    for bad in [
+        "",
+        ".",
+        "..",
+        "../escape",
+        "a/b",
+        "/etc/passwd",
+        "a\\b",
+        "a\0b",
+    ] {
+        assert!(files.path_for(bad).is_err(), "{bad:?}");
+        assert!(files.get(bad).await.is_err(), "{bad:?}");
+        assert!(files.set(bad, &json!(1)).await.is_err(), "{bad:?}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("cfg")],
+        "nothing written beside the folder"
+    );
 }
 
 #[tokio::test]

@@ -183,6 +183,15 @@ mod tests {
         let err = store.set_json("..", "passwd", &json!(1)).await.unwrap_err();
         assert!(matches!(err, SecretStoreError::InvalidData { .. }), "{err}");
         assert!(!tmp.path().join("passwd.json").exists());
+        // Every form that could leave the folder, as the namespace or as the key.
+        for bad in ["", ".", "..", "../x", "a/b", "/etc", "a\\b", "a\0b"] {
+            for (ns, key) in [(bad, "k"), ("ns", bad)] {
+                let err = store.set_json(ns, key, &json!(1)).await.unwrap_err();
+                assert!(matches!(err, SecretStoreError::InvalidData { .. }), "{err}");
+                assert!(store.get_json(ns, key).await.is_err(), "{ns:?}/{key:?}");
+            }
+        }
+        assert!(!tmp.path().join("root").exists(), "nothing was written");
     }
 
     #[tokio::test]
