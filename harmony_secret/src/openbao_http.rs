@@ -545,8 +545,10 @@ pub(crate) struct TlsFixes<'a> {
 
 /// A certificate problem that one of our TLS options fixes, told by the kind of the rustls
 /// error (never by its text, which changes between rustls versions).
+///
+/// Other clients (the existing-stack checks in `harmony`) use it to name their own flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TlsProblem {
+pub enum TlsProblem {
     /// The server's certificate is not signed by a CA we trust.
     UntrustedCa,
     /// The server's certificate does not name the host we asked for.
@@ -576,10 +578,10 @@ impl TlsProblem {
         }
     }
 
-    /// The first certificate problem in `e`'s chain of causes. rustls errors reach us inside
-    /// (possibly nested) [`std::io::Error`]s, whose `source()` skips the error they wrap: look
-    /// inside those with `get_ref`.
-    fn find(e: &(dyn std::error::Error + 'static)) -> Option<Self> {
+    /// The first certificate problem in `e`'s chain of causes (e.g. a [`reqwest::Error`]).
+    /// rustls errors reach us inside (possibly nested) [`std::io::Error`]s, whose `source()`
+    /// skips the error they wrap: look inside those with `get_ref`.
+    pub fn find(e: &(dyn std::error::Error + 'static)) -> Option<Self> {
         let mut next = Some(e);
         while let Some(e) = next {
             let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);

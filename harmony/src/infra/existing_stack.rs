@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use harmony_secret::openbao_http::{OpenbaoHttpOptions, TlsOptions};
+use harmony_secret::openbao_http::{OpenbaoHttpOptions, TlsOptions, TlsProblem};
 use harmony_secret::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -280,50 +280,41 @@ impl IdentityProvider for ExistingStackTopology {
     }
 }
 
-/// The causes of `e`, one string (rustls' reasons are a few levels down).
-fn causes(e: &reqwest::Error) -> String {
-    let mut text = String::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        text.push_str(&s.to_string());
-        text.push('\n');
-        source = s.source();
-    }
-    text
-}
-
-/// What to do when OpenBao does not answer: for a certificate problem, the flag that fixes it.
-fn openbao_fix(e: &reqwest::Error) -> String {
-    let causes = causes(e);
-    if causes.contains("UnknownIssuer") || causes.contains("BadSignature") {
-        "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM file \
-         with --openbao-ca-cert (OPENBAO_CACERT), or install it in the OS trust store"
-            .to_string()
-    } else if causes.contains("CertificateRequired") || causes.contains("BadCertificate") {
-        "it wants a TLS client certificate: give one with --openbao-client-cert and \
-         --openbao-client-key (OPENBAO_CLIENT_CERT, OPENBAO_CLIENT_KEY)"
-            .to_string()
-    } else if causes.contains("NotValidForName") || causes.contains("not valid for name") {
-        "its TLS certificate does not name the host of --openbao-url: use a host name the \
-         certificate has"
-            .to_string()
-    } else {
-        "check --openbao-url / OPENBAO_URL".to_string()
+/// What to do when OpenBao does not answer: for a certificate problem (told by the rustls
+/// error kind), the flag that fixes it.
+fn openbao_fix(e: &(dyn std::error::Error + 'static)) -> String {
+    match TlsProblem::find(e) {
+        Some(TlsProblem::UntrustedCa) => {
+            "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM \
+             file with --openbao-ca-cert (OPENBAO_CACERT), or install it in the OS trust store"
+                .to_string()
+        }
+        Some(TlsProblem::ClientCertRequired) => {
+            "it wants a TLS client certificate: give one with --openbao-client-cert and \
+             --openbao-client-key (OPENBAO_CLIENT_CERT, OPENBAO_CLIENT_KEY)"
+                .to_string()
+        }
+        Some(TlsProblem::WrongName) => "its TLS certificate does not name the host of \
+                                        --openbao-url: use a host name the certificate has"
+            .to_string(),
+        None => "check --openbao-url / OPENBAO_URL".to_string(),
     }
 }
 
 /// What to do when the OpenID provider does not answer (see [`openbao_fix`]).
-fn idp_fix(e: &reqwest::Error) -> String {
-    let causes = causes(e);
-    if causes.contains("UnknownIssuer") || causes.contains("BadSignature") {
-        "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM file \
-         with --sso-ca-cert (HARMONY_SSO_CACERT), or install it in the OS trust store"
-            .to_string()
-    } else if causes.contains("NotValidForName") || causes.contains("not valid for name") {
-        "its TLS certificate does not name the host of --issuer: use the issuer's exact address"
-            .to_string()
-    } else {
-        "check --issuer / HARMONY_SSO_ISSUER".to_string()
+fn idp_fix(e: &(dyn std::error::Error + 'static)) -> String {
+    match TlsProblem::find(e) {
+        Some(TlsProblem::UntrustedCa) => {
+            "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM \
+             file with --sso-ca-cert (HARMONY_SSO_CACERT), or install it in the OS trust store"
+                .to_string()
+        }
+        Some(TlsProblem::WrongName) => "its TLS certificate does not name the host of \
+                                        --issuer: use the issuer's exact address"
+            .to_string(),
+        Some(TlsProblem::ClientCertRequired) | None => {
+            "check --issuer / HARMONY_SSO_ISSUER".to_string()
+        }
     }
 }
 
@@ -445,6 +436,30 @@ impl SecretVault for ExistingStackTopology {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A certificate problem as reqwest hands it over: a rustls error inside an io::Error.
+    fn tls_failure(e: rustls::Error) -> std::io::Error {
+        std::io::Error::other(std::io::Error::other(e))
+    }
+
+    /// Each TLS failure gets the flag that fixes it, told by the rustls error kind. A server
+    /// (e.g. an nginx in front of OpenBao) that does not trust the client certificate we sent
+    /// answers `unknown_ca`: that is a client-certificate problem, not a wrong address.
+    #[test]
+    fn tls_failures_name_the_flag_that_fixes_them() {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        let fix = |e: E| openbao_fix(&tls_failure(e));
+        assert!(fix(E::InvalidCertificate(C::UnknownIssuer)).contains("--openbao-ca-cert"));
+        assert!(fix(E::InvalidCertificate(C::NotValidForName)).contains("does not name the host"));
+        for alert in [A::CertificateRequired, A::BadCertificate, A::UnknownCA] {
+            let text = fix(E::AlertReceived(alert));
+            assert!(text.contains("--openbao-client-cert"), "{alert:?}: {text}");
+        }
+        assert!(fix(E::AlertReceived(A::HandshakeFailure)).contains("check --openbao-url"));
+        let idp = |e: E| idp_fix(&tls_failure(e));
+        assert!(idp(E::InvalidCertificate(C::UnknownIssuer)).contains("--sso-ca-cert"));
+        assert!(idp(E::InvalidCertificate(C::NotValidForName)).contains("--issuer"));
+    }
 
     /// Every check's message names the OpenBao address, so one with `user:pass@` is refused
     /// up front, without echoing the password.
