@@ -504,7 +504,11 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Self {
+    /// `may_want_client_cert`: the request went over https. With
+    /// TLS 1.3 a server that requires one sends its `certificate_required` alert after our side
+    /// of the handshake is done, so the request may fail as a closed connection carrying no
+    /// rustls error; the message then names the client-certificate options as a possibility.
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration, may_want_client_cert: bool) -> Self {
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
         while let Some(s) = source {
             if let Some(r) = s.downcast_ref::<RedirectRefused>() {
@@ -516,19 +520,24 @@ impl HttpError {
             return HttpError::Timeout(timeout);
         }
         // The variables are read only from the family of the address variable: name each.
-        HttpError::Connect(describe_connect_error(
-            e,
-            &TlsFixes {
-                ca: "ca_cert / ca_path, or the CACERT / CAPATH variable of the address's family \
+        let fixes = TlsFixes {
+            ca: "ca_cert / ca_path, or the CACERT / CAPATH variable of the address's family \
                      (OPENBAO_CACERT with OPENBAO_URL, BAO_CACERT with BAO_ADDR, VAULT_CACERT \
                      with VAULT_ADDR)",
-                name: "tls_server_name, or OPENBAO_TLS_SERVER_NAME with OPENBAO_URL \
+            name: "tls_server_name, or OPENBAO_TLS_SERVER_NAME with OPENBAO_URL \
                        (BAO_TLS_SERVER_NAME with BAO_ADDR, VAULT_TLS_SERVER_NAME with VAULT_ADDR)",
-                client_cert: "client_cert, or the CLIENT_CERT + CLIENT_KEY variables of the \
+            client_cert: "client_cert, or the CLIENT_CERT + CLIENT_KEY variables of the \
                               address's family (OPENBAO_CLIENT_CERT + OPENBAO_CLIENT_KEY with \
                               OPENBAO_URL, BAO_ with BAO_ADDR, VAULT_ with VAULT_ADDR)",
-            },
-        ))
+        };
+        let mut message = describe_connect_error(e, &fixes);
+        if may_want_client_cert && TlsProblem::find(e).is_none() && !connection_refused(e) {
+            message.push_str(&format!(
+                " (if the server requires a client certificate it trusts, give one with {})",
+                fixes.client_cert
+            ));
+        }
+        HttpError::Connect(message)
     }
 }
 
@@ -646,6 +655,25 @@ pub(crate) fn describe_connect_error(e: &reqwest::Error, fixes: &TlsFixes) -> St
     }
 }
 
+/// Whether the TCP connection itself was refused (nothing listens at the address), looking
+/// inside wrapped [`std::io::Error`]s as [`TlsProblem::find`] does.
+pub fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(io) = inner.and_then(|i| i.downcast_ref::<std::io::Error>()) {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+            inner = io
+                .get_ref()
+                .map(|i| i as &(dyn std::error::Error + 'static));
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// Options of an [`OpenbaoHttp`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenbaoHttpOptions {
@@ -696,6 +724,9 @@ pub struct OpenbaoHttp {
     client: reqwest::Client,
     addr: String,
     timeout: Duration,
+    /// https: a connection the server closes may be one that wants a client certificate (it
+    /// trusts) that we did not send (see [`HttpError::from_reqwest`]).
+    may_want_client_cert: bool,
 }
 
 impl std::fmt::Debug for OpenbaoHttp {
@@ -752,6 +783,7 @@ impl OpenbaoHttp {
             client,
             addr: addr.trim_end_matches('/').to_string(),
             timeout: options.timeout,
+            may_want_client_cert: parsed.scheme() == "https",
         })
     }
 
@@ -787,12 +819,12 @@ impl OpenbaoHttp {
         let resp = req
             .send()
             .await
-            .map_err(|e| HttpError::from_reqwest(&e, timeout))?;
+            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.may_want_client_cert))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| HttpError::from_reqwest(&e, timeout))?;
+            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.may_want_client_cert))?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
@@ -836,6 +868,42 @@ pub(crate) fn is_loopback_url_host(host: &url::Host<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With TLS 1.3 a server that requires a client certificate may just close the connection
+    /// after the handshake, leaving no rustls error to read: over https (with or without a client
+    /// certificate) the message then names the client-certificate options as a possibility; a
+    /// refused connection (nothing listens) does not get that noise.
+    #[tokio::test]
+    async fn a_closed_https_connection_without_a_client_certificate_names_the_options() {
+        // Accepts TCP connections and closes them at once, as such a server looks from here.
+        let closing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = closing.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = closing.accept().await {
+                drop(socket);
+            }
+        });
+        let get = |url: String| async move {
+            let http = OpenbaoHttp::new(&url, &OpenbaoHttpOptions::default()).unwrap();
+            http.send(Method::GET, "sys/health", None, None, None)
+                .await
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let closed = get(format!("https://127.0.0.1:{port}")).await;
+        assert!(
+            closed.contains("if the server requires a client certificate it trusts")
+                && closed.contains("OPENBAO_CLIENT_CERT"),
+            "{closed}"
+        );
+
+        let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused_port = nothing.local_addr().unwrap().port();
+        drop(nothing);
+        let refused = get(format!("https://127.0.0.1:{refused_port}")).await;
+        assert!(!refused.contains("client certificate"), "{refused}");
+    }
 
     #[test]
     fn tls_file_errors_name_the_file_and_never_quote_a_key() {

@@ -455,10 +455,16 @@ async fn a_client_certificate_is_presented_when_openbao_requires_one() {
             .ca_cert(&pki.ca)
     };
     let e = round_trip(base()).await.unwrap_err();
+    // The `certificate_required` alert (TLS 1.3) may come after our side of the handshake is
+    // done: the request then fails as a closed connection and the options are named as a
+    // possibility. Either way they are named.
     assert!(
         matches!(e, SecretStoreError::Unreachable { .. })
-            && e.to_string()
+            && (e
+                .to_string()
                 .contains("the server wants a client certificate it trusts")
+                || e.to_string()
+                    .contains("if the server requires a client certificate it trusts"))
             && e.to_string().contains("give one with client_cert")
             && e.to_string()
                 .contains("OPENBAO_CLIENT_CERT + OPENBAO_CLIENT_KEY"),
@@ -471,7 +477,9 @@ async fn a_client_certificate_is_presented_when_openbao_requires_one() {
         .unwrap_err();
     assert!(
         e.to_string()
-            .contains("the server wants a client certificate it trusts"),
+            .contains("the server wants a client certificate it trusts")
+            || e.to_string()
+                .contains("if the server requires a client certificate it trusts"),
         "{e}"
     );
     round_trip(base().client_cert(&pki.client_cert, &pki.client_key))

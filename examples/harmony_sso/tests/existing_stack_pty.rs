@@ -536,7 +536,14 @@ async fn an_openbao_requiring_a_client_certificate_gets_it_from_the_flags() {
         out.contains("--openbao-client-cert and --openbao-client-key"),
         "{out}"
     );
-    assert!(out.contains("CertificateRequired"), "{out}");
+    // The server's `certificate_required` alert (TLS 1.3) may arrive after our side of the
+    // handshake is done: then the error is a closed connection instead, and the message says
+    // the flags as a possibility. Either way it names them (asserted above) and no more.
+    assert!(
+        out.contains("CertificateRequired")
+            || out.contains("if the server requires a TLS client certificate"),
+        "{out}"
+    );
     assert!(idp.requests().is_empty(), "the IdP was asked: {out}");
 
     let tls_args = [
