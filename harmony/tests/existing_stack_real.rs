@@ -206,37 +206,17 @@ async fn with_an_admin_token_the_vault_is_configured_once_then_unchanged() {
     }
 }
 
-/// A CA and a server certificate for 127.0.0.1, as PEM files: (dir, ca, cert, key).
+/// A CA and a server certificate for 127.0.0.1, as PEM files: (the PKI, whose drop removes
+/// them; ca; cert; key).
 fn company_pki() -> (
-    tempfile::TempDir,
+    harmony_test_support::PrivatePki,
     std::path::PathBuf,
     std::path::PathBuf,
     std::path::PathBuf,
 ) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Company CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let write = |name: &str, text: String| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let ca = write("ca.pem", ca_cert.pem());
-    let cert = write("cert.pem", cert.pem());
-    let key = write("key.pem", key.serialize_pem());
-    (dir, ca, cert, key)
+    let pki = harmony_test_support::PrivatePki::new();
+    let (ca, cert, key) = (pki.ca.clone(), pki.cert.clone(), pki.key.clone());
+    (pki, ca, cert, key)
 }
 
 /// A company CA installed on the machine (the OS trust store; rustls-native-certs honours

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use harmony_secret::{
     OpenbaoSecretStore, OpenbaoSecretStoreBuilder, SecretStore, SecretStoreError,
@@ -285,59 +285,7 @@ async fn every_request_says_x_vault_request_and_the_namespace_reaches_openbao() 
 // ------------------------------------------------------------------------------------------
 // TLS
 
-/// A CA, a server certificate it signed for `127.0.0.1` and `bao.test` (not `localhost`), and
-/// a client certificate it signed.
-struct Pki {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    ca_dir: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let dir = tempfile::tempdir().unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Harmony test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "bao.test".to_string()]).unwrap();
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        let client_key = KeyPair::generate().unwrap();
-        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "harmony-cli");
-        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
-        let write = |name: &str, text: String| -> PathBuf {
-            let p = dir.path().join(name);
-            std::fs::write(&p, text).unwrap();
-            p
-        };
-        let ca_dir = dir.path().join("cas");
-        std::fs::create_dir(&ca_dir).unwrap();
-        std::fs::write(ca_dir.join("company-ca.pem"), ca_cert.pem()).unwrap();
-        Pki {
-            ca: write("ca.pem", ca_cert.pem()),
-            cert: write("server.pem", cert.pem()),
-            key: write("server-key.pem", key.serialize_pem()),
-            client_cert: write("client.pem", client_cert.pem()),
-            client_key: write("client-key.pem", client_key.serialize_pem()),
-            ca_dir,
-            _dir: dir,
-        }
-    }
-}
+use harmony_test_support::PrivatePki as Pki;
 
 async fn tls_bao(pki: &Pki) -> (OpenBao, String) {
     let bao = OpenBao::start_tls(BaoTls {

@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod pki;
+pub use pki::PrivatePki;
 pub mod recording_server;
 pub use recording_server::{RecordedRequest, RecordingServer, Reply};
 

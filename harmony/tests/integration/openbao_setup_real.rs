@@ -333,27 +333,12 @@ async fn every_setup_request_carries_x_vault_request() {
 #[tokio::test]
 async fn a_tls_openbao_with_a_private_ca_is_set_up_with_its_ca() {
     use harmony_secret::openbao_http::{OpenbaoHttpOptions, TlsOptions};
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let path = |name: &str, text: String| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
+    let pki = harmony_test_support::PrivatePki::new();
     let tls = harmony_test_support::BaoTls {
-        ca_pem: path("ca.pem", ca.pem()),
-        cert_pem: path("server.pem", cert.pem()),
-        key_pem: path("server-key.pem", key.serialize_pem()),
+        ca_pem: pki.ca.clone(),
+        cert_pem: pki.cert.clone(),
+        key_pem: pki.key.clone(),
         ..Default::default()
     };
     let bao = OpenBao::start_tls(tls.clone()).await;
