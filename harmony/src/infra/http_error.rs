@@ -28,11 +28,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_says_so() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = harmony_test_support::free_port();
         let e = reqwest::Client::new()
             .get(format!(
                 "http://127.0.0.1:{port}/v1/sys/init?token=QUERYSECRET"

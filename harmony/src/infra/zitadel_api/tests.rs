@@ -918,8 +918,6 @@ async fn readiness_asks_with_the_instance_host() {
     assert!(!other.answers().await);
     assert_eq!(fake.requests().len(), 1);
 
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let url = format!("http://127.0.0.1:{}", harmony_test_support::free_port());
     assert!(!ZitadelReadiness::new(&url, HOST).unwrap().answers().await);
 }
