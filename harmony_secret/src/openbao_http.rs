@@ -504,11 +504,9 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    /// `may_want_client_cert`: the request went over https. With
-    /// TLS 1.3 a server that requires one sends its `certificate_required` alert after our side
-    /// of the handshake is done, so the request may fail as a closed connection carrying no
-    /// rustls error; the message then names the client-certificate options as a possibility.
-    fn from_reqwest(e: &reqwest::Error, timeout: Duration, may_want_client_cert: bool) -> Self {
+    /// `https`: the request went over https, where a connection closed without a TLS reason
+    /// may be a server that wants a client certificate ([`TlsProblem::of_https_failure`]).
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration, https: bool) -> Self {
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
         while let Some(s) = source {
             if let Some(r) = s.downcast_ref::<RedirectRefused>() {
@@ -530,14 +528,12 @@ impl HttpError {
                               address's family (OPENBAO_CLIENT_CERT + OPENBAO_CLIENT_KEY with \
                               OPENBAO_URL, BAO_ with BAO_ADDR, VAULT_ with VAULT_ADDR)",
         };
-        let mut message = describe_connect_error(e, &fixes);
-        if may_want_client_cert && TlsProblem::find(e).is_none() && !connection_refused(e) {
-            message.push_str(&format!(
-                " (if the server requires a client certificate it trusts, give one with {})",
-                fixes.client_cert
-            ));
-        }
-        HttpError::Connect(message)
+        let problem = if https {
+            TlsProblem::of_https_failure(e)
+        } else {
+            TlsProblem::find(e)
+        };
+        HttpError::Connect(describe_connect_error(e, &fixes, problem))
     }
 }
 
@@ -564,6 +560,12 @@ pub enum TlsProblem {
     WrongName,
     /// The server refused the handshake for want of a client certificate it trusts.
     ClientCertRequired,
+    /// An https connection the server closed without a TLS reason (not refused, no timeout).
+    /// With TLS 1.3 a server that wants a client certificate sends its `certificate_required`
+    /// alert after our side of the handshake is done, so the request may fail this way: a
+    /// client certificate is then the likely fix, but not a certain one. Only
+    /// [`TlsProblem::of_https_failure`] reports it.
+    ClosedWithoutReason,
 }
 
 impl TlsProblem {
@@ -588,24 +590,18 @@ impl TlsProblem {
     }
 
     /// The first certificate problem in `e`'s chain of causes (e.g. a [`reqwest::Error`]).
-    /// rustls errors reach us inside (possibly nested) [`std::io::Error`]s, whose `source()`
-    /// skips the error they wrap: look inside those with `get_ref`.
     pub fn find(e: &(dyn std::error::Error + 'static)) -> Option<Self> {
-        let mut next = Some(e);
-        while let Some(e) = next {
-            let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);
-            while let Some(i) = inner {
-                if let Some(problem) = i.downcast_ref::<rustls::Error>().and_then(TlsProblem::of) {
-                    return Some(problem);
-                }
-                inner = i
-                    .downcast_ref::<std::io::Error>()
-                    .and_then(|io| io.get_ref())
-                    .map(|i| i as &(dyn std::error::Error + 'static));
-            }
-            next = e.source();
-        }
-        None
+        causes(e).find_map(|c| c.downcast_ref::<rustls::Error>().and_then(TlsProblem::of))
+    }
+
+    /// [`TlsProblem::find`] for a failed https request, or [`TlsProblem::ClosedWithoutReason`]
+    /// when it names none and the connection was neither refused nor timed out.
+    pub fn of_https_failure(e: &reqwest::Error) -> Option<Self> {
+        let refused = causes(e).any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        });
+        Self::find(e).or((!e.is_timeout() && !refused).then_some(TlsProblem::ClosedWithoutReason))
     }
 
     /// What to do, naming the options that fix it.
@@ -627,6 +623,9 @@ impl TlsProblem {
             TlsProblem::ClientCertRequired => format!(
                 " (the server wants a client certificate it trusts: give one with {cert_fix})"
             ),
+            TlsProblem::ClosedWithoutReason => format!(
+                " (if the server requires a client certificate it trusts, give one with {cert_fix})"
+            ),
         }
     }
 }
@@ -634,7 +633,11 @@ impl TlsProblem {
 /// Why a request got no answer, with its chain of causes (`error sending request` alone says
 /// nothing) and, for a certificate problem, which options fix it. Used by [`OpenbaoHttp`] and
 /// the identity provider's client.
-pub(crate) fn describe_connect_error(e: &reqwest::Error, fixes: &TlsFixes) -> String {
+pub(crate) fn describe_connect_error(
+    e: &reqwest::Error,
+    fixes: &TlsFixes,
+    problem: Option<TlsProblem>,
+) -> String {
     let mut chain: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
@@ -649,29 +652,24 @@ pub(crate) fn describe_connect_error(e: &reqwest::Error, fixes: &TlsFixes) -> St
     } else {
         chain.join(": ")
     };
-    match TlsProblem::find(e) {
+    match problem {
         Some(problem) => message + &problem.hint(fixes),
         None => message,
     }
 }
 
-/// Whether the TCP connection itself was refused (nothing listens at the address), looking
-/// inside wrapped [`std::io::Error`]s as [`TlsProblem::find`] does.
-pub fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(io) = inner.and_then(|i| i.downcast_ref::<std::io::Error>()) {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return true;
-            }
-            inner = io
-                .get_ref()
-                .map(|i| i as &(dyn std::error::Error + 'static));
-        }
-        next = e.source();
-    }
-    false
+/// `e` and its causes, including the errors wrapped inside [`std::io::Error`]s: rustls and OS
+/// errors reach us that way, and `io::Error::source()` skips the error it wraps.
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source()).flat_map(|e| {
+        std::iter::successors(Some(e), |i| {
+            i.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|i| i as &(dyn std::error::Error + 'static))
+        })
+    })
 }
 
 /// Options of an [`OpenbaoHttp`].
@@ -724,9 +722,6 @@ pub struct OpenbaoHttp {
     client: reqwest::Client,
     addr: String,
     timeout: Duration,
-    /// https: a connection the server closes may be one that wants a client certificate (it
-    /// trusts) that we did not send (see [`HttpError::from_reqwest`]).
-    may_want_client_cert: bool,
 }
 
 impl std::fmt::Debug for OpenbaoHttp {
@@ -783,13 +778,19 @@ impl OpenbaoHttp {
             client,
             addr: addr.trim_end_matches('/').to_string(),
             timeout: options.timeout,
-            may_want_client_cert: parsed.scheme() == "https",
         })
     }
 
     /// The base URL, without a trailing `/`.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Whether the address is https (the scheme as typed, in any case).
+    fn is_https(&self) -> bool {
+        self.addr
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     }
 
     /// `METHOD {addr}/v1/{path}` (`path` may carry a query string), with the token and a JSON
@@ -819,12 +820,12 @@ impl OpenbaoHttp {
         let resp = req
             .send()
             .await
-            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.may_want_client_cert))?;
+            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.is_https()))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.may_want_client_cert))?;
+            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.is_https()))?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
@@ -875,14 +876,7 @@ mod tests {
     /// refused connection (nothing listens) does not get that noise.
     #[tokio::test]
     async fn a_closed_https_connection_without_a_client_certificate_names_the_options() {
-        // Accepts TCP connections and closes them at once, as such a server looks from here.
-        let closing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = closing.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = closing.accept().await {
-                drop(socket);
-            }
-        });
+        let port = harmony_test_support::closing_port().await;
         let get = |url: String| async move {
             let http = OpenbaoHttp::new(&url, &OpenbaoHttpOptions::default()).unwrap();
             http.send(Method::GET, "sys/health", None, None, None)
@@ -898,9 +892,7 @@ mod tests {
             "{closed}"
         );
 
-        let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let refused_port = nothing.local_addr().unwrap().port();
-        drop(nothing);
+        let refused_port = harmony_test_support::free_port();
         let refused = get(format!("https://127.0.0.1:{refused_port}")).await;
         assert!(!refused.contains("client certificate"), "{refused}");
     }

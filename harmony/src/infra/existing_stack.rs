@@ -131,7 +131,7 @@ impl ExistingStackTopology {
                 .await
                 .map_err(|e| CapabilityError::Unreachable {
                     server: format!("OpenBao at {}", self.config.openbao_url),
-                    fix: openbao_fix(&e, self.may_want_client_cert(&e)),
+                    fix: openbao_fix(self.openbao_tls_problem(&e)),
                     source: e.without_url(),
                 })?;
         let status = response.status().as_u16();
@@ -192,7 +192,7 @@ impl ExistingStackTopology {
             .await
             .map_err(|e| CapabilityError::Unreachable {
                 server: format!("OpenBao auth/{mount}/login at {}", self.config.openbao_url),
-                fix: openbao_fix(&e, self.may_want_client_cert(&e)),
+                fix: openbao_fix(self.openbao_tls_problem(&e)),
                 source: e.without_url(),
             })?;
         match response.status().as_u16() {
@@ -281,24 +281,24 @@ impl IdentityProvider for ExistingStackTopology {
 }
 
 impl ExistingStackTopology {
-    /// Whether a failed request may be a server asking for a client certificate we did not
-    /// give. With TLS 1.3 the server's `certificate_required` alert arrives after our side of
-    /// the handshake is done, so the request can fail as a closed connection that carries no
-    /// rustls error: over https, without a client certificate, anything but a refused
-    /// connection or a timeout may be that.
-    fn may_want_client_cert(&self, e: &reqwest::Error) -> bool {
-        self.config.openbao_url.starts_with("https://")
-            && self.config.tls.client_cert.is_none()
-            && !e.is_timeout()
-            && !harmony_secret::openbao_http::connection_refused(e)
+    /// The certificate problem behind a failed request to OpenBao. Over https without a client
+    /// certificate, a connection closed without a TLS reason counts too
+    /// ([`TlsProblem::of_https_failure`]): with TLS 1.3 that is how a server wanting a client
+    /// certificate can look from here.
+    fn openbao_tls_problem(&self, e: &reqwest::Error) -> Option<TlsProblem> {
+        if self.config.openbao_url.starts_with("https://") && self.config.tls.client_cert.is_none()
+        {
+            TlsProblem::of_https_failure(e)
+        } else {
+            TlsProblem::find(e)
+        }
     }
 }
 
-/// What to do when OpenBao does not answer: for a certificate problem (told by the rustls
-/// error kind), the flag that fixes it. `may_want_client_cert`: see
-/// [`ExistingStackTopology::may_want_client_cert`].
-fn openbao_fix(e: &(dyn std::error::Error + 'static), may_want_client_cert: bool) -> String {
-    match TlsProblem::find(e) {
+/// What to do when OpenBao does not answer: for a certificate problem (see
+/// [`ExistingStackTopology::openbao_tls_problem`]), the flag that fixes it.
+fn openbao_fix(problem: Option<TlsProblem>) -> String {
+    match problem {
         Some(TlsProblem::UntrustedCa) => {
             "its TLS certificate is not signed by a CA this machine trusts: give the CA's PEM \
              file with --openbao-ca-cert (OPENBAO_CACERT), or install it in the OS trust store"
@@ -312,10 +312,11 @@ fn openbao_fix(e: &(dyn std::error::Error + 'static), may_want_client_cert: bool
         Some(TlsProblem::WrongName) => "its TLS certificate does not name the host of \
                                         --openbao-url: use a host name the certificate has"
             .to_string(),
-        None if may_want_client_cert => "check --openbao-url / OPENBAO_URL; if the server \
-                                          requires a TLS client certificate, give one with \
-                                          --openbao-client-cert and --openbao-client-key \
-                                          (OPENBAO_CLIENT_CERT, OPENBAO_CLIENT_KEY)"
+        Some(TlsProblem::ClosedWithoutReason) => "check --openbao-url / OPENBAO_URL; if the \
+                                                  server requires a TLS client certificate, \
+                                                  give one with --openbao-client-cert and \
+                                                  --openbao-client-key (OPENBAO_CLIENT_CERT, \
+                                                  OPENBAO_CLIENT_KEY)"
             .to_string(),
         None => "check --openbao-url / OPENBAO_URL".to_string(),
     }
@@ -332,7 +333,7 @@ fn idp_fix(e: &(dyn std::error::Error + 'static)) -> String {
         Some(TlsProblem::WrongName) => "its TLS certificate does not name the host of \
                                         --issuer: use the issuer's exact address"
             .to_string(),
-        Some(TlsProblem::ClientCertRequired) | None => {
+        Some(TlsProblem::ClientCertRequired | TlsProblem::ClosedWithoutReason) | None => {
             "check --issuer / HARMONY_SSO_ISSUER".to_string()
         }
     }
@@ -468,7 +469,7 @@ mod tests {
     #[test]
     fn tls_failures_name_the_flag_that_fixes_them() {
         use rustls::{AlertDescription as A, CertificateError as C, Error as E};
-        let fix = |e: E| openbao_fix(&tls_failure(e), false);
+        let fix = |e: E| openbao_fix(TlsProblem::find(&tls_failure(e)));
         assert!(fix(E::InvalidCertificate(C::UnknownIssuer)).contains("--openbao-ca-cert"));
         assert!(fix(E::InvalidCertificate(C::NotValidForName)).contains("does not name the host"));
         for alert in [A::CertificateRequired, A::BadCertificate, A::UnknownCA] {
@@ -487,14 +488,7 @@ mod tests {
     /// does not get that noise.
     #[tokio::test]
     async fn a_closed_https_connection_without_a_client_certificate_names_the_flags() {
-        // Accepts TCP connections and closes them at once, as such a server looks from here.
-        let closing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = closing.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = closing.accept().await {
-                drop(socket);
-            }
-        });
+        let port = harmony_test_support::closing_port().await;
         let check = |url: String| async move {
             let topology =
                 ExistingStackTopology::new(ExistingStackConfig::new(url, "http://idp", "client"))
@@ -504,9 +498,7 @@ mod tests {
         let closed = check(format!("https://127.0.0.1:{port}")).await;
         assert!(closed.contains("--openbao-client-cert"), "{closed}");
 
-        let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let refused_port = nothing.local_addr().unwrap().port();
-        drop(nothing);
+        let refused_port = harmony_test_support::free_port();
         let refused = check(format!("https://127.0.0.1:{refused_port}")).await;
         assert!(refused.contains("check --openbao-url"), "{refused}");
         assert!(!refused.contains("--openbao-client-cert"), "{refused}");

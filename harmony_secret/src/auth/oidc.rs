@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::IdentityProviderError;
 use crate::openbao_http::{
-    TlsFixes, TlsOptions, client_builder, describe_connect_error, is_loopback_url_host,
+    TlsFixes, TlsOptions, TlsProblem, client_builder, describe_connect_error, is_loopback_url_host,
 };
 use crate::redacted::{ExposeSecret, Secret};
 
@@ -376,7 +376,10 @@ impl ZitadelOidcAuth {
         debug!("sso: OIDC discovery at {url}");
         let resp = http.get(&url).send().await.map_err(|e| {
             self.unreachable(
-                format!("discovery: {}", describe_connect_error(&e, &SSO_TLS_FIXES)),
+                format!(
+                    "discovery: {}",
+                    describe_connect_error(&e, &SSO_TLS_FIXES, TlsProblem::find(&e))
+                ),
                 Some(Box::new(e.without_url())),
             )
         })?;
@@ -594,7 +597,10 @@ impl ZitadelOidcAuth {
             .await
             .map_err(|e| {
                 self.unreachable(
-                    format!("revocation: {}", describe_connect_error(&e, &SSO_TLS_FIXES)),
+                    format!(
+                        "revocation: {}",
+                        describe_connect_error(&e, &SSO_TLS_FIXES, TlsProblem::find(&e))
+                    ),
                     Some(Box::new(e.without_url())),
                 )
             })?;
