@@ -560,11 +560,11 @@ pub enum TlsProblem {
     WrongName,
     /// The server refused the handshake for want of a client certificate it trusts.
     ClientCertRequired,
-    /// An https connection the server closed without a TLS reason (not refused, no timeout).
-    /// With TLS 1.3 a server that wants a client certificate sends its `certificate_required`
-    /// alert after our side of the handshake is done, so the request may fail this way: a
-    /// client certificate is then the likely fix, but not a certain one. Only
-    /// [`TlsProblem::of_https_failure`] reports it.
+    /// An https connection, handshake done, that the server dropped without a TLS reason. With
+    /// TLS 1.3 a server that wants a client certificate (it trusts) sends its
+    /// `certificate_required` / `unknown_ca` alert after our side of the handshake is done, so
+    /// the request may fail this way: a client certificate is then the likely fix, but not a
+    /// certain one. Only [`TlsProblem::of_https_failure`] reports it.
     ClosedWithoutReason,
 }
 
@@ -594,14 +594,15 @@ impl TlsProblem {
         causes(e).find_map(|c| c.downcast_ref::<rustls::Error>().and_then(TlsProblem::of))
     }
 
-    /// [`TlsProblem::find`] for a failed https request, or [`TlsProblem::ClosedWithoutReason`]
-    /// when it names none and the connection was neither refused nor timed out.
+    /// [`TlsProblem::find`] for a failed https request; or [`TlsProblem::ClosedWithoutReason`]
+    /// when the connection (TCP and TLS handshake) was made and then lost without any rustls
+    /// error: the TLS 1.3 client-certificate race. A failure while connecting (DNS, refused, a
+    /// port-forward with no backend, a plain-HTTP server on an https URL), a timeout or any
+    /// other rustls error is never counted as that.
     pub fn of_https_failure(e: &reqwest::Error) -> Option<Self> {
-        let refused = causes(e).any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-        });
-        Self::find(e).or((!e.is_timeout() && !refused).then_some(TlsProblem::ClosedWithoutReason))
+        let rustls_error = causes(e).any(|c| c.is::<rustls::Error>());
+        Self::find(e).or((!e.is_connect() && !e.is_timeout() && !rustls_error)
+            .then_some(TlsProblem::ClosedWithoutReason))
     }
 
     /// What to do, naming the options that fix it.
@@ -722,6 +723,8 @@ pub struct OpenbaoHttp {
     client: reqwest::Client,
     addr: String,
     timeout: Duration,
+    /// The address's scheme is https (as parsed): see [`TlsProblem::of_https_failure`].
+    https: bool,
 }
 
 impl std::fmt::Debug for OpenbaoHttp {
@@ -778,19 +781,13 @@ impl OpenbaoHttp {
             client,
             addr: addr.trim_end_matches('/').to_string(),
             timeout: options.timeout,
+            https: parsed.scheme() == "https",
         })
     }
 
     /// The base URL, without a trailing `/`.
     pub fn addr(&self) -> &str {
         &self.addr
-    }
-
-    /// Whether the address is https (the scheme as typed, in any case).
-    fn is_https(&self) -> bool {
-        self.addr
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     }
 
     /// `METHOD {addr}/v1/{path}` (`path` may carry a query string), with the token and a JSON
@@ -820,12 +817,13 @@ impl OpenbaoHttp {
         let resp = req
             .send()
             .await
-            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.is_https()))?;
+            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.https))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| HttpError::from_reqwest(&e, timeout, self.is_https()))?;
+            // The server has answered: a lost body is no certificate question.
+            .map_err(|e| HttpError::from_reqwest(&e, timeout, false))?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
@@ -870,31 +868,60 @@ pub(crate) fn is_loopback_url_host(host: &url::Host<&str>) -> bool {
 mod tests {
     use super::*;
 
-    /// With TLS 1.3 a server that requires a client certificate may just close the connection
-    /// after the handshake, leaving no rustls error to read: over https (with or without a client
-    /// certificate) the message then names the client-certificate options as a possibility; a
-    /// refused connection (nothing listens) does not get that noise.
+    /// With TLS 1.3 a server that requires a client certificate (it trusts) may drop the
+    /// connection right after the handshake, its alert lost: the request then fails with no
+    /// rustls error, and the message names the client-certificate options as a possibility. A
+    /// failure while connecting never gets that hint: a port that closes before any TLS (a
+    /// port-forward with no backend), a plain-HTTP server on an https URL, nothing listening.
     #[tokio::test]
-    async fn a_closed_https_connection_without_a_client_certificate_names_the_options() {
-        let port = harmony_test_support::closing_port().await;
-        let get = |url: String| async move {
-            let http = OpenbaoHttp::new(&url, &OpenbaoHttpOptions::default()).unwrap();
-            http.send(Method::GET, "sys/health", None, None, None)
-                .await
-                .map(|_| ())
-                .unwrap_err()
-                .to_string()
+    async fn only_a_connection_dropped_after_the_handshake_suggests_a_client_certificate() {
+        use harmony_test_support::{PrivatePki, RecordingServer, Reply};
+        let pki = PrivatePki::new();
+        let get = |url: String| {
+            let ca = pki.ca.clone();
+            async move {
+                let options = OpenbaoHttpOptions {
+                    tls: TlsOptions {
+                        ca_cert: Some(ca),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                let http = OpenbaoHttp::new(&url, &options).unwrap();
+                http.send(Method::GET, "sys/health", None, None, None)
+                    .await
+                    .map(|_| ())
+                    .unwrap_err()
+                    .to_string()
+            }
         };
-        let closed = get(format!("https://127.0.0.1:{port}")).await;
+        let after_handshake = RecordingServer::start_tls(Reply::Close, &pki.cert, &pki.key).await;
+        let dropped = get(after_handshake.url().to_string()).await;
         assert!(
-            closed.contains("if the server requires a client certificate it trusts")
-                && closed.contains("OPENBAO_CLIENT_CERT"),
-            "{closed}"
+            dropped.contains("if the server requires a client certificate it trusts")
+                && dropped.contains("OPENBAO_CLIENT_CERT"),
+            "{dropped}"
         );
 
-        let refused_port = harmony_test_support::free_port();
-        let refused = get(format!("https://127.0.0.1:{refused_port}")).await;
-        assert!(!refused.contains("client certificate"), "{refused}");
+        let before_tls = RecordingServer::start(Reply::Close).await;
+        // A plain-HTTP server (OpenBao with `tls_disable`, like Go's net/http) answers a TLS
+        // hello with an HTTP 400.
+        let plain_http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_http_url = format!("http://{}", plain_http.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Ok((mut socket, _)) = plain_http.accept().await {
+                let _ = socket
+                    .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                    .await;
+            }
+        });
+        let nothing = format!("http://127.0.0.1:{}", harmony_test_support::free_port());
+        for server in [before_tls.url(), plain_http_url.as_str(), nothing.as_str()] {
+            let url = server.replacen("http://", "https://", 1);
+            let text = get(url).await;
+            assert!(!text.contains("client certificate"), "{server}: {text}");
+        }
     }
 
     #[test]

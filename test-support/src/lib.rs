@@ -110,22 +110,6 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A port on 127.0.0.1 that accepts TCP connections and closes them at once, speaking neither
-/// TLS nor HTTP: how a server that drops the connection after the handshake looks from the
-/// client. It keeps listening while the calling tokio runtime runs.
-pub async fn closing_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local address").port();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            drop(socket);
-        }
-    });
-    port
-}
-
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -47,6 +47,10 @@ pub enum Reply {
     /// Sends the request on to `base_url` + path (headers and body as received) and returns its
     /// answer.
     Proxy { base_url: String },
+    /// Closes each connection as soon as it is accepted (over TLS: right after the handshake),
+    /// reading and answering nothing: how a TLS 1.3 server that wants a client certificate can
+    /// look from the client when its alert loses the race. Nothing is recorded.
+    Close,
 }
 
 /// See the module docs. Stops when dropped.
@@ -142,6 +146,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     reply: &Reply,
     recorded: &Mutex<Vec<RecordedRequest>>,
 ) {
+    if matches!(reply, Reply::Close) {
+        return;
+    }
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let header_end = loop {
@@ -196,6 +203,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             body.clone(),
         ),
         Reply::Proxy { base_url } => proxy(base_url, &request).await,
+        Reply::Close => return,
     };
     let answer = format!(
         "HTTP/1.1 {status} X\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{content}",

@@ -281,13 +281,13 @@ impl IdentityProvider for ExistingStackTopology {
 }
 
 impl ExistingStackTopology {
-    /// The certificate problem behind a failed request to OpenBao. Over https without a client
-    /// certificate, a connection closed without a TLS reason counts too
+    /// The certificate problem behind a failed request to OpenBao. Over https, a connection
+    /// dropped after the handshake without a TLS reason counts too
     /// ([`TlsProblem::of_https_failure`]): with TLS 1.3 that is how a server wanting a client
-    /// certificate can look from here.
+    /// certificate (it trusts) can look from here, whether or not one was given.
     fn openbao_tls_problem(&self, e: &reqwest::Error) -> Option<TlsProblem> {
-        if self.config.openbao_url.starts_with("https://") && self.config.tls.client_cert.is_none()
-        {
+        let https = url::Url::parse(&self.config.openbao_url).is_ok_and(|u| u.scheme() == "https");
+        if https {
             TlsProblem::of_https_failure(e)
         } else {
             TlsProblem::find(e)
@@ -482,26 +482,34 @@ mod tests {
         assert!(idp(E::InvalidCertificate(C::NotValidForName)).contains("--issuer"));
     }
 
-    /// With TLS 1.3 a server that requires a client certificate may just close the connection
-    /// after the handshake, leaving no rustls error to read: over https without a client
-    /// certificate the message still names the flags; a refused connection (nothing listens)
-    /// does not get that noise.
+    /// With TLS 1.3 a server that requires a client certificate may drop the connection right
+    /// after the handshake, its alert lost: the message still names the flags. A port that
+    /// closes before any TLS (a port-forward with no backend) or nothing listening gets the
+    /// plain "check --openbao-url" instead.
     #[tokio::test]
-    async fn a_closed_https_connection_without_a_client_certificate_names_the_flags() {
-        let port = harmony_test_support::closing_port().await;
-        let check = |url: String| async move {
-            let topology =
-                ExistingStackTopology::new(ExistingStackConfig::new(url, "http://idp", "client"))
-                    .unwrap();
-            topology.check_openbao().await.unwrap_err().to_string()
+    async fn a_connection_dropped_after_the_handshake_names_the_client_certificate_flags() {
+        use harmony_test_support::{PrivatePki, RecordingServer, Reply};
+        let pki = PrivatePki::new();
+        let check = |url: String| {
+            let ca = pki.ca.clone();
+            async move {
+                let mut config = ExistingStackConfig::new(url, "http://idp", "client");
+                config.tls.ca_cert = Some(ca);
+                let topology = ExistingStackTopology::new(config).unwrap();
+                topology.check_openbao().await.unwrap_err().to_string()
+            }
         };
-        let closed = check(format!("https://127.0.0.1:{port}")).await;
-        assert!(closed.contains("--openbao-client-cert"), "{closed}");
+        let after_handshake = RecordingServer::start_tls(Reply::Close, &pki.cert, &pki.key).await;
+        let dropped = check(after_handshake.url().to_string()).await;
+        assert!(dropped.contains("--openbao-client-cert"), "{dropped}");
 
-        let refused_port = harmony_test_support::free_port();
-        let refused = check(format!("https://127.0.0.1:{refused_port}")).await;
-        assert!(refused.contains("check --openbao-url"), "{refused}");
-        assert!(!refused.contains("--openbao-client-cert"), "{refused}");
+        let before_tls = RecordingServer::start(Reply::Close).await;
+        let nothing = format!("http://127.0.0.1:{}", harmony_test_support::free_port());
+        for server in [before_tls.url(), nothing.as_str()] {
+            let text = check(server.replacen("http://", "https://", 1)).await;
+            assert!(text.contains("check --openbao-url"), "{server}: {text}");
+            assert!(!text.contains("--openbao-client-cert"), "{server}: {text}");
+        }
     }
 
     /// Every check's message names the OpenBao address, so one with `user:pass@` is refused
